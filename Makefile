@@ -1,0 +1,116 @@
+# dfstudy build. `make` builds lib/ into build/libdfstudy.a and every bin/<tool>.c into bin/<tool>.
+# CPU is the default; CUDA sources (lib/**/*.cu) are compiled too whenever nvcc is found
+# (on PATH or under CUDA_PATH), unless CUDA=0.
+#
+#   make              build everything
+#   make test         C unit tests + bats suites; ends with "N passed, N failed"
+#   make sanitize     unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz         run each fuzz target for FUZZ_SECONDS (clang libFuzzer)
+#   make deps         install the Debian packages needed to build, run and test
+#   make fixture-deps install what tests/make-fixtures.sh needs to regenerate fixtures
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+BUILD   ?= build
+CUDA_PATH ?= /usr/local/cuda
+
+# -march=native when the compiler accepts it (MARCH= to build portable binaries)
+MARCH ?= $(shell $(CC) -march=native -x c -c -o /dev/null /dev/null 2>/dev/null && echo -march=native)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g $(MARCH)
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(SAN_FLAGS) $(DEPS_CFLAGS)
+
+PKGS := libpng zlib libavformat libavcodec libswscale libavutil
+DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) openblas 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) openblas 2>/dev/null)
+ifeq ($(strip $(DEPS_LIBS)),)
+DEPS_LIBS := -lpng -lz -lavformat -lavcodec -lswscale -lavutil -lopenblas
+endif
+LDLIBS  := $(DEPS_LIBS) -lm -fopenmp $(SAN_FLAGS)
+
+# ---- CUDA detection ----
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_PATH)/bin/nvcc && echo $(CUDA_PATH)/bin/nvcc; })
+CUDA_SRCS := $(shell find lib -name '*.cu' 2>/dev/null | sort)
+ifeq ($(CUDA),0)
+NVCC :=
+endif
+ifneq ($(and $(NVCC),$(CUDA_SRCS)),)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+override CFLAGS += -DDFS_HAVE_CUDA -I$(CUDA_PATH)/include
+CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/%.o)
+LDLIBS += -L$(CUDA_PATH)/lib64 -lcudart -lcublas -lstdc++
+endif
+
+LIB_SRCS  := $(shell find lib -name '*.c' | sort)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(CUDA_OBJS)
+LIB       := $(BUILD)/libdfstudy.a
+TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit sanitize fuzz deps fixture-deps clean info
+all: info $(TOOLS) $(UNIT_BINS)
+
+info:
+	@echo "dfstudy: cc=$(CC) march=$(if $(MARCH),$(MARCH),generic) cuda=$(if $(CUDA_OBJS),$(NVCC),off$(if $(NVCC),$(if $(CUDA_SRCS),, (nvcc found, no CUDA sources yet)),))"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 -std=c++17 $(CUDA_ARCH) -Ilib -DDFS_HAVE_CUDA -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/%: $(BUILD)/bin/%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Tests: unit binaries and bats suites, counted together by tests/run.sh.
+test: all
+	@BUILD=$(BUILD) tests/run.sh
+
+unit: all
+	@BUILD=$(BUILD) tests/run.sh --unit-only
+
+# Sanitizers: a separate build tree so the normal build stays untouched.
+sanitize:
+	$(MAKE) BUILD=build-san SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    OPT=-O1 TOOLS= unit
+
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" OPT=-O1 build-fuzz/libdfstudy.a
+	@mkdir -p build-fuzz/corpus
+	@set -e; for src in $(FUZZ_SRCS); do \
+	    name=$$(basename $$src .c); \
+	    clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib $(DEPS_CFLAGS) \
+	        -o build-fuzz/$$name $$src build-fuzz/libdfstudy.a $(DEPS_LIBS) -lm -fopenmp; \
+	    mkdir -p build-fuzz/corpus/$$name; \
+	    seeds=tests/fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	    build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	        build-fuzz/corpus/$$name $$seeds; \
+	done
+
+deps:
+	@scripts/deps.sh
+
+fixture-deps:
+	@scripts/deps.sh --fixtures
+
+clean:
+	rm -rf build build-san build-fuzz $(TOOLS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

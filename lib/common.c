@@ -1,0 +1,361 @@
+/* common.c: errors, checked allocation, atomic outputs, strict parsing, progress. */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors ---- */
+static _Thread_local char err_buf[1024];
+
+int dfs_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *dfs_error(void) { return err_buf; }
+
+int dfs_fail_prefix(const char *prefix)
+{
+    char tmp[sizeof err_buf];
+    size_t p = strlen(prefix), e = strlen(err_buf);
+    if (p > sizeof tmp - 3) p = sizeof tmp - 3;
+    if (e > sizeof tmp - 3 - p) e = sizeof tmp - 3 - p;
+    memcpy(tmp, prefix, p);
+    memcpy(tmp + p, ": ", 2);
+    memcpy(tmp + p + 2, err_buf, e);
+    tmp[p + 2 + e] = 0;
+    memcpy(err_buf, tmp, sizeof err_buf);
+    return -1;
+}
+
+/* ---- temporary-file registry for cleanup on fatal signals ----
+ * Signal handlers may only call async-signal-safe functions, so the paths live in a fixed table
+ * of preallocated strings and the handler calls unlink() and _exit() only. */
+#define DFS_MAX_TMP 64
+static char *tmp_paths[DFS_MAX_TMP];
+static volatile sig_atomic_t tmp_used[DFS_MAX_TMP];
+
+const char *dfs_progname = "dfstudy";
+
+static void remove_temporaries(void)
+{
+    for (int i = 0; i < DFS_MAX_TMP; i++)
+        if (tmp_used[i] && tmp_paths[i]) unlink(tmp_paths[i]);
+}
+
+static void on_fatal_signal(int sig)
+{
+    remove_temporaries();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void dfs_tool_init(const char *argv0)
+{
+    const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+    dfs_progname = slash ? slash + 1 : (argv0 ? argv0 : "dfstudy");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);   /* a closed pipe ends the tool; partial files go */
+}
+
+void dfs_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", dfs_progname);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void dfs_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "%s: ", dfs_progname);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    remove_temporaries();
+    exit(1);
+}
+
+void dfs_die_error(void) { dfs_die("%s", dfs_error()); }
+
+void dfs_print_help(const char *text)
+{
+    fputs(text, stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) exit(1);
+    exit(0);
+}
+
+/* ---- allocation ---- */
+static void oom(size_t n)
+{
+    fprintf(stderr, "%s: out of memory allocating %zu bytes\n", dfs_progname, n);
+    remove_temporaries();
+    exit(1);
+}
+
+void *dfs_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *dfs_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) oom(dfs_mul_size(count, size));
+    return p;
+}
+
+void *dfs_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *dfs_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = dfs_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+size_t dfs_mul_size(size_t a, size_t b)
+{
+    if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
+    return a * b;
+}
+
+/* ---- atomic outputs ---- */
+int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
+{
+    memset(o, 0, sizeof *o);
+    o->slot = -1;
+    if (!path || strcmp(path, "-") == 0) {
+        if (binary && !allow_tty && isatty(STDOUT_FILENO))
+            return dfs_fail("refusing to write binary data to a terminal (redirect stdout, or use -o FILE)");
+        o->f = stdout;
+        return 0;
+    }
+    int slot = -1;
+    for (int i = 0; i < DFS_MAX_TMP; i++)
+        if (!tmp_used[i]) { slot = i; break; }
+    if (slot < 0) return dfs_fail("%s: too many open outputs", path);
+    size_t n = strlen(path) + 32;
+    char *tmp = dfs_malloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return dfs_fail("%s: cannot create: %s", path, strerror(e));
+    }
+    o->f = fdopen(fd, "wb");
+    if (!o->f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return dfs_fail("%s: cannot open: %s", path, strerror(e));
+    }
+    free(tmp_paths[slot]);
+    tmp_paths[slot] = tmp;
+    tmp_used[slot] = 1;
+    o->tmp = tmp;
+    o->slot = slot;
+    o->path = dfs_strdup(path);
+    return 0;
+}
+
+const char *dfs_out_name(const dfs_out *o) { return o->path ? o->path : "<stdout>"; }
+
+int dfs_out_write(dfs_out *o, const void *p, size_t n)
+{
+    if (n && fwrite(p, 1, n, o->f) != n)
+        return dfs_fail("%s: write failed: %s", dfs_out_name(o), strerror(errno ? errno : EIO));
+    return 0;
+}
+
+static void release_slot(dfs_out *o)
+{
+    if (o->slot >= 0) tmp_used[o->slot] = 0;   /* the path string stays allocated for reuse */
+    o->slot = -1;
+    o->tmp = NULL;
+    free(o->path);
+    o->path = NULL;
+    o->f = NULL;
+}
+
+int dfs_out_commit(dfs_out *o)
+{
+    if (!o->f) return dfs_fail("output already closed");
+    if (!o->tmp) {   /* stdout: make sure everything reached it */
+        if (fflush(o->f) != 0 || ferror(o->f))
+            return dfs_fail("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
+        o->f = NULL;
+        return 0;
+    }
+    int bad = fflush(o->f) != 0 || ferror(o->f);
+    int e = errno;
+    if (!bad && fsync(fileno(o->f)) != 0 && errno != EINVAL && errno != EROFS) { bad = 1; e = errno; }
+    if (fclose(o->f) != 0 && !bad) { bad = 1; e = errno; }
+    o->f = NULL;
+    if (bad) {
+        unlink(o->tmp);
+        dfs_fail("%s: write failed: %s", o->path, strerror(e ? e : EIO));
+        release_slot(o);
+        return -1;
+    }
+    if (rename(o->tmp, o->path) != 0) {
+        e = errno;
+        unlink(o->tmp);
+        dfs_fail("%s: cannot rename into place: %s", o->path, strerror(e));
+        release_slot(o);
+        return -1;
+    }
+    release_slot(o);
+    return 0;
+}
+
+void dfs_out_abort(dfs_out *o)
+{
+    if (o->tmp) {
+        if (o->f) fclose(o->f);
+        unlink(o->tmp);
+        release_slot(o);
+    } else {
+        o->f = NULL;
+    }
+}
+
+int dfs_mkdir_p(const char *dir)
+{
+    char *p = dfs_strdup(dir);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') p[--n] = 0;
+    for (char *s = p + 1; ; s++) {
+        int end = *s == 0;
+        if (*s == '/' || end) {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                int e = errno;
+                free(p);
+                return dfs_fail("%s: cannot create directory: %s", dir, strerror(e));
+            }
+            if (end) break;
+            *s = '/';
+        }
+    }
+    struct stat st;
+    int ok = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+    free(p);
+    return ok ? 0 : dfs_fail("%s: not a directory", dir);
+}
+
+/* ---- parsing ---- */
+int dfs_parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s) return dfs_fail("empty number");
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return dfs_fail("'%s' is not an integer in [%ld, %ld]", s, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int dfs_parse_double(const char *s, double *out)
+{
+    if (!s || !*s) return dfs_fail("empty number");
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return dfs_fail("'%s' is not a finite number", s);
+    *out = v;
+    return 0;
+}
+
+long dfs_arg_long(const char *flag, const char *s, long lo, long hi)
+{
+    long v = 0;
+    if (!s) dfs_die("%s needs a value", flag);
+    if (dfs_parse_long(s, lo, hi, &v) != 0) dfs_die("%s: %s", flag, dfs_error());
+    return v;
+}
+
+double dfs_arg_double(const char *flag, const char *s, double lo, double hi)
+{
+    double v = 0;
+    if (!s) dfs_die("%s needs a value", flag);
+    if (dfs_parse_double(s, &v) != 0) dfs_die("%s: %s", flag, dfs_error());
+    if (v < lo || v > hi) dfs_die("%s: %s is outside [%g, %g]", flag, s, lo, hi);
+    return v;
+}
+
+/* ---- progress ---- */
+double dfs_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void dfs_progress_start(dfs_progress *p, const char *what, uint64_t total, int force)
+{
+    memset(p, 0, sizeof *p);
+    p->enabled = force || isatty(STDERR_FILENO);
+    p->what = what;
+    p->total = total;
+    p->t0 = p->last = dfs_now();
+}
+
+void dfs_progress_update(dfs_progress *p, uint64_t done)
+{
+    p->done = done;
+    if (!p->enabled) return;
+    double t = dfs_now();
+    if (t - p->last < 0.25 && done != p->total) return;
+    p->last = t;
+    double el = t - p->t0, rate = el > 0 ? done / el : 0;
+    if (p->total) {
+        double eta = rate > 0 ? (p->total - done) / rate : 0;
+        fprintf(stderr, "\r%s: %s %llu/%llu (%.0f%%) %.1f/s ETA %.0fs   ", dfs_progname, p->what,
+                (unsigned long long)done, (unsigned long long)p->total, 100.0 * done / p->total, rate, eta);
+    } else {
+        fprintf(stderr, "\r%s: %s %llu %.1f/s   ", dfs_progname, p->what, (unsigned long long)done, rate);
+    }
+}
+
+void dfs_progress_end(dfs_progress *p)
+{
+    if (p->enabled) {
+        p->last = 0;
+        dfs_progress_update(p, p->done);
+        fputc('\n', stderr);
+    }
+}

@@ -1,0 +1,96 @@
+/* common.h: what every part of dfstudy shares: errors, checked allocation, atomic output files,
+ * number parsing, progress reporting.
+ *
+ * Errors: library functions never print and never exit. They return -1 (or NULL) and leave a
+ * one-line message in a per-thread buffer (dfs_error()), already prefixed with the file name and,
+ * for streams, the record number. Tools (bin/) print it as "tool: message" via dfs_die(), so every
+ * error a user sees has the same shape: `pack: in.dft: record 3: truncated payload`. */
+#ifndef DFS_COMMON_H
+#define DFS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#define DFS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define DFS_NORETURN __attribute__((noreturn))
+#else
+#define DFS_PRINTF(a, b)
+#define DFS_NORETURN
+#endif
+
+/* ---- errors ---- */
+/* Set the calling thread's error message (printf-style); always returns -1 so callers can
+ * `return dfs_fail("...")`. */
+int dfs_fail(const char *fmt, ...) DFS_PRINTF(1, 2);
+/* The calling thread's last error message ("" when none). */
+const char *dfs_error(void);
+/* Prefix the current error with "prefix: " (used to add a file name to a lower-level message). */
+int dfs_fail_prefix(const char *prefix);
+
+/* The running tool's name, for messages; set once by dfs_tool_init(). */
+extern const char *dfs_progname;
+/* Set the tool name, install signal handlers that remove registered temporary files on
+ * SIGINT/SIGTERM/SIGHUP, and make SIGPIPE end the tool quietly. */
+void dfs_tool_init(const char *argv0);
+/* Print "tool: message" on stderr and exit(1); temporary outputs are removed first. */
+void dfs_die(const char *fmt, ...) DFS_PRINTF(1, 2) DFS_NORETURN;
+/* dfs_die("%s", dfs_error()). */
+void dfs_die_error(void) DFS_NORETURN;
+/* Print "tool: message" on stderr (a warning; the tool goes on). */
+void dfs_warn(const char *fmt, ...) DFS_PRINTF(1, 2);
+
+/* ---- checked allocation (out of memory is fatal: there is nothing sensible to do) ---- */
+void *dfs_malloc(size_t n);
+void *dfs_calloc(size_t count, size_t size);
+void *dfs_realloc(void *p, size_t n);
+char *dfs_strdup(const char *s);
+/* a*b, or SIZE_MAX when it overflows (callers compare against a cap). */
+size_t dfs_mul_size(size_t a, size_t b);
+
+/* ---- output files that appear whole or not at all ----
+ * dfs_out_open(path) opens "path.tmp.PID" (or stdout for "-" / NULL) and registers it; commit
+ * flushes, fsyncs, closes and renames it over path; abort (or a fatal signal, or dfs_die) unlinks
+ * it. So `make` never sees a truncated target. Binary output to a terminal is refused unless
+ * allow_tty is set (as gzip does). */
+typedef struct dfs_out {
+    FILE *f;
+    char *path;     /* final path; NULL for stdout */
+    char *tmp;      /* temporary path; NULL for stdout */
+    int slot;       /* registration slot for signal cleanup, -1 for stdout */
+} dfs_out;
+int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty);
+int dfs_out_commit(dfs_out *o);
+void dfs_out_abort(dfs_out *o);
+/* Write n bytes or fail with "path: write failed: reason" (disk full included). */
+int dfs_out_write(dfs_out *o, const void *p, size_t n);
+const char *dfs_out_name(const dfs_out *o);   /* "path" or "<stdout>" */
+
+/* Make a directory and its parents (mkdir -p); 0 or -1 with an error. */
+int dfs_mkdir_p(const char *dir);
+
+/* ---- parsing numbers from arguments and text, strictly (whole string, range-checked) ---- */
+int dfs_parse_long(const char *s, long lo, long hi, long *out);
+int dfs_parse_double(const char *s, double *out);   /* finite values only */
+/* For flags: parse or die with "tool: --flag: 'x' is not an integer in [lo, hi]". */
+long dfs_arg_long(const char *flag, const char *s, long lo, long hi);
+double dfs_arg_double(const char *flag, const char *s, double lo, double hi);
+
+/* ---- progress on stderr: shown when stderr is a terminal, or when forced ---- */
+typedef struct dfs_progress {
+    int enabled;
+    const char *what;
+    uint64_t total, done;
+    double t0, last;
+} dfs_progress;
+void dfs_progress_start(dfs_progress *p, const char *what, uint64_t total, int force);
+void dfs_progress_update(dfs_progress *p, uint64_t done);
+void dfs_progress_end(dfs_progress *p);
+double dfs_now(void);   /* monotonic seconds */
+
+/* ---- usage helper: every tool prints its help with this and exits 0 ---- */
+void dfs_print_help(const char *text) DFS_NORETURN;
+
+#endif

@@ -1,0 +1,41 @@
+# Shared helper for the bats suites: binaries from bin/, a temporary directory per test,
+# bats-support and bats-assert, and small utilities.
+bats_require_minimum_version 1.7.0
+ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+BIN="${DFS_BIN:-$ROOT/bin}"
+PATH="$BIN:$PATH"
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+setup() {
+    TMP="$BATS_TEST_TMPDIR"
+    cd "$TMP" || return 1
+}
+
+# no file matching the glob exists (e.g. no leftover temporary outputs)
+assert_no_files() {
+    local f
+    for f in "$@"; do
+        [ -e "$f" ] && { echo "unexpected file: $f" >&2; return 1; }
+    done
+    return 0
+}
+
+# a directory holds no *.tmp.* leftovers
+assert_no_temporaries() {
+    local left
+    left=$(find "${1:-.}" -name '*.tmp.*' 2>/dev/null)
+    [ -z "$left" ] || { echo "temporary files left: $left" >&2; return 1; }
+}
+
+# skip unless a requirement is met; unknown requirements fail (so typos don't become skips)
+requires() {
+    local r
+    for r in "$@"; do
+        case "$r" in
+            python-torch) python3 -c 'import torch' 2>/dev/null || skip "test requires python3-torch" ;;
+            opencv-data) [ -d /usr/share/opencv4/haarcascades ] || skip "test requires opencv-data" ;;
+            *) fail "requires: unknown requirement '$r'" ;;
+        esac
+    done
+}
