@@ -1,0 +1,159 @@
+/* ops.h: the neural-network ops of dfstudy, CPU reference backend.
+ *
+ * Conventions (llm.c style):
+ *  - Tensors are float32, NCHW for images/feature maps, (N, F) for dense activations, contiguous.
+ *  - Each op is a forward/backward pair of free functions on raw pointers plus dimensions.
+ *    Outputs come first, inputs are const. Forward caches what backward needs in buffers the
+ *    caller provides (e.g. batchnorm's mean and inverse std, dropout's mask).
+ *  - Backward ACCUMULATES (+=) into every gradient it writes: parameter gradients and input
+ *    gradients alike, so a tensor consumed by two nodes sums both contributions. A NULL gradient
+ *    pointer means "not needed" and is skipped (e.g. the image input, frozen parameters).
+ *  - Sizes are int64_t; index arithmetic is done in int64_t/size_t.
+ *  - Parallelism: OpenMP inside ops; GEMM through OpenBLAS (cblas_sgemm).
+ *  - Weight layouts follow PyTorch (conv: K x C/groups x R x S; dense: O x I) so reference
+ *    fixtures map one to one.
+ */
+#ifndef DFS_NN_OPS_H
+#define DFS_NN_OPS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "rng.h"
+
+/* ---- convolution ----
+ * Padding is explicit and may be asymmetric: Keras/TensorFlow 'same' puts the odd extra row or
+ * column at the bottom/right (nn_pad_same computes it); 'valid' is all zeros. */
+typedef struct nn_conv {
+    int64_t N, C, H, W;          /* input */
+    int64_t K;                   /* output channels */
+    int64_t R, S;                /* kernel height, width */
+    int64_t stride_h, stride_w;
+    int64_t dil_h, dil_w;
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t groups;              /* C and K divisible by groups; depthwise: groups == C */
+    int64_t P, Q;                /* output height, width: set by nn_conv_init */
+} nn_conv;
+
+/* Keras 'same' padding for one axis: output = ceil(in / stride); total padding
+ * max((out - 1) * stride + (k - 1) * dil + 1 - in, 0), split before = total / 2, after = rest. */
+void nn_pad_same(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t *before, int64_t *after);
+/* Fill P and Q; returns 0, or -1 (with dfs_fail) when the configuration is impossible. */
+int nn_conv_init(nn_conv *c);
+/* Floats of scratch memory the conv needs (im2col buffers etc.) for forward and backward. */
+size_t nn_conv_scratch(const nn_conv *c);
+/* out (N,K,P,Q) = conv(in (N,C,H,W), w (K,C/g,R,S)) + b (K) [b may be NULL] */
+void nn_conv2d_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c,
+                       float *scratch);
+/* din += dL/din, dw += dL/dw, db += dL/db (each may be NULL) */
+void nn_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                        const nn_conv *c, float *scratch);
+
+/* ---- dense: out (N,O) = in (N,I) w^T + b, w is (O,I), b may be NULL ---- */
+void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int64_t N, int64_t I, int64_t O);
+void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                       int64_t N, int64_t I, int64_t O);
+
+/* ---- batch normalisation over N and spatial positions, per channel C (HW = 1 for dense) ----
+ * Training: normalise with the batch mean and biased variance, save mean and invstd for
+ * backward, and update running stats: running = momentum * running + (1 - momentum) * batch,
+ * with the unbiased variance for running_var (Keras's momentum convention: 0.99 keeps 99%).
+ * Inference (and frozen, for transfer learning): normalise with running stats; backward then
+ * treats mean and invstd as constants. */
+void nn_batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, const float *in,
+                                const float *gamma, const float *beta, float *running_mean, float *running_var,
+                                float momentum, float eps, int64_t N, int64_t C, int64_t HW);
+void nn_batchnorm_backward_train(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                 const float *gamma, const float *save_mean, const float *save_invstd,
+                                 int64_t N, int64_t C, int64_t HW);
+void nn_batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, float eps,
+                               int64_t N, int64_t C, int64_t HW);
+void nn_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                const float *gamma, const float *running_mean, const float *running_var,
+                                float eps, int64_t N, int64_t C, int64_t HW);
+
+/* ---- element-wise activations on n values; backward uses the forward input or output ---- */
+void nn_relu_forward(float *out, const float *in, int64_t n);
+void nn_relu_backward(float *din, const float *dout, const float *in, int64_t n);
+void nn_leaky_relu_forward(float *out, const float *in, float alpha, int64_t n);
+void nn_leaky_relu_backward(float *din, const float *dout, const float *in, float alpha, int64_t n);
+void nn_swish_forward(float *out, const float *in, int64_t n);                 /* x * sigmoid(x) */
+void nn_swish_backward(float *din, const float *dout, const float *in, int64_t n);
+void nn_sigmoid_forward(float *out, const float *in, int64_t n);
+void nn_sigmoid_backward(float *din, const float *dout, const float *out, int64_t n);
+/* softmax over the last axis of (N, K) */
+void nn_softmax_forward(float *out, const float *in, int64_t N, int64_t K);
+void nn_softmax_backward(float *din, const float *dout, const float *out, int64_t N, int64_t K);
+
+/* ---- pooling (NCHW), window kh x kw, stride, explicit padding as in nn_conv ----
+ * Max pool ignores padded positions (as if -inf); average pool divides by the number of
+ * non-padded positions in the window (Keras/TensorFlow 'same' semantics). */
+typedef struct nn_pool {
+    int64_t N, C, H, W;
+    int64_t kh, kw, stride_h, stride_w;
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t P, Q;                /* set by nn_pool_init */
+} nn_pool;
+int nn_pool_init(nn_pool *p);
+/* argmax (N,C,P,Q) records the winning input index for backward */
+void nn_maxpool_forward(float *out, int32_t *argmax, const float *in, const nn_pool *p);
+void nn_maxpool_backward(float *din, const float *dout, const int32_t *argmax, const nn_pool *p);
+void nn_avgpool_forward(float *out, const float *in, const nn_pool *p);
+void nn_avgpool_backward(float *din, const float *dout, const nn_pool *p);
+/* (N,C,H,W) -> (N,C) */
+void nn_global_avgpool_forward(float *out, const float *in, int64_t N, int64_t C, int64_t HW);
+void nn_global_avgpool_backward(float *din, const float *dout, int64_t N, int64_t C, int64_t HW);
+
+/* ---- dropout (inverted: kept values scaled by 1/(1-rate); identity in inference) ---- */
+void nn_dropout_forward(float *out, uint8_t *mask, const float *in, float rate, int64_t n, dfs_rng *rng);
+void nn_dropout_backward(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
+
+/* ---- drop-connect (stochastic depth, EfficientNet): each sample's whole tensor of per_sample
+ * values is kept with probability 1-rate and scaled by 1/(1-rate), or zeroed; keep (N) saves
+ * the draw. Identity in inference. */
+void nn_drop_connect_forward(float *out, uint8_t *keep, const float *in, float rate, int64_t N, int64_t per_sample,
+                             dfs_rng *rng);
+void nn_drop_connect_backward(float *din, const float *dout, const uint8_t *keep, float rate, int64_t N,
+                              int64_t per_sample);
+
+/* ---- structure ---- */
+/* concat along channels: inputs k of shape (N, C_k, HW) -> (N, sum C_k, HW) */
+void nn_concat_forward(float *out, const float *const *ins, const int64_t *Cs, int nin, int64_t N, int64_t HW);
+void nn_concat_backward(float *const *dins, const float *dout, const int64_t *Cs, int nin, int64_t N, int64_t HW);
+/* out = a + b (n values); backward: da += dout, db += dout */
+void nn_add_forward(float *out, const float *a, const float *b, int64_t n);
+void nn_add_backward(float *da, float *db, const float *dout, int64_t n);
+/* channel scaling (squeeze-excitation's last step): out (N,C,HW) = in * s (N,C) */
+void nn_scale_channels_forward(float *out, const float *in, const float *s, int64_t N, int64_t C, int64_t HW);
+void nn_scale_channels_backward(float *din, float *ds, const float *dout, const float *in, const float *s,
+                                int64_t N, int64_t C, int64_t HW);
+
+/* ---- losses: return the mean loss over the batch and write dL/d(input) (overwrite, not +=) ----
+ * Binary models produce one logit per sample (N); two-way models produce two logits (N, 2)
+ * whose softmax is (P(real), P(fake)). Targets are 0 (real) or 1 (fake). The loss is computed
+ * from logits so it stays finite for saturated outputs. */
+/* MSE between sigmoid(logit) and the target (Meso models; Keras 'mse' on a sigmoid output) */
+double nn_loss_mse_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);
+/* binary cross-entropy on sigmoid(logit) */
+double nn_loss_bce_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);
+/* Keras 'binary_crossentropy' on a 2-way softmax with one-hot targets: the mean over the two
+ * outputs of the element-wise BCE, which equals the categorical cross-entropy of the true class */
+double nn_loss_bce_softmax2(float *dlogits, const float *logits, const float *target, int64_t N);
+
+/* ---- optimiser and regularisation ---- */
+typedef struct nn_adam {
+    float lr, beta1, beta2, eps;   /* Keras defaults: 0.9, 0.999, 1e-7 */
+    int64_t t;                     /* steps taken */
+} nn_adam;
+/* One Adam step over n parameters as Keras computes it:
+ * lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); p -= lr_t * m / (sqrt(v) + eps).
+ * Frozen parameters are simply not passed. The caller increments t before the step. */
+void nn_adam_update(float *p, const float *g, float *m, float *v, const nn_adam *a, int64_t n);
+/* L2 penalty lambda * sum(w^2): adds 2 * lambda * w to g and returns the penalty */
+double nn_l2_penalty(float *g, const float *w, float lambda, int64_t n);
+
+/* ---- initialisation (Keras defaults) ---- */
+/* Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) */
+void nn_init_glorot_uniform(float *w, int64_t n, int64_t fan_in, int64_t fan_out, dfs_rng *rng);
+
+#endif
