@@ -161,6 +161,16 @@ int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
         o->f = stdout;
         return 0;
     }
+    /* An existing non-regular file (/dev/null, a FIFO, a terminal) is written in place: renaming
+     * a temporary file over it would replace the device or pipe with a plain file. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) return dfs_fail("%s: is a directory", path);
+        o->f = fopen(path, binary ? "wb" : "w");
+        if (!o->f) return dfs_fail("%s: cannot open: %s", path, strerror(errno));
+        o->path = dfs_strdup(path);
+        return 0;
+    }
     int slot = -1;
     for (int i = 0; i < DFS_MAX_TMP; i++)
         if (!tmp_used[i]) { slot = i; break; }
@@ -213,11 +223,15 @@ static void release_slot(dfs_out *o)
 int dfs_out_commit(dfs_out *o)
 {
     if (!o->f) return dfs_fail("output already closed");
-    if (!o->tmp) {   /* stdout: make sure everything reached it */
-        if (fflush(o->f) != 0 || ferror(o->f))
-            return dfs_fail("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
+    if (!o->tmp) {   /* stdout or a device: make sure everything reached it */
+        int bad = fflush(o->f) != 0 || ferror(o->f);
+        int e = errno;
+        if (o->path && fclose(o->f) != 0 && !bad) { bad = 1; e = errno; }
         o->f = NULL;
-        return 0;
+        if (bad) dfs_fail("%s: write failed: %s", dfs_out_name(o), strerror(e ? e : EIO));
+        free(o->path);
+        o->path = NULL;
+        return bad ? -1 : 0;
     }
     int bad = fflush(o->f) != 0 || ferror(o->f);
     int e = errno;
@@ -248,6 +262,9 @@ void dfs_out_abort(dfs_out *o)
         unlink(o->tmp);
         release_slot(o);
     } else {
+        if (o->path && o->f) fclose(o->f);
+        free(o->path);
+        o->path = NULL;
         o->f = NULL;
     }
 }
