@@ -47,6 +47,11 @@ void nn_conv2d_forward(float *out, const float *in, const float *w, const float 
 /* din += dL/din, dw += dL/dw, db += dL/db (each may be NULL) */
 void nn_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const nn_conv *c, float *scratch);
+/* The definition computed directly, one output at a time (slow): the oracle of the unit tests.
+ * nn_conv_scratch may be 0 (depthwise and 1x1 stride-1 unpadded convolutions need none). */
+void nn_conv2d_forward_naive(float *out, const float *in, const float *w, const float *b, const nn_conv *c);
+void nn_conv2d_backward_naive(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                              const nn_conv *c);
 
 /* ---- dense: out (N,O) = in (N,I) w^T + b, w is (O,I), b may be NULL ---- */
 void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int64_t N, int64_t I, int64_t O);
