@@ -53,10 +53,11 @@ void nn_conv2d_forward_naive(float *out, const float *in, const float *w, const 
 void nn_conv2d_backward_naive(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                               const nn_conv *c);
 
-/* ---- dense: out (N,O) = in (N,I) w^T + b, w is (O,I), b may be NULL ---- */
-void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int64_t N, int64_t I, int64_t O);
+/* ---- dense: out (N,O) = in (N,In) w^T + b, w is (O,In), b may be NULL ----
+ * (In, not I: <complex.h>, which <cblas.h> includes, defines I as a macro.) */
+void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int64_t N, int64_t In, int64_t O);
 void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
-                       int64_t N, int64_t I, int64_t O);
+                       int64_t N, int64_t In, int64_t O);
 
 /* ---- batch normalisation over N and spatial positions, per channel C (HW = 1 for dense) ----
  * Training: normalise with the batch mean and biased variance, save mean and invstd for
@@ -67,6 +68,16 @@ void nn_dense_backward(float *din, float *dw, float *db, const float *dout, cons
 void nn_batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, const float *in,
                                 const float *gamma, const float *beta, float *running_mean, float *running_var,
                                 float momentum, float eps, int64_t N, int64_t C, int64_t HW);
+/* The same with a choice of running variance. Keras itself is inconsistent here: its fused
+ * kernel (4-D inputs, i.e. after convolutions) feeds the UNBIASED batch variance to the moving
+ * average, its non-fused path (2-D inputs, e.g. ShallowNet's BN after a dense layer) the BIASED
+ * one. nn_batchnorm_forward_train is this with unbiased_running_var = 1.
+ * NULL save_mean/save_invstd are not written; NULL running_mean/running_var are not updated;
+ * NULL gamma/beta (in every batchnorm function) mean scale 1 and shift 0. */
+void nn_batchnorm_forward_train_ex(float *out, float *save_mean, float *save_invstd, const float *in,
+                                   const float *gamma, const float *beta, float *running_mean, float *running_var,
+                                   float momentum, float eps, int unbiased_running_var, int64_t N, int64_t C,
+                                   int64_t HW);
 void nn_batchnorm_backward_train(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                                  const float *gamma, const float *save_mean, const float *save_invstd,
                                  int64_t N, int64_t C, int64_t HW);
