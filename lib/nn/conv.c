@@ -196,33 +196,35 @@ static void depthwise_backward(float *din, float *dw, const float *dout, const f
             }
         }
     }
-    /* dw: one output channel per iteration, images summed in order */
+    /* dw: one output channel per iteration; each image plane is read once for all kernel taps
+     * (it stays in cache), and images are summed in order */
     if (dw) {
 #pragma omp parallel for schedule(static) if (N * c->K * P * Q * R * S > 32768)
         for (int64_t k = 0; k < c->K; k++) {
-            for (int64_t r = 0; r < R; r++)
-                for (int64_t s = 0; s < S; s++) {
-                    int64_t woff = s * c->dil_w - c->pad_l, q0, q1;
-                    valid_range(woff, sw, W, Q, &q0, &q1);
-                    double acc = 0;
-                    for (int64_t n = 0; n < N; n++) {
-                        const float *src = in + (n * C + k / mult) * H * W;
-                        const float *g = dout + (n * c->K + k) * P * Q;
+            double acc[R * S];
+            for (int64_t t = 0; t < R * S; t++) acc[t] = 0;
+            for (int64_t n = 0; n < N; n++) {
+                const float *src = in + (n * C + k / mult) * H * W;
+                const float *g = dout + (n * c->K + k) * P * Q;
+                for (int64_t r = 0; r < R; r++)
+                    for (int64_t s = 0; s < S; s++) {
+                        int64_t woff = s * c->dil_w - c->pad_l, q0, q1;
+                        valid_range(woff, sw, W, Q, &q0, &q1);
+                        float a = 0;
                         for (int64_t p = 0; p < P; p++) {
                             int64_t ih = p * c->stride_h - c->pad_t + r * c->dil_h;
                             if (ih < 0 || ih >= H) continue;
                             const float *srow = src + ih * W;
                             const float *grow = g + p * Q;
-                            float a = 0;
                             if (sw == 1)
                                 for (int64_t q = q0; q < q1; q++) a += grow[q] * srow[q + woff];
                             else
                                 for (int64_t q = q0; q < q1; q++) a += grow[q] * srow[q * sw + woff];
-                            acc += a;
                         }
+                        acc[r * S + s] += a;
                     }
-                    dw[(k * R + r) * S + s] += (float)acc;
-                }
+            }
+            for (int64_t t = 0; t < R * S; t++) dw[k * R * S + t] += (float)acc[t];
         }
     }
 }
