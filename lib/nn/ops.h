@@ -121,6 +121,9 @@ void nn_global_avgpool_forward(float *out, const float *in, int64_t N, int64_t C
 void nn_global_avgpool_backward(float *din, const float *dout, int64_t N, int64_t C, int64_t HW);
 
 /* ---- dropout (inverted: kept values scaled by 1/(1-rate); identity in inference) ---- */
+/* The mask (1 keep, 0 drop) is drawn in order from rng, so a seed fixes it at any thread count;
+ * a value is kept when a uniform draw in [0, 1) is >= rate, as TensorFlow does. rate 0 keeps all
+ * (no draws), rate 1 drops all. */
 void nn_dropout_forward(float *out, uint8_t *mask, const float *in, float rate, int64_t n, dfs_rng *rng);
 void nn_dropout_backward(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
 
@@ -149,6 +152,7 @@ void nn_scale_channels_backward(float *din, float *ds, const float *dout, const 
  * whose softmax is (P(real), P(fake)). Targets are 0 (real) or 1 (fake). The loss is computed
  * from logits so it stays finite for saturated outputs. */
 /* MSE between sigmoid(logit) and the target (Meso models; Keras 'mse' on a sigmoid output) */
+/* dlogit may be NULL to get the loss alone (evaluation, finite differences). */
 double nn_loss_mse_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);
 /* binary cross-entropy on sigmoid(logit) */
 double nn_loss_bce_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);
