@@ -47,11 +47,17 @@ void nn_conv2d_forward(float *out, const float *in, const float *w, const float 
 /* din += dL/din, dw += dL/dw, db += dL/db (each may be NULL) */
 void nn_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const nn_conv *c, float *scratch);
+/* The definition computed directly, one output at a time (slow): the oracle of the unit tests.
+ * nn_conv_scratch may be 0 (depthwise and 1x1 stride-1 unpadded convolutions need none). */
+void nn_conv2d_forward_naive(float *out, const float *in, const float *w, const float *b, const nn_conv *c);
+void nn_conv2d_backward_naive(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                              const nn_conv *c);
 
-/* ---- dense: out (N,O) = in (N,I) w^T + b, w is (O,I), b may be NULL ---- */
-void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int64_t N, int64_t I, int64_t O);
+/* ---- dense: out (N,O) = in (N,In) w^T + b, w is (O,In), b may be NULL ----
+ * (In, not I: <complex.h>, which <cblas.h> includes, defines I as a macro.) */
+void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int64_t N, int64_t In, int64_t O);
 void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
-                       int64_t N, int64_t I, int64_t O);
+                       int64_t N, int64_t In, int64_t O);
 
 /* ---- batch normalisation over N and spatial positions, per channel C (HW = 1 for dense) ----
  * Training: normalise with the batch mean and biased variance, save mean and invstd for
@@ -62,6 +68,16 @@ void nn_dense_backward(float *din, float *dw, float *db, const float *dout, cons
 void nn_batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, const float *in,
                                 const float *gamma, const float *beta, float *running_mean, float *running_var,
                                 float momentum, float eps, int64_t N, int64_t C, int64_t HW);
+/* The same with a choice of running variance. Keras itself is inconsistent here: its fused
+ * kernel (4-D inputs, i.e. after convolutions) feeds the UNBIASED batch variance to the moving
+ * average, its non-fused path (2-D inputs, e.g. ShallowNet's BN after a dense layer) the BIASED
+ * one. nn_batchnorm_forward_train is this with unbiased_running_var = 1.
+ * NULL save_mean/save_invstd are not written; NULL running_mean/running_var are not updated;
+ * NULL gamma/beta (in every batchnorm function) mean scale 1 and shift 0. */
+void nn_batchnorm_forward_train_ex(float *out, float *save_mean, float *save_invstd, const float *in,
+                                   const float *gamma, const float *beta, float *running_mean, float *running_var,
+                                   float momentum, float eps, int unbiased_running_var, int64_t N, int64_t C,
+                                   int64_t HW);
 void nn_batchnorm_backward_train(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                                  const float *gamma, const float *save_mean, const float *save_invstd,
                                  int64_t N, int64_t C, int64_t HW);
@@ -105,6 +121,9 @@ void nn_global_avgpool_forward(float *out, const float *in, int64_t N, int64_t C
 void nn_global_avgpool_backward(float *din, const float *dout, int64_t N, int64_t C, int64_t HW);
 
 /* ---- dropout (inverted: kept values scaled by 1/(1-rate); identity in inference) ---- */
+/* The mask (1 keep, 0 drop) is drawn in order from rng, so a seed fixes it at any thread count;
+ * a value is kept when a uniform draw in [0, 1) is >= rate, as TensorFlow does. rate 0 keeps all
+ * (no draws), rate 1 drops all. */
 void nn_dropout_forward(float *out, uint8_t *mask, const float *in, float rate, int64_t n, dfs_rng *rng);
 void nn_dropout_backward(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
 
@@ -133,6 +152,7 @@ void nn_scale_channels_backward(float *din, float *ds, const float *dout, const 
  * whose softmax is (P(real), P(fake)). Targets are 0 (real) or 1 (fake). The loss is computed
  * from logits so it stays finite for saturated outputs. */
 /* MSE between sigmoid(logit) and the target (Meso models; Keras 'mse' on a sigmoid output) */
+/* dlogit may be NULL to get the loss alone (evaluation, finite differences). */
 double nn_loss_mse_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);
 /* binary cross-entropy on sigmoid(logit) */
 double nn_loss_bce_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);

@@ -1,0 +1,127 @@
+/* batchnorm.c: batch normalisation per channel over N and the HW positions.
+ * Statistics are summed in double, one channel per OpenMP iteration, in a fixed order, so
+ * results do not depend on the thread count. gamma/beta may be NULL (scale 1, shift 0). */
+#include "nn/ops.h"
+
+#include <math.h>
+
+#define PAR_MIN 32768
+
+void nn_batchnorm_forward_train_ex(float *out, float *save_mean, float *save_invstd, const float *in,
+                                   const float *gamma, const float *beta, float *running_mean, float *running_var,
+                                   float momentum, float eps, int unbiased_running_var, int64_t N, int64_t C,
+                                   int64_t HW)
+{
+    int64_t cnt = N * HW;
+#pragma omp parallel for schedule(static) if (N * C * HW > PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        double sum = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *x = in + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) sum += x[i];
+        }
+        double mean = sum / (double)cnt, sq = 0;   /* two passes: no cancellation in the variance */
+        for (int64_t n = 0; n < N; n++) {
+            const float *x = in + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) {
+                double d = x[i] - mean;
+                sq += d * d;
+            }
+        }
+        double var = sq / (double)cnt;
+        double invstd = 1.0 / sqrt(var + eps);
+        if (save_mean) save_mean[c] = (float)mean;
+        if (save_invstd) save_invstd[c] = (float)invstd;
+        float scale = (float)(invstd * (gamma ? gamma[c] : 1.0f));
+        float shift = (float)((beta ? beta[c] : 0.0f) - mean * scale);
+        for (int64_t n = 0; n < N; n++) {
+            const float *x = in + (n * C + c) * HW;
+            float *y = out + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) y[i] = x[i] * scale + shift;
+        }
+        if (running_mean) running_mean[c] = (float)(momentum * running_mean[c] + (1.0 - momentum) * mean);
+        if (running_var) {
+            double v = unbiased_running_var && cnt > 1 ? sq / (double)(cnt - 1) : var;
+            running_var[c] = (float)(momentum * running_var[c] + (1.0 - momentum) * v);
+        }
+    }
+}
+
+void nn_batchnorm_forward_train(float *out, float *save_mean, float *save_invstd, const float *in,
+                                const float *gamma, const float *beta, float *running_mean, float *running_var,
+                                float momentum, float eps, int64_t N, int64_t C, int64_t HW)
+{
+    nn_batchnorm_forward_train_ex(out, save_mean, save_invstd, in, gamma, beta, running_mean, running_var, momentum,
+                                  eps, 1, N, C, HW);
+}
+
+/* With xhat = (x - mean) invstd and y = gamma xhat + beta, over the cnt values of a channel:
+ * din = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)). */
+void nn_batchnorm_backward_train(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                 const float *gamma, const float *save_mean, const float *save_invstd,
+                                 int64_t N, int64_t C, int64_t HW)
+{
+    double cnt = (double)(N * HW);
+#pragma omp parallel for schedule(static) if (N * C * HW > PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        float mean = save_mean[c], invstd = save_invstd[c];
+        double sdy = 0, sdyx = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *x = in + (n * C + c) * HW, *dy = dout + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) {
+                sdy += dy[i];
+                sdyx += (double)dy[i] * ((x[i] - mean) * invstd);
+            }
+        }
+        if (dbeta) dbeta[c] += (float)sdy;
+        if (dgamma) dgamma[c] += (float)sdyx;
+        if (!din) continue;
+        float k = (gamma ? gamma[c] : 1.0f) * invstd;
+        float mdy = (float)(sdy / cnt), mdyx = (float)(sdyx / cnt);
+        for (int64_t n = 0; n < N; n++) {
+            const float *x = in + (n * C + c) * HW, *dy = dout + (n * C + c) * HW;
+            float *dx = din + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++) dx[i] += k * (dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+        }
+    }
+}
+
+void nn_batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, float eps,
+                               int64_t N, int64_t C, int64_t HW)
+{
+#pragma omp parallel for schedule(static) if (N * C * HW > PAR_MIN)
+    for (int64_t nc = 0; nc < N * C; nc++) {
+        int64_t c = nc % C;
+        double invstd = 1.0 / sqrt((double)running_var[c] + eps);
+        float scale = (float)(invstd * (gamma ? gamma[c] : 1.0f));
+        float shift = (float)((beta ? beta[c] : 0.0f) - running_mean[c] * (double)scale);
+        const float *x = in + nc * HW;
+        float *y = out + nc * HW;
+        for (int64_t i = 0; i < HW; i++) y[i] = x[i] * scale + shift;
+    }
+}
+
+void nn_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                const float *gamma, const float *running_mean, const float *running_var,
+                                float eps, int64_t N, int64_t C, int64_t HW)
+{
+#pragma omp parallel for schedule(static) if (N * C * HW > PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        float mean = running_mean[c];
+        float invstd = (float)(1.0 / sqrt((double)running_var[c] + eps));
+        float k = (gamma ? gamma[c] : 1.0f) * invstd;
+        double sdy = 0, sdyx = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *x = in + (n * C + c) * HW, *dy = dout + (n * C + c) * HW;
+            float *dx = din ? din + (n * C + c) * HW : NULL;
+            for (int64_t i = 0; i < HW; i++) {
+                sdy += dy[i];
+                sdyx += (double)dy[i] * ((x[i] - mean) * invstd);
+                if (dx) dx[i] += k * dy[i];
+            }
+        }
+        if (dbeta) dbeta[c] += (float)sdy;
+        if (dgamma) dgamma[c] += (float)sdyx;
+    }
+}
