@@ -110,7 +110,7 @@ static int inception(nn_graph *g, const char *blk, int x, int64_t a, int64_t b, 
     br[0] = nn_g_act(g, NN_RELU, nm(r, blk, "b1_relu"), nn_g_conv(g, nm(n, blk, "b1"), x, a, 1, 1, 1, 1, 1, 1));
     const int64_t ch[3] = {b, c, d};
     for (int i = 0; i < 3; i++) {
-        char la[8], lb[8], ra[16], rb[16];
+        char la[32], lb[32], ra[32], rb[32];
         snprintf(la, sizeof la, "b%da", i + 2);
         snprintf(lb, sizeof lb, "b%db", i + 2);
         snprintf(ra, sizeof ra, "b%da_relu", i + 2);
@@ -143,7 +143,7 @@ static void build_mesoinception4(nn_graph *g, int64_t S)
  * L2 1e-4), head.relu (the causal-analysis layer), head.bn, head.dropout (0.25), head.logits (1). */
 static int shallow_conv(nn_graph *g, const char *blk, int j, int x, int64_t K, int64_t k, int drop)
 {
-    char n[NN_NAME_MAX], l[16];
+    char n[NN_NAME_MAX], l[32];
     snprintf(l, sizeof l, "conv%d", j);
     x = nn_g_conv(g, nm(n, blk, l), x, K, k, 1, 1, 1, 0, 1);
     if (x >= 0) g->tensors[g->nodes[x].w].l2 = 1e-4f;
@@ -224,7 +224,7 @@ static int xception_down(nn_graph *g, const char *blk, int x, int64_t K1, int64_
 
 static void build_xception(nn_graph *g, int64_t S)
 {
-    char n[NN_NAME_MAX], blk[16];
+    char n[NN_NAME_MAX], blk[24];
     int x = nn_g_input(g, "input", 3, S, S);
     x = nn_g_conv(g, "block1.conv1", x, 32, 3, 2, 1, 1, 0, 0);
     x = BN(g, "block1.conv1_bn", x);
@@ -304,7 +304,7 @@ static void build_efficientnet_b0(nn_graph *g, int64_t S)
     int block = 0;
     for (int s = 0; s < 7; s++) {
         for (int j = 0; j < B[s].repeats; j++) {
-            char blk[16];
+            char blk[24];
             snprintf(blk, sizeof blk, "block%d%c", s + 1, 'a' + j);
             float rate = drop_connect * (float)block / (float)total_blocks;
             x = mbconv(g, blk, x, B[s].k, j == 0 ? B[s].in : B[s].out, B[s].out, B[s].expand,
