@@ -1,0 +1,816 @@
+/* graph.c: building, sizing and running a graph of named nodes (see graph.h). */
+#include "nn/graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static const char *const kind_names[NN_KIND_COUNT] = {
+    "input", "conv", "dense", "batchnorm", "relu", "leaky_relu", "swish", "sigmoid", "softmax", "maxpool",
+    "avgpool", "global_avgpool", "dropout", "drop_connect", "concat", "add", "scale_channels", "flatten",
+};
+
+const char *nn_kind_name(nn_kind k)
+{
+    return (k >= 0 && k < NN_KIND_COUNT) ? kind_names[k] : "?";
+}
+
+nn_graph *nn_graph_new(void)
+{
+    nn_graph *g = dfs_calloc(1, sizeof *g);
+    g->output = -1;
+    dfs_rng_seed(&g->rng, 0);
+    return g;
+}
+
+void nn_graph_free(nn_graph *g)
+{
+    if (!g) return;
+    free(g->nodes);
+    free(g->tensors);
+    free(g->params);
+    free(g->stats);
+    free(g->grads);
+    free(g->adam_m);
+    free(g->adam_v);
+    free(g->arena);
+    free(g->scratch);
+    free(g->want_grad);
+    free(g->need_grad);
+    free(g);
+}
+
+/* ---- building ---- */
+
+static int fail(nn_graph *g, const char *fmt, const char *name, const char *detail)
+{
+    if (!g->err) {
+        g->err = 1;
+        dfs_fail(fmt, name, detail);
+    }
+    return -1;
+}
+
+static int valid_input(nn_graph *g, const char *name, int in)
+{
+    if (g->err) return 0;
+    if (in < 0 || in >= g->nnodes) {
+        fail(g, "node %s: %s", name, "input is not an earlier node");
+        return 0;
+    }
+    return 1;
+}
+
+static nn_node *new_node(nn_graph *g, const char *name, nn_kind kind, const int *ins, int nin)
+{
+    if (g->err) return NULL;
+    if (strlen(name) == 0 || strlen(name) >= NN_NAME_MAX) {
+        fail(g, "node '%s': %s", name, "name is empty or too long");
+        return NULL;
+    }
+    if (nn_graph_find(g, name) >= 0) {
+        fail(g, "node %s: %s", name, "name used twice");
+        return NULL;
+    }
+    for (int i = 0; i < nin; i++)
+        if (!valid_input(g, name, ins[i])) return NULL;
+    if (g->nnodes == g->node_cap) {
+        g->node_cap = g->node_cap ? 2 * g->node_cap : 64;
+        g->nodes = dfs_realloc(g->nodes, (size_t)g->node_cap * sizeof *g->nodes);
+    }
+    nn_node *n = &g->nodes[g->nnodes++];
+    memset(n, 0, sizeof *n);
+    strcpy(n->name, name);
+    n->kind = kind;
+    n->nin = nin;
+    for (int i = 0; i < nin; i++) n->in[i] = ins[i];
+    n->w = n->b = n->rmean = n->rvar = -1;
+    if (nin > 0) {
+        const nn_node *a = &g->nodes[ins[0]];
+        n->C = a->C;
+        n->H = a->H;
+        n->W = a->W;
+    }
+    g->output = g->nnodes - 1;
+    return n;
+}
+
+static int add_tensor(nn_graph *g, int node, const char *param, int rank, const int64_t *dims, int is_stat,
+                      int64_t fan_in, int64_t fan_out, float init_value)
+{
+    if (g->ntensors == g->tensor_cap) {
+        g->tensor_cap = g->tensor_cap ? 2 * g->tensor_cap : 128;
+        g->tensors = dfs_realloc(g->tensors, (size_t)g->tensor_cap * sizeof *g->tensors);
+    }
+    nn_tensor *t = &g->tensors[g->ntensors];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s.%s", g->nodes[node].name, param);
+    t->node = node;
+    t->rank = rank;
+    t->n = 1;
+    for (int i = 0; i < rank; i++) {
+        t->dims[i] = dims[i];
+        t->n *= dims[i];
+    }
+    t->is_stat = is_stat;
+    t->trainable = !is_stat;
+    t->fan_in = fan_in;
+    t->fan_out = fan_out;
+    t->init_value = init_value;
+    if (is_stat) {
+        t->off = g->nstats;
+        g->nstats += (size_t)t->n;
+    } else {
+        t->off = g->nparams;
+        g->nparams += (size_t)t->n;
+    }
+    return g->ntensors++;
+}
+
+int nn_g_input(nn_graph *g, const char *name, int64_t C, int64_t H, int64_t W)
+{
+    nn_node *n = new_node(g, name, NN_INPUT, NULL, 0);
+    if (!n) return -1;
+    if (C < 1 || H < 1 || W < 1) return fail(g, "node %s: %s", name, "empty input shape");
+    n->C = C;
+    n->H = H;
+    n->W = W;
+    return g->nnodes - 1;
+}
+
+int nn_g_conv(nn_graph *g, const char *name, int in, int64_t K, int64_t kernel, int64_t stride, int64_t dil,
+              int64_t groups, int same, int bias)
+{
+    nn_node *n = new_node(g, name, NN_CONV, &in, 1);
+    if (!n) return -1;
+    int idx = g->nnodes - 1;
+    nn_conv *c = &n->conv;
+    c->N = 1;
+    c->C = n->C;
+    c->H = n->H;
+    c->W = n->W;
+    c->K = K;
+    c->R = c->S = kernel;
+    c->stride_h = c->stride_w = stride;
+    c->dil_h = c->dil_w = dil;
+    c->groups = groups;
+    if (groups < 1 || c->C % groups || K % groups) return fail(g, "node %s: %s", name, "channels not divisible by groups");
+    if (same) {
+        nn_pad_same(c->H, kernel, stride, dil, &c->pad_t, &c->pad_b);
+        nn_pad_same(c->W, kernel, stride, dil, &c->pad_l, &c->pad_r);
+    }
+    if ((kernel - 1) * dil + 1 > c->H + c->pad_t + c->pad_b || (kernel - 1) * dil + 1 > c->W + c->pad_l + c->pad_r)
+        return fail(g, "node %s: %s", name, "input too small for the kernel (try a larger --size)");
+    if (nn_conv_init(c) != 0) return fail(g, "node %s: %s", name, dfs_error());
+    n->C = K;
+    n->H = c->P;
+    n->W = c->Q;
+    int64_t cin = c->C / groups;
+    int64_t dims[4] = {K, cin, kernel, kernel};
+    /* Keras's Glorot fans: receptive field times input depth / output depth; a depthwise kernel
+     * (groups == C, K == C) has input depth C and output depth 1 (depth multiplier) */
+    int64_t rf = kernel * kernel;
+    int64_t fan_in = cin * rf, fan_out = K * rf;
+    if (groups > 1 && groups == c->C) {
+        fan_in = c->C * rf;
+        fan_out = (K / groups) * rf;
+    }
+    n->w = add_tensor(g, idx, "weight", 4, dims, 0, fan_in, fan_out, 0.0f);
+    if (bias) n->b = add_tensor(g, idx, "bias", 1, &K, 0, 0, 0, 0.0f);
+    return idx;
+}
+
+int nn_g_dense(nn_graph *g, const char *name, int in, int64_t O, int bias)
+{
+    nn_node *n = new_node(g, name, NN_DENSE, &in, 1);
+    if (!n) return -1;
+    int idx = g->nnodes - 1;
+    if (n->H != 1 || n->W != 1) return fail(g, "node %s: %s", name, "dense needs a flat input (flatten first)");
+    int64_t I = n->C;
+    n->C = O;
+    int64_t dims[2] = {O, I};
+    n->w = add_tensor(g, idx, "weight", 2, dims, 0, I, O, 0.0f);
+    if (bias) n->b = add_tensor(g, idx, "bias", 1, &O, 0, 0, 0, 0.0f);
+    return idx;
+}
+
+int nn_g_batchnorm(nn_graph *g, const char *name, int in, float momentum, float eps)
+{
+    nn_node *n = new_node(g, name, NN_BATCHNORM, &in, 1);
+    if (!n) return -1;
+    int idx = g->nnodes - 1;
+    n->momentum = momentum;
+    n->eps = eps;
+    int64_t C = n->C;
+    n->w = add_tensor(g, idx, "gamma", 1, &C, 0, 0, 0, 1.0f);
+    n->b = add_tensor(g, idx, "beta", 1, &C, 0, 0, 0, 0.0f);
+    n->rmean = add_tensor(g, idx, "running_mean", 1, &C, 1, 0, 0, 0.0f);
+    n->rvar = add_tensor(g, idx, "running_var", 1, &C, 1, 0, 0, 1.0f);
+    return idx;
+}
+
+int nn_g_act(nn_graph *g, nn_kind kind, const char *name, int in)
+{
+    if (kind != NN_RELU && kind != NN_SWISH && kind != NN_SIGMOID && kind != NN_SOFTMAX)
+        return fail(g, "node %s: %s", name, "not an activation kind");
+    nn_node *n = new_node(g, name, kind, &in, 1);
+    if (!n) return -1;
+    if (kind == NN_SOFTMAX && (n->H != 1 || n->W != 1))
+        return fail(g, "node %s: %s", name, "softmax needs a flat input");
+    return g->nnodes - 1;
+}
+
+int nn_g_leaky_relu(nn_graph *g, const char *name, int in, float alpha)
+{
+    nn_node *n = new_node(g, name, NN_LEAKY_RELU, &in, 1);
+    if (!n) return -1;
+    n->alpha = alpha;
+    return g->nnodes - 1;
+}
+
+static int pool_node(nn_graph *g, nn_kind kind, const char *name, int in, int64_t k, int64_t stride, int same)
+{
+    nn_node *n = new_node(g, name, kind, &in, 1);
+    if (!n) return -1;
+    nn_pool *p = &n->pool;
+    p->N = 1;
+    p->C = n->C;
+    p->H = n->H;
+    p->W = n->W;
+    p->kh = p->kw = k;
+    p->stride_h = p->stride_w = stride;
+    if (same) {
+        nn_pad_same(p->H, k, stride, 1, &p->pad_t, &p->pad_b);
+        nn_pad_same(p->W, k, stride, 1, &p->pad_l, &p->pad_r);
+    }
+    if (k > p->H + p->pad_t + p->pad_b || k > p->W + p->pad_l + p->pad_r)
+        return fail(g, "node %s: %s", name, "input too small for the pool window (try a larger --size)");
+    if (nn_pool_init(p) != 0) return fail(g, "node %s: %s", name, dfs_error());
+    n->H = p->P;
+    n->W = p->Q;
+    return g->nnodes - 1;
+}
+
+int nn_g_maxpool(nn_graph *g, const char *name, int in, int64_t k, int64_t stride, int same)
+{
+    return pool_node(g, NN_MAXPOOL, name, in, k, stride, same);
+}
+
+int nn_g_avgpool(nn_graph *g, const char *name, int in, int64_t k, int64_t stride, int same)
+{
+    return pool_node(g, NN_AVGPOOL, name, in, k, stride, same);
+}
+
+int nn_g_global_avgpool(nn_graph *g, const char *name, int in)
+{
+    nn_node *n = new_node(g, name, NN_GLOBAL_AVGPOOL, &in, 1);
+    if (!n) return -1;
+    n->H = n->W = 1;
+    return g->nnodes - 1;
+}
+
+int nn_g_dropout(nn_graph *g, const char *name, int in, float rate)
+{
+    nn_node *n = new_node(g, name, NN_DROPOUT, &in, 1);
+    if (!n) return -1;
+    if (!(rate >= 0.0f && rate < 1.0f)) return fail(g, "node %s: %s", name, "dropout rate not in [0, 1)");
+    n->rate = rate;
+    return g->nnodes - 1;
+}
+
+int nn_g_drop_connect(nn_graph *g, const char *name, int in, float rate)
+{
+    nn_node *n = new_node(g, name, NN_DROP_CONNECT, &in, 1);
+    if (!n) return -1;
+    if (!(rate >= 0.0f && rate < 1.0f)) return fail(g, "node %s: %s", name, "drop-connect rate not in [0, 1)");
+    n->rate = rate;
+    return g->nnodes - 1;
+}
+
+int nn_g_concat(nn_graph *g, const char *name, const int *ins, int k)
+{
+    if (k < 1 || k > NN_MAX_INPUTS) return fail(g, "node %s: %s", name, "concat of too many inputs");
+    nn_node *n = new_node(g, name, NN_CONCAT, ins, k);
+    if (!n) return -1;
+    int64_t C = 0;
+    for (int i = 0; i < k; i++) {
+        const nn_node *a = &g->nodes[ins[i]];
+        if (a->H != n->H || a->W != n->W) return fail(g, "node %s: %s", name, "concat inputs differ in size");
+        C += a->C;
+    }
+    n->C = C;
+    return g->nnodes - 1;
+}
+
+int nn_g_add(nn_graph *g, const char *name, int a, int b)
+{
+    int ins[2] = {a, b};
+    nn_node *n = new_node(g, name, NN_ADD, ins, 2);
+    if (!n) return -1;
+    const nn_node *B = &g->nodes[b];
+    if (B->C != n->C || B->H != n->H || B->W != n->W) return fail(g, "node %s: %s", name, "add inputs differ in shape");
+    return g->nnodes - 1;
+}
+
+int nn_g_scale_channels(nn_graph *g, const char *name, int in, int s)
+{
+    int ins[2] = {in, s};
+    nn_node *n = new_node(g, name, NN_SCALE_CHANNELS, ins, 2);
+    if (!n) return -1;
+    const nn_node *S = &g->nodes[s];
+    if (S->C != n->C || S->H != 1 || S->W != 1)
+        return fail(g, "node %s: %s", name, "scale must be one value per channel");
+    return g->nnodes - 1;
+}
+
+int nn_g_flatten(nn_graph *g, const char *name, int in)
+{
+    nn_node *n = new_node(g, name, NN_FLATTEN, &in, 1);
+    if (!n) return -1;
+    n->C = n->C * n->H * n->W;
+    n->H = n->W = 1;
+    return g->nnodes - 1;
+}
+
+int nn_graph_check(const nn_graph *g)
+{
+    if (g->err) return -1;
+    if (g->nnodes == 0 || g->nodes[0].kind != NN_INPUT) return dfs_fail("graph has no input node");
+    return 0;
+}
+
+/* ---- lookup and counting ---- */
+
+int nn_graph_find(const nn_graph *g, const char *name)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return i;
+    return -1;
+}
+
+int nn_graph_find_tensor(const nn_graph *g, const char *name)
+{
+    for (int i = 0; i < g->ntensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0) return i;
+    return -1;
+}
+
+float *nn_tensor_data(const nn_graph *g, int t)
+{
+    const nn_tensor *T = &g->tensors[t];
+    float *base = T->is_stat ? g->stats : g->params;
+    return base ? base + T->off : NULL;
+}
+
+float *nn_tensor_grad(const nn_graph *g, int t)
+{
+    const nn_tensor *T = &g->tensors[t];
+    return (!T->is_stat && g->grads) ? g->grads + T->off : NULL;
+}
+
+int64_t nn_node_size(const nn_graph *g, int node)
+{
+    const nn_node *n = &g->nodes[node];
+    return n->C * n->H * n->W;
+}
+
+int64_t nn_node_params(const nn_graph *g, int node)
+{
+    int64_t s = 0;
+    for (int i = 0; i < g->ntensors; i++)
+        if (g->tensors[i].node == node) s += g->tensors[i].n;
+    return s;
+}
+
+void nn_graph_count(const nn_graph *g, int64_t *total, int64_t *trainable)
+{
+    int64_t t = 0, tr = 0;
+    for (int i = 0; i < g->ntensors; i++) {
+        t += g->tensors[i].n;
+        if (g->tensors[i].trainable) tr += g->tensors[i].n;
+    }
+    *total = t;
+    *trainable = tr;
+}
+
+/* ---- memory ---- */
+
+void nn_graph_init_params(nn_graph *g, dfs_rng *rng)
+{
+    for (int i = 0; i < g->ntensors; i++) {
+        const nn_tensor *t = &g->tensors[i];
+        float *d = nn_tensor_data(g, i);
+        if (t->fan_in > 0) {
+            nn_init_glorot_uniform(d, t->n, t->fan_in, t->fan_out, rng);
+        } else {
+            for (int64_t j = 0; j < t->n; j++) d[j] = t->init_value;
+        }
+    }
+}
+
+void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng)
+{
+    free(g->params);
+    free(g->stats);
+    g->params = dfs_malloc((g->nparams ? g->nparams : 1) * sizeof(float));
+    g->stats = dfs_malloc((g->nstats ? g->nstats : 1) * sizeof(float));
+    nn_graph_init_params(g, rng);
+}
+
+void nn_graph_alloc_train(nn_graph *g)
+{
+    size_t n = g->nparams ? g->nparams : 1;
+    if (!g->grads) g->grads = dfs_calloc(n, sizeof(float));
+    if (!g->adam_m) g->adam_m = dfs_calloc(n, sizeof(float));
+    if (!g->adam_v) g->adam_v = dfs_calloc(n, sizeof(float));
+}
+
+static size_t align64(size_t x)
+{
+    return (x + 63) & ~(size_t)63;
+}
+
+void nn_graph_set_batch(nn_graph *g, int64_t N)
+{
+    if (N <= g->batch && g->arena) return;
+    /* layout: all outputs, then all output gradients (one memset clears them), then extras */
+    size_t off = 0;
+    size_t *o_out = dfs_calloc((size_t)g->nnodes, sizeof *o_out);
+    size_t *o_dout = dfs_calloc((size_t)g->nnodes, sizeof *o_dout);
+    size_t *o_extra = dfs_calloc((size_t)g->nnodes, sizeof *o_extra);
+    for (int i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].kind == NN_FLATTEN) continue;
+        o_out[i] = off;
+        off += align64(dfs_mul_size((size_t)N, (size_t)nn_node_size(g, i)) * sizeof(float));
+    }
+    size_t dstart = off;
+    for (int i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].kind == NN_FLATTEN) continue;
+        o_dout[i] = off;
+        off += align64((size_t)N * (size_t)nn_node_size(g, i) * sizeof(float));
+    }
+    size_t dend = off;
+    size_t scratch = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        nn_node *n = &g->nodes[i];
+        size_t sz = (size_t)N * (size_t)nn_node_size(g, i);
+        o_extra[i] = off;
+        switch (n->kind) {
+        case NN_BATCHNORM: off += 2 * align64((size_t)n->C * sizeof(float)); break;
+        case NN_DROPOUT: off += align64(sz); break;
+        case NN_DROP_CONNECT: off += align64((size_t)N); break;
+        case NN_MAXPOOL: off += align64(sz * sizeof(int32_t)); break;
+        case NN_CONV: {
+            n->conv.N = N;
+            size_t s = nn_conv_scratch(&n->conv);
+            if (s > scratch) scratch = s;
+            break;
+        }
+        default: break;
+        }
+    }
+    free(g->arena);
+    g->arena = dfs_calloc(off ? off : 1, 1);
+    g->arena_bytes = off;
+    (void)dstart;
+    (void)dend;
+    uint8_t *base = g->arena;
+    for (int i = 0; i < g->nnodes; i++) {
+        nn_node *n = &g->nodes[i];
+        if (n->kind == NN_FLATTEN) {
+            n->out = g->nodes[n->in[0]].out;
+            n->dout = g->nodes[n->in[0]].dout;
+        } else {
+            n->out = (float *)(base + o_out[i]);
+            n->dout = (float *)(base + o_dout[i]);
+        }
+        n->save_mean = n->save_invstd = NULL;
+        n->mask = NULL;
+        n->argmax = NULL;
+        if (n->kind == NN_BATCHNORM) {
+            n->save_mean = (float *)(base + o_extra[i]);
+            n->save_invstd = (float *)(base + o_extra[i] + align64((size_t)n->C * sizeof(float)));
+        } else if (n->kind == NN_DROPOUT || n->kind == NN_DROP_CONNECT) {
+            n->mask = base + o_extra[i];
+        } else if (n->kind == NN_MAXPOOL) {
+            n->argmax = (int32_t *)(base + o_extra[i]);
+        }
+    }
+    g->dout_begin = dstart;
+    g->dout_bytes = dend - dstart;
+    free(o_out);
+    free(o_dout);
+    free(o_extra);
+    free(g->scratch);
+    g->scratch_floats = scratch;
+    g->scratch = dfs_malloc((scratch ? scratch : 1) * sizeof(float));
+    if (!g->want_grad) g->want_grad = dfs_calloc((size_t)g->nnodes, 1);
+    if (!g->need_grad) g->need_grad = dfs_calloc((size_t)g->nnodes, 1);
+    g->batch = N;
+}
+
+/* ---- trainability ---- */
+
+void nn_graph_unfreeze_all(nn_graph *g)
+{
+    for (int i = 0; i < g->ntensors; i++) g->tensors[i].trainable = !g->tensors[i].is_stat;
+    for (int i = 0; i < g->nnodes; i++) g->nodes[i].frozen = 0;
+}
+
+int nn_graph_train_only(nn_graph *g, const char *const *names, int n)
+{
+    uint8_t *keep = dfs_calloc((size_t)g->nnodes, 1);
+    for (int k = 0; k < n; k++) {
+        int i = nn_graph_find(g, names[k]);
+        if (i < 0) {
+            free(keep);
+            return dfs_fail("no node named '%s'", names[k]);
+        }
+        keep[i] = 1;
+    }
+    for (int i = 0; i < g->ntensors; i++)
+        g->tensors[i].trainable = !g->tensors[i].is_stat && keep[g->tensors[i].node];
+    for (int i = 0; i < g->nnodes; i++) g->nodes[i].frozen = g->nodes[i].kind == NN_BATCHNORM && !keep[i];
+    free(keep);
+    return 0;
+}
+
+/* ---- running ---- */
+
+static float *param_ptr(const nn_graph *g, int t)
+{
+    return t >= 0 ? nn_tensor_data(g, t) : NULL;
+}
+
+static float *grad_ptr(const nn_graph *g, int t)
+{
+    return (t >= 0 && g->grads && g->tensors[t].trainable) ? g->grads + g->tensors[t].off : NULL;
+}
+
+static int dropout_active(const nn_graph *g, const nn_node *n)
+{
+    return g->mode == NN_TRAIN && !g->no_dropout && n->rate > 0.0f;
+}
+
+static void forward_node(nn_graph *g, int i)
+{
+    nn_node *n = &g->nodes[i];
+    int64_t N = g->cur_n;
+    int64_t sz = N * nn_node_size(g, i);
+    const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
+    const float *x = a ? a->out : NULL;
+    switch (n->kind) {
+    case NN_INPUT:
+    case NN_FLATTEN:
+        break;
+    case NN_CONV:
+        n->conv.N = N;
+        nn_conv2d_forward(n->out, x, param_ptr(g, n->w), param_ptr(g, n->b), &n->conv, g->scratch);
+        break;
+    case NN_DENSE:
+        nn_dense_forward(n->out, x, param_ptr(g, n->w), param_ptr(g, n->b), N, a->C, n->C);
+        break;
+    case NN_BATCHNORM:
+        if (g->mode == NN_TRAIN && !n->frozen)
+            nn_batchnorm_forward_train(n->out, n->save_mean, n->save_invstd, x, param_ptr(g, n->w), param_ptr(g, n->b),
+                                       param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->momentum, n->eps, N, n->C,
+                                       n->H * n->W);
+        else
+            nn_batchnorm_forward_eval(n->out, x, param_ptr(g, n->w), param_ptr(g, n->b), param_ptr(g, n->rmean),
+                                      param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
+        break;
+    case NN_RELU: nn_relu_forward(n->out, x, sz); break;
+    case NN_LEAKY_RELU: nn_leaky_relu_forward(n->out, x, n->alpha, sz); break;
+    case NN_SWISH: nn_swish_forward(n->out, x, sz); break;
+    case NN_SIGMOID: nn_sigmoid_forward(n->out, x, sz); break;
+    case NN_SOFTMAX: nn_softmax_forward(n->out, x, N, n->C); break;
+    case NN_MAXPOOL:
+        n->pool.N = N;
+        nn_maxpool_forward(n->out, n->argmax, x, &n->pool);
+        break;
+    case NN_AVGPOOL:
+        n->pool.N = N;
+        nn_avgpool_forward(n->out, x, &n->pool);
+        break;
+    case NN_GLOBAL_AVGPOOL: nn_global_avgpool_forward(n->out, x, N, n->C, a->H * a->W); break;
+    case NN_DROPOUT:
+        if (!dropout_active(g, n)) {
+            memcpy(n->out, x, (size_t)sz * sizeof(float));
+        } else if (g->reuse_masks) {
+            /* out = in * mask / (1 - rate), written through the op's own backward */
+            memset(n->out, 0, (size_t)sz * sizeof(float));
+            nn_dropout_backward(n->out, x, n->mask, n->rate, sz);
+        } else {
+            nn_dropout_forward(n->out, n->mask, x, n->rate, sz, &g->rng);
+        }
+        break;
+    case NN_DROP_CONNECT:
+        if (!dropout_active(g, n)) {
+            memcpy(n->out, x, (size_t)sz * sizeof(float));
+        } else if (g->reuse_masks) {
+            memset(n->out, 0, (size_t)sz * sizeof(float));
+            nn_drop_connect_backward(n->out, x, n->mask, n->rate, N, sz / N);
+        } else {
+            nn_drop_connect_forward(n->out, n->mask, x, n->rate, N, sz / N, &g->rng);
+        }
+        break;
+    case NN_CONCAT: {
+        const float *ins[NN_MAX_INPUTS];
+        int64_t Cs[NN_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) {
+            ins[k] = g->nodes[n->in[k]].out;
+            Cs[k] = g->nodes[n->in[k]].C;
+        }
+        nn_concat_forward(n->out, ins, Cs, n->nin, N, n->H * n->W);
+        break;
+    }
+    case NN_ADD: nn_add_forward(n->out, x, g->nodes[n->in[1]].out, sz); break;
+    case NN_SCALE_CHANNELS:
+        nn_scale_channels_forward(n->out, x, g->nodes[n->in[1]].out, N, n->C, n->H * n->W);
+        break;
+    case NN_KIND_COUNT: break;
+    }
+}
+
+int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
+{
+    if (!g->params) return dfs_fail("graph parameters are not allocated");
+    if (N < 1 || N > g->batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->batch);
+    g->cur_n = N;
+    g->mode = mode;
+    memcpy(g->nodes[0].out, x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float));
+    for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
+    return 0;
+}
+
+int nn_graph_forward_from(nn_graph *g, int from, int mode)
+{
+    if (g->cur_n < 1) return dfs_fail("forward_from before any forward");
+    if (from < 0 || from >= g->nnodes) return dfs_fail("forward_from: no node %d", from);
+    g->mode = mode;
+    for (int i = from + 1; i < g->nnodes; i++) forward_node(g, i);
+    return 0;
+}
+
+float *nn_graph_output(const nn_graph *g)
+{
+    return g->nodes[g->output].out;
+}
+
+int64_t nn_graph_output_size(const nn_graph *g)
+{
+    return nn_node_size(g, g->output);
+}
+
+void nn_graph_want_grad(nn_graph *g, int node, int on)
+{
+    if (!g->want_grad) g->want_grad = dfs_calloc((size_t)g->nnodes, 1);
+    g->want_grad[node] = (uint8_t)(on != 0);
+}
+
+static void backward_node(nn_graph *g, int i)
+{
+    nn_node *n = &g->nodes[i];
+    int64_t N = g->cur_n;
+    int64_t sz = N * nn_node_size(g, i);
+    const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
+    const float *x = a ? a->out : NULL;
+    float *dx = (a && g->need_grad[n->in[0]]) ? a->dout : NULL;
+    switch (n->kind) {
+    case NN_INPUT:
+    case NN_FLATTEN:   /* shares its input's gradient buffer */
+        break;
+    case NN_CONV:
+        n->conv.N = N;
+        nn_conv2d_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w), &n->conv,
+                           g->scratch);
+        break;
+    case NN_DENSE:
+        nn_dense_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w), N, a->C, n->C);
+        break;
+    case NN_BATCHNORM:
+        if (g->mode == NN_TRAIN && !n->frozen)
+            nn_batchnorm_backward_train(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w),
+                                        n->save_mean, n->save_invstd, N, n->C, n->H * n->W);
+        else
+            nn_batchnorm_backward_eval(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w),
+                                       param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
+        break;
+    case NN_RELU:
+        if (dx) nn_relu_backward(dx, n->dout, x, sz);
+        break;
+    case NN_LEAKY_RELU:
+        if (dx) nn_leaky_relu_backward(dx, n->dout, x, n->alpha, sz);
+        break;
+    case NN_SWISH:
+        if (dx) nn_swish_backward(dx, n->dout, x, sz);
+        break;
+    case NN_SIGMOID:
+        if (dx) nn_sigmoid_backward(dx, n->dout, n->out, sz);
+        break;
+    case NN_SOFTMAX:
+        if (dx) nn_softmax_backward(dx, n->dout, n->out, N, n->C);
+        break;
+    case NN_MAXPOOL:
+        if (dx) nn_maxpool_backward(dx, n->dout, n->argmax, &n->pool);
+        break;
+    case NN_AVGPOOL:
+        if (dx) nn_avgpool_backward(dx, n->dout, &n->pool);
+        break;
+    case NN_GLOBAL_AVGPOOL:
+        if (dx) nn_global_avgpool_backward(dx, n->dout, N, n->C, a->H * a->W);
+        break;
+    case NN_DROPOUT:
+        if (!dx) break;
+        if (dropout_active(g, n)) nn_dropout_backward(dx, n->dout, n->mask, n->rate, sz);
+        else nn_add_backward(dx, NULL, n->dout, sz);
+        break;
+    case NN_DROP_CONNECT:
+        if (!dx) break;
+        if (dropout_active(g, n)) nn_drop_connect_backward(dx, n->dout, n->mask, n->rate, N, sz / N);
+        else nn_add_backward(dx, NULL, n->dout, sz);
+        break;
+    case NN_CONCAT: {
+        float *dins[NN_MAX_INPUTS];
+        int64_t Cs[NN_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) {
+            const nn_node *b = &g->nodes[n->in[k]];
+            dins[k] = g->need_grad[n->in[k]] ? b->dout : NULL;
+            Cs[k] = b->C;
+        }
+        nn_concat_backward(dins, n->dout, Cs, n->nin, N, n->H * n->W);
+        break;
+    }
+    case NN_ADD: {
+        float *db = g->need_grad[n->in[1]] ? g->nodes[n->in[1]].dout : NULL;
+        nn_add_backward(dx, db, n->dout, sz);
+        break;
+    }
+    case NN_SCALE_CHANNELS: {
+        const nn_node *s = &g->nodes[n->in[1]];
+        float *ds = g->need_grad[n->in[1]] ? s->dout : NULL;
+        nn_scale_channels_backward(dx, ds, n->dout, x, s->out, N, n->C, n->H * n->W);
+        break;
+    }
+    case NN_KIND_COUNT: break;
+    }
+}
+
+/* need_grad[i]: some gradient the caller wants (a trainable parameter, a marked activation)
+ * depends on node i's output, so the gradient must flow into it. */
+static void compute_need(nn_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const nn_node *n = &g->nodes[i];
+        int need = g->want_grad[i];
+        if (g->grads && ((n->w >= 0 && g->tensors[n->w].trainable) || (n->b >= 0 && g->tensors[n->b].trainable)))
+            need = 1;
+        for (int k = 0; k < n->nin && !need; k++) need = g->need_grad[n->in[k]];
+        g->need_grad[i] = (uint8_t)need;
+    }
+}
+
+void nn_graph_backward(nn_graph *g, const float *dout)
+{
+    compute_need(g);
+    memset((uint8_t *)g->arena + g->dout_begin, 0, g->dout_bytes);
+    nn_node *o = &g->nodes[g->output];
+    memcpy(o->dout, dout, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float));
+    for (int i = g->nnodes - 1; i > 0; i--)
+        if (g->need_grad[i]) backward_node(g, i);
+}
+
+void nn_graph_zero_grad(nn_graph *g)
+{
+    if (g->grads) memset(g->grads, 0, g->nparams * sizeof(float));
+}
+
+double nn_graph_l2(nn_graph *g)
+{
+    double pen = 0.0;
+    for (int i = 0; i < g->ntensors; i++) {
+        const nn_tensor *t = &g->tensors[i];
+        if (!t->trainable || t->l2 <= 0.0f) continue;
+        const float *w = g->params + t->off;
+        if (g->grads) {
+            pen += nn_l2_penalty(g->grads + t->off, w, t->l2, t->n);
+        } else {
+            double s = 0.0;
+            for (int64_t j = 0; j < t->n; j++) s += (double)w[j] * w[j];
+            pen += t->l2 * s;
+        }
+    }
+    return pen;
+}
+
+void nn_graph_adam_step(nn_graph *g, nn_adam *a)
+{
+    a->t++;
+    for (int i = 0; i < g->ntensors; i++) {
+        const nn_tensor *t = &g->tensors[i];
+        if (!t->trainable) continue;
+        nn_adam_update(g->params + t->off, g->grads + t->off, g->adam_m + t->off, g->adam_v + t->off, a, t->n);
+    }
+}

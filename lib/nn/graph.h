@@ -1,0 +1,183 @@
+/* graph.h: a neural network as a list of named nodes in topological order.
+ *
+ * Every node names its inputs (by index), so branches (Inception), residuals (Xception) and
+ * squeeze-excitation (MBConv) are ordinary nodes with two or more inputs. Shapes are per sample
+ * (C, H, W); dense-like tensors are (C, 1, 1), which has the same memory layout as (N, C).
+ *
+ * Memory:
+ *  - every parameter (conv/dense kernel and bias, batchnorm gamma and beta) lives in ONE float
+ *    buffer (params), carved per tensor from a size table; gradients and Adam m and v, when
+ *    training, are three more buffers of the same size and layout;
+ *  - running batchnorm statistics (non-trainable, as Keras counts them) have their own buffer;
+ *  - activations, their gradients, saved batchnorm statistics, dropout masks and max-pool argmax
+ *    live in an arena sized once per batch size (nn_graph_set_batch).
+ * Building a graph only computes shapes and the size table; nothing large is allocated until
+ * nn_graph_alloc_params, so `train --summary` of a 118M-parameter model costs nothing.
+ *
+ * Names: a node name is unique within the graph (e.g. "block2.sepconv1"); a tensor is named
+ * "<node>.<param>" with param one of weight, bias, gamma, beta, running_mean, running_var.
+ * Layouts follow ops.h (conv K x C/groups x R x S, dense O x I); a flattened feature map is in
+ * NCHW (channel-major) order, unlike Keras's HWC Flatten (only matters when importing Keras
+ * weights, which this project never does).
+ *
+ * Errors while building are sticky: the first failure is kept in g->err (and dfs_error()), every
+ * later builder call returns -1, and nn_graph_check() reports it once at the end. */
+#ifndef DFS_NN_GRAPH_H
+#define DFS_NN_GRAPH_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "rng.h"
+#include "nn/ops.h"
+
+typedef enum nn_kind {
+    NN_INPUT, NN_CONV, NN_DENSE, NN_BATCHNORM, NN_RELU, NN_LEAKY_RELU, NN_SWISH, NN_SIGMOID,
+    NN_SOFTMAX, NN_MAXPOOL, NN_AVGPOOL, NN_GLOBAL_AVGPOOL, NN_DROPOUT, NN_DROP_CONNECT, NN_CONCAT,
+    NN_ADD, NN_SCALE_CHANNELS, NN_FLATTEN, NN_KIND_COUNT
+} nn_kind;
+
+const char *nn_kind_name(nn_kind k);
+
+#define NN_NAME_MAX 48
+#define NN_TENSOR_NAME_MAX 64
+#define NN_MAX_INPUTS 4
+
+/* A parameter or running statistic. */
+typedef struct nn_tensor {
+    char name[NN_TENSOR_NAME_MAX];   /* "<node>.<param>" */
+    int node;
+    int rank;
+    int64_t dims[4];
+    int64_t n;
+    size_t off;          /* offset in params (is_stat == 0) or stats (is_stat == 1) */
+    int is_stat;         /* running mean/var: updated by training forward, never by Adam */
+    int trainable;       /* parameters only; stats are never trainable */
+    float l2;            /* L2 regularisation factor (0: none) */
+    int64_t fan_in, fan_out;   /* > 0: Glorot-uniform kernel; otherwise constant init_value */
+    float init_value;
+} nn_tensor;
+
+typedef struct nn_node {
+    char name[NN_NAME_MAX];
+    nn_kind kind;
+    int nin;
+    int in[NN_MAX_INPUTS];
+    int64_t C, H, W;     /* per-sample output shape */
+    /* settings (by kind) */
+    nn_conv conv;        /* NN_CONV; N filled in by nn_graph_set_batch */
+    nn_pool pool;        /* NN_MAXPOOL, NN_AVGPOOL */
+    float rate;          /* dropout, drop-connect */
+    float alpha;         /* leaky relu */
+    float momentum, eps; /* batchnorm (Keras convention: running = m * running + (1-m) * batch) */
+    int frozen;          /* batchnorm: running statistics and no update even in training */
+    int w, b;            /* tensor indices: conv/dense weight and bias, batchnorm gamma and beta; -1 none */
+    int rmean, rvar;     /* batchnorm running statistics; -1 none */
+    /* arena pointers, valid after nn_graph_set_batch */
+    float *out, *dout;
+    float *save_mean, *save_invstd;
+    uint8_t *mask;       /* dropout (one byte per value) or drop-connect (one per sample) */
+    int32_t *argmax;
+} nn_node;
+
+typedef struct nn_graph {
+    nn_node *nodes;
+    int nnodes, node_cap;
+    nn_tensor *tensors;
+    int ntensors, tensor_cap;
+    size_t nparams, nstats;          /* floats in params and in stats */
+    float *params, *stats;           /* NULL until nn_graph_alloc_params */
+    float *grads, *adam_m, *adam_v;  /* NULL until nn_graph_alloc_train */
+    int output;                      /* the node whose output is the model output (logits) */
+    int err;                         /* sticky builder error */
+    /* execution */
+    int64_t batch;                   /* arena capacity in samples; 0 until nn_graph_set_batch */
+    int64_t cur_n;                   /* samples in the last forward */
+    void *arena;
+    size_t arena_bytes;
+    size_t dout_begin, dout_bytes;   /* the activation gradients: one contiguous range */
+    float *scratch;                  /* shared conv scratch */
+    size_t scratch_floats;
+    uint8_t *want_grad;              /* per node: caller wants this activation's gradient */
+    uint8_t *need_grad;              /* per node: computed at backward time */
+    dfs_rng rng;                     /* dropout and drop-connect draws */
+    int mode;                        /* mode of the last forward (backward follows it) */
+    int reuse_masks;                 /* training forward reuses the previous dropout masks */
+    int no_dropout;                  /* training forward treats dropout and drop-connect as identity */
+} nn_graph;
+
+/* ---- building ---- */
+nn_graph *nn_graph_new(void);
+void nn_graph_free(nn_graph *g);
+/* Each returns the new node's index, or -1 (sticky error). `same`: Keras 'same' padding
+ * (asymmetric: extra on the bottom/right), otherwise 'valid'. */
+int nn_g_input(nn_graph *g, const char *name, int64_t C, int64_t H, int64_t W);
+int nn_g_conv(nn_graph *g, const char *name, int in, int64_t K, int64_t kernel, int64_t stride, int64_t dil,
+              int64_t groups, int same, int bias);
+int nn_g_dense(nn_graph *g, const char *name, int in, int64_t O, int bias);
+int nn_g_batchnorm(nn_graph *g, const char *name, int in, float momentum, float eps);
+/* relu, swish, sigmoid, softmax (softmax over C of a (C,1,1) input) */
+int nn_g_act(nn_graph *g, nn_kind kind, const char *name, int in);
+int nn_g_leaky_relu(nn_graph *g, const char *name, int in, float alpha);
+int nn_g_maxpool(nn_graph *g, const char *name, int in, int64_t k, int64_t stride, int same);
+int nn_g_avgpool(nn_graph *g, const char *name, int in, int64_t k, int64_t stride, int same);
+int nn_g_global_avgpool(nn_graph *g, const char *name, int in);   /* -> (C,1,1) */
+int nn_g_dropout(nn_graph *g, const char *name, int in, float rate);
+int nn_g_drop_connect(nn_graph *g, const char *name, int in, float rate);
+int nn_g_concat(nn_graph *g, const char *name, const int *ins, int n);   /* along channels */
+int nn_g_add(nn_graph *g, const char *name, int a, int b);
+int nn_g_scale_channels(nn_graph *g, const char *name, int in, int s);   /* in (C,H,W) * s (C,1,1) */
+int nn_g_flatten(nn_graph *g, const char *name, int in);   /* -> (C*H*W,1,1), shares the input's memory */
+/* 0, or -1 with the first building error as dfs_error(). */
+int nn_graph_check(const nn_graph *g);
+
+/* ---- lookup ---- */
+int nn_graph_find(const nn_graph *g, const char *name);          /* node index or -1 */
+int nn_graph_find_tensor(const nn_graph *g, const char *name);   /* tensor index or -1 */
+float *nn_tensor_data(const nn_graph *g, int t);                 /* NULL before alloc_params */
+float *nn_tensor_grad(const nn_graph *g, int t);                 /* NULL when no grads or a stat */
+int64_t nn_node_size(const nn_graph *g, int node);              /* C*H*W per sample */
+
+/* ---- counting (Keras conventions: running mean/var are non-trainable parameters) ---- */
+int64_t nn_node_params(const nn_graph *g, int node);             /* parameters and stats of a node */
+void nn_graph_count(const nn_graph *g, int64_t *total, int64_t *trainable);
+
+/* ---- memory ---- */
+/* Allocate params and stats and initialise them (Glorot-uniform kernels from rng, zero biases,
+ * gamma 1, beta 0, running mean 0, var 1). */
+void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng);
+/* Re-initialise already allocated params and stats. */
+void nn_graph_init_params(nn_graph *g, dfs_rng *rng);
+/* Allocate zeroed gradients and Adam moments (needed for backward into parameters). */
+void nn_graph_alloc_train(nn_graph *g);
+/* Size the activation arena for batches of up to N samples (reallocates when N grows). */
+void nn_graph_set_batch(nn_graph *g, int64_t N);
+
+/* ---- trainability (transfer learning) ---- */
+/* Make every parameter trainable and every batchnorm unfrozen. */
+void nn_graph_unfreeze_all(nn_graph *g);
+/* Make only the parameters of the named nodes trainable; batchnorm nodes not named become
+ * frozen (running statistics, no update). Unknown name: -1 with an error. */
+int nn_graph_train_only(nn_graph *g, const char *const *names, int n);
+
+/* ---- running ---- */
+enum { NN_EVAL = 0, NN_TRAIN = 1 };
+/* Copy x (N,C,H,W) into the input node and run every node. N <= the arena's batch. */
+int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
+/* Rerun the nodes after `from` (a caller has changed node `from`'s output), same N as before. */
+int nn_graph_forward_from(nn_graph *g, int from, int mode);
+/* The output node's activation (N, C). */
+float *nn_graph_output(const nn_graph *g);
+int64_t nn_graph_output_size(const nn_graph *g);   /* C of the output */
+/* Backward from dL/d(output) (N, C of the output), in the mode of the last forward. Clears
+ * all activation gradients first; ACCUMULATES into parameter gradients (zero them with
+ * nn_graph_zero_grad). Computes what is needed for trainable parameters and for the nodes
+ * marked with nn_graph_want_grad. */
+void nn_graph_backward(nn_graph *g, const float *dout);
+void nn_graph_want_grad(nn_graph *g, int node, int on);
+void nn_graph_zero_grad(nn_graph *g);
+/* Add the L2 penalty gradients of trainable parameters; returns the penalty (sum lambda w^2). */
+double nn_graph_l2(nn_graph *g);
+/* One Adam step over the trainable parameters (increments a->t first). */
+void nn_graph_adam_step(nn_graph *g, nn_adam *a);
+
+#endif
