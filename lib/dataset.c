@@ -268,7 +268,10 @@ int dfs_manifest_read(const char *path, const char *prefix, dfs_manifest *m)
         int nf = split_tabs(line, fld, NCOLS);
         if (!header_done) {
             header_done = 1;
-            if (nf > 0 && strcmp(fld[0], "path") == 0) {   /* a header line names the columns */
+            int is_header = 0;   /* a header line names the columns: no label is "path" or "label" */
+            for (int j = 0; j < (nf < 0 ? NCOLS : nf); j++)
+                is_header |= strcmp(fld[j], "path") == 0 || strcmp(fld[j], "label") == 0;
+            if (is_header) {
                 for (int i = 0; i < NCOLS; i++) cols[i] = -1;
                 if (nf < 0) { manifest_fail(m, lineno, "more than 4 columns in the header"); goto out; }
                 for (int j = 0; j < nf; j++) {
@@ -282,6 +285,7 @@ int dfs_manifest_read(const char *path, const char *prefix, dfs_manifest *m)
                     if (cols[c] >= 0) { manifest_fail(m, lineno, "column '%s' appears twice", fld[j]); goto out; }
                     cols[c] = j;
                 }
+                if (cols[COL_PATH] < 0) { manifest_fail(m, lineno, "the header has no 'path' column"); goto out; }
                 if (cols[COL_LABEL] < 0) { manifest_fail(m, lineno, "the header has no 'label' column"); goto out; }
                 ncols = nf;
                 continue;
@@ -451,9 +455,10 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
             if (l == DFS_LABEL_REAL) nreal++;
             else if (l == DFS_LABEL_FAKE) nfake++;
             else {
+                dfs_fail("sample %llu: label unknown; balancing needs every sample labelled real or fake",
+                         (unsigned long long)idx[i]);
                 free(idx);
-                return dfs_fail("sample %llu: label unknown; balancing needs every sample labelled real or fake",
-                                (unsigned long long)idx[i]);
+                return -1;
             }
         }
         size_t k = nreal < nfake ? nreal : nfake;
@@ -483,11 +488,12 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
         const dfs_sample_item *it = &items[idx[i]];
         if (!o->by_video) { unit[i] = nunits++; continue; }
         if (!it->key) {
+            dfs_fail("sample %llu: no key; splitting by video needs the key= of every sample",
+                     (unsigned long long)idx[i]);
             dfs_strmap_free(&videos);
             free(unit);
             free(idx);
-            return dfs_fail("sample %llu: no key; splitting by video needs the key= of every sample",
-                            (unsigned long long)idx[i]);
+            return -1;
         }
         char *vid = dfs_video_id(it->key);
         int found;

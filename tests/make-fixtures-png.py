@@ -6,7 +6,8 @@ to its high byte as libpng's png_set_strip_16 does).
 The PNG encoder here is written from the PNG specification with zlib only, so the fixtures do not
 depend on the library under test. Run once with Debian's Python (numpy for tests/dfs_stream.py):
     /usr/bin/python3 tests/make-fixtures-png.py
-Outputs: tests/fixtures/png/NAME.png and NAME.dft (label real, key=NAME, dataset=fixture).
+Outputs: tests/fixtures/png/NAME.png and NAME.dft (label real, key=NAME, dataset=fixture), and
+checkpoint.dft: non-image records without key= (as a checkpoint has), for pack --list/--unpack.
 """
 import os
 import struct
@@ -138,6 +139,14 @@ def main():
         f.write(png(blocks, 2, 8))
     dfs_stream.write(os.path.join(OUT, "blocks-size2.dft"),
                      [(np.array(base, np.uint8), 0, {"key": "blocks", "dataset": "fixture"})])
+
+    # records named by name= instead of key=, and one with neither (pack --list shows "-")
+    dfs_stream.write(os.path.join(OUT, "checkpoint.dft"), [
+        (np.frombuffer(b"arch=tiny\n", np.uint8), -1, {"name": "arch"}),
+        (np.arange(4 * 3 * 3 * 3, dtype=np.float32).reshape(4, 3, 3, 3) / 100, -1, {"name": "conv1.weight"}),
+        (np.array(0.5, np.float32), -1, {}),
+        (np.arange(6, dtype=np.int32).reshape(2, 3), 1, {"key": "x/y/z", "dataset": "fixture"}),
+    ])
 
 
 if __name__ == "__main__":
