@@ -10,6 +10,7 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: pack [options] FILE.png...           PNG files -> stream (needs --label)\n"
@@ -131,6 +132,14 @@ static void sink_fail(sink *k)
     dfs_die_error();
 }
 
+/* A stream is binary: waiting for one to be typed on a terminal helps nobody. */
+static void check_stdin(char **inputs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(inputs[i], "-") == 0 && isatty(STDIN_FILENO))
+            dfs_die("<stdin>: refusing to read a stream from a terminal (give a file, or redirect stdin; see pack --help)");
+}
+
 /* ---- input kinds ---- */
 static int is_png_file(const char *path)
 {
@@ -245,6 +254,7 @@ static void run_stream(const opts *o, sink *k)
     static char *stdin_name[] = {"-"};
     char **inputs = o->ninputs ? o->inputs : stdin_name;
     int ninputs = o->ninputs ? o->ninputs : 1;
+    check_stdin(inputs, ninputs);
     int in_memory = o->s.shuffle || o->s.balance || o->s.split >= 0;
     dfs_record_list all = {0};
     typedef struct origin { int input; uint64_t index; } origin;
@@ -336,6 +346,7 @@ static void run_list(const opts *o)
     static char *stdin_name[] = {"-"};
     char **inputs = o->ninputs ? o->inputs : stdin_name;
     int ninputs = o->ninputs ? o->ninputs : 1;
+    check_stdin(inputs, ninputs);
     dfs_out out;
     if (dfs_out_open(&out, o->nouts ? o->outs[0] : "-", 0, 1) != 0) dfs_die_error();
     dfs_record rec;
@@ -434,6 +445,7 @@ int main(int argc, char **argv)
         dfs_die("-o: only one output can be stdout");
     if (o.list) {
         run_list(&o);
+        free(o.inputs);
         return 0;
     }
     int png = o.nmanifests > 0;
