@@ -140,6 +140,13 @@ static void check_stdin(char **inputs, int n)
             dfs_die("<stdin>: refusing to read a stream from a terminal (give a file, or redirect stdin; see pack --help)");
 }
 
+/* An empty result from --balance is legal but almost always a mistake in the inputs. */
+static void warn_if_unbalanced(const opts *o, size_t n, size_t kept)
+{
+    if (o->s.balance && n > 0 && kept == 0 && o->s.take != 0)
+        dfs_warn("--balance: the input holds no real or no fake records, so nothing is kept");
+}
+
 /* ---- input kinds ---- */
 static int is_png_file(const char *path)
 {
@@ -203,6 +210,7 @@ static void run_png(const opts *o, sink *k)
     size_t *part[2], cnt[2];
     if (dfs_sample(si, n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1]) != 0) dfs_die("%s", dfs_error());
     free(si);
+    warn_if_unbalanced(o, n, cnt[0] + cnt[1]);
     sink_open(k, o);
     dfs_progress prog;
     dfs_progress_start(&prog, "images", cnt[0] + cnt[1], o->progress);
@@ -319,6 +327,7 @@ static void run_stream(const opts *o, sink *k)
             }
             dfs_die("%s", msg);
         }
+        warn_if_unbalanced(o, all.n, cnt[0] + cnt[1]);
         sink_open(k, o);
         for (int p = 0; p < 2; p++)
             for (size_t j = 0; j < cnt[p]; j++) {

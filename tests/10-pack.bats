@@ -269,6 +269,11 @@ keys() { pack --list "$@" | cut -f2; }
     pack --balance --shuffle --seed 3 set.dft -o s2.dft
     cmp s1.dft s2.dft
     [ "$(pack --list s1.dft | cut -f3 | sort | uniq -c | tr -s ' ')" = "$(printf ' 6 fake\n 6 real')" ]
+    # one label missing: an empty output and a warning
+    run --separate-stderr pack --balance r.dft -o none.dft
+    assert_success
+    [ "$stderr" = "pack: --balance: the input holds no real or no fake records, so nothing is kept" ]
+    [ ! -s none.dft ]
     # unknown labels cannot be balanced
     cp "$FIX/rgb8.png" u.png
     pack --label unknown u.png | cat set.dft - > mixed.dft
