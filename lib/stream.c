@@ -466,7 +466,10 @@ int dfs_reader_next(dfs_reader *rd, dfs_record *rec)
     }
     uint64_t ppad = pad8(pb);
     if (rd->skip_payload) {
-        if (skip_bytes(rd, ppad) != 0) return rec_fail(rd, "truncated payload");
+        uint8_t pad[8];   /* listing skips the payload but still checks its padding */
+        if (skip_bytes(rd, pb) != 0 || read_exact(rd, pad, (size_t)(ppad - pb), NULL) != 0)
+            return rec_fail(rd, "truncated payload");
+        if (!zeros(pad, (size_t)(ppad - pb))) return rec_fail(rd, "payload padding is not zero");
         rec->nbytes = 0;
     } else {
         ensure_data(rec, (size_t)ppad);
