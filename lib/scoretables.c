@@ -427,7 +427,7 @@ typedef struct {
     cell orig, *unseen, *special;
     const dfs_special *sp;   /* this detector's specialised sets for the table, or NULL */
     cell unseen_avg, special_avg;
-    int has_degr, has_sdegr;
+    int has_degr, has_sdegr, has_diff;
     double degr, sdegr, diff;
     long rank;        /* 0 = unranked */
 } row;
@@ -507,15 +507,15 @@ static void add_heads(dfs_ttable *t, const char *prefix, int auc)
 }
 
 /* rank key: Table 5 ascending degradation, Tables 6/7 descending difference */
-static int g_rank_by_diff;
-static int cmp_rows(const void *a, const void *b)
+static int cmp_rows(const void *a, const void *b, void *by_diff)
 {
     const row *x = *(row *const *)a, *y = *(row *const *)b;
-    int hx = g_rank_by_diff ? x->has_sdegr : x->has_degr;
-    int hy = g_rank_by_diff ? y->has_sdegr : y->has_degr;
+    int by_diff_ = *(const int *)by_diff;
+    int hx = by_diff_ ? x->has_diff : x->has_degr;
+    int hy = by_diff_ ? y->has_diff : y->has_degr;
     if (hx != hy) return hy - hx;   /* ranked rows first */
     if (hx) {
-        double kx = g_rank_by_diff ? -x->diff : x->degr, ky = g_rank_by_diff ? -y->diff : y->degr;
+        double kx = by_diff_ ? -x->diff : x->degr, ky = by_diff_ ? -y->diff : y->degr;
         if (kx < ky) return -1;
         if (kx > ky) return 1;
     }
@@ -526,7 +526,7 @@ static int cmp_rows(const void *a, const void *b)
 static void assign_ranks(row **v, size_t n, int by_diff)
 {
     for (size_t i = 0; i < n; i++) {
-        int has = by_diff ? v[i]->has_sdegr : v[i]->has_degr;
+        int has = by_diff ? v[i]->has_diff : v[i]->has_degr;
         if (!has) { v[i]->rank = 0; continue; }
         double k = by_diff ? v[i]->diff : v[i]->degr;
         double kp = i ? (by_diff ? v[i - 1]->diff : v[i - 1]->degr) : NAN;
@@ -618,7 +618,8 @@ static int collect_rows(int table, const char *dir, const dfs_study_config *c,
             for (size_t k = 0; k < r->sp->sets.n && rc == 0; k++)
                 rc = score_cell(dir, d->name, r->sp->sets.v[k], o->level, &r->special[k]);
             r->special_avg = mean_cells(r->special, r->sp->sets.n);
-            r->has_sdegr = r->has_degr && r->special_avg.present;
+            r->has_sdegr = r->orig.present && r->special_avg.present;
+            r->has_diff = r->has_degr && r->has_sdegr;
             r->sdegr = r->orig.acc - r->special_avg.acc;
             r->diff = r->degr - r->sdegr;
         }
@@ -729,7 +730,7 @@ static void table5to7(int table, row **v, size_t n, const dfs_study_config *c,
         }
         if (with_avg) add_cell(t, &r->special_avg, o->auc);
         add_pct(t, r->has_sdegr, r->sdegr);
-        add_pct(t, r->has_sdegr, r->diff);
+        add_pct(t, r->has_diff, r->diff);
     }
     strlist_free(&sets);
 }
@@ -757,9 +758,9 @@ int dfs_study_table(int table, const char *dir, const dfs_study_config *c,
                 continue;
             v[m++] = &rows[i];
         }
-        g_rank_by_diff = table > 5;
-        qsort(v, m, sizeof *v, cmp_rows);
-        assign_ranks(v, m, table > 5);
+        int by_diff = table > 5;
+        qsort_r(v, m, sizeof *v, cmp_rows, &by_diff);
+        assign_ranks(v, m, by_diff);
         if (m == 0 && notes)
             fprintf(notes, "%s: %s: no detector qualifies for table %d (specialised datasets and "
                     "degradation above %g points)\n", dfs_progname, dir, table, o->min_degradation);
