@@ -138,8 +138,6 @@ static void test_sklearn_fixture(void)
         if (video) CHECK(dfs_score_videos(&sf, &u) == 0, "%s", dfs_error());
         else dfs_score_frames(&sf, &u);
         dfs_metrics m = calc(u.p, u.y, u.n);
-        printf("# %s %s: acc %.9f auc %.9f ap %.9f eer %.9f\n", name, level, m.acc, m.auc, m.ap,
-               m.eer);
         CHECK(u.n == n, "%s %s: n %zu, expected %zu", name, level, u.n, n);
         CHECK_CLOSE(m.acc, acc, 1e-9, 0);
         CHECK_CLOSE(m.auc, auc, 1e-9, 0);
