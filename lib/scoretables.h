@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common.h"
+
 enum { DFS_LEVEL_FRAME = 1, DFS_LEVEL_VIDEO = 2, DFS_LEVEL_BOTH = 3 };
 
 /* ---- a text table printed as TSV or as Markdown ---- */
@@ -24,7 +26,7 @@ typedef struct dfs_ttable {
 } dfs_ttable;
 void dfs_tt_init(dfs_ttable *t, size_t ncol);
 /* Append the next cell (rows fill left to right, header first). */
-void dfs_tt_add(dfs_ttable *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dfs_tt_add(dfs_ttable *t, const char *fmt, ...) DFS_PRINTF(2, 3);
 /* Print the table: TSV, or Markdown with '|' in cells escaped. 0 or -1 when a row is short. */
 int dfs_tt_print(const dfs_ttable *t, FILE *out, int markdown);
 void dfs_tt_free(dfs_ttable *t);
