@@ -3,10 +3,10 @@
 
 Run with Debian's interpreter (python3-skimage 0.19, numpy):
     /usr/bin/python3 tests/make-fixtures-ssim.py
-Writes tests/fixtures/ssim/{a,b,c}.dft and tests/fixtures/ssim/reference.tsv. The streams hold the
-same keys in different orders (so the tool must match by key, not by position): grey u8 (H,W,1),
-colour u8 (H,W,3) and f32 heatmaps (H,W) of 32x40, each as six kinds of pair, from identical and
-near-identical to unrelated. reference.tsv is long format: key, window mode, data range
+Writes tests/fixtures/ssim/{a,b,c}.dft, reference.tsv, and one.dft and shape.dft (one record each,
+for the error tests). The streams hold the same keys in different orders (so the tool must match by
+key, not by position): grey u8 (H,W,1), colour u8 (H,W,3) and f32 heatmaps (H,W) of 32x40, each as
+six kinds of pair, from identical and near-identical to unrelated. reference.tsv is long format: key, window mode, data range
 ("dtype" = skimage's default from the dtype), the pair of streams, and skimage's value.
 """
 import os
@@ -84,6 +84,11 @@ def main():
             rng.shuffle(order)
         dfs_stream.write(os.path.join(OUT, f"{name}.dft"),
                          [(records[i][2][s], 1, {"key": records[i][0], "dataset": "fixture"}) for i in order])
+    # for the error tests: one key alone (right shape), and the same key as colour (wrong shape)
+    near = dict((k, imgs) for k, _, imgs in records)["gray/near"]
+    dfs_stream.write(os.path.join(OUT, "one.dft"), [(near[1], 1, {"key": "gray/near", "dataset": "fixture"})])
+    dfs_stream.write(os.path.join(OUT, "shape.dft"),
+                     [(np.repeat(near[1], 3, axis=2), 1, {"key": "gray/near", "dataset": "fixture"})])
     rows = []
     for key, fmt, imgs in records:
         ranges = [None] + ([1.0] if fmt == "heat" else [])
