@@ -44,8 +44,26 @@ static void window_weights(const dfs_ssim_opts *o, int win, double *k)
     for (int t = 0; t < win; t++) k[t] /= sum;
 }
 
-int dfs_ssim_plane(const double *x, const double *y, size_t h, size_t w, size_t stride, size_t step,
-                   const dfs_ssim_opts *o, double data_range, double *out)
+/* Load row r of a plane of dtype u8, f32 or f64 as doubles. */
+static void load_row(const void *p, int dtype, size_t r, size_t w, size_t stride, size_t step, double *dst)
+{
+    size_t base = r * stride;
+    if (dtype == DFS_U8) {
+        const uint8_t *q = (const uint8_t *)p + base;
+        for (size_t c = 0; c < w; c++) dst[c] = q[c * step];
+    } else if (dtype == DFS_F32) {
+        const float *q = (const float *)p + base;
+        for (size_t c = 0; c < w; c++) dst[c] = q[c * step];
+    } else {
+        const double *q = (const double *)p + base;
+        for (size_t c = 0; c < w; c++) dst[c] = q[c * step];
+    }
+}
+
+/* The work of dfs_ssim_plane on planes of any of the dtypes load_row reads, so records are never
+ * converted whole. */
+static int plane_ssim(const void *x, const void *y, int dtype, size_t h, size_t w, size_t stride,
+                      size_t step, const dfs_ssim_opts *o, double data_range, double *out)
 {
     int win = dfs_ssim_window(o);
     if (h < (size_t)win || w < (size_t)win)
@@ -61,52 +79,54 @@ int dfs_ssim_plane(const double *x, const double *y, size_t h, size_t w, size_t 
     double c2 = (o->k2 * data_range) * (o->k2 * data_range);
 
     size_t ow = w - (size_t)win + 1, oh = h - (size_t)win + 1;
-    size_t plane = h * ow;
-    double *buf = dfs_malloc(sizeof(double) * (5 * plane + 5 * ow + 2 * w));
-    double *hx = buf, *hy = hx + plane, *hxx = hy + plane, *hyy = hxx + plane, *hxy = hyy + plane;
-    double *vx = hxy + plane, *vy = vx + ow, *vxx = vy + ow, *vyy = vxx + ow, *vxy = vyy + ow;
+    /* horizontal sums of the last `win` rows in a ring (so the working set stays in cache), then
+     * the vertical sums of each output row from the ring */
+    size_t slot = 5 * ow;
+    double *buf = dfs_malloc(sizeof(double) * ((size_t)win * slot + 5 * ow + 2 * w));
+    double *ring = buf;
+    double *restrict vx = ring + (size_t)win * slot, *restrict vy = vx + ow, *restrict vxx = vy + ow,
+           *restrict vyy = vxx + ow, *restrict vxy = vyy + ow;
     double *rx = vxy + ow, *ry = rx + w;
 
-    /* horizontal pass: every row, valid columns */
-    for (size_t r = 0; r < h; r++) {
-        for (size_t c = 0; c < w; c++) {
-            rx[c] = x[r * stride + c * step];
-            ry[c] = y[r * stride + c * step];
-        }
-        double *px = hx + r * ow, *py = hy + r * ow, *pxx = hxx + r * ow, *pyy = hyy + r * ow,
-               *pxy = hxy + r * ow;
-        for (size_t c = 0; c < ow; c++) {
-            double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-            for (int t = 0; t < win; t++) {
-                double a = rx[c + t], b = ry[c + t], kt = k[t];
-                sx += kt * a;
-                sy += kt * b;
-                sxx += kt * a * a;
-                syy += kt * b * b;
-                sxy += kt * a * b;
-            }
-            px[c] = sx;
-            py[c] = sy;
-            pxx[c] = sxx;
-            pyy[c] = syy;
-            pxy[c] = sxy;
-        }
-    }
-    /* vertical pass over valid rows, then the SSIM map, summed in double */
     double total = 0;
-    for (size_t i = 0; i < oh; i++) {
+    for (size_t r = 0; r < h; r++) {
+        load_row(x, dtype, r, w, stride, step, rx);
+        load_row(y, dtype, r, w, stride, step, ry);
+        double *restrict px = ring + (r % (size_t)win) * slot, *restrict py = px + ow,
+               *restrict pxx = py + ow, *restrict pyy = pxx + ow, *restrict pxy = pyy + ow;
+        memset(px, 0, slot * sizeof(double));
+        /* taps outside, columns inside: the inner loop vectorises */
+        for (int t = 0; t < win; t++) {
+            double kt = k[t];
+            const double *restrict ax = rx + t, *restrict ay = ry + t;
+#pragma omp simd
+            for (size_t c = 0; c < ow; c++) {
+                double a = ax[c], b = ay[c];
+                px[c] += kt * a;
+                py[c] += kt * b;
+                pxx[c] += kt * a * a;
+                pyy[c] += kt * b * b;
+                pxy[c] += kt * a * b;
+            }
+        }
+        if (r + 1 < (size_t)win) continue;
+        size_t i = r + 1 - (size_t)win;   /* output row: image rows i .. r */
         memset(vx, 0, 5 * ow * sizeof(double));
         for (int t = 0; t < win; t++) {
             double kt = k[t];
-            size_t row = (i + (size_t)t) * ow;
+            const double *restrict qx = ring + ((i + (size_t)t) % (size_t)win) * slot,
+                         *restrict qy = qx + ow, *restrict qxx = qy + ow, *restrict qyy = qxx + ow,
+                         *restrict qxy = qyy + ow;
+#pragma omp simd
             for (size_t c = 0; c < ow; c++) {
-                vx[c] += kt * hx[row + c];
-                vy[c] += kt * hy[row + c];
-                vxx[c] += kt * hxx[row + c];
-                vyy[c] += kt * hyy[row + c];
-                vxy[c] += kt * hxy[row + c];
+                vx[c] += kt * qx[c];
+                vy[c] += kt * qy[c];
+                vxx[c] += kt * qxx[c];
+                vyy[c] += kt * qyy[c];
+                vxy[c] += kt * qxy[c];
             }
         }
+#pragma omp simd reduction(+ : total)
         for (size_t c = 0; c < ow; c++) {
             double ux = vx[c], uy = vy[c];
             double sxx = cov_norm * (vxx[c] - ux * ux);
@@ -120,6 +140,12 @@ int dfs_ssim_plane(const double *x, const double *y, size_t h, size_t w, size_t 
     free(buf);
     *out = total / ((double)oh * (double)ow);
     return 0;
+}
+
+int dfs_ssim_plane(const double *x, const double *y, size_t h, size_t w, size_t stride, size_t step,
+                   const dfs_ssim_opts *o, double data_range, double *out)
+{
+    return plane_ssim(x, y, DFS_F64, h, w, stride, step, o, data_range, out);
 }
 
 /* A record the SSIM can use on its own: dtype, rank, size, finite values. */
@@ -156,20 +182,6 @@ static int check_same(const dfs_record *a, const dfs_record *b, const char *a_na
                     dfs_shape_str(a, sa, sizeof sa), a_name);
 }
 
-static double *to_double(const dfs_record *r)
-{
-    uint64_t n = dfs_record_elems(r);
-    double *v = dfs_malloc(sizeof(double) * (size_t)n);
-    if (r->dtype == DFS_U8) {
-        const uint8_t *p = r->data;
-        for (uint64_t i = 0; i < n; i++) v[i] = p[i];
-    } else {
-        const float *p = r->data;
-        for (uint64_t i = 0; i < n; i++) v[i] = p[i];
-    }
-    return v;
-}
-
 int dfs_ssim_records(const dfs_record *a, const dfs_record *b, const dfs_ssim_opts *o, double *out)
 {
     int win = dfs_ssim_window(o);
@@ -179,16 +191,15 @@ int dfs_ssim_records(const dfs_record *a, const dfs_record *b, const dfs_ssim_op
     double range = o->data_range > 0 ? o->data_range : a->dtype == DFS_U8 ? 255.0 : 2.0;
     size_t h = (size_t)a->dims[0], w = (size_t)a->dims[1];
     size_t ch = a->rank == 3 ? (size_t)a->dims[2] : 1;
-    double *x = to_double(a), *y = to_double(b);
+    size_t esize = dfs_dtype_size(a->dtype);
     double sum = 0;
     int rc = 0;
     for (size_t c = 0; c < ch && rc == 0; c++) {
         double s;
-        rc = dfs_ssim_plane(x + c, y + c, h, w, w * ch, ch, o, range, &s);
+        rc = plane_ssim((const char *)a->data + c * esize, (const char *)b->data + c * esize, a->dtype,
+                        h, w, w * ch, ch, o, range, &s);
         sum += s;
     }
-    free(x);
-    free(y);
     if (rc == 0) *out = sum / (double)ch;
     return rc;
 }
