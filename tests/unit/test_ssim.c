@@ -130,6 +130,19 @@ static void test_shapes_and_windows(void)
     CHECK(dfs_ssim_records(&x2, &y2, &o, &s2) == 0, "%s", dfs_error());
     CHECK(s3 == s2, "HxWx1 %.17g vs HxW %.17g", s3, s2);
     CHECK(dfs_ssim_records(x, x, &o, &self) == 0 && self == 1.0, "self-SSIM %.17g", self);
+    /* the plane entry point on doubles, reading one channel of an interleaved 2-channel buffer */
+    size_t h = (size_t)x->dims[0], w = (size_t)x->dims[1];
+    double *dx = calloc(2 * h * w, sizeof *dx), *dy = calloc(2 * h * w, sizeof *dy), sp;
+    for (size_t i = 0; i < h * w; i++) {
+        dx[2 * i + 1] = ((const uint8_t *)x->data)[i];
+        dy[2 * i + 1] = ((const uint8_t *)y->data)[i];
+    }
+    CHECK(dfs_ssim_plane(dx + 1, dy + 1, h, w, 2 * w, 2, &o, 255, &sp) == 0, "%s", dfs_error());
+    CHECK(sp == s3, "plane %.17g vs record %.17g", sp, s3);
+    CHECK(dfs_ssim_plane(dx + 1, dy + 1, h, w, 2 * w, 2, &o, 0, &sp) == -1 &&
+          strstr(dfs_error(), "not positive"), "%s", dfs_error());
+    free(dx);
+    free(dy);
 
     dfs_record a, b;
     dfs_record_init(&a);
