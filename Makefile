@@ -51,6 +51,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit sanitize fuzz deps fixture-deps clean info
+.SECONDARY:
 all: info $(TOOLS) $(UNIT_BINS)
 
 info:
@@ -91,17 +92,18 @@ sanitize:
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" OPT=-O1 build-fuzz/libdfstudy.a
+	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" OPT=-O1 build-fuzz/libdfstudy.a
 	@mkdir -p build-fuzz/corpus
 	@set -e; for src in $(FUZZ_SRCS); do \
 	    name=$$(basename $$src .c); \
-	    clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib $(DEPS_CFLAGS) \
+	    clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilib $(DEPS_CFLAGS) \
 	        -o build-fuzz/$$name $$src build-fuzz/libdfstudy.a $(DEPS_LIBS) -lm -fopenmp; \
 	    mkdir -p build-fuzz/corpus/$$name; \
 	    seeds=tests/fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
 	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	    build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-	        build-fuzz/corpus/$$name $$seeds; \
+	    build-fuzz/$$name -artifact_prefix=build-fuzz/$$name- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	        build-fuzz/corpus/$$name $$seeds || { \
+	        echo "fuzz: $$name found a crash: build-fuzz/$$name-*; copy it to tests/fuzz/regressions/$$name/"; exit 1; }; \
 	done
 
 deps:

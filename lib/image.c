@@ -65,8 +65,9 @@ static int png_decode(png_src *s, dfs_image *im)
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, s, png_err_cb, png_warn_cb);
     if (!png) return dfs_fail("%s: cannot initialise libpng", s->name);
     png_infop info = png_create_info_struct(png);
-    png_bytep *rows = NULL;
-    uint8_t *px = NULL;
+    /* volatile: both are changed after setjmp and must survive a longjmp to be freed */
+    png_bytep *volatile rows = NULL;
+    uint8_t *volatile px = NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
         return dfs_fail("%s: cannot initialise libpng", s->name);

@@ -455,7 +455,8 @@ int dfs_reader_next(dfs_reader *rd, dfs_record *rec)
     size_t mpad = (size_t)pad8(mb);
     ensure_meta(rec, mpad);
     if (read_exact(rd, rec->meta, mpad, NULL) != 0) return rec_fail(rd, "truncated metadata");
-    if (!zeros((const uint8_t *)rec->meta + mb, mpad - mb)) return rec_fail(rd, "metadata padding is not zero");
+    if (mpad > mb && !zeros((const uint8_t *)rec->meta + mb, mpad - mb))
+        return rec_fail(rd, "metadata padding is not zero");
     rec->meta[mb] = 0;
     rec->meta_len = mb;
     if (dfs_meta_valid(rec->meta, mb) != 0) {
@@ -470,7 +471,7 @@ int dfs_reader_next(dfs_reader *rd, dfs_record *rec)
     } else {
         ensure_data(rec, (size_t)ppad);
         if (read_exact(rd, rec->data, (size_t)ppad, NULL) != 0) return rec_fail(rd, "truncated payload");
-        if (!zeros((const uint8_t *)rec->data + pb, (size_t)(ppad - pb)))
+        if (ppad > pb && !zeros((const uint8_t *)rec->data + pb, (size_t)(ppad - pb)))
             return rec_fail(rd, "payload padding is not zero");
         rec->nbytes = pb;
     }

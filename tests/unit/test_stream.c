@@ -1,6 +1,7 @@
 /* Unit tests of the tensor stream reader and writer (lib/stream.c). */
 #include "check.h"
 #include "stream.h"
+#include "stream_index.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -228,6 +229,46 @@ static void test_atomic_output(void)
     }
 }
 
+static void test_index(void)
+{
+    size_t len;
+    uint8_t *buf = write_stream(4, &len);   /* leaves tmpdir/s.dft: records of differing shapes */
+    free(buf);
+    char path[300];
+    snprintf(path, sizeof path, "%s/s.dft", tmpdir());
+    dfs_index ix;
+    CHECK(dfs_index_open(&ix, path) != 0 && strstr(dfs_error(), "record 1") && strstr(dfs_error(), "differs"),
+          "mixed shapes accepted: %s", dfs_error());
+    /* same shapes: write 5 records of one shape with distinct payloads */
+    dfs_out o;
+    dfs_out_open(&o, path, 1, 1);
+    dfs_record r;
+    dfs_record_init(&r);
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k/v/f%d", i);
+        make_record(&r, 3, i % 2, key);
+        ((float *)r.data)[0] = (float)i;
+        dfs_write_record(&o, &r);
+    }
+    dfs_out_commit(&o);
+    CHECK(dfs_index_open(&ix, path) == 0, "%s", dfs_error());
+    CHECK(ix.n == 5 && ix.dtype == DFS_F32 && ix.dims[1] == 3, "n=%zu", ix.n);
+    float got[18];
+    for (int i = 4; i >= 0; i--) {
+        CHECK(dfs_index_read(&ix, (size_t)i, got) == 0, "%s", dfs_error());
+        CHECK(got[0] == (float)i && got[1] == -2.5f, "record %d payload %g %g", i, got[0], got[1]);
+        CHECK(ix.e[i].label == i % 2, "label");
+    }
+    CHECK(strcmp(ix.e[3].key, "k/v/f3") == 0 && strcmp(ix.e[3].dataset, "unit") == 0, "key %s", ix.e[3].key);
+    size_t re, fa, un;
+    dfs_index_label_counts(&ix, &re, &fa, &un);
+    CHECK(re == 3 && fa == 2 && un == 0, "counts");
+    dfs_index_close(&ix);
+    dfs_record_free(&r);
+    CHECK(dfs_index_open(&ix, "/dev/stdin") != 0, "a non-regular file was accepted");
+}
+
 int main(void)
 {
     RUN(test_round_trip);
@@ -235,6 +276,7 @@ int main(void)
     RUN(test_meta);
     RUN(test_rank0_and_empty);
     RUN(test_atomic_output);
+    RUN(test_index);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir());
     if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir());
