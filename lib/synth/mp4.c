@@ -165,6 +165,9 @@ static int drain(syn_mp4 *m)
         int e = avcodec_receive_packet(m->enc, m->pkt);
         if (e == AVERROR(EAGAIN) || e == AVERROR_EOF) return 0;
         if (e < 0) return averr(dfs_out_name(&m->out), "encode", e);
+        /* every frame lasts one tick; without a duration the muxer's edit list ends at the last
+         * frame's start and players discard that frame */
+        if (m->pkt->duration <= 0) m->pkt->duration = 1;
         av_packet_rescale_ts(m->pkt, m->enc->time_base, m->st->time_base);
         m->pkt->stream_index = m->st->index;
         e = av_interleaved_write_frame(m->fmt, m->pkt);
