@@ -375,7 +375,7 @@ static void render_px(const fctx *f, float x, float y, float *out)
     {
         float top = 1.28f + 0.22f * u * u;
         float neckline = 1.2f + 0.25f * (1 - fminf(fabsf(u) / 0.35f, 1));
-        float d = fmaxf(top - v, fabsf(u) - 2.2f);
+        float d = fmaxf(top - v, fabsf(u) - (1.9f + 0.9f * fmaxf(v - 1.3f, 0)));
         if (fabsf(u) < 0.35f) d = fmaxf(d, neckline + 0.12f - v);
         float cv = cov(d, pw);
         if (cv > 0) {
