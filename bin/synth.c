@@ -1,0 +1,337 @@
+/* synth: generate the synthetic face-forgery benchmark (formats/synth.md). */
+#include <errno.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "image.h"
+#include "stream.h"
+#include "synth/synth.h"
+
+static const char HELP[] =
+    "usage: synth --role ROLE [--split S] [--videos N] [--frames K] [--size PX] [--seed X] > out.dft\n"
+    "       synth --role ROLE ... --png DIR      PNGs in DIR/{real,fake}/VIDEO/fNN.png + DIR/manifest.tsv\n"
+    "       synth --role ROLE ... --video DIR    H.264 MP4s in DIR/{real,fake}/VIDEO.mp4 + DIR/labels.tsv\n"
+    "       synth --sheet OUT.png [--split S] [--videos N] [--size PX] [--seed X]\n"
+    "\n"
+    "Generate the synthetic face-forgery benchmark: procedural faces as short videos, half of\n"
+    "them forged. Output is a tensor stream of u8 HxWx3 frames on stdout (label 0 real, 1 fake;\n"
+    "metadata key=ROLE/VIDEO/fNN, dataset=ROLE, split, video, frame, method, pool, identity,\n"
+    "donor, capture, seed). Same arguments and seed give the same bytes on any thread count.\n"
+    "\n"
+    "  --role ROLE     celeb | celeb-m | f2f | fs | nt | df | dfd | fs-i | nt-i\n"
+    "  --split S       train | val | test (default train); splits never share identities\n"
+    "  --videos N      videos in total, even: N/2 real and N/2 forged (default 10)\n"
+    "  --frames K      frames per video, 1..1000 (default 8)\n"
+    "  --size PX       image side, 32..1024 (default 256; 128 for --sheet)\n"
+    "  --seed X        seed (default 1)\n"
+    "  --png DIR       write PNG files and a manifest (path, label, key) instead of a stream\n"
+    "  --video DIR     write MP4 videos (x264 CRF 23, like FF++ c23; camera framing with the\n"
+    "                  face smaller and off-centre) and labels.tsv (path, label, video)\n"
+    "  --fps N         frame rate of --video (default 25)\n"
+    "  --crf N         x264 constant rate factor of --video (default 23)\n"
+    "  --sheet OUT     a contact sheet PNG: one row per role, N/2 real|fake pairs per row\n"
+    "                  (default N = 8), frame 0 of each\n"
+    "  --threads N     rendering threads (default: OpenMP's choice)\n"
+    "  --progress      show progress on stderr even when it is not a terminal\n"
+    "  --help          this text\n";
+
+typedef struct opts {
+    const char *png, *video, *sheet;
+    int fps, crf, progress;
+} opts;
+
+/* render and emit in chunks so memory stays small while every thread has work */
+#define CHUNK 64
+
+typedef struct chunk {
+    int vid[CHUNK], fr[CHUNK];
+    uint8_t *buf[CHUNK];
+    int n;
+} chunk;
+
+static void chunk_init(chunk *c, int size)
+{
+    for (int i = 0; i < CHUNK; i++) c->buf[i] = dfs_malloc((size_t)size * size * 3);
+    c->n = 0;
+}
+
+static void chunk_free(chunk *c)
+{
+    for (int i = 0; i < CHUNK; i++) free(c->buf[i]);
+}
+
+static void write_stream(const syn_spec *s, const syn_video *v, const opts *o)
+{
+    dfs_out out;
+    if (dfs_out_open(&out, "-", 1, 0) != 0) dfs_die_error();
+    dfs_record rec;
+    dfs_record_init(&rec);
+    uint64_t dims[3] = {(uint64_t)s->size, (uint64_t)s->size, 3};
+    chunk c;
+    chunk_init(&c, s->size);
+    long total = (long)s->videos * s->frames, done = 0;
+    dfs_progress pr;
+    dfs_progress_start(&pr, "frames", (uint64_t)total, o->progress);
+    while (done < total) {
+        c.n = 0;
+        for (long i = done; i < total && c.n < CHUNK; i++, c.n++) {
+            c.vid[c.n] = (int)(i / s->frames);
+            c.fr[c.n] = (int)(i % s->frames);
+        }
+        syn_frames(s, v, c.vid, c.fr, c.n, c.buf);
+        for (int i = 0; i < c.n; i++) {
+            if (dfs_record_shape(&rec, DFS_U8, 3, dims) != 0) dfs_die_error();
+            memcpy(rec.data, c.buf[i], rec.nbytes);
+            rec.label = v[c.vid[i]].label;
+            if (syn_meta(s, &v[c.vid[i]], c.fr[i], &rec) != 0 || dfs_write_record(&out, &rec) != 0)
+                dfs_die_error();
+        }
+        done += c.n;
+        dfs_progress_update(&pr, (uint64_t)done);
+    }
+    dfs_progress_end(&pr);
+    if (dfs_out_commit(&out) != 0) dfs_die_error();
+    chunk_free(&c);
+    dfs_record_free(&rec);
+}
+
+static void mkdir_or_die(const char *dir)
+{
+    if (dfs_mkdir_p(dir) != 0) dfs_die_error();
+}
+
+/* manifest lines accumulate in memory and are written last, so a manifest names only files
+ * that exist whole */
+typedef struct text {
+    char *p;
+    size_t n, cap;
+} text;
+
+static void text_add(text *t, const char *fmt, ...) DFS_PRINTF(2, 3);
+static void text_add(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char line[512];
+    int k = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof line) dfs_die("manifest line too long");
+    if (t->n + (size_t)k + 1 > t->cap) {
+        t->cap = (t->cap + (size_t)k + 1) * 2;
+        t->p = dfs_realloc(t->p, t->cap);
+    }
+    memcpy(t->p + t->n, line, (size_t)k + 1);
+    t->n += (size_t)k;
+}
+
+static void text_write(const text *t, const char *path)
+{
+    dfs_out out;
+    if (dfs_out_open(&out, path, 0, 1) != 0 || dfs_out_write(&out, t->p, t->n) != 0 ||
+        dfs_out_commit(&out) != 0)
+        dfs_die_error();
+}
+
+static void write_png(const syn_spec *s, const syn_video *v, const opts *o)
+{
+    char path[4096];
+    text man = {0};
+    text_add(&man, "path\tlabel\tkey\n");
+    for (int i = 0; i < s->videos; i++) {
+        snprintf(path, sizeof path, "%s/%s/%s", o->png, v[i].label ? "fake" : "real", v[i].name);
+        mkdir_or_die(path);
+    }
+    chunk c;
+    chunk_init(&c, s->size);
+    dfs_image im = {s->size, s->size, 3, NULL};
+    long total = (long)s->videos * s->frames, done = 0;
+    dfs_progress pr;
+    dfs_progress_start(&pr, "frames", (uint64_t)total, o->progress);
+    while (done < total) {
+        c.n = 0;
+        for (long i = done; i < total && c.n < CHUNK; i++, c.n++) {
+            c.vid[c.n] = (int)(i / s->frames);
+            c.fr[c.n] = (int)(i % s->frames);
+        }
+        syn_frames(s, v, c.vid, c.fr, c.n, c.buf);
+        for (int i = 0; i < c.n; i++) {
+            const syn_video *vi = &v[c.vid[i]];
+            char key[160], rel[256];
+            syn_key(s, vi, c.fr[i], key, sizeof key);
+            snprintf(rel, sizeof rel, "%s/%s/%s.png", vi->label ? "fake" : "real", vi->name, strrchr(key, '/') + 1);
+            snprintf(path, sizeof path, "%s/%s", o->png, rel);
+            im.px = c.buf[i];
+            if (dfs_png_write(path, &im) != 0) dfs_die_error();
+            text_add(&man, "%s\t%d\t%s\n", rel, vi->label, key);
+        }
+        done += c.n;
+        dfs_progress_update(&pr, (uint64_t)done);
+    }
+    dfs_progress_end(&pr);
+    snprintf(path, sizeof path, "%s/manifest.tsv", o->png);
+    text_write(&man, path);
+    free(man.p);
+    chunk_free(&c);
+}
+
+static void write_video(const syn_spec *s, const syn_video *v, const opts *o)
+{
+    char path[4096];
+    text lab = {0};
+    text_add(&lab, "path\tlabel\tvideo\n");
+    int n = s->frames;
+    int *vid = dfs_malloc(sizeof(int) * (size_t)n), *fr = dfs_malloc(sizeof(int) * (size_t)n);
+    uint8_t **buf = dfs_malloc(sizeof(uint8_t *) * (size_t)n);
+    for (int f = 0; f < n; f++) buf[f] = dfs_malloc((size_t)s->size * s->size * 3);
+    dfs_progress pr;
+    dfs_progress_start(&pr, "videos", (uint64_t)s->videos, o->progress);
+    for (int i = 0; i < s->videos; i++) {
+        snprintf(path, sizeof path, "%s/%s", o->video, v[i].label ? "fake" : "real");
+        mkdir_or_die(path);
+        for (int f = 0; f < n; f++) {
+            vid[f] = i;
+            fr[f] = f;
+        }
+        syn_frames(s, v, vid, fr, n, buf);
+        char rel[256];
+        snprintf(rel, sizeof rel, "%s/%s.mp4", v[i].label ? "fake" : "real", v[i].name);
+        snprintf(path, sizeof path, "%s/%s", o->video, rel);
+        syn_mp4 *m = syn_mp4_open(path, s->size, s->size, o->fps, o->crf);
+        if (!m) dfs_die_error();
+        for (int f = 0; f < n; f++)
+            if (syn_mp4_frame(m, buf[f]) != 0) {
+                syn_mp4_abort(m);
+                dfs_die_error();
+            }
+        if (syn_mp4_close(m) != 0) dfs_die_error();
+        text_add(&lab, "%s\t%d\t%s/%s\n", rel, v[i].label, syn_role_name(s->role), v[i].name);
+        dfs_progress_update(&pr, (uint64_t)i + 1);
+    }
+    dfs_progress_end(&pr);
+    snprintf(path, sizeof path, "%s/labels.tsv", o->video);
+    text_write(&lab, path);
+    free(lab.p);
+    for (int f = 0; f < n; f++) free(buf[f]);
+    free(buf);
+    free(vid);
+    free(fr);
+}
+
+static void write_sheet(const syn_spec *base, const opts *o)
+{
+    int pairs = base->videos / 2, cols = 2 * pairs, n = SYN_NROLES * cols;
+    uint8_t **tiles = dfs_malloc(sizeof(uint8_t *) * (size_t)n);
+    const char *labels[SYN_NROLES];
+    for (int r = 0; r < SYN_NROLES; r++) {
+        syn_spec s = *base;
+        s.role = r;
+        s.frames = 1;
+        /* one pair per identity: step over the other recordings of the same person */
+        int cpi = syn_pool_captures(syn_role_pool(r));
+        s.videos = 2 * pairs * cpi;
+        syn_video *v = dfs_malloc(sizeof *v * (size_t)s.videos);
+        if (syn_plan(&s, v) != 0) dfs_die_error();
+        int vid[2 * SYN_MAX_VIDEOS / 1000], fr[2 * SYN_MAX_VIDEOS / 1000];
+        for (int c = 0; c < cols; c++) {
+            vid[c] = (c / 2) * cpi * 2 + (c % 2);
+            fr[c] = 0;
+            tiles[r * cols + c] = dfs_malloc((size_t)s.size * s.size * 3);
+        }
+        syn_frames(&s, v, vid, fr, cols, tiles + r * cols);
+        labels[r] = syn_role_name(r);
+        free(v);
+    }
+    if (syn_sheet_write(o->sheet, SYN_NROLES, cols, base->size, tiles, labels) != 0) dfs_die_error();
+    for (int i = 0; i < n; i++) free(tiles[i]);
+    free(tiles);
+}
+
+static const char *need(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) dfs_die("%s: missing value", argv[*i]);
+    return argv[++*i];
+}
+
+/* refuse an output directory that exists as something else, before anything is written */
+static void check_dir(const char *flag, const char *dir)
+{
+    struct stat st;
+    if (!*dir) dfs_die("%s: empty directory name", flag);
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) dfs_die("%s: exists and is not a directory", dir);
+}
+
+int main(int argc, char **argv)
+{
+    dfs_tool_init(argv[0]);
+    syn_spec s = {.role = -1, .split = SYN_TRAIN, .videos = 10, .frames = 8, .size = 256, .seed = 1};
+    opts o = {.fps = 25, .crf = 23};
+    int size_given = 0, videos_given = 0, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) dfs_print_help(HELP);
+        else if (strcmp(a, "--role") == 0) {
+            const char *r = need(argc, argv, &i);
+            s.role = syn_role_parse(r);
+            if (s.role < 0) dfs_die("--role: unknown role '%s' (celeb, celeb-m, f2f, fs, nt, df, dfd, fs-i, nt-i)", r);
+        } else if (strcmp(a, "--split") == 0) {
+            const char *r = need(argc, argv, &i);
+            s.split = syn_split_parse(r);
+            if (s.split < 0) dfs_die("--split: unknown split '%s' (train, val, test)", r);
+        } else if (strcmp(a, "--videos") == 0) {
+            s.videos = (int)dfs_arg_long(a, need(argc, argv, &i), 2, SYN_MAX_VIDEOS);
+            videos_given = 1;
+        } else if (strcmp(a, "--frames") == 0)
+            s.frames = (int)dfs_arg_long(a, need(argc, argv, &i), 1, SYN_MAX_FRAMES);
+        else if (strcmp(a, "--size") == 0) {
+            s.size = (int)dfs_arg_long(a, need(argc, argv, &i), SYN_MIN_SIZE, SYN_MAX_SIZE);
+            size_given = 1;
+        } else if (strcmp(a, "--seed") == 0) {
+            const char *x = need(argc, argv, &i);
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(x, &end, 10);
+            if (!*x || *end || errno || *x == '-') dfs_die("--seed: '%s' is not a non-negative integer", x);
+            s.seed = v;
+        } else if (strcmp(a, "--png") == 0) o.png = need(argc, argv, &i);
+        else if (strcmp(a, "--video") == 0) o.video = need(argc, argv, &i);
+        else if (strcmp(a, "--sheet") == 0) o.sheet = need(argc, argv, &i);
+        else if (strcmp(a, "--fps") == 0) o.fps = (int)dfs_arg_long(a, need(argc, argv, &i), 1, 120);
+        else if (strcmp(a, "--crf") == 0) o.crf = (int)dfs_arg_long(a, need(argc, argv, &i), 0, 51);
+        else if (strcmp(a, "--threads") == 0) threads = (int)dfs_arg_long(a, need(argc, argv, &i), 1, 1024);
+        else if (strcmp(a, "--progress") == 0) o.progress = 1;
+        else dfs_die("unknown option '%s' (see --help)", a);
+    }
+    if ((o.png != NULL) + (o.video != NULL) + (o.sheet != NULL) > 1)
+        dfs_die("--png, --video and --sheet are alternatives: give one");
+    if (threads > 0) omp_set_num_threads(threads);
+    if (o.sheet) {
+        if (!size_given) s.size = 128;
+        if (!videos_given) s.videos = 8;
+        if (s.videos % 2 || s.videos > 32) dfs_die("--videos: %d is not an even number in [2, 32] for --sheet", s.videos);
+        s.role = SYN_CELEB;
+        if (syn_spec_check(&s) != 0) dfs_die_error();
+        write_sheet(&s, &o);
+        return 0;
+    }
+    if (s.role < 0) dfs_die("--role is required (see --help)");
+    if (syn_spec_check(&s) != 0) dfs_die_error();
+    if (o.video) {
+        s.wide = 1;
+        if (s.size % 2) dfs_die("--size: %d is odd; H.264 video needs an even size", s.size);
+        if (!syn_mp4_available()) dfs_die("--video: this FFmpeg has no H.264 encoder (libx264); install one");
+        check_dir("--video", o.video);
+    }
+    if (o.png) check_dir("--png", o.png);
+    syn_video *v = dfs_malloc(sizeof *v * (size_t)s.videos);
+    if (syn_plan(&s, v) != 0) dfs_die_error();
+    if (o.png) write_png(&s, v, &o);
+    else if (o.video) write_video(&s, v, &o);
+    else write_stream(&s, v, &o);
+    free(v);
+    return 0;
+}
