@@ -224,26 +224,56 @@ static void push_box(boxlist *l, int x, int y, int w, int h)
     l->v[l->n++] = (dfs_box){x, y, w, h};
 }
 
-#define RSUM(s, st, x, y, w, h) ((s)[(size_t)(y) * (st) + (x)] - (s)[(size_t)(y) * (st) + (x) + (w)] - \
-                                 (s)[(size_t)((y) + (h)) * (st) + (x)] + (s)[(size_t)((y) + (h)) * (st) + (x) + (w)])
+
+/* A stump with its rectangles as offsets into an integral image of a given stride, so a window's
+ * feature is a few loads from its top-left corner (as OpenCV's OptFeature). */
+typedef struct {
+    int ofs[3][4];
+    float w[3];
+    int nr;
+    float threshold, left, right;
+} optstump;
+
+static void compile_stumps(const dfs_cascade *c, int st, optstump *o)
+{
+    for (int i = 0; i < c->nstumps; i++) {
+        const hstump *s = &c->stumps[i];
+        const hfeature *f = &c->features[s->feature];
+        o[i].nr = f->nr > 2 && f->r[2].weight != 0.0f ? 3 : 2;
+        for (int k = 0; k < 3; k++) {
+            const hrect *r = &f->r[k];
+            o[i].w[k] = k < f->nr ? r->weight : 0.f;
+            o[i].ofs[k][0] = r->y * st + r->x;
+            o[i].ofs[k][1] = r->y * st + r->x + r->w;
+            o[i].ofs[k][2] = (r->y + r->h) * st + r->x;
+            o[i].ofs[k][3] = (r->y + r->h) * st + r->x + r->w;
+        }
+        o[i].threshold = s->threshold;
+        o[i].left = s->left;
+        o[i].right = s->right;
+    }
+}
+
+#define OSUM(p, o) ((int32_t)((p)[(o)[0]] - (p)[(o)[1]] - (p)[(o)[2]] + (p)[(o)[3]]))
 
 /* Run the cascade on every window of one pyramid level (integral images of stride st). */
-static void scan_level(const dfs_cascade *c, const uint32_t *sum, const uint32_t *sq, int st, int sw, int sh,
-                       float scale, boxlist *out)
+static void scan_level(const dfs_cascade *c, const optstump *os, const uint32_t *sum, const uint32_t *sq, int st,
+                       int sw, int sh, float scale, boxlist *out)
 {
     int ystep = scale >= 2 ? 1 : 2;
     int winw = iroundf(c->win_w * scale), winh = iroundf(c->win_h * scale);
     int nx = sw + 1 - c->win_w, ny = sh + 1 - c->win_h;   /* OpenCV's working size */
     /* OpenCV's normalisation rectangle: the window less a one-pixel border */
     int nw = c->win_w - 2, nh = c->win_h - 2;
+    int nofs[4] = {st + 1, st + 1 + nw, (1 + nh) * st + 1, (1 + nh) * st + 1 + nw};
     double area = (double)nw * nh;
     for (int y = 0; y < ny; y += ystep) {
         for (int x = 0; x < nx; x += ystep) {
             if (x + c->win_w >= sw + 1 || y + c->win_h >= sh + 1) continue;   /* setWindow's bound */
             const uint32_t *ps = sum + (size_t)y * st + x;
             const uint32_t *pq = sq + (size_t)y * st + x;
-            int valsum = (int32_t)RSUM(ps, st, 1, 1, nw, nh);
-            unsigned valsq = (unsigned)RSUM(pq, st, 1, 1, nw, nh);
+            int valsum = OSUM(ps, nofs);
+            unsigned valsq = pq[nofs[0]] - pq[nofs[1]] - pq[nofs[2]] + pq[nofs[3]];
             double nf = area * valsq - (double)valsum * valsum;
             if (!(nf > 0)) continue;   /* flat window: rejected, and not a stage-0 reject */
             float inv = (float)(1. / sqrt(nf));
@@ -251,16 +281,13 @@ static void scan_level(const dfs_cascade *c, const uint32_t *sum, const uint32_t
             int result = 1;
             for (int si = 0; si < c->nstages; si++) {
                 const hstage *sg = &c->stages[si];
+                const optstump *o = os + sg->first;
                 double acc = 0;
-                for (int k = 0; k < sg->count; k++) {
-                    const hstump *s = &c->stumps[sg->first + k];
-                    const hfeature *f = &c->features[s->feature];
-                    float fv = f->r[0].weight * (float)(int32_t)RSUM(ps, st, f->r[0].x, f->r[0].y, f->r[0].w, f->r[0].h) +
-                               f->r[1].weight * (float)(int32_t)RSUM(ps, st, f->r[1].x, f->r[1].y, f->r[1].w, f->r[1].h);
-                    if (f->nr > 2 && f->r[2].weight != 0.0f)
-                        fv += f->r[2].weight * (float)(int32_t)RSUM(ps, st, f->r[2].x, f->r[2].y, f->r[2].w, f->r[2].h);
+                for (int k = 0; k < sg->count; k++, o++) {
+                    float fv = o->w[0] * (float)OSUM(ps, o->ofs[0]) + o->w[1] * (float)OSUM(ps, o->ofs[1]);
+                    if (o->nr > 2) fv += o->w[2] * (float)OSUM(ps, o->ofs[2]);
                     double value = fv * inv;
-                    acc += value < s->threshold ? s->left : s->right;
+                    acc += value < o->threshold ? o->left : o->right;
                 }
                 if (acc < sg->threshold) { result = -si; break; }
             }
@@ -353,6 +380,7 @@ int dfs_cascade_detect(const dfs_cascade *c, const dfs_image *gray, const dfs_de
     int *xofs = dfs_malloc((size_t)W * sizeof *xofs), *row0 = dfs_malloc((size_t)W * sizeof *row0);
     int *row1 = dfs_malloc((size_t)W * sizeof *row1);
     short *xa = dfs_malloc((size_t)W * 2 * sizeof *xa);
+    optstump *os = dfs_malloc((size_t)c->nstumps * sizeof *os);
     for (double factor = 1;; factor *= o->scale_factor) {
         int ww = iround(c->win_w * factor), wh = iround(c->win_h * factor);
         if (ww > maxw || wh > maxh || ww > W || wh > H) break;
@@ -385,9 +413,10 @@ int dfs_cascade_detect(const dfs_cascade *c, const dfs_image *gray, const dfs_de
                 q[x + 1] = qp[x + 1] + rq;
             }
         }
-        scan_level(c, sum, sq, st, sw, sh, scale, &raw);
+        compile_stumps(c, st, os);
+        scan_level(c, os, sum, sq, st, sw, sh, scale, &raw);
     }
-    free(small); free(sum); free(sq); free(xofs); free(row0); free(row1); free(xa);
+    free(small); free(sum); free(sq); free(xofs); free(row0); free(row1); free(xa); free(os);
     int n = group_boxes(raw.v, raw.n, o->min_neighbors, 0.2, boxes);
     free(raw.v);
     return n;
