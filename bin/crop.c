@@ -1,0 +1,261 @@
+/* crop: detect the largest face in each frame, locate 68 landmarks, align and crop. */
+#include "common.h"
+#include "face/face.h"
+#include "image.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: crop [options] < frames.dft > faces.dft\n"
+    "       crop [options] FRAMES.dft... > faces.dft\n"
+    "\n"
+    "For each u8 (H, W, 3) RGB record: find the largest face with a Viola-Jones cascade\n"
+    "(OpenCV's detectMultiScale: scale factor 1.1, 3 neighbours, windows from --min-face),\n"
+    "locate 68 landmarks with dlib's regression-tree model, map the eye centres and mouth\n"
+    "corners onto the ArcFace template by a similarity (zoomed out by --margin) and resample to\n"
+    "--size x --size. Both models are read from their files by this program.\n"
+    "\n"
+    "Output records keep the input's metadata and label and add box=x,y,w,h (source pixels) and\n"
+    "landmarks=x0,y0,...,x67,y67 (source pixels). Frames without a face are listed on stderr as\n"
+    "'crop: KEY: no face' and counted in a summary line; no crop is made up for them.\n"
+    "\n"
+    "options:\n"
+    "      --size N          output side in pixels (default 256)\n"
+    "      --margin M        crop scale around the face (default 1.3)\n"
+    "      --no-align        crop the square of side margin*max(w,h) around the box, unrotated\n"
+    "      --boxes FILE      take boxes from a TSV (key, x, y, w, h per line; '#' comments)\n"
+    "                        instead of detecting; frames not listed have no face\n"
+    "      --detector PATH   Haar cascade XML (default " DFS_CASCADE_DEFAULT ")\n"
+    "      --landmarks PATH  dlib shape predictor (default " DFS_LANDMARKS_DEFAULT ")\n"
+    "      --min-face N      smallest face side searched, in pixels (default 40)\n"
+    "      --scale-factor F  detection pyramid step (default 1.1)\n"
+    "      --min-neighbors N detections needed to keep a face (default 3)\n"
+    "  -o, --output FILE     write to FILE atomically instead of stdout\n"
+    "  -j, --jobs N          frames processed in parallel (default 1); output order is kept\n"
+    "      --progress        show progress on stderr even when it is not a terminal\n"
+    "  -h, --help            this help\n";
+
+typedef struct { char *key; dfs_box box; } boxentry;
+typedef struct { boxentry *v; size_t n, cap; } boxtable;
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const boxentry *)a)->key, ((const boxentry *)b)->key);
+}
+
+static void load_boxes(const char *path, boxtable *t)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) dfs_die("%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    long ln = 0;
+    while (getline(&line, &cap, f) > 0) {
+        ln++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        char *fields[5], *save = NULL, *s = line;
+        int n = 0;
+        for (char *tok; n < 5 && (tok = strtok_r(s, "\t", &save)); s = NULL) fields[n++] = tok;
+        long v[4];
+        if (n != 5 || strtok_r(NULL, "\t", &save)) dfs_die("%s: line %ld: want key, x, y, w, h", path, ln);
+        for (int i = 0; i < 4; i++)
+            if (dfs_parse_long(fields[i + 1], i < 2 ? -1000000 : 1, 1000000, &v[i]) != 0)
+                dfs_die("%s: line %ld: bad number '%s'", path, ln, fields[i + 1]);
+        if (t->n == t->cap) t->v = dfs_realloc(t->v, (t->cap = t->cap ? 2 * t->cap : 64) * sizeof *t->v);
+        t->v[t->n++] = (boxentry){dfs_strdup(fields[0]), {(int)v[0], (int)v[1], (int)v[2], (int)v[3]}};
+    }
+    free(line);
+    fclose(f);
+    qsort(t->v, t->n, sizeof *t->v, cmp_entry);
+    for (size_t i = 1; i < t->n; i++)
+        if (!strcmp(t->v[i].key, t->v[i - 1].key)) dfs_die("%s: key '%s' listed twice", path, t->v[i].key);
+}
+
+typedef struct {
+    dfs_record in, out;
+    int status;        /* 1 cropped, 0 no face, -1 error */
+    char err[512];
+} item;
+
+typedef struct {
+    const dfs_cascade *cascade;
+    const dfs_shape_model *shape;
+    const boxtable *boxes;
+    dfs_detect_opts det;
+    int size, align;
+    double margin;
+} settings;
+
+static void process(const settings *s, item *it)
+{
+    dfs_image im = {0}, gray = {0}, crop = {0};
+    it->status = -1;
+    if (dfs_image_from_record(&it->in, &im) != 0 || im.c != 3) {
+        snprintf(it->err, sizeof it->err, "not an RGB image record (%s)", dfs_error());
+        dfs_image_free(&im);
+        return;
+    }
+    dfs_face_gray(&im, &gray);
+    dfs_box box;
+    int found = 0;
+    if (s->boxes) {
+        char *key = dfs_meta_dup(&it->in, "key");
+        boxentry probe = {key ? key : "", {0, 0, 0, 0}};
+        boxentry *e = bsearch(&probe, s->boxes->v, s->boxes->n, sizeof *e, cmp_entry);
+        if (e) { box = e->box; found = 1; }
+        free(key);
+    } else {
+        dfs_box *b = NULL;
+        int n = dfs_cascade_detect(s->cascade, &gray, &s->det, &b);
+        int k = dfs_box_largest(b, n);
+        if (k >= 0) { box = b[k]; found = 1; }
+        free(b);
+    }
+    if (!found) {
+        it->status = 0;
+    } else {
+        int np = dfs_shape_model_points(s->shape);
+        float *pts = dfs_malloc((size_t)np * 2 * sizeof *pts);
+        dfs_shape_predict(s->shape, &gray, box, pts);
+        if (s->align) dfs_face_align(&im, pts, s->margin, s->size, &crop);
+        else dfs_face_crop_box(&im, box, s->margin, s->size, &crop);
+        if (dfs_image_to_record(&crop, &it->out) != 0) {
+            snprintf(it->err, sizeof it->err, "%s", dfs_error());
+        } else {
+            /* keep the frame's provenance, add where the face was */
+            it->out.label = it->in.label;
+            size_t len = it->in.meta_len;
+            if (len + 1 > it->out.meta_cap) {
+                it->out.meta = dfs_realloc(it->out.meta, len + 1);
+                it->out.meta_cap = len + 1;
+            }
+            memcpy(it->out.meta, it->in.meta, len + 1);
+            it->out.meta_len = len;
+            char buf[64];
+            snprintf(buf, sizeof buf, "%d,%d,%d,%d", box.x, box.y, box.w, box.h);
+            dfs_meta_set(&it->out, "box", buf);
+            char *lm = dfs_malloc((size_t)np * 2 * 16 + 1);
+            size_t o = 0;
+            for (int i = 0; i < 2 * np; i++) o += (size_t)sprintf(lm + o, i ? ",%.2f" : "%.2f", pts[i]);
+            dfs_meta_set(&it->out, "landmarks", lm);
+            free(lm);
+            it->status = 1;
+        }
+        free(pts);
+    }
+    dfs_image_free(&im);
+    dfs_image_free(&gray);
+    dfs_image_free(&crop);
+}
+
+int main(int argc, char **argv)
+{
+    dfs_tool_init(argv[0]);
+    settings s = {0};
+    dfs_detect_defaults(&s.det);
+    s.det.min_size = 40;
+    s.size = 256;
+    s.margin = 1.3;
+    s.align = 1;
+    const char *detector = DFS_CASCADE_DEFAULT, *landmarks = DFS_LANDMARKS_DEFAULT, *boxes = NULL, *output = "-";
+    long jobs = 1;
+    int progress = 0;
+    static const struct option longopts[] = {
+        {"size", required_argument, 0, 's'}, {"margin", required_argument, 0, 'm'},
+        {"no-align", no_argument, 0, 'A'}, {"boxes", required_argument, 0, 'b'},
+        {"detector", required_argument, 0, 'd'}, {"landmarks", required_argument, 0, 'l'},
+        {"min-face", required_argument, 0, 'F'}, {"scale-factor", required_argument, 0, 'S'},
+        {"min-neighbors", required_argument, 0, 'N'}, {"output", required_argument, 0, 'o'},
+        {"jobs", required_argument, 0, 'j'}, {"progress", no_argument, 0, 'P'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:j:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': s.size = (int)dfs_arg_long("--size", optarg, 8, 4096); break;
+        case 'm': s.margin = dfs_arg_double("--margin", optarg, 0.5, 10); break;
+        case 'A': s.align = 0; break;
+        case 'b': boxes = optarg; break;
+        case 'd': detector = optarg; break;
+        case 'l': landmarks = optarg; break;
+        case 'F': s.det.min_size = (int)dfs_arg_long("--min-face", optarg, 0, 100000); break;
+        case 'S': s.det.scale_factor = dfs_arg_double("--scale-factor", optarg, 1.001, 4); break;
+        case 'N': s.det.min_neighbors = (int)dfs_arg_long("--min-neighbors", optarg, 0, 1000); break;
+        case 'o': output = optarg; break;
+        case 'j': jobs = dfs_arg_long("--jobs", optarg, 1, 256); break;
+        case 'P': progress = 1; break;
+        case 'h': dfs_print_help(help);
+        case ':': dfs_die("%s: missing argument (see --help)", argv[optind - 1]);
+        default: dfs_die("%s: unknown option (see --help)", argv[optind - 1]);
+        }
+    }
+    boxtable table = {0};
+    dfs_cascade *cascade = NULL;
+    if (boxes) {
+        load_boxes(boxes, &table);
+        s.boxes = &table;
+    } else {
+        if (!(cascade = dfs_cascade_load(detector))) dfs_die_error();
+        s.cascade = cascade;
+    }
+    dfs_shape_model *shape = dfs_shape_model_load(landmarks);
+    if (!shape) dfs_die_error();
+    if (dfs_shape_model_points(shape) != 68) dfs_die("%s: a 68-point model is needed for alignment", landmarks);
+    s.shape = shape;
+
+    dfs_out out;
+    if (dfs_out_open(&out, output, 1, 0) != 0) dfs_die_error();
+    int nin = optind < argc ? argc - optind : 1;
+    size_t batch = (size_t)jobs * 4;
+    item *items = dfs_calloc(batch, sizeof *items);
+    for (size_t i = 0; i < batch; i++) { dfs_record_init(&items[i].in); dfs_record_init(&items[i].out); }
+    long total = 0, cropped = 0, noface = 0;
+    dfs_progress prog;
+    dfs_progress_start(&prog, "frames", 0, progress);
+    for (int fi = 0; fi < nin; fi++) {
+        dfs_reader rd;
+        if (dfs_reader_open(&rd, optind < argc ? argv[optind + fi] : "-") != 0) dfs_die_error();
+        for (;;) {
+            size_t n = 0;
+            int r = 0;
+            while (n < batch && (r = dfs_reader_next(&rd, &items[n].in)) == 1) n++;
+            if (r < 0) dfs_die_error();
+            if (n == 0) break;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(jobs)
+            for (size_t i = 0; i < n; i++) process(&s, &items[i]);
+            for (size_t i = 0; i < n; i++) {
+                char *key = dfs_meta_dup(&items[i].in, "key");
+                const char *k = key ? key : "(no key)";
+                total++;
+                if (items[i].status < 0) dfs_die("%s: record %llu (%s): %s", rd.name,
+                                                 (unsigned long long)(rd.index - n + i), k, items[i].err);
+                if (items[i].status == 0) {
+                    dfs_warn("%s: no face", k);
+                    noface++;
+                } else {
+                    if (dfs_write_record(&out, &items[i].out) != 0) dfs_die_error();
+                    cropped++;
+                }
+                free(key);
+            }
+            dfs_progress_update(&prog, (uint64_t)total);
+            if (r == 0) break;
+        }
+        dfs_reader_close(&rd);
+    }
+    dfs_progress_end(&prog);
+    if (dfs_out_commit(&out) != 0) dfs_die_error();
+    if (noface) fprintf(stderr, "%s: %ld frames: %ld cropped, %ld without a face\n", dfs_progname, total, cropped, noface);
+    for (size_t i = 0; i < batch; i++) { dfs_record_free(&items[i].in); dfs_record_free(&items[i].out); }
+    free(items);
+    for (size_t i = 0; i < table.n; i++) free(table.v[i].key);
+    free(table.v);
+    dfs_cascade_free(cascade);
+    dfs_shape_model_free(shape);
+    return 0;
+}

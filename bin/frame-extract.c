@@ -1,0 +1,156 @@
+/* frame-extract: chosen frames of videos (or still images) as a stream of u8 RGB records. */
+#include "common.h"
+#include "image.h"
+#include "stream.h"
+#include "video.h"
+
+#include <getopt.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: frame-extract [options] VIDEO... > frames.dft\n"
+    "\n"
+    "Decode N frames evenly spaced over each video (frame numbers floor(linspace(0, F-1, N)), F\n"
+    "the video's frame count), or every K-th frame, and write them as u8 (H, W, 3) RGB records.\n"
+    "Each target is reached by seeking to the keyframe before it and decoding forward; the frames\n"
+    "are the same as a full sequential decode gives (--sequential, for verification).\n"
+    "Still images FFmpeg can read (PNG, JPEG) are one-frame videos.\n"
+    "\n"
+    "Record metadata: key=<dataset>/<video stem>/f<i> (i = 0-based rank among the video's\n"
+    "extracted frames, at least two digits), dataset=, frame= (0-based frame number in the\n"
+    "video), time= (seconds after the first frame). Labels are -1 (unknown).\n"
+    "\n"
+    "A video that cannot be opened or decoded is reported as 'frame-extract: FILE: reason' and\n"
+    "skipped; the frames of all other videos are written, a summary line counts the failures,\n"
+    "and the exit status is 2. Other errors exit 1.\n"
+    "\n"
+    "options:\n"
+    "  -n, --frames N     frames per video (default 10); with --every, at most N (when given)\n"
+    "      --every K      every K-th frame (0, K, 2K, ...) instead of N evenly spaced frames\n"
+    "      --dataset NAME key prefix and dataset= value (default: video)\n"
+    "  -o, --output FILE  write to FILE atomically instead of stdout\n"
+    "  -j, --jobs N       decode N videos in parallel (default 1); output order stays the\n"
+    "                     order of the arguments\n"
+    "      --sequential   decode every frame instead of seeking (slow; for verification)\n"
+    "      --progress     show progress on stderr even when it is not a terminal\n"
+    "  -v, --verbose      let FFmpeg print its warnings; print the summary line always\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Parallel with GNU parallel instead of --jobs (-k keeps the argument order; streams\n"
+    "concatenate, so the outputs can simply be joined):\n"
+    "  parallel -k -j2 frame-extract --dataset celeb {} ::: Celeb-real/*.mp4 > frames.dft\n";
+
+/* Key component from a path: the file name without directory and extension. */
+static char *video_stem(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    char *s = dfs_strdup(b);
+    char *dot = strrchr(s, '.');
+    if (dot && dot != s) *dot = 0;
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    dfs_tool_init(argv[0]);
+    dfs_extract_opts eo = {.count = 10, .every = 0, .sequential = 0, .threads = 0};
+    const char *dataset = "video", *output = "-";
+    long jobs = 1;
+    int progress = 0, verbose = 0, count_given = 0;
+    static const struct option longopts[] = {
+        {"frames", required_argument, 0, 'n'}, {"every", required_argument, 0, 'E'},
+        {"dataset", required_argument, 0, 'D'}, {"output", required_argument, 0, 'o'},
+        {"jobs", required_argument, 0, 'j'}, {"sequential", no_argument, 0, 'S'},
+        {"progress", no_argument, 0, 'P'}, {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":n:o:j:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': eo.count = dfs_arg_long("--frames", optarg, 1, 1000000); count_given = 1; break;
+        case 'E': eo.every = dfs_arg_long("--every", optarg, 1, 1000000000); break;
+        case 'D': dataset = optarg; break;
+        case 'o': output = optarg; break;
+        case 'j': jobs = dfs_arg_long("--jobs", optarg, 1, 256); break;
+        case 'S': eo.sequential = 1; break;
+        case 'P': progress = 1; break;
+        case 'v': verbose = 1; break;
+        case 'h': dfs_print_help(help);
+        case ':': dfs_die("%s: missing argument (see --help)", argv[optind - 1]);
+        default: dfs_die("%s: unknown option (see --help)", argv[optind - 1]);
+        }
+    }
+    if (eo.every > 0 && !count_given) eo.count = 0;
+    if (optind >= argc) dfs_die("no video given (see --help)");
+    if (!dataset[0] || strchr(dataset, '\n') || strchr(dataset, '/'))
+        dfs_die("--dataset: '%s' must be non-empty, without '/' or newline", dataset);
+    for (int i = optind; i < argc; i++)
+        if (strchr(argv[i], '\n')) dfs_die("a file name with a newline cannot become a key");
+    dfs_video_log(verbose);
+    /* with several videos in flight, one decoder thread each keeps the cores busy already */
+    eo.threads = jobs > 1 ? 1 : 0;
+
+    dfs_out out;
+    if (dfs_out_open(&out, output, 1, 0) != 0) dfs_die_error();
+    int nvid = argc - optind;
+    long failed = 0, written = 0;
+    dfs_progress prog;
+    dfs_progress_start(&prog, "videos", (uint64_t)nvid, progress);
+    int write_failed = 0;
+
+#pragma omp parallel for schedule(dynamic, 1) ordered num_threads(jobs)
+    for (int i = 0; i < nvid; i++) {
+        const char *path = argv[optind + i];
+        dfs_frame_list fl = {0};
+        int rc = dfs_video_extract(path, &eo, &fl);
+        char err[1024];
+        if (rc != 0) snprintf(err, sizeof err, "%s", dfs_error());
+        /* writes happen in argument order, whichever thread finished first */
+#pragma omp ordered
+        {
+            if (rc != 0) {
+                dfs_warn("%s", err);
+                failed++;
+            } else if (!write_failed) {
+                char *stem = video_stem(path);
+                dfs_record r;
+                dfs_record_init(&r);
+                for (size_t k = 0; k < fl.n && !write_failed; k++) {
+                    char key[4096], num[64];
+                    if (dfs_image_to_record(&fl.v[k].im, &r) != 0) { write_failed = 1; break; }
+                    snprintf(key, sizeof key, "%s/%s/f%02zu", dataset, stem, k);
+                    dfs_meta_set(&r, "key", key);
+                    dfs_meta_set(&r, "dataset", dataset);
+                    snprintf(num, sizeof num, "%lld", (long long)fl.v[k].number);
+                    dfs_meta_set(&r, "frame", num);
+                    snprintf(num, sizeof num, "%.6f", fl.v[k].time);
+                    dfs_meta_set(&r, "time", num);
+                    if (dfs_write_record(&out, &r) != 0) write_failed = 1;
+                    else written++;
+                }
+                dfs_record_free(&r);
+                free(stem);
+                if (write_failed) snprintf(err, sizeof err, "%s", dfs_error());
+            }
+            if (write_failed == 1) {
+                dfs_warn("%s", err);
+                write_failed = 2;
+            }
+            dfs_progress_update(&prog, (uint64_t)i + 1);
+        }
+        dfs_frame_list_free(&fl);
+    }
+    dfs_progress_end(&prog);
+    if (write_failed) {
+        dfs_out_abort(&out);
+        exit(1);
+    }
+    if (dfs_out_commit(&out) != 0) dfs_die_error();
+    if (failed || verbose)
+        fprintf(stderr, "%s: %d videos: %d extracted (%ld frames), %ld failed\n", dfs_progname, nvid,
+                nvid - (int)failed, written, failed);
+    return failed ? 2 : 0;
+}

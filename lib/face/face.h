@@ -1,0 +1,61 @@
+/* face.h: face detection (Viola-Jones with OpenCV's Haar cascades), 68-point landmarks (dlib's
+ * ensemble of regression trees), and alignment/cropping. All of it is read and run here; the
+ * model files come from Debian's opencv-data and libdlib-data.
+ *
+ * Coordinates are pixel indices (pixel centres at integers), boxes are x, y, w, h in source
+ * pixels. Detection follows OpenCV 4's CascadeClassifier::detectMultiScale (RGB2GRAY fixed-point
+ * luma, a pyramid of bilinear downscales, 24x24 windows stepped by 2 below scale 2 and by 1 above,
+ * variance normalisation over the window shrunk by one pixel, groupRectangles with eps 0.2), so
+ * its boxes agree with OpenCV's on the same pixels. Landmarks follow dlib's shape_predictor on the
+ * same luma image, with the box as dlib's inclusive rectangle (x, y, x+w-1, y+h-1). */
+#ifndef DFS_FACE_H
+#define DFS_FACE_H
+
+#include "common.h"
+#include "image.h"
+
+#define DFS_CASCADE_DEFAULT "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+#define DFS_LANDMARKS_DEFAULT "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
+
+typedef struct dfs_box { int x, y, w, h; } dfs_box;
+
+/* ---- gray image ---- */
+/* Luma as OpenCV 4's cvtColor(RGB2GRAY) computes it for 8 bits: (9798 R + 19235 G + 3735 B + 2^14) >> 15. */
+void dfs_face_gray(const dfs_image *rgb, dfs_image *gray);
+
+/* ---- Viola-Jones ---- */
+typedef struct dfs_cascade dfs_cascade;
+dfs_cascade *dfs_cascade_load(const char *path);   /* NULL with "path: problem" */
+void dfs_cascade_free(dfs_cascade *c);
+
+typedef struct dfs_detect_opts {
+    double scale_factor;   /* pyramid step, > 1 (OpenCV's scaleFactor; default 1.1) */
+    int min_neighbors;     /* groupRectangles threshold (default 3) */
+    int min_size;          /* smallest window side in source pixels (0: the cascade's) */
+    int max_size;          /* largest window side (0: the image) */
+} dfs_detect_opts;
+void dfs_detect_defaults(dfs_detect_opts *o);
+
+/* Faces in a gray image after grouping, in no particular order; returns how many (boxes is
+ * malloc'd, *boxes NULL when none). -1 only on an invalid image. Thread-safe for one cascade. */
+int dfs_cascade_detect(const dfs_cascade *c, const dfs_image *gray, const dfs_detect_opts *o, dfs_box **boxes);
+/* Index of the largest box (by area; the first on ties), -1 when n == 0. */
+int dfs_box_largest(const dfs_box *boxes, int n);
+
+/* ---- landmarks ---- */
+typedef struct dfs_shape_model dfs_shape_model;
+dfs_shape_model *dfs_shape_model_load(const char *path);   /* NULL with "path: problem" */
+void dfs_shape_model_free(dfs_shape_model *m);
+int dfs_shape_model_points(const dfs_shape_model *m);     /* 68 for the Debian model */
+/* Landmarks for a face box in a gray image: pts receives 2*points floats (x0, y0, x1, ...). */
+void dfs_shape_predict(const dfs_shape_model *m, const dfs_image *gray, dfs_box box, float *pts);
+
+/* ---- alignment and cropping ---- */
+/* Crop aligned on 68-point landmarks: eye centres and mouth corners are mapped by a least-squares
+ * similarity onto the ArcFace 112x112 template points, shrunk about the centre by 1/margin and
+ * scaled to size x size; bilinear sampling, black outside the source. */
+void dfs_face_align(const dfs_image *src, const float *pts68, double margin, int size, dfs_image *out);
+/* Crop the square of side margin*max(w, h) centred on the box, resized to size x size. */
+void dfs_face_crop_box(const dfs_image *src, dfs_box box, double margin, int size, dfs_image *out);
+
+#endif
