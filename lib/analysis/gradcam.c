@@ -41,12 +41,14 @@ void dfs_cam_minmax(float *m, int64_t n)
     for (int64_t i = 0; i < n; i++) m[i] = range > 0.0 ? (float)(((double)m[i] - lo) / range) : 0.0f;
 }
 
-/* Jet as piecewise-linear ramps of x in [0, 1]: each channel rises with slope 4 to 1, stays, and
- * falls with slope 4; blue starts at 0.5 and red ends at 0.5. */
-static double ramp(double x, double up, double down)
+/* Jet as piecewise-linear ramps over the entries v = 0..255, in units of colour levels: each
+ * channel rises by 4 levels per entry to 255, stays, and falls by 4 per entry; blue starts at
+ * 127.5 and red ends at 127.5. The values are exact multiples of 0.5 here, and OpenCV rounds the
+ * ties to even. */
+static uint8_t ramp(int v, double up, double down)
 {
-    double v = fmin(4.0 * x + up, -4.0 * x + down);
-    return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
+    double x = fmin(4.0 * v + 255.0 * up, -4.0 * v + 255.0 * down);
+    return (uint8_t)nearbyint(x < 0.0 ? 0.0 : x > 255.0 ? 255.0 : x);
 }
 
 /* OpenCV's COLORMAP_VIRIDIS at entries 0, 5, ..., 255 (measured with python3-opencv 4.6). */
@@ -62,10 +64,9 @@ void dfs_colormap(int which, uint8_t v, uint8_t rgb[3])
         for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)floor(viridis_ctrl[i][c] * (1.0 - t) + viridis_ctrl[j][c] * t + 0.5);
         return;
     }
-    double x = v / 255.0;
-    rgb[0] = (uint8_t)nearbyint(255.0 * ramp(x, -1.5, 4.5));
-    rgb[1] = (uint8_t)nearbyint(255.0 * ramp(x, -0.5, 3.5));
-    rgb[2] = (uint8_t)nearbyint(255.0 * ramp(x, 0.5, 2.5));
+    rgb[0] = ramp(v, -1.5, 4.5);
+    rgb[1] = ramp(v, -0.5, 3.5);
+    rgb[2] = ramp(v, 0.5, 2.5);
 }
 
 void dfs_cam_color(const float *map, int64_t n, uint8_t *rgb)

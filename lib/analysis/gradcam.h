@@ -13,8 +13,10 @@ void dfs_cam_resize(const float *src, int64_t h, int64_t w, float *dst, int64_t 
 /* Scale n values to [0, 1] by (v - min) / (max - min); a constant map becomes all zeros. */
 void dfs_cam_minmax(float *m, int64_t n);
 
-/* 256-entry colour lookups, RGB. JET: OpenCV's COLORMAP_JET (Octave's jet: blue 0.5 -> 1 over the
- * first eighth, then cyan, yellow, red, down to red 0.5), rounded to nearest, half to even.
+/* 256-entry colour lookups, RGB. JET: OpenCV's COLORMAP_JET (blue 0.5 -> 1 over the first eighth,
+ * then cyan, yellow, red, down to red 0.5), rounded to nearest, ties to even; equal to OpenCV
+ * 4.6's table except blue at entry 159 (2 here, 1 there: OpenCV's stored ramp value sits just
+ * below the tie).
  * VIRIDIS: OpenCV's COLORMAP_VIRIDIS, linearly interpolated from 52 control points (every 5th
  * entry of the table); within 1 level of OpenCV's entries. */
 enum { DFS_CMAP_JET = 0, DFS_CMAP_VIRIDIS = 1 };
