@@ -123,6 +123,25 @@ static void write_png(cam_run *c, const dfs_record *in, const uint8_t *rgb)
     free(path);
 }
 
+/* The image's label and metadata (key, dataset, ...) onto a freshly shaped record. */
+static void copy_meta(dfs_record *r, const dfs_record *in)
+{
+    r->label = in->label;
+    const char *p = in->meta, *end = in->meta + in->meta_len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eq = memchr(p, '=', (size_t)(end - p));
+        if (!nl) nl = end;
+        if (eq && eq < nl) {
+            char *k = strndup(p, (size_t)(eq - p)), *v = strndup(eq + 1, (size_t)(nl - eq - 1));
+            if (!k || !v) dfs_die("out of memory");
+            if (dfs_meta_set(r, k, v) != 0) dfs_die_error();
+            free(k);
+            free(v);
+        }
+        p = nl + 1;
+    }
+}
+
 static void run_batch(cam_run *c, int64_t N)
 {
     const cam_args *a = c->a;
@@ -137,7 +156,6 @@ static void run_batch(cam_run *c, int64_t N)
     for (int64_t n = 0; n < N; n++) {
         const dfs_record *in = &c->batch[n];
         dfs_record *r = &c->out;
-        dfs_record_copy(r, in);   /* key, dataset, label and the rest of the image's metadata */
         if (a->study) {
             uint64_t dims[3] = {(uint64_t)S, (uint64_t)S, 3};
             if (dfs_record_shape(r, DFS_U8, 3, dims) != 0) dfs_die_error();
@@ -157,6 +175,7 @@ static void run_batch(cam_run *c, int64_t N)
             }
             dfs_cam_minmax(m, P);
         }
+        copy_meta(r, in);
         if (dfs_meta_set(r, "layer", c->g->nodes[c->layer].name) != 0 ||
             dfs_meta_set(r, "class", a->cls == NN_CAM_FAKE ? "fake" : "real") != 0)
             dfs_die_error();
