@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_hash.h"
 #include "common.h"
 #include "stream.h"
 #include "analysis/gradcam.h"
@@ -27,19 +28,6 @@
 #include "nn/gradcam.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-
-/* the models fixture's generator (tests/make-fixtures-models.py, test_models_ref.c) */
-static float hash_value(uint64_t seed, uint64_t i, double scale, double offset)
-{
-    uint32_t x = (uint32_t)i + (uint32_t)(seed * 0x9E3779B9u);
-    x ^= x >> 16;
-    x *= 0x7FEB352Du;
-    x ^= x >> 15;
-    x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    double u = (double)x * (1.0 / 4294967296.0);
-    return (float)(offset + scale * (2.0 * u - 1.0));
-}
 
 static const dfs_record *find(const dfs_record_list *l, const char *name)
 {
