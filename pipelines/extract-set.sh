@@ -97,6 +97,10 @@ awk -F'\t' -v me="$me" -v m="$manifest" -v root="$root" '
     }
     END { if (!bad && !ncols) { print me ": " m ": no header line" > "/dev/stderr"; exit 1 } }' "$manifest" > "$tmp/plan" || exit 1
 [ -s "$tmp/plan" ] || die "$manifest: lists no videos"
+# a missing file is a wrong path or --root, not a broken video: stop before decoding anything
+while IFS=$'\t' read -r _ path; do
+    [ -f "$path" ] || die "$path: no such file (relative paths resolve against --root, default the manifest's directory)"
+done < "$tmp/plan"
 
 # frame-extract per prefix (its --dataset is the key prefix), in first-appearance order.
 # Its exit status 2 (some videos skipped) is kept in a file, as the pipeline loses it.
@@ -119,5 +123,6 @@ else
     extract | "$bin/pack" --relabel "$manifest" --size "$size" -o "$tmp/out.dft" || exit 1
 fi
 status=$(cat "$tmp/extract-status")
+[ -s "$tmp/out.dft" ] || die "$manifest: no frames came out (no video decoded, or no face found)"
 mv -f "$tmp/out.dft" "$out" || die "$out: cannot write"
 exit "$status"
