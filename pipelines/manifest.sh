@@ -199,7 +199,7 @@ celeb() {
             }
             print p[1] "\t" stem
         }' "$list" > "$tmp/test" || exit 1
-    awk -F'\t' -v want="$split" -v p="$prefix" -v d="$name" -v me="$me" -v droppedf="$tmp/dropped" '
+    awk -F'\t' -v want="$split" -v p="$prefix" -v d="$name" -v me="$me" -v list="$list" -v droppedf="$tmp/dropped" '
         FNR == NR { test[$1 "/" $2] = 1; ntest++; next }
         function side(x) { return x % 5 == 4 ? "val" : "train" }
         {
@@ -215,7 +215,7 @@ celeb() {
             print dir "/" stem ".mp4\t" (folder == "Celeb-synthesis" ? "fake" : "real") "\t" p "/" stem "\t" d
         }
         END {
-            for (t in test) if (!(t in seen)) { print me ": List_of_testing_videos.txt names " t ".mp4, which is missing" > "/dev/stderr"; exit 1 }
+            for (t in test) if (!(t in seen)) { print me ": " list " names " t ".mp4, which is missing" > "/dev/stderr"; exit 1 }
             print dropped + 0 > droppedf
         }' "$tmp/test" "$tmp/all" > "$tmp/celeb" || exit 1
     # real before fake, then by name

@@ -195,7 +195,7 @@ col() { tail -n +2 | cut -f"$1" | tr '\n' ' '; }
     printf '1 YouTube-real/09999.mp4\n' > cdf/List_of_testing_videos.txt
     run --separate-stderr "$MAN" celeb-v2 cdf --split test
     assert_failure
-    assert_equal "$stderr" "manifest.sh: List_of_testing_videos.txt names YouTube-real/09999.mp4, which is missing"
+    assert_equal "$stderr" "manifest.sh: $TMP/cdf/List_of_testing_videos.txt names YouTube-real/09999.mp4, which is missing"
     printf '1 YouTube-real/00170.mp4 extra\n' > cdf/List_of_testing_videos.txt
     run --separate-stderr "$MAN" celeb-v2 cdf
     assert_failure
@@ -228,7 +228,7 @@ col() { tail -n +2 | cut -f"$1" | tr '\n' ' '; }
     pack --unpack u out.dft
     assert_equal "$(cut -f4 u/manifest.tsv | sort | uniq -c | tr -s ' ')" "$(printf ' 8 FS\n 1 dataset')"
     # crop's metadata is there (every record was a detected face)
-    run bash -c "strings out.dft | grep -c '^box='"
+    run grep -a -c '^box=' out.dft
     assert_output 8
     # the same as running the tools by hand
     frame-extract -n 2 --dataset fs $(tail -n +2 fs.tsv | cut -f1) | crop --size 64 --min-face 20 | pack --relabel fs.tsv -o byhand.dft
