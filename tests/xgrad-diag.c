@@ -3,7 +3,7 @@
  * tests/unit/test_models_ref.c. From the repository root, after make:
  *   /usr/bin/python3 tests/make-fixtures-xgrad.py --dump /tmp/r64.dft 64 4 float64
  *   /usr/bin/python3 tests/make-fixtures-xgrad.py --dump /tmp/r32.dft 64 4 float32
- *   gcc -O2 -march=native -std=c11 -D_GNU_SOURCE -fopenmp -Ilib $(pkg-config --cflags openblas) \
+ *   gcc -O2 -march=native -std=c11 -D_GNU_SOURCE -fopenmp -Ilib -Itests $(pkg-config --cflags openblas) \
  *       -o /tmp/xgrad-diag tests/xgrad-diag.c build/libdfstudy.a $(pkg-config --libs libpng zlib \
  *       libavformat libavcodec libswscale libavutil openblas) -lm
  *   /tmp/xgrad-diag tests/fixtures/models-xception.dft /tmp/r64.dft /tmp/r32.dft 64 4
@@ -20,13 +20,7 @@
 #include "nn/models.h"
 #include "nn/ops.h"
 #include "stream.h"
-static float hash_value(uint64_t seed, uint64_t i, double scale, double offset)
-{
-    uint32_t x = (uint32_t)i + (uint32_t)(seed * 0x9E3779B9u);
-    x ^= x >> 16; x *= 0x7FEB352Du; x ^= x >> 15; x *= 0x846CA68Bu; x ^= x >> 16;
-    double u = (double)x * (1.0 / 4294967296.0);
-    return (float)(offset + scale * (2.0 * u - 1.0));
-}
+#include "unit/fixture_hash.h"
 static const dfs_record *find(const dfs_record_list *l, const char *name)
 {
     for (size_t i = 0; i < l->n; i++) {
