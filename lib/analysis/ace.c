@@ -362,15 +362,18 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
         to_nchw(s, first_b + b0, nb, x);
         if (nn_graph_forward(g, x, nb, NN_EVAL) < 0) goto out_prog;
         if (t) {
+            /* G copies of the batch in the tail's input, filled once per batch; each
+             * intervention edits one neuron per copy and reruns the tail (the last group may
+             * leave copies unedited: their outputs are ignored) */
+            for (int64_t j = 0; j < G; j++) memcpy(X + (size_t)(j * nb * S), L->out, (size_t)(nb * S) * sizeof(float));
+            if (nn_graph_forward(t, X, G * nb, NN_EVAL) < 0) goto out_prog;
+            float *h0 = t->nodes[0].out;
             for (int64_t c0 = 0; c0 < C; c0 += G) {
                 int64_t gc = C - c0 < G ? C - c0 : G;
                 for (int k = 0; k < steps; k++) {
-                    for (int64_t j = 0; j < gc; j++) {
-                        float *h = X + (size_t)(j * nb * S);
-                        memcpy(h, L->out, (size_t)(nb * S) * sizeof(float));
-                        set_neuron(h, nb, S, c0 + j, hw, (float)val[(c0 + j) * steps + k]);
-                    }
-                    if (nn_graph_forward(t, X, gc * nb, NN_EVAL) < 0) goto out_prog;
+                    for (int64_t j = 0; j < gc; j++)
+                        set_neuron(h0 + j * nb * S, nb, S, c0 + j, hw, (float)val[(c0 + j) * steps + k]);
+                    if (nn_graph_forward_from(t, 0, NN_EVAL) < 0) goto out_prog;
                     nn_model_pfake(m, nn_graph_output(t), gc * nb, pf);
                     for (int64_t j = 0; j < gc; j++) {
                         double sum = 0;
@@ -378,6 +381,10 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
                         r->e[(c0 + j) * steps + k] += sum;
                     }
                 }
+                for (int64_t j = 0; j < gc; j++)   /* back to the observed values */
+                    for (int64_t i = 0; i < nb; i++)
+                        memcpy(h0 + (j * nb + i) * S + (c0 + j) * hw, L->out + i * S + (c0 + j) * hw,
+                               (size_t)hw * sizeof(float));
                 done += gc;
                 dfs_progress_update(&prog, (uint64_t)done);
             }
