@@ -153,6 +153,7 @@ static int run_overlap(const ace_args *a)
     for (int f = 0; f < n; f++) free(ranks[f]);
     free(ranks);
     free(count);
+    free(a->files);
     return 0;
 }
 
