@@ -4,6 +4,9 @@
 #include "nn/ops.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "common.h"
 
 #define PAR_MIN 32768
 
@@ -90,16 +93,22 @@ void nn_batchnorm_forward_eval(float *out, const float *in, const float *gamma, 
                                const float *running_mean, const float *running_var, float eps,
                                int64_t N, int64_t C, int64_t HW)
 {
+    /* the affine map per channel once, not per (sample, channel): for dense-like inputs (HW = 1)
+     * the square root per element cost more than the map itself */
+    float *scale = dfs_malloc((size_t)C * 2 * sizeof(float)), *shift = scale + C;
+    for (int64_t c = 0; c < C; c++) {
+        double invstd = 1.0 / sqrt((double)running_var[c] + eps);
+        scale[c] = (float)(invstd * (gamma ? gamma[c] : 1.0f));
+        shift[c] = (float)((beta ? beta[c] : 0.0f) - running_mean[c] * (double)scale[c]);
+    }
 #pragma omp parallel for schedule(static) if (N * C * HW > PAR_MIN)
     for (int64_t nc = 0; nc < N * C; nc++) {
         int64_t c = nc % C;
-        double invstd = 1.0 / sqrt((double)running_var[c] + eps);
-        float scale = (float)(invstd * (gamma ? gamma[c] : 1.0f));
-        float shift = (float)((beta ? beta[c] : 0.0f) - running_mean[c] * (double)scale);
         const float *x = in + nc * HW;
         float *y = out + nc * HW;
-        for (int64_t i = 0; i < HW; i++) y[i] = x[i] * scale + shift;
+        for (int64_t i = 0; i < HW; i++) y[i] = x[i] * scale[c] + shift[c];
     }
+    free(scale);
 }
 
 void nn_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,

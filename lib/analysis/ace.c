@@ -1,0 +1,575 @@
+/* ace.c: interventional neuron effects and their overlap across datasets (see ace.h). */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/ace.h"
+#include "rng.h"
+#include "stream.h"
+
+/* The tail graph's activations are kept near cache size: the work per intervention is the same
+ * whatever the replication, so a huge replicated batch only adds memory traffic. */
+#define ACE_TAIL_BYTES (32u << 20)
+
+void ace_opts_default(ace_opts *o)
+{
+    o->steps = 4;
+    o->batches = 30;
+    o->batch = 64;
+    o->range = ACE_RANGE_STUDY;
+    o->no_tail = 0;
+    o->progress = 0;
+}
+
+/* ---------------------------------------------------------------- sampling */
+
+int ace_sample_read(const char *path, int64_t h, int64_t w, int64_t want, uint64_t seed, ace_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    s->h = h;
+    s->w = w;
+    if (want < 1) return dfs_fail("ace: nothing to sample");
+    dfs_reader rd;
+    if (dfs_reader_open(&rd, path) < 0) return -1;
+    dfs_record rec;
+    dfs_record_init(&rec);
+    size_t img = (size_t)(h * w * 3), cap = 0;
+    dfs_rng rng;
+    dfs_rng_derive(&rng, seed, dfs_hash_str("ace.sample"));
+    int rc = 0;
+    for (;;) {
+        int k = dfs_reader_next(&rd, &rec);
+        if (k < 0) {
+            rc = -1;
+            break;
+        }
+        if (k == 0) break;
+        uint64_t idx = rd.index - 1;
+        if (rec.dtype != DFS_U8 || rec.rank != 3 || rec.dims[0] != (uint64_t)h || rec.dims[1] != (uint64_t)w ||
+            rec.dims[2] != 3) {
+            rc = dfs_fail("%s: record %llu: expected a u8 %lldx%lldx3 image (the model's input size)", rd.name,
+                          (unsigned long long)idx, (long long)h, (long long)w);
+            break;
+        }
+        s->seen++;
+        /* reservoir sampling (Algorithm R): every record ends in the sample with equal chance */
+        int64_t slot = -1;
+        if (s->n < want) {
+            if ((size_t)s->n == cap) {
+                cap = cap ? 2 * cap : 64;
+                if (cap > (size_t)want) cap = (size_t)want;
+                s->px = dfs_realloc(s->px, dfs_mul_size(cap, img));
+            }
+            slot = s->n++;
+        } else {
+            uint64_t r = dfs_rng_below(&rng, s->seen);
+            if (r < (uint64_t)want) slot = (int64_t)r;
+        }
+        if (slot >= 0) memcpy(s->px + (size_t)slot * img, rec.data, img);
+    }
+    dfs_record_free(&rec);
+    dfs_reader_close(&rd);
+    if (rc < 0) {
+        ace_sample_free(s);
+        return -1;
+    }
+    /* the reservoir's order is not random (early records fill it in order): shuffle it */
+    uint64_t *perm = dfs_malloc((size_t)(s->n ? s->n : 1) * sizeof *perm);
+    for (int64_t i = 0; i < s->n; i++) perm[i] = (uint64_t)i;
+    dfs_rng_shuffle(&rng, perm, (uint64_t)s->n);
+    uint8_t *px = dfs_malloc(dfs_mul_size((size_t)(s->n ? s->n : 1), img));
+    for (int64_t i = 0; i < s->n; i++) memcpy(px + (size_t)i * img, s->px + perm[i] * img, img);
+    free(perm);
+    free(s->px);
+    s->px = px;
+    return 0;
+}
+
+void ace_sample_free(ace_sample *s)
+{
+    free(s->px);
+    s->px = NULL;
+    s->n = 0;
+}
+
+void ace_result_free(ace_result *r)
+{
+    free(r->lo);
+    free(r->hi);
+    free(r->e);
+    free(r->score);
+    free(r->rank);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------- the tail graph */
+
+/* Keras-'same' flag of a window op from its padding: 1 same, 0 valid, -1 neither. */
+static int same_flag(int64_t H, int64_t W, int64_t k, int64_t stride, int64_t dil, int64_t t, int64_t l, int64_t b,
+                     int64_t r)
+{
+    if (!t && !l && !b && !r) return 0;
+    int64_t st, sb, sl, sr;
+    nn_pad_same(H, k, stride, dil, &st, &sb);
+    nn_pad_same(W, k, stride, dil, &sl, &sr);
+    return (st == t && sb == b && sl == l && sr == r) ? 1 : -1;
+}
+
+/* Copy of node i of g into t (inputs mapped by map[]); -1 when it cannot be expressed. */
+static int copy_node(nn_graph *t, const nn_graph *g, int i, const int *map)
+{
+    const nn_node *n = &g->nodes[i];
+    const nn_node *a = &g->nodes[n->in[0]];
+    int in = map[n->in[0]];
+    switch (n->kind) {
+    case NN_CONV: {
+        const nn_conv *c = &n->conv;
+        if (c->R != c->S || c->stride_h != c->stride_w || c->dil_h != c->dil_w) return -1;
+        int same = same_flag(a->H, a->W, c->R, c->stride_h, c->dil_h, c->pad_t, c->pad_l, c->pad_b, c->pad_r);
+        if (same < 0) return -1;
+        return nn_g_conv(t, n->name, in, c->K, c->R, c->stride_h, c->dil_h, c->groups, same, n->b >= 0);
+    }
+    case NN_DENSE: return nn_g_dense(t, n->name, in, n->C, n->b >= 0);
+    case NN_BATCHNORM: return nn_g_batchnorm(t, n->name, in, n->momentum, n->eps);
+    case NN_RELU:
+    case NN_SWISH:
+    case NN_SIGMOID:
+    case NN_SOFTMAX: return nn_g_act(t, n->kind, n->name, in);
+    case NN_LEAKY_RELU: return nn_g_leaky_relu(t, n->name, in, n->alpha);
+    case NN_MAXPOOL:
+    case NN_AVGPOOL: {
+        const nn_pool *p = &n->pool;
+        if (p->kh != p->kw || p->stride_h != p->stride_w) return -1;
+        int same = same_flag(a->H, a->W, p->kh, p->stride_h, 1, p->pad_t, p->pad_l, p->pad_b, p->pad_r);
+        if (same < 0) return -1;
+        return n->kind == NN_MAXPOOL ? nn_g_maxpool(t, n->name, in, p->kh, p->stride_h, same)
+                                     : nn_g_avgpool(t, n->name, in, p->kh, p->stride_h, same);
+    }
+    case NN_GLOBAL_AVGPOOL: return nn_g_global_avgpool(t, n->name, in);
+    case NN_DROPOUT: return nn_g_dropout(t, n->name, in, n->rate);
+    case NN_DROP_CONNECT: return nn_g_drop_connect(t, n->name, in, n->rate);
+    case NN_CONCAT: {
+        int ins[NN_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) ins[k] = map[n->in[k]];
+        return nn_g_concat(t, n->name, ins, n->nin);
+    }
+    case NN_ADD: return nn_g_add(t, n->name, in, map[n->in[1]]);
+    case NN_SCALE_CHANNELS: return nn_g_scale_channels(t, n->name, in, map[n->in[1]]);
+    case NN_FLATTEN: return nn_g_flatten(t, n->name, in);
+    default: return -1;
+    }
+}
+
+/* The nodes after `layer` as a graph whose input is the layer's output, with g's weights; NULL
+ * (no error) when the output depends on a node before the layer other than through it. */
+static nn_graph *tail_build(const nn_graph *g, int layer)
+{
+    if (g->output <= layer) return NULL;
+    uint8_t *need = dfs_calloc((size_t)g->nnodes, 1);
+    need[g->output] = 1;
+    int ok = 1;
+    for (int i = g->output; i > layer && ok; i--) {
+        if (!need[i]) continue;
+        const nn_node *n = &g->nodes[i];
+        for (int k = 0; k < n->nin; k++) {
+            if (n->in[k] > layer) need[n->in[k]] = 1;
+            else if (n->in[k] != layer) ok = 0;
+        }
+    }
+    nn_graph *t = NULL;
+    int *map = NULL;
+    if (!ok) goto done;
+    map = dfs_malloc((size_t)g->nnodes * sizeof *map);
+    t = nn_graph_new();
+    const nn_node *L = &g->nodes[layer];
+    map[layer] = nn_g_input(t, L->name, L->C, L->H, L->W);
+    for (int i = layer + 1; i < g->nnodes && ok; i++) {
+        if (!need[i]) continue;
+        map[i] = copy_node(t, g, i, map);
+        if (map[i] < 0) ok = 0;
+    }
+    if (ok && (nn_graph_check(t) < 0 || t->output != map[g->output])) ok = 0;
+    if (ok) {
+        dfs_rng rng;
+        dfs_rng_seed(&rng, 0);   /* every value is overwritten from g below */
+        nn_graph_alloc_params(t, &rng);
+        for (int k = 0; k < t->ntensors && ok; k++) {
+            int src = nn_graph_find_tensor(g, t->tensors[k].name);
+            if (src < 0 || g->tensors[src].n != t->tensors[k].n) {
+                ok = 0;
+                break;
+            }
+            memcpy(nn_tensor_data(t, k), nn_tensor_data(g, src), (size_t)t->tensors[k].n * sizeof(float));
+        }
+    }
+done:
+    if (!ok && t) {
+        nn_graph_free(t);
+        t = NULL;
+    }
+    free(map);
+    free(need);
+    return t;
+}
+
+/* ---------------------------------------------------------------- the analysis */
+
+/* Images [first, first + n) of the sample as NCHW floats in [0, 1]. */
+static void to_nchw(const ace_sample *s, int64_t first, int64_t n, float *x)
+{
+    int64_t hw = s->h * s->w;
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *p = s->px + (size_t)(first + i) * (size_t)(hw * 3);
+        float *o = x + (size_t)i * (size_t)(3 * hw);
+        for (int64_t q = 0; q < hw; q++)
+            for (int c = 0; c < 3; c++) o[c * hw + q] = (float)p[q * 3 + c] * (1.0f / 255.0f);
+    }
+}
+
+/* Set neuron c (a channel of hw values) to v in each of n samples of S floats. */
+static void set_neuron(float *h, int64_t n, int64_t S, int64_t c, int64_t hw, float v)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float *p = h + i * S + c * hw;
+        for (int64_t q = 0; q < hw; q++) p[q] = v;
+    }
+}
+
+void ace_rank(ace_result *r)
+{
+    int64_t *order = dfs_malloc((size_t)r->n * sizeof *order);
+    for (int64_t i = 0; i < r->n; i++) order[i] = i;
+    /* insertion sort would be quadratic for wide layers: a merge sort by (score desc, index asc) */
+    int64_t *tmp = dfs_malloc((size_t)r->n * sizeof *tmp);
+    for (int64_t width = 1; width < r->n; width *= 2) {
+        for (int64_t lo = 0; lo < r->n; lo += 2 * width) {
+            int64_t mid = lo + width < r->n ? lo + width : r->n;
+            int64_t hi = lo + 2 * width < r->n ? lo + 2 * width : r->n;
+            int64_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi) {
+                int64_t x = order[a], y = order[b];
+                int take_b = r->score[y] > r->score[x] || (r->score[y] == r->score[x] && y < x);
+                tmp[k++] = take_b ? order[b++] : order[a++];
+            }
+            while (a < mid) tmp[k++] = order[a++];
+            while (b < hi) tmp[k++] = order[b++];
+        }
+        memcpy(order, tmp, (size_t)r->n * sizeof *order);
+    }
+    for (int64_t k = 0; k < r->n; k++) r->rank[order[k]] = k + 1;
+    free(tmp);
+    free(order);
+}
+
+int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s, const ace_opts *o, ace_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (o->steps < 1 || o->batches < 1 || o->batch < 1) return dfs_fail("ace: steps, batches and batch must be >= 1");
+    if (layer < 0 || layer >= g->nnodes) return dfs_fail("ace: no node %d", layer);
+    const nn_node *in0 = &g->nodes[0];
+    if (in0->kind != NN_INPUT || in0->C != 3 || in0->H != s->h || in0->W != s->w)
+        return dfs_fail("ace: the model takes %lldx%lldx%lld inputs, the images are %lldx%lldx3", (long long)in0->C,
+                        (long long)in0->H, (long long)in0->W, (long long)s->h, (long long)s->w);
+    if (s->n < 1) return dfs_fail("ace: no images");
+
+    int64_t full = (int64_t)o->batches * o->batch, first_a = 0, first_b, n_a, n_b;
+    if (s->n >= 2 * full) {
+        n_a = n_b = full;
+        first_b = full;
+    } else {
+        n_a = n_b = s->n < full ? s->n : full;
+        first_b = 0;
+        r->shared = 1;
+    }
+    r->n_a = n_a;
+    r->n_b = n_b;
+
+    nn_node *L = &g->nodes[layer];
+    int64_t C = L->C, hw = L->H * L->W, S = C * hw;
+    int steps = o->steps;
+    r->n = C;
+    r->steps = steps;
+    r->lo = dfs_malloc((size_t)C * sizeof(double));
+    r->hi = dfs_malloc((size_t)C * sizeof(double));
+    r->e = dfs_calloc((size_t)(C * steps), sizeof(double));
+    r->score = dfs_malloc((size_t)C * sizeof(double));
+    r->rank = dfs_malloc((size_t)C * sizeof(int64_t));
+
+    int64_t B = o->batch;
+    nn_graph_set_batch(g, B);
+    float *x = dfs_malloc(dfs_mul_size((size_t)B, (size_t)(3 * s->h * s->w) * sizeof(float)));
+    float *pf = NULL, *X = NULL, *hb = NULL;
+    double *val = NULL;
+    nn_graph *t = NULL;
+    int rc = -1;
+
+    /* phase A: ranges */
+    double *mn = dfs_malloc((size_t)C * sizeof(double)), *mx = dfs_malloc((size_t)C * sizeof(double));
+    for (int64_t c = 0; c < C; c++) {
+        mn[c] = DBL_MAX;
+        mx[c] = -DBL_MAX;
+    }
+    for (int64_t b0 = 0; b0 < n_a; b0 += B) {
+        int64_t nb = n_a - b0 < B ? n_a - b0 : B;
+        to_nchw(s, first_a + b0, nb, x);
+        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0) goto out;
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t c = 0; c < C; c++) {
+                const float *p = L->out + i * S + c * hw;
+                for (int64_t q = 0; q < hw; q++) {
+                    if (p[q] < mn[c]) mn[c] = p[q];
+                    if (p[q] > mx[c]) mx[c] = p[q];
+                }
+            }
+    }
+    val = dfs_malloc((size_t)(C * steps) * sizeof(double));
+    for (int64_t c = 0; c < C; c++) {
+        double lo = mn[c], hi = mx[c];
+        if (o->range == ACE_RANGE_STUDY) {
+            if (lo > 1) lo = 1;
+            if (hi < 0) hi = 0;
+        }
+        r->lo[c] = lo;
+        r->hi[c] = hi;
+        for (int k = 0; k < steps; k++)
+            val[c * steps + k] = steps == 1 ? lo : lo + (hi - lo) * (double)k / (double)(steps - 1);
+    }
+
+    /* phase B: interventions */
+    t = o->no_tail ? NULL : tail_build(g, layer);
+    int64_t G = 1;
+    if (t) {
+        r->tail = 1;
+        int64_t per = 0;   /* floats per sample in the tail: activations and their gradients */
+        for (int i = 0; i < t->nnodes; i++) per += 2 * nn_node_size(t, i);
+        G = (int64_t)(ACE_TAIL_BYTES / ((size_t)(B * per) * sizeof(float)));
+        if (G < 1) G = 1;
+        if (G > C) G = C;
+        nn_graph_set_batch(t, B * G);
+        X = dfs_malloc(dfs_mul_size((size_t)(B * G), (size_t)S * sizeof(float)));
+    } else {
+        hb = dfs_malloc((size_t)(B * hw) * sizeof(float));
+    }
+    pf = dfs_malloc((size_t)(B * G) * sizeof(float));
+    dfs_progress prog;
+    int64_t nbatches = (n_b + B - 1) / B;
+    dfs_progress_start(&prog, "ace", (uint64_t)(nbatches * C), o->progress);
+    int64_t done = 0;
+    for (int64_t b0 = 0; b0 < n_b; b0 += B) {
+        int64_t nb = n_b - b0 < B ? n_b - b0 : B;
+        to_nchw(s, first_b + b0, nb, x);
+        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0) goto out_prog;
+        if (t) {
+            /* G copies of the batch in the tail's input, filled once per batch; each
+             * intervention edits one neuron per copy and reruns the tail (the last group may
+             * leave copies unedited: their outputs are ignored) */
+            for (int64_t j = 0; j < G; j++) memcpy(X + (size_t)(j * nb * S), L->out, (size_t)(nb * S) * sizeof(float));
+            if (nn_graph_forward(t, X, G * nb, NN_EVAL) < 0) goto out_prog;
+            float *h0 = t->nodes[0].out;
+            for (int64_t c0 = 0; c0 < C; c0 += G) {
+                int64_t gc = C - c0 < G ? C - c0 : G;
+                for (int k = 0; k < steps; k++) {
+                    for (int64_t j = 0; j < gc; j++)
+                        set_neuron(h0 + j * nb * S, nb, S, c0 + j, hw, (float)val[(c0 + j) * steps + k]);
+                    if (nn_graph_forward_from(t, 0, NN_EVAL) < 0) goto out_prog;
+                    nn_model_pfake(m, nn_graph_output(t), gc * nb, pf);
+                    for (int64_t j = 0; j < gc; j++) {
+                        double sum = 0;
+                        for (int64_t i = 0; i < nb; i++) sum += pf[j * nb + i];
+                        r->e[(c0 + j) * steps + k] += sum;
+                    }
+                }
+                for (int64_t j = 0; j < gc; j++)   /* back to the observed values */
+                    for (int64_t i = 0; i < nb; i++)
+                        memcpy(h0 + (j * nb + i) * S + (c0 + j) * hw, L->out + i * S + (c0 + j) * hw,
+                               (size_t)hw * sizeof(float));
+                done += gc;
+                dfs_progress_update(&prog, (uint64_t)done);
+            }
+        } else {
+            for (int64_t c = 0; c < C; c++) {
+                for (int64_t i = 0; i < nb; i++) memcpy(hb + i * hw, L->out + i * S + c * hw, (size_t)hw * sizeof(float));
+                for (int k = 0; k < steps; k++) {
+                    set_neuron(L->out, nb, S, c, hw, (float)val[c * steps + k]);
+                    if (nn_graph_forward_from(g, layer, NN_EVAL) < 0) goto out_prog;
+                    nn_model_pfake(m, nn_graph_output(g), nb, pf);
+                    double sum = 0;
+                    for (int64_t i = 0; i < nb; i++) sum += pf[i];
+                    r->e[c * steps + k] += sum;
+                }
+                for (int64_t i = 0; i < nb; i++) memcpy(L->out + i * S + c * hw, hb + i * hw, (size_t)hw * sizeof(float));
+                dfs_progress_update(&prog, (uint64_t)++done);
+            }
+        }
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double lo = DBL_MAX, hi = -DBL_MAX;
+        for (int k = 0; k < steps; k++) {
+            double e = r->e[c * steps + k] /= (double)n_b;
+            if (e < lo) lo = e;
+            if (e > hi) hi = e;
+        }
+        r->score[c] = hi - lo;
+    }
+    ace_rank(r);
+    rc = 0;
+out_prog:
+    dfs_progress_end(&prog);
+out:
+    if (t) nn_graph_free(t);
+    free(x);
+    free(X);
+    free(hb);
+    free(pf);
+    free(val);
+    free(mn);
+    free(mx);
+    if (rc < 0) ace_result_free(r);
+    return rc;
+}
+
+int ace_write_tsv(dfs_out *out, const ace_result *r)
+{
+    FILE *f = out->f;
+    fprintf(f, "neuron\tlo\thi");
+    for (int k = 0; k < r->steps; k++) fprintf(f, "\te%d", k + 1);
+    fprintf(f, "\tscore\trank\n");
+    for (int64_t c = 0; c < r->n; c++) {
+        fprintf(f, "%lld\t%.9g\t%.9g", (long long)c, r->lo[c], r->hi[c]);
+        for (int k = 0; k < r->steps; k++) fprintf(f, "\t%.9g", r->e[c * r->steps + k]);
+        fprintf(f, "\t%.9g\t%lld\n", r->score[c], (long long)r->rank[c]);
+    }
+    if (ferror(f)) return dfs_fail("%s: write failed", dfs_out_name(out));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- overlap */
+
+int ace_read_ranks(const char *path, int64_t **rank, int64_t *n)
+{
+    *rank = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return dfs_fail("%s: cannot open", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int col_neuron = -1, col_rank = -1, rc = 0;
+    long lineno = 0;
+    int64_t count = 0, alloc = 0;
+    int64_t *rk = NULL;
+    uint8_t *seen = NULL;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (line[len - 1] == '\n') line[--len] = 0;
+        char *save = NULL, *tok;
+        int col = 0;
+        if (lineno == 1) {
+            for (tok = strtok_r(line, "\t", &save); tok; tok = strtok_r(NULL, "\t", &save), col++) {
+                if (!strcmp(tok, "neuron")) col_neuron = col;
+                if (!strcmp(tok, "rank")) col_rank = col;
+            }
+            if (col_neuron < 0 || col_rank < 0) {
+                rc = dfs_fail("%s: line 1: not an ace table (no 'neuron' and 'rank' columns)", path);
+                break;
+            }
+            continue;
+        }
+        long nv = -1, rv = -1;
+        for (tok = strtok_r(line, "\t", &save); tok; tok = strtok_r(NULL, "\t", &save), col++) {
+            if (col == col_neuron && dfs_parse_long(tok, 0, 100000000, &nv) < 0) nv = -1;
+            if (col == col_rank && dfs_parse_long(tok, 1, 100000000, &rv) < 0) rv = -1;
+        }
+        if (nv < 0 || rv < 0) {
+            rc = dfs_fail("%s: line %ld: bad neuron or rank", path, lineno);
+            break;
+        }
+        if (nv >= alloc) {
+            int64_t na = alloc ? alloc : 256;
+            while (na <= nv) na *= 2;
+            rk = dfs_realloc(rk, (size_t)na * sizeof *rk);
+            seen = dfs_realloc(seen, (size_t)na);
+            memset(seen + alloc, 0, (size_t)(na - alloc));
+            alloc = na;
+        }
+        if (seen[nv]) {
+            rc = dfs_fail("%s: line %ld: neuron %ld listed twice", path, lineno, nv);
+            break;
+        }
+        seen[nv] = 1;
+        rk[nv] = rv;
+        count++;
+    }
+    if (!rc && ferror(f)) rc = dfs_fail("%s: read error", path);
+    if (!rc && count == 0) rc = dfs_fail("%s: no neurons", path);
+    /* neurons 0..count-1 each once, ranks a permutation of 1..count */
+    if (!rc) {
+        uint8_t *used = dfs_calloc((size_t)count + 1, 1);
+        for (int64_t i = 0; i < count && !rc; i++) {
+            if (i >= alloc || !seen[i]) rc = dfs_fail("%s: neuron %lld missing", path, (long long)i);
+            else if (rk[i] > count || used[rk[i]]) rc = dfs_fail("%s: ranks are not 1..%lld", path, (long long)count);
+            else used[rk[i]] = 1;
+        }
+        free(used);
+    }
+    free(line);
+    free(seen);
+    fclose(f);
+    if (rc) {
+        free(rk);
+        return -1;
+    }
+    *rank = rk;
+    *n = count;
+    return 0;
+}
+
+void ace_overlap_count(int64_t *const *ranks, int nfiles, int64_t N, int64_t k, int64_t *count)
+{
+    for (int j = 0; j <= nfiles; j++) count[j] = 0;
+    for (int64_t i = 0; i < N; i++) {
+        int in = 0;
+        for (int f = 0; f < nfiles; f++) in += ranks[f][i] <= k;
+        count[in]++;
+    }
+}
+
+static double log_choose(double n, double k)
+{
+    return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1);
+}
+
+double ace_overlap_expected(int64_t N, int64_t k, int n, int j)
+{
+    double p = (double)k / (double)N;
+    return (double)N * exp(log_choose(n, j)) * pow(p, j) * pow(1 - p, n - j);
+}
+
+double ace_overlap_pvalue(int64_t N, int64_t k, int n, int64_t observed)
+{
+    if (observed <= 0) return 1.0;
+    if (k > N) k = N;
+    double *d = dfs_calloc((size_t)k + 1, sizeof(double)), *nd = dfs_calloc((size_t)k + 1, sizeof(double));
+    d[k] = 1.0;
+    for (int t = 1; t < n; t++) {
+        for (int64_t x = 0; x <= k; x++) nd[x] = 0;
+        for (int64_t mm = 0; mm <= k; mm++) {
+            if (d[mm] == 0) continue;
+            /* x of the next set's k draws fall in the mm current members */
+            int64_t xlo = k - (N - mm) > 0 ? k - (N - mm) : 0;
+            for (int64_t xx = xlo; xx <= mm; xx++)
+                nd[xx] += d[mm] * exp(log_choose((double)mm, (double)xx) + log_choose((double)(N - mm), (double)(k - xx)) -
+                                      log_choose((double)N, (double)k));
+        }
+        double *sw = d;
+        d = nd;
+        nd = sw;
+    }
+    double p = 0;
+    for (int64_t x = observed; x <= k; x++) p += d[x];
+    free(d);
+    free(nd);
+    return p > 1 ? 1 : p;
+}
