@@ -109,7 +109,7 @@ static void parse_args(int argc, char **argv, train_args *a)
         else if (!strcmp(f, "--epochs")) epochs = dfs_arg_long(f, v, 1, 1000000);
         else if (!strcmp(f, "--batch")) batch = dfs_arg_long(f, v, 1, 65536);
         else if (!strcmp(f, "--steps")) steps = dfs_arg_long(f, v, 1, 100000000);
-        else if (!strcmp(f, "--lr")) o->lr = dfs_arg_double(f, v, 1e-12, 10);
+        else if (!strcmp(f, "--lr")) o->lr = dfs_arg_double(f, v, 1e-12, 1e30);
         else if (!strcmp(f, "--loss")) {
             if (strcmp(v, "mse") && strcmp(v, "bce")) dfs_die("--loss: '%s' is not mse or bce", v);
             o->loss = v;
