@@ -37,6 +37,11 @@ static const char usage[] =
     "  --size N           resize every image to NxN: area averaging when shrinking (OpenCV's\n"
     "                     INTER_AREA), bilinear with half-pixel centres when enlarging (INTER_LINEAR);\n"
     "                     also applies to image records read from streams\n"
+    "  --relabel M.tsv    stream input: set each record's label (and dataset=, when that column is\n"
+    "                     there) from the line of its video in a video manifest with a header\n"
+    "                     naming video, label[, dataset] (formats/video-manifest.md; other columns\n"
+    "                     are ignored). The video of a record is its key without the last '/'\n"
+    "                     component; a record whose video is not listed is an error\n"
     "\n"
     "Sampling (applied in this order; deterministic for a given --seed)\n"
     "  --shuffle          random permutation of the records\n"
@@ -77,7 +82,8 @@ typedef struct opts {
     int nmanifests;
     const char *outs[2];
     int nouts;
-    const char *unpack, *dataset, *root, *prefix;
+    const char *unpack, *dataset, *root, *prefix, *relabel_path;
+    dfs_relabel relabel;
     int label, have_label, list, size, progress, by_set;
     dfs_sample_opts s;
     char **inputs;
@@ -249,7 +255,8 @@ static void where_of(char *buf, size_t n, const char *file, uint64_t index)
 
 static void prepare(const opts *o, sink *k, dfs_record *r, const char *file, uint64_t index)
 {
-    if (o->size > 0 && dfs_record_resize(r, o->size) != 0) {
+    if ((o->relabel_path && dfs_relabel_apply(&o->relabel, r) != 0) ||
+        (o->size > 0 && dfs_record_resize(r, o->size) != 0)) {
         char where[512];
         where_of(where, sizeof where, file, index);
         dfs_fail_prefix(where);
@@ -424,6 +431,10 @@ int main(int argc, char **argv)
             o.manifests[o.nmanifests++] = need(argc, argv, &i);
         } else if (strcmp(a, "--size") == 0) o.size = (int)dfs_arg_long(a, need(argc, argv, &i), 1, 32768);
         else if (strcmp(a, "--unpack") == 0) o.unpack = need(argc, argv, &i);
+        else if (strcmp(a, "--relabel") == 0) {
+            if (o.relabel_path) dfs_die("--relabel: given twice");
+            o.relabel_path = need(argc, argv, &i);
+        }
         else if (strcmp(a, "--list") == 0) o.list = 1;
         else if (strcmp(a, "--take") == 0) o.s.take = dfs_arg_long(a, need(argc, argv, &i), 0, LONG_MAX);
         else if (strcmp(a, "--balance") == 0) o.s.balance = 1;
@@ -443,7 +454,7 @@ int main(int argc, char **argv)
         else dfs_die("unknown option '%s' (see pack --help)", a);
     }
     int sampling = o.s.shuffle || o.s.balance || o.s.take >= 0 || o.s.split >= 0;
-    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1))
+    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path))
         dfs_die("--list takes only input streams (and -o FILE)");
     if (o.unpack && o.nouts) dfs_die("--unpack writes a directory; -o does not apply");
     if (o.unpack && o.s.split >= 0) dfs_die("--split writes two streams; it cannot be combined with --unpack");
@@ -462,11 +473,14 @@ int main(int argc, char **argv)
     sink k;
     memset(&k, 0, sizeof k);
     if (png) {
+        if (o.relabel_path) dfs_die("--relabel applies to stream input only (a PNG manifest carries its own labels)");
         run_png(&o, &k);
     } else {
         if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0)
             dfs_die("--label, --dataset, --root and --key-prefix apply to PNG input only");
+        if (o.relabel_path && dfs_relabel_read(o.relabel_path, &o.relabel) != 0) dfs_die_error();
         run_stream(&o, &k);
+        if (o.relabel_path) dfs_relabel_free(&o.relabel);
     }
     free(o.inputs);
     return 0;

@@ -369,6 +369,118 @@ void dfs_manifest_free(dfs_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
+/* ---- relabelling by video ---- */
+enum { RL_VIDEO, RL_LABEL, RL_DATASET, RL_NCOLS };
+
+void dfs_relabel_free(dfs_relabel *rl)
+{
+    for (size_t i = 0; i < rl->n; i++) free(rl->datasets[i]);
+    free(rl->datasets);
+    free(rl->labels);
+    dfs_strmap_free(&rl->index);
+    free(rl->name);
+    memset(rl, 0, sizeof *rl);
+}
+
+int dfs_relabel_read(const char *path, dfs_relabel *rl)
+{
+    memset(rl, 0, sizeof *rl);
+    dfs_strmap_init(&rl->index);
+    rl->name = dfs_strdup(path);
+    /* manifest_fail only needs the name */
+    dfs_manifest named = {.name = rl->name};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        dfs_fail("%s: %s", path, strerror(e));
+        dfs_relabel_free(rl);
+        return -1;
+    }
+    enum { MAXF = 64 };
+    int cols[RL_NCOLS] = {-1, -1, -1}, ncols = 0, rv = -1;
+    size_t cap = 0, lcap = 0;
+    char *line = NULL;
+    long lineno = 0;
+    ssize_t len;
+    errno = 0;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        if ((size_t)len != strlen(line)) { manifest_fail(&named, lineno, "NUL byte in the line"); goto out; }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (len == 0 || line[0] == '#') continue;
+        char *fld[MAXF];
+        int nf = split_tabs(line, fld, MAXF);
+        if (nf < 0) { manifest_fail(&named, lineno, "more than %d columns", MAXF); goto out; }
+        if (!ncols) {   /* the header */
+            static const char *names[RL_NCOLS] = {"video", "label", "dataset"};
+            for (int j = 0; j < nf; j++)
+                for (int c = 0; c < RL_NCOLS; c++)
+                    if (strcmp(fld[j], names[c]) == 0) {
+                        if (cols[c] >= 0) { manifest_fail(&named, lineno, "column '%s' appears twice", names[c]); goto out; }
+                        cols[c] = j;
+                    }
+            if (cols[RL_VIDEO] < 0 || cols[RL_LABEL] < 0) {
+                manifest_fail(&named, lineno, "the first line must be a header naming the columns 'video' and 'label'");
+                goto out;
+            }
+            ncols = nf;
+            continue;
+        }
+        if (nf != ncols) {
+            manifest_fail(&named, lineno, "expected %d (as in the header) tab-separated fields, got %d", ncols, nf);
+            goto out;
+        }
+        const char *video = fld[cols[RL_VIDEO]];
+        const char *data = cols[RL_DATASET] >= 0 ? fld[cols[RL_DATASET]] : "";
+        int label;
+        if (dfs_label_parse(fld[cols[RL_LABEL]], &label) != 0) { manifest_fail(&named, lineno, "%s", dfs_error()); goto out; }
+        if (dfs_key_check(video) != 0) { manifest_fail(&named, lineno, "video: %s", dfs_error()); goto out; }
+        if (*data && text_field_valid(data, "dataset") != 0) { manifest_fail(&named, lineno, "%s", dfs_error()); goto out; }
+        int dup;
+        size_t first = dfs_strmap_put(&rl->index, video, rl->n, &dup);
+        if (dup) {
+            (void)first;
+            manifest_fail(&named, lineno, "video '%s' is listed twice", video);
+            goto out;
+        }
+        if (rl->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            rl->labels = dfs_realloc(rl->labels, cap * sizeof *rl->labels);
+            rl->datasets = dfs_realloc(rl->datasets, cap * sizeof *rl->datasets);
+        }
+        rl->labels[rl->n] = label;
+        rl->datasets[rl->n] = *data ? dfs_strdup(data) : NULL;
+        rl->n++;
+        errno = 0;
+    }
+    if (ferror(f)) { dfs_fail("%s: read error: %s", path, strerror(errno)); goto out; }
+    if (!ncols) { dfs_fail("%s: no header line (video, label[, dataset])", path); goto out; }
+    rv = 0;
+out:
+    free(line);
+    fclose(f);
+    if (rv != 0) dfs_relabel_free(rl);
+    return rv;
+}
+
+int dfs_relabel_apply(const dfs_relabel *rl, dfs_record *r)
+{
+    char *key = dfs_meta_dup(r, "key");
+    if (!key) return dfs_fail("record has no key, so its video is unknown");
+    char *video = dfs_video_id(key);
+    free(key);
+    size_t i;
+    if (!dfs_strmap_get(&rl->index, video, &i)) {
+        dfs_fail("video '%s' is not in %s", video, rl->name);
+        free(video);
+        return -1;
+    }
+    free(video);
+    r->label = rl->labels[i];
+    if (rl->datasets[i] && dfs_meta_set(r, "dataset", rl->datasets[i]) != 0) return -1;
+    return 0;
+}
+
 int dfs_manifest_write_header(dfs_out *o)
 {
     static const char h[] = "path\tlabel\tkey\tdataset\n";

@@ -64,6 +64,25 @@ void dfs_manifest_free(dfs_manifest *m);
 int dfs_manifest_write_header(dfs_out *o);
 int dfs_manifest_write_entry(dfs_out *o, const char *path, int label, const char *key, const char *dataset);
 
+/* ---- relabelling stream records by video (pack --relabel, formats/video-manifest.md) ----
+ * A TSV with a header line naming at least the columns `video` and `label` (optionally
+ * `dataset`; other columns, such as `path`, are read past). Each record's video id (its key
+ * without the last component) is looked up: its label becomes the line's label and, when the
+ * column is there and not empty, its dataset= the line's dataset. A video listed twice, or a
+ * record whose video is not listed, is an error: a frame must never keep a label by accident. */
+typedef struct dfs_relabel {
+    char *name;      /* the file, for messages */
+    dfs_strmap index;   /* video id -> entry */
+    int *labels;
+    char **datasets; /* NULL entries: keep the record's dataset= */
+    size_t n;
+} dfs_relabel;
+/* Errors read "M.tsv: line N: problem". */
+int dfs_relabel_read(const char *path, dfs_relabel *rl);
+/* Errors read "video 'V' is not in M.tsv" or "record has no key". */
+int dfs_relabel_apply(const dfs_relabel *rl, dfs_record *r);
+void dfs_relabel_free(dfs_relabel *rl);
+
 /* ---- PNG -> record ---- */
 /* Read a PNG as 8-bit RGB, resize to size x size when size > 0 (dfs_image_resize: area averaging
  * when shrinking, bilinear when enlarging), and make it an u8 (H, W, 3) record with label,

@@ -103,6 +103,8 @@ typedef struct nn_graph {
     int mode;                        /* mode of the last forward (backward follows it) */
     int reuse_masks;                 /* training forward reuses the previous dropout masks */
     int no_dropout;                  /* training forward treats dropout and drop-connect as identity */
+    int guided_relu;                 /* backward: ReLU and leaky ReLU pass a gradient only where both it
+                                      * and the input are positive (guided backpropagation) */
 } nn_graph;
 
 /* ---- building ---- */

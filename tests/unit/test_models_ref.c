@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_hash.h"
 #include "common.h"
 #include "nn/graph.h"
 #include "nn/models.h"
@@ -36,19 +37,6 @@
 #define GRAD_ATOL 2e-3
 #define GRAD_RTOL 2e-3
 #define GRAD_ABS 1e-6   /* float32 noise on gradients that are exactly 0 (a beta before another batchnorm) */
-
-/* the generator shared with the fixture script: lowbias32(seed * 0x9E3779B9 + i) -> [-1, 1) */
-static float hash_value(uint64_t seed, uint64_t i, double scale, double offset)
-{
-    uint32_t x = (uint32_t)i + (uint32_t)(seed * 0x9E3779B9u);
-    x ^= x >> 16;
-    x *= 0x7FEB352Du;
-    x ^= x >> 15;
-    x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    double u = (double)x * (1.0 / 4294967296.0);
-    return (float)(offset + scale * (2.0 * u - 1.0));
-}
 
 static const dfs_record *find(const dfs_record_list *l, const char *name)
 {

@@ -1,0 +1,271 @@
+/* cam: Grad-CAM heatmaps of a detector for a stream of images (formats/cam.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include "common.h"
+#include "image.h"
+#include "stream.h"
+#include "analysis/gradcam.h"
+#include "nn/checkpoint.h"
+#include "nn/gradcam.h"
+#include "nn/models.h"
+
+static const char usage[] =
+    "usage: cam -m MODEL.ckpt [options] < images.dft > heatmaps.dft\n"
+    "\n"
+    "Grad-CAM heatmaps (Selvaraju et al.) of a detector for every image of a stream of u8\n"
+    "(S, S, 3) RGB records, S the model's input size. Output: one f32 (S, S) record per image in\n"
+    "[0, 1] with the image's key, dataset and label and layer=, class= (formats/cam.md).\n"
+    "\n"
+    "  -m, --model FILE  checkpoint (formats/checkpoint.md)\n"
+    "  --layer NAME      node whose activations are explained (default: the architecture's\n"
+    "                    Grad-CAM layer: meso4 and mesoinception4 block4.relu, shallownet\n"
+    "                    block3.relu2, xception block14.sepconv2_act, efficientnet-b0 top.conv)\n"
+    "  --class C         fake (default) or real: the pre-sigmoid/softmax score explained\n"
+    "  --batch N         images per forward pass (default 8)\n"
+    "  --guided          Guided Grad-CAM: the map times the largest |guided-backpropagation\n"
+    "                    gradient| over the colour channels, scaled to [0, 1]\n"
+    "  --png DIR         also write each heatmap as DIR/<key>.png in OpenCV's JET colours\n"
+    "                    ('/' and other characters outside [A-Za-z0-9._-] of the key become '_')\n"
+    "  --overlay         the PNGs blend the image and the heatmap half and half\n"
+    "  --compat study    reproduce what the study saved: no ReLU, tf-explain's VIRIDIS overlay on\n"
+    "                    the image, then the study's gray conversion and JET; output u8 (S, S, 3)\n"
+    "  -o FILE           write the stream to FILE (default stdout)\n"
+    "  -h, --help        show this help\n";
+
+typedef struct cam_args {
+    const char *model, *layer, *png, *out;
+    int cls, guided, overlay, study;
+    long batch;
+} cam_args;
+
+static void parse_args(int argc, char **argv, cam_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cls = NN_CAM_FAKE;
+    a->batch = 8;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
+        if (!strcmp(f, "--guided")) { a->guided = 1; continue; }
+        if (!strcmp(f, "--overlay")) { a->overlay = 1; continue; }
+        if (!strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--layer") || !strcmp(f, "--class") ||
+            !strcmp(f, "--batch") || !strcmp(f, "--png") || !strcmp(f, "--compat") || !strcmp(f, "-o")) {
+            if (i + 1 >= argc) dfs_die("%s needs a value", f);
+            const char *v = argv[++i];
+            if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
+            else if (!strcmp(f, "--layer")) a->layer = v;
+            else if (!strcmp(f, "--png")) a->png = v;
+            else if (!strcmp(f, "-o")) a->out = v;
+            else if (!strcmp(f, "--batch")) a->batch = dfs_arg_long(f, v, 1, 4096);
+            else if (!strcmp(f, "--class")) {
+                if (!strcmp(v, "fake")) a->cls = NN_CAM_FAKE;
+                else if (!strcmp(v, "real")) a->cls = NN_CAM_REAL;
+                else dfs_die("--class: '%s' is neither fake nor real", v);
+            } else {
+                if (strcmp(v, "study")) dfs_die("--compat: unknown mode '%s' (only 'study')", v);
+                a->study = 1;
+            }
+            continue;
+        }
+        dfs_die("unknown argument '%s' (see --help)", f);
+    }
+    if (!a->model) dfs_die("-m MODEL.ckpt is required (see --help)");
+    if (a->overlay && !a->png) dfs_die("--overlay needs --png DIR");
+    if (a->study && (a->guided || a->overlay))
+        dfs_die("--compat study already contains the image and has no guided variant; drop --guided/--overlay");
+}
+
+/* The PNG file name of a key: characters outside [A-Za-z0-9._-] become '_'. */
+static char *png_path(const char *dir, const dfs_record *r, long index)
+{
+    char *key = dfs_meta_dup(r, "key");
+    char buf[32];
+    if (!key || !key[0]) {
+        free(key);
+        snprintf(buf, sizeof buf, "record%ld", index);
+        key = dfs_strdup(buf);
+    }
+    for (char *p = key; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+              *p == '_' || *p == '-'))
+            *p = '_';
+    size_t n = strlen(dir) + strlen(key) + 8;
+    char *path = dfs_malloc(n);
+    snprintf(path, n, "%s/%s.png", dir, key);
+    free(key);
+    return path;
+}
+
+typedef struct cam_run {
+    const cam_args *a;
+    nn_graph *g;
+    int layer;
+    int64_t S, h, w;
+    float *x, *maps, *guided, *up;
+    uint8_t *rgb;
+    dfs_record *batch;
+    dfs_record out;
+    dfs_out *o;
+    long written;
+} cam_run;
+
+static void write_png(cam_run *c, const dfs_record *in, const uint8_t *rgb)
+{
+    char *path = png_path(c->a->png, in, c->written);
+    dfs_image im = {0};
+    if (dfs_image_alloc(&im, (int)c->S, (int)c->S, 3) != 0) dfs_die_error();
+    memcpy(im.px, rgb, (size_t)(c->S * c->S * 3));
+    if (dfs_png_write(path, &im) != 0) dfs_die_error();
+    dfs_image_free(&im);
+    free(path);
+}
+
+/* The image's label and metadata (key, dataset, ...) onto a freshly shaped record. */
+static void copy_meta(dfs_record *r, const dfs_record *in)
+{
+    r->label = in->label;
+    const char *p = in->meta, *end = in->meta + in->meta_len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eq = memchr(p, '=', (size_t)(end - p));
+        if (!nl) nl = end;
+        if (eq && eq < nl) {
+            char *k = strndup(p, (size_t)(eq - p)), *v = strndup(eq + 1, (size_t)(nl - eq - 1));
+            if (!k || !v) dfs_die("out of memory");
+            if (dfs_meta_set(r, k, v) != 0) dfs_die_error();
+            free(k);
+            free(v);
+        }
+        p = nl + 1;
+    }
+}
+
+static void run_batch(cam_run *c, int64_t N)
+{
+    const cam_args *a = c->a;
+    int64_t S = c->S, P = S * S, hw = c->h * c->w;
+    for (int64_t n = 0; n < N; n++) {
+        const uint8_t *px = c->batch[n].data;
+        for (int64_t p = 0; p < P; p++)
+            for (int k = 0; k < 3; k++) c->x[(n * 3 + k) * P + p] = px[p * 3 + k] / 255.0f;
+    }
+    if (nn_gradcam_batch(c->g, c->layer, a->cls, c->x, N, !a->study, c->maps, a->guided ? c->guided : NULL) != 0)
+        dfs_die_error();
+    for (int64_t n = 0; n < N; n++) {
+        const dfs_record *in = &c->batch[n];
+        dfs_record *r = &c->out;
+        if (a->study) {
+            uint64_t dims[3] = {(uint64_t)S, (uint64_t)S, 3};
+            if (dfs_record_shape(r, DFS_U8, 3, dims) != 0) dfs_die_error();
+            dfs_cam_study(c->maps + n * hw, c->h, c->w, in->data, S, S, r->data);
+        } else {
+            uint64_t dims[2] = {(uint64_t)S, (uint64_t)S};
+            if (dfs_record_shape(r, DFS_F32, 2, dims) != 0) dfs_die_error();
+            float *m = r->data;
+            dfs_cam_resize(c->maps + n * hw, c->h, c->w, m, S, S);
+            if (a->guided) {
+                const float *gb = c->guided + n * 3 * P;
+                for (int64_t p = 0; p < P; p++) {
+                    float best = 0.0f;
+                    for (int k = 0; k < 3; k++) best = fmaxf(best, fabsf(gb[k * P + p]));
+                    m[p] *= best;
+                }
+            }
+            dfs_cam_minmax(m, P);
+        }
+        copy_meta(r, in);
+        if (dfs_meta_set(r, "layer", c->g->nodes[c->layer].name) != 0 ||
+            dfs_meta_set(r, "class", a->cls == NN_CAM_FAKE ? "fake" : "real") != 0)
+            dfs_die_error();
+        if (a->study && dfs_meta_set(r, "compat", "study") != 0) dfs_die_error();
+        if (a->png) {
+            if (a->study) {
+                write_png(c, in, r->data);
+            } else {
+                dfs_cam_color(r->data, P, c->rgb);
+                if (a->overlay) dfs_cam_blend(in->data, c->rgb, P, 0.5, c->rgb);
+                write_png(c, in, c->rgb);
+            }
+        }
+        if (dfs_write_record(c->o, r) != 0) dfs_die_error();
+        c->written++;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    dfs_tool_init(argv[0]);
+    cam_args a;
+    parse_args(argc, argv, &a);
+
+    nn_ckpt_info info;
+    nn_graph *g = nn_checkpoint_load(a.model, NULL, &info);
+    if (!g) dfs_die_error();
+    const nn_model_info *mi = nn_model_find(info.arch);
+    const char *lname = a.layer ? a.layer : mi ? mi->cam_layer : NULL;
+    if (!lname) dfs_die("%s: no default Grad-CAM layer for architecture '%s'; use --layer", a.model, info.arch);
+    int layer = nn_gradcam_layer(g, lname);
+    if (layer < 0) dfs_die("%s: %s: %s", a.model, info.arch, dfs_error());
+    if (a.png && dfs_mkdir_p(a.png) != 0) dfs_die_error();
+
+    cam_run c;
+    memset(&c, 0, sizeof c);
+    c.a = &a;
+    c.g = g;
+    c.layer = layer;
+    c.S = info.size;
+    c.h = g->nodes[layer].H;
+    c.w = g->nodes[layer].W;
+    nn_graph_set_batch(g, a.batch);
+    size_t P = (size_t)(c.S * c.S);
+    c.x = dfs_malloc((size_t)a.batch * 3 * P * sizeof(float));
+    c.maps = dfs_malloc((size_t)(a.batch * c.h * c.w) * sizeof(float));
+    if (a.guided) c.guided = dfs_malloc((size_t)a.batch * 3 * P * sizeof(float));
+    c.rgb = dfs_malloc(3 * P);
+    c.batch = dfs_malloc((size_t)a.batch * sizeof(dfs_record));
+    for (long i = 0; i < a.batch; i++) dfs_record_init(&c.batch[i]);
+    dfs_record_init(&c.out);
+
+    dfs_reader rd;
+    if (dfs_reader_open(&rd, "-") != 0) dfs_die_error();
+    dfs_out o;
+    if (dfs_out_open(&o, a.out, 1, 0) != 0) dfs_die_error();
+    c.o = &o;
+    int64_t n = 0;
+    long index = 0;
+    for (;;) {
+        int rc = dfs_reader_next(&rd, &c.batch[n]);
+        if (rc < 0) dfs_die_error();
+        if (rc > 0) {
+            const dfs_record *r = &c.batch[n];
+            if (!dfs_record_is_image(r) || r->dims[2] != 3)
+                dfs_die("<stdin>: record %ld: not an RGB u8 (H, W, 3) image", index);
+            if ((int64_t)r->dims[0] != c.S || (int64_t)r->dims[1] != c.S)
+                dfs_die("<stdin>: record %ld: image is %llux%llu, the model %s takes %lldx%lld", index,
+                        (unsigned long long)r->dims[0], (unsigned long long)r->dims[1], a.model, (long long)c.S,
+                        (long long)c.S);
+            index++;
+            n++;
+        }
+        if (n == a.batch || (rc == 0 && n > 0)) {
+            run_batch(&c, n);
+            n = 0;
+        }
+        if (rc == 0) break;
+    }
+    dfs_reader_close(&rd);
+    if (dfs_out_commit(&o) != 0) dfs_die_error();
+
+    for (long i = 0; i < a.batch; i++) dfs_record_free(&c.batch[i]);
+    free(c.batch);
+    dfs_record_free(&c.out);
+    free(c.x);
+    free(c.maps);
+    free(c.guided);
+    free(c.rgb);
+    nn_ckpt_info_free(&info);
+    nn_graph_free(g);
+    return 0;
+}

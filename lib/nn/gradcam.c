@@ -1,0 +1,89 @@
+/* gradcam.c: class-score gradients at one node and the weighted sum of its channels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "nn/gradcam.h"
+
+int nn_gradcam_layer(const nn_graph *g, const char *name)
+{
+    int i = nn_graph_find(g, name);
+    if (i >= 0 && g->nodes[i].H * g->nodes[i].W > 1) return i;
+    /* name the last few spatial nodes: the usual choices are near the end */
+    char list[512];
+    size_t o = 0;
+    int shown = 0;
+    for (int k = g->nnodes - 1; k > 0 && shown < 8; k--) {
+        const nn_node *n = &g->nodes[k];
+        if (n->H * n->W <= 1 || n->kind == NN_FLATTEN) continue;
+        int w = snprintf(list + o, sizeof list - o, "%s%s", shown ? ", " : "", n->name);
+        if (w < 0 || (size_t)w >= sizeof list - o) break;
+        o += (size_t)w;
+        shown++;
+    }
+    if (o == 0) list[0] = '\0';
+    if (i >= 0) return dfs_fail("layer '%s' has no spatial extent (1x1); spatial layers near the end: %s", name, list);
+    return dfs_fail("no layer '%s' in this model; spatial layers near the end: %s", name, list);
+}
+
+/* dL/d(output) that makes the backward pass compute d(class score). */
+static void class_seed(const nn_graph *g, int cls, int64_t N, float *seed)
+{
+    int64_t C = nn_graph_output_size(g);
+    memset(seed, 0, (size_t)(N * C) * sizeof(float));
+    for (int64_t n = 0; n < N; n++) {
+        if (C == 1) seed[n] = cls == NN_CAM_FAKE ? 1.0f : -1.0f;
+        else seed[n * C + (cls == NN_CAM_FAKE ? 1 : 0)] = 1.0f;
+    }
+}
+
+int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N, int relu, float *maps,
+                     float *guided)
+{
+    if (N > g->batch) return dfs_fail("gradcam: batch of %lld above the graph's %lld", (long long)N, (long long)g->batch);
+    int64_t C = nn_graph_output_size(g);
+    if (C != 1 && C != 2) return dfs_fail("gradcam: the model has %lld outputs (1 or 2 expected)", (long long)C);
+    if (nn_graph_forward(g, x, N, NN_EVAL) != 0) return -1;
+    float *seed = dfs_malloc((size_t)(N * C) * sizeof(float));
+    class_seed(g, cls, N, seed);
+
+    uint8_t *saved = dfs_malloc((size_t)g->nnodes);
+    if (!g->want_grad) nn_graph_want_grad(g, 0, 0);
+    memcpy(saved, g->want_grad, (size_t)g->nnodes);
+    memset(g->want_grad, 0, (size_t)g->nnodes);
+    g->guided_relu = 0;
+    nn_graph_want_grad(g, layer, 1);
+    nn_graph_backward(g, seed);
+
+    const nn_node *L = &g->nodes[layer];
+    int64_t K = L->C, HW = L->H * L->W;
+    for (int64_t n = 0; n < N; n++) {
+        const float *A = L->out + n * K * HW, *G = L->dout + n * K * HW;
+        double *acc = dfs_calloc((size_t)HW, sizeof(double));
+        for (int64_t k = 0; k < K; k++) {
+            double w = 0.0;
+            for (int64_t p = 0; p < HW; p++) w += G[k * HW + p];
+            w /= (double)HW;
+            for (int64_t p = 0; p < HW; p++) acc[p] += w * A[k * HW + p];
+        }
+        for (int64_t p = 0; p < HW; p++) {
+            double v = acc[p];
+            maps[n * HW + p] = (float)(relu && v < 0.0 ? 0.0 : v);
+        }
+        free(acc);
+    }
+
+    if (guided) {
+        memset(g->want_grad, 0, (size_t)g->nnodes);
+        nn_graph_want_grad(g, 0, 1);
+        g->guided_relu = 1;
+        nn_graph_backward(g, seed);
+        g->guided_relu = 0;
+        memcpy(guided, g->nodes[0].dout, (size_t)(N * nn_node_size(g, 0)) * sizeof(float));
+    }
+    memcpy(g->want_grad, saved, (size_t)g->nnodes);
+    free(saved);
+    free(seed);
+    return 0;
+}
