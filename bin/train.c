@@ -65,6 +65,7 @@ typedef struct train_args {
     int summary;
     long threads;
     const char *mode;
+    char *last_alloc, *log_alloc;   /* derived file names, freed at the end */
 } train_args;
 
 static char *with_suffix(const char *out, const char *suffix)
@@ -152,8 +153,8 @@ static void parse_args(int argc, char **argv, train_args *a)
     o->epochs = (int)(epochs > 0 ? epochs : mixed ? 50 : 100);
     o->batch = (int)(batch > 0 ? batch : mixed ? 64 : 32);
     o->steps = mixed ? (int)steps : 0;
-    o->last = with_suffix(o->out, ".last.ckpt");
-    if (!o->log) o->log = with_suffix(o->out, ".log.tsv");
+    o->last = a->last_alloc = with_suffix(o->out, ".last.ckpt");
+    if (!o->log) o->log = a->log_alloc = with_suffix(o->out, ".log.tsv");
 }
 
 static void print_summary(const nn_graph *g)
@@ -196,5 +197,7 @@ int main(int argc, char **argv)
         openblas_set_num_threads((int)a.threads);
     }
     if (nn_train_run(&a.o) != 0) dfs_die_error();
+    free(a.last_alloc);
+    free(a.log_alloc);
     return 0;
 }
