@@ -466,19 +466,21 @@ int nn_train_run(const nn_train_opts *o)
                 break;
             }
         }
+        /* the log before the last checkpoint: a run killed between them redoes this epoch and
+         * its log line, so the log always holds every epoch the last checkpoint has */
+        char line[512];
+        snprintf(line, sizeof line, "%lld\t%.6f\t%.6f\t%.6f\t%.6f\t%.3f\t%.1f\n", (long long)e, tl, ta, vl, va, secs, ips);
+        tb_add(&log, line);
+        if (log_write(&log, o->log) != 0) {
+            rc = -1;
+            break;
+        }
         st.adam_t = t.adam.t;
         st.epoch = e;
         st.rng = t.g->rng;
         snprintf(meta, sizeof meta, "stage=%d\nepoch=%lld\nval_acc=%.9g\nbest_epoch=%lld\nbest_val_acc=%.17g\nrun=%s\n",
                  o->stage, (long long)e, va, (long long)best_epoch, best, sig);
         if (nn_checkpoint_save(t.g, t.arch, t.size, meta, &st, o->last) != 0) {
-            rc = -1;
-            break;
-        }
-        char line[512];
-        snprintf(line, sizeof line, "%lld\t%.6f\t%.6f\t%.6f\t%.6f\t%.3f\t%.1f\n", (long long)e, tl, ta, vl, va, secs, ips);
-        tb_add(&log, line);
-        if (log_write(&log, o->log) != 0) {
             rc = -1;
             break;
         }

@@ -12,9 +12,9 @@
  * outside it frozen); merge trains every layer.
  *
  * After every epoch: the checkpoint with the best validation accuracy so far is saved to `out`
- * (strictly better replaces, as Keras's ModelCheckpoint save_best_only), then the last epoch with
- * the whole training state (Adam moments, step count, epoch, dropout RNG, best so far) to
- * `last`, then the epoch log is rewritten atomically. Every write is atomic, so a run killed at
+ * (strictly better replaces, as Keras's ModelCheckpoint save_best_only), then the epoch log is
+ * rewritten atomically, then the last epoch with the whole training state (Adam moments, step
+ * count, epoch, dropout RNG, best so far) goes to `last`. Every write is atomic, so a run killed at
  * any point resumes (nn_train_opts.resume) from `last` and ends byte-identical to an
  * uninterrupted run with the same seed, data and thread count.
  *
