@@ -10,18 +10,26 @@
  *   logits, running statistics:  atol 2e-4 * max|ref| + 1e-6, rtol 1e-3
  *   loss:                        rtol 1e-4
  *   gradients, per tensor:       atol 2e-3 * max|ref of that tensor| + 1e-6, rtol 2e-3
- * KNOWN GAP: Xception's TRAINING-mode gradients are not compared. They differ from the reference
- * by 1-10% of a tensor's largest gradient in places, and by as much between two float32 op
- * implementations (nn-ops and a naive one), i.e. the C result is sensitive to rounding there
- * while PyTorch's own float32 run stays within 1e-5 of float64; the cause is not found yet.
- * Xception's training-mode logits, loss and running statistics and all its inference-mode
- * gradients are compared at the tolerances above.
+ * Kinks: a float32 forward can land on the other side of a ReLU or max-pool kink than the
+ * float64 reference when the reference value is closer to it than float32 rounding (a ReLU input
+ * within ~1e-6 of 0, a pool window whose two largest values are within ~1e-6); the gradients of the
+ * two sides then differ by far more than any tolerance. Xception in training mode at 64x64, batch 4
+ * has ~4M ReLU inputs and three such places for our ops: flipping those three decisions (ReLU
+ * inputs of block2.sepconv2_act and block13.sepconv2_act at +1.19e-7 where the reference is below
+ * 0, one block2.pool window with a gap of 3.9e-7) took its gradients from 1-30% of a tensor's largest
+ * gradient off to within 5e-6 (tests/make-fixtures-xgrad.py and tests/xgrad-diag.c show how). So
+ * where tests/fixtures/models-<arch>-pins.dft exists (Xception only, training mode), the test takes
+ * the reference's side at every kink the fixture lists as closer than its limit (1e-4) before the
+ * backward pass, after checking that our forward value is as close to that kink (so pins cannot hide
+ * anything else).
  * (PyTorch's own float32 gradients stay within 1e-5 * max of these float64 references at batch 4;
  * the 1e-6 floor is for gradients that are exactly zero, such as a beta followed by another
  * training-mode batchnorm, where float32 leaves ~1e-7.) */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fixture_hash.h"
@@ -114,8 +122,62 @@ static int compare_grad(const char *arch, const dfs_record_list *fx, const char 
     return 1;
 }
 
+/* Take the reference's side at the kinks listed in `pins` (see the header comment): for each
+ * "pin.<node>" record of (index, decision) rows, a ReLU node's input becomes 0 (reference inactive)
+ * or FLT_MIN (active), a max-pool node's argmax becomes the reference's winner; only where our own
+ * value is within the fixture's limit of that kink. Returns the number of decisions changed. */
+static int apply_pins(const char *arch, nn_graph *g, const dfs_record_list *pins, int64_t N)
+{
+    char *lim_s = dfs_meta_dup(&pins->v[0], "limit");
+    double limit = 0;
+    CHECK(lim_s && !dfs_parse_double(lim_s, &limit) && limit > 0, "%s: pins: bad limit", arch);
+    free(lim_s);
+    int changed = 0, far = 0;
+    for (size_t r = 1; r < pins->n; r++) {
+        char *name = dfs_meta_dup(&pins->v[r], "name");
+        int node = name && !strncmp(name, "pin.", 4) ? nn_graph_find(g, name + 4) : -1;
+        const dfs_record *rec = &pins->v[r];
+        int ok = node >= 0 && rec->dtype == DFS_I64 && rec->rank == 2 && rec->dims[1] == 2 &&
+                 (g->nodes[node].kind == NN_RELU || g->nodes[node].kind == NN_MAXPOOL);
+        CHECK(ok, "%s: pins: bad record %s", arch, name ? name : "?");
+        if (!ok) {
+            free(name);
+            continue;
+        }
+        nn_node *nd = &g->nodes[node];
+        nn_node *in = &g->nodes[nd->in[0]];
+        const int64_t *p = rec->data;
+        int64_t m = rec->dims[0], size = N * nn_node_size(g, node), plane = in->H * in->W, bad = 0;
+        for (int64_t q = 0; q < m; q++) {
+            int64_t k = p[2 * q], d = p[2 * q + 1];
+            if (k < 0 || k >= size || (nd->kind == NN_MAXPOOL && (d < 0 || d >= plane))) {
+                bad++;
+                continue;
+            }
+            if (nd->kind == NN_RELU) {
+                float *v = &in->out[k];
+                if ((*v > 0) == (d != 0)) continue;
+                far += fabs(*v) >= limit;
+                *v = d ? FLT_MIN : 0.0f;
+                nd->out[k] = *v;
+            } else {
+                int64_t nc = k / (nd->H * nd->W);
+                if (nd->argmax[k] == d) continue;
+                const float *xin = in->out + nc * plane;
+                far += fabs((double)xin[nd->argmax[k]] - xin[d]) >= limit;
+                nd->argmax[k] = (int32_t)d;
+            }
+            changed++;
+        }
+        CHECK(bad == 0, "%s: %s: %lld pins out of range", arch, name, (long long)bad);
+        free(name);
+    }
+    CHECK(far == 0, "%s: %d pinned decisions are not near a kink in our forward pass", arch, far);
+    return changed;
+}
+
 static void check_mode(const char *arch, nn_graph *g, const dfs_record_list *fx, const char *mode, const char *loss,
-                       const float *x, const float *target, int64_t N)
+                       const float *x, const float *target, int64_t N, const dfs_record_list *pins)
 {
     char nm[160];
     int train = !strcmp(mode, "train");
@@ -125,6 +187,7 @@ static void check_mode(const char *arch, nn_graph *g, const dfs_record_list *fx,
     const float *logits = nn_graph_output(g);
     float dlogits[64];
     double L = loss_and_grad(loss, dlogits, logits, target, N);
+    if (pins) printf("# %s %s: %d kink decisions taken from the reference\n", arch, mode, apply_pins(arch, g, pins, N));
     nn_graph_backward(g, dlogits);
 
     snprintf(nm, sizeof nm, "%s.logits", mode);
@@ -136,13 +199,11 @@ static void check_mode(const char *arch, nn_graph *g, const dfs_record_list *fx,
     CHECK(r && r->dtype == DFS_F64, "%s: fixture lacks %s", arch, nm);
     if (r && r->dtype == DFS_F64) CHECK_CLOSE(L, ((const double *)r->data)[0], 0.0, LOSS_RTOL);
 
-    int skip_grads = train && !strcmp(arch, "xception");   /* the known gap in the header comment */
-    if (!skip_grads) compare_grad(arch, fx, mode, "input", g->nodes[0].dout, N * nn_node_size(g, 0));
+    compare_grad(arch, fx, mode, "input", g->nodes[0].dout, N * nn_node_size(g, 0));
     int checked = 0;
     for (int t = 0; t < g->ntensors; t++) {
         const nn_tensor *T = &g->tensors[t];
         if (!T->is_stat) {
-            if (skip_grads) continue;
             checked += compare_grad(arch, fx, mode, T->name, nn_tensor_grad(g, t), T->n);
         } else if (train) {
             snprintf(nm, sizeof nm, "train.after.%s", T->name);
@@ -153,7 +214,7 @@ static void check_mode(const char *arch, nn_graph *g, const dfs_record_list *fx,
     }
     int64_t params = 0;
     for (int t = 0; t < g->ntensors; t++) params += !g->tensors[t].is_stat;
-    CHECK(skip_grads || checked == params, "%s %s: compared %d of %lld parameter gradients", arch, mode, checked, (long long)params);
+    CHECK(checked == params, "%s %s: compared %d of %lld parameter gradients", arch, mode, checked, (long long)params);
 }
 
 /* Set parameters and running statistics from the fixture: the hash rule, or for statistics the
@@ -206,11 +267,27 @@ static void check_arch(const char *arch)
         CHECK(0, "%s", dfs_error());
         return;
     }
+    /* the kink pins (training mode), for the fixture's size and batch */
+    dfs_record_list pins = {0};
+    int have_pins = 0;
+    char ppath[256];
+    snprintf(ppath, sizeof ppath, "tests/fixtures/models-%s-pins.dft", arch);
+    if (access(ppath, F_OK) == 0) {
+        CHECK(dfs_read_all(ppath, &pins) == 0 && pins.n > 0, "%s", dfs_error());
+        have_pins = pins.n > 0;
+    }
     char *size_s = dfs_meta_dup(&fx.v[0], "size"), *batch_s = dfs_meta_dup(&fx.v[0], "batch"),
          *loss = dfs_meta_dup(&fx.v[0], "loss");
     long size = 0, N = 0;
     CHECK(size_s && batch_s && loss && !dfs_parse_long(size_s, 1, 1024, &size) && !dfs_parse_long(batch_s, 1, 16, &N),
           "%s: bad fixture header", path);
+    if (have_pins) {
+        char *ps = dfs_meta_dup(&pins.v[0], "size"), *pb = dfs_meta_dup(&pins.v[0], "batch");
+        have_pins = ps && pb && size_s && batch_s && !strcmp(ps, size_s) && !strcmp(pb, batch_s);
+        CHECK(have_pins, "%s: pins are for another size or batch than the fixture", arch);
+        free(ps);
+        free(pb);
+    }
     const dfs_record *xs = find(&fx, "spec.input"), *target = find(&fx, "target");
     nn_graph *g = size > 0 ? nn_model_build(arch, size) : NULL;
     CHECK(g != NULL, "%s", dfs_error());
@@ -226,8 +303,9 @@ static void check_arch(const char *arch)
         nn_graph_set_batch(g, N);
         nn_graph_want_grad(g, 0, 1);
         g->no_dropout = 1;
-        if (set_weights(arch, g, &fx, NULL) == 0) check_mode(arch, g, &fx, "train", loss, x, target->data, N);
-        if (set_weights(arch, g, &fx, "eval.stat") == 0) check_mode(arch, g, &fx, "eval", loss, x, target->data, N);
+        if (set_weights(arch, g, &fx, NULL) == 0)
+            check_mode(arch, g, &fx, "train", loss, x, target->data, N, have_pins ? &pins : NULL);
+        if (set_weights(arch, g, &fx, "eval.stat") == 0) check_mode(arch, g, &fx, "eval", loss, x, target->data, N, NULL);
         free(x);
     } else {
         CHECK(0, "%s: fixture lacks input or target", path);
@@ -237,6 +315,7 @@ static void check_arch(const char *arch)
     free(batch_s);
     free(loss);
     dfs_record_list_free(&fx);
+    if (pins.n) dfs_record_list_free(&pins);
 }
 
 static void test_meso4(void) { check_arch("meso4"); }
