@@ -1,0 +1,78 @@
+/* predict: a checkpoint's P(fake) for every image of a stream, as a score TSV. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#include <cblas.h>
+
+#include "common.h"
+#include "nn/checkpoint.h"
+#include "nn/models.h"
+#include "nn/trainer.h"
+
+static const char usage[] =
+    "usage: predict -m M.ckpt [--batch N] [--threads N] [-o SCORES.tsv] [IN.dft] > SCORES.tsv\n"
+    "\n"
+    "Run a trained detector on every record of a tensor stream (a file or stdin, read in batches,\n"
+    "so pipes work) and write the score TSV of formats/score-tsv.md: a header\n"
+    "'key<TAB>dataset<TAB>label<TAB>p_fake', then one line per record in stream order. P(fake) is\n"
+    "sigmoid(logit) for meso4, mesoinception4 and shallownet, softmax(logits)[1] for xception and\n"
+    "efficientnet-b0, printed with %.9g. Records must be u8 S x S x 3 images with S the\n"
+    "checkpoint's size; any label (-1 unknown is printed as -1). A record without key= is named\n"
+    "#INDEX, one without dataset= 'unknown'.\n"
+    "\n"
+    "  -m FILE        the checkpoint (required)\n"
+    "  --batch N      images per forward pass (default 64)\n"
+    "  --threads N    OpenMP and BLAS threads (default: all cores)\n"
+    "  -o FILE        write the scores to FILE, whole or not at all (default stdout)\n"
+    "  --progress     live progress on stderr even when it is not a terminal\n"
+    "  -h, --help     show this help\n";
+
+int main(int argc, char **argv)
+{
+    dfs_tool_init(argv[0]);
+    const char *model = NULL, *in = "-", *outp = "-";
+    long batch = 64, threads = 0;
+    int progress = 0, have_in = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
+        if (!strcmp(f, "--progress")) { progress = 1; continue; }
+        if (!strcmp(f, "-m") || !strcmp(f, "--batch") || !strcmp(f, "--threads") || !strcmp(f, "-o")) {
+            if (i + 1 >= argc) dfs_die("%s needs a value", f);
+            const char *v = argv[++i];
+            if (!strcmp(f, "-m")) model = v;
+            else if (!strcmp(f, "-o")) outp = v;
+            else if (!strcmp(f, "--batch")) batch = dfs_arg_long(f, v, 1, 65536);
+            else threads = dfs_arg_long(f, v, 1, 1024);
+            continue;
+        }
+        if (f[0] == '-' && f[1]) dfs_die("unknown argument '%s' (see --help)", f);
+        if (have_in) dfs_die("more than one input stream ('%s'; see --help)", f);
+        in = f;
+        have_in = 1;
+    }
+    if (!model) dfs_die("-m M.ckpt is required (see --help)");
+    if (threads > 0) {
+        omp_set_num_threads((int)threads);
+        openblas_set_num_threads((int)threads);
+    }
+    nn_ckpt_info info;
+    nn_graph *g = nn_checkpoint_load(model, NULL, &info);
+    if (!g) dfs_die_error();
+    const nn_model_info *m = nn_model_find(info.arch);
+    dfs_out o;
+    if (dfs_out_open(&o, outp, 0, 1) != 0) dfs_die_error();
+    if (nn_predict_stream(g, m, info.size, in, (int)batch, o.f, progress) != 0) {
+        dfs_out_abort(&o);
+        dfs_die_error();
+    }
+    if (ferror(o.f)) {
+        dfs_out_abort(&o);
+        dfs_die("%s: write failed", dfs_out_name(&o));
+    }
+    if (dfs_out_commit(&o) != 0) dfs_die_error();
+    nn_ckpt_info_free(&info);
+    nn_graph_free(g);
+    return 0;
+}

@@ -1,0 +1,66 @@
+/* trainer.h: the study's three training stages (paper-repo-facts.md section 2) and prediction.
+ *
+ * Stage 1 (scratch): every epoch is one full pass over the training file in an order shuffled
+ * from dfs_rng_derive(seed, epoch), in batches of `batch` (the last one may be smaller, as Keras's
+ * flow_from_directory); then one pass over the validation file in file order.
+ * Stages 2 (transfer) and 3 (merge) start from a stage-1 checkpoint: every epoch takes `steps`
+ * batches alternately from the training file and the mix file (step 0 from train). Each stream
+ * is walked in a permutation drawn from (seed, epoch, stream, pass) and reshuffled when it runs
+ * out, so an epoch depends only on the seed and its number (resume needs nothing else).
+ * Validation alternates batches of the two validation files until both are used up, once each.
+ * Transfer trains only the architecture's head (nn_model_info.head; batchnorm statistics
+ * outside it frozen); merge trains every layer.
+ *
+ * After every epoch: the checkpoint with the best validation accuracy so far is saved to `out`
+ * (strictly better replaces, as Keras's ModelCheckpoint save_best_only), then the epoch log is
+ * rewritten atomically, then the last epoch with the whole training state (Adam moments, step
+ * count, epoch, dropout RNG, best so far) goes to `last`. Every write is atomic, so a run killed at
+ * any point resumes (nn_train_opts.resume) from `last` and ends byte-identical to an
+ * uninterrupted run with the same seed, data and thread count.
+ *
+ * Memory: the two datasets are read by index with pread, so what is held is the index (about
+ * 100 bytes per record plus its key) and one batch: for the paper protocol (16,000 images at
+ * 256x256, batch 32) the input batch is 32 x 3 x 256 x 256 floats = 25 MB, plus the model's
+ * activations for 32 images. */
+#ifndef DFS_NN_TRAINER_H
+#define DFS_NN_TRAINER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { NN_STAGE_SCRATCH = 1, NN_STAGE_TRANSFER = 2, NN_STAGE_MERGE = 3 };
+
+typedef struct nn_train_opts {
+    int stage;                /* NN_STAGE_* */
+    const char *arch;         /* stage 1: architecture (stages 2/3: taken from `from`) */
+    int64_t size;             /* stage 1: input side; 0 = from the training data */
+    const char *from;         /* stages 2/3: the stage-1 checkpoint */
+    const char *train, *mix;  /* training files (mix: stages 2/3 only) */
+    const char *val, *val_mix;
+    const char *out, *last, *log;
+    int epochs, batch, steps; /* steps: stages 2/3 batches per epoch */
+    double lr;
+    const char *loss;         /* "mse", "bce" (sigmoid) or "bce_softmax2" */
+    uint64_t seed;
+    int resume;
+    int progress;             /* force the live bar */
+    int quiet;                /* no per-epoch lines */
+} nn_train_opts;
+
+/* The study's defaults for a stage and architecture: lr and loss name ("mse", "bce" or
+ * "bce_softmax2"); -1 for an unknown architecture. */
+int nn_train_defaults(const char *arch, int stage, double *lr, const char **loss);
+
+/* Run a whole training. 0, or -1 with a one-line error (a file and problem, or
+ * "epoch E step S: loss is nan"). */
+int nn_train_run(const nn_train_opts *o);
+
+/* predict: read the stream `in` (name for messages) record by record in batches of `batch`, write
+ * the score TSV (formats/score-tsv.md) to out. A record without key gets "#<index>", without
+ * dataset "unknown"; labels are printed as they are (-1 included). */
+struct nn_graph;
+struct nn_model_info;
+int nn_predict_stream(struct nn_graph *g, const struct nn_model_info *m, int64_t size, const char *in,
+                      int batch, FILE *out, int progress);
+
+#endif
