@@ -3,8 +3,6 @@
 # resume after kill -9, stages 2/3, NaN stop, and input checks.
 load helper
 
-# Under load (other jobs on the 2 cores), spinning OpenMP workers slow training twenty-fold.
-export OMP_WAIT_POLICY=passive
 
 # A small celeb set at 64x64: train 40 videos x 8 frames, val 10 x 8, test 20 x 8.
 celeb_set() {

@@ -4,6 +4,7 @@ bats_require_minimum_version 1.7.0
 ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 BIN="${DFS_BIN:-$ROOT/bin}"
 PATH="$BIN:$PATH"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # see tests/run.sh
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 

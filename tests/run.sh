@@ -5,6 +5,9 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+# Idle OpenMP threads spin by default; on a loaded machine (a parallel bats run) that starves the
+# threads doing work, so tests let them sleep.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 unit_only=0
 filter=""
 while [ $# -gt 0 ]; do
