@@ -8,6 +8,8 @@
 #   make fuzz         run each fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make deps         install the Debian packages needed to build, run and test
 #   make fixture-deps install what tests/make-fixtures.sh needs to regenerate fixtures
+#   make study        the study (pipelines/study.mk): PROFILE=quick|demo|test [JOBS=2] [RUNS=runs]
+#   make demo         make study PROFILE=demo, then print where the report is
 
 ifeq ($(origin CC),default)
 CC := gcc
@@ -50,7 +52,7 @@ TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit sanitize fuzz deps fixture-deps clean info
+.PHONY: all test unit sanitize fuzz deps fixture-deps clean info study demo
 .SECONDARY:
 all: info $(TOOLS) $(UNIT_BINS)
 
@@ -111,6 +113,15 @@ deps:
 
 fixture-deps:
 	@scripts/deps.sh --fixtures
+
+PROFILE ?= quick
+JOBS    ?= 2
+study: $(TOOLS)
+	$(MAKE) -f pipelines/study.mk -j$(JOBS) PROFILE=$(PROFILE)
+
+demo: $(TOOLS)
+	$(MAKE) -f pipelines/study.mk -j$(JOBS) PROFILE=demo
+	@echo "demo study report: $(or $(RUNS),runs)/demo/report.md"
 
 clean:
 	rm -rf build build-san build-fuzz $(TOOLS)

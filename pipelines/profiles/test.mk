@@ -1,0 +1,20 @@
+# Profile "test": the smallest run that exercises every stage (tests/80-study.bats).
+SIZE          := 32
+TRAIN_VIDEOS  := 4
+VAL_VIDEOS    := 2
+TEST_VIDEOS   := 2
+AUG_VIDEOS    := 2
+FRAMES        := 2
+EPOCHS1       := 1
+EPOCHS23      := 1
+BATCH1        := 8
+BATCH23       := 8
+STEPS         := 1
+ARCHS         := meso4 shallownet
+CAM_FAKES     := 2
+ACE_ARCH      := shallownet
+ACE_LAYER     :=
+ACE_BATCHES   := 1
+ACE_BATCH     := 4
+ACE_TOP       := 64,128
+THREADS       := 1
