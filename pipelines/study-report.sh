@@ -61,6 +61,7 @@ Summed over the nine test sets:
 | group | images | <0.7 | 0.7-0.9 | >=0.9 |
 |---|---|---|---|---|
 EOF
+if [ -s "$R/figures/ssim.png" ]; then echo '![RQ3 SSIM histogram](figures/ssim.png)'; echo; fi
 awk -F'\t' 'NR > 1 && $3 != "total" {
         if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
         c[$1, $3] += $4; tot[$1] += $4
@@ -86,6 +87,7 @@ independent random K-subset (chance baseline); the p-value is that of the all-ni
 
 EOF
 cat "$R/rq4/overlap.md"
+if [ -s "$R/figures/overlap.png" ]; then echo; echo '![RQ4 overlap with the chance baseline](figures/overlap.png)'; fi
 
 cat <<EOF
 
@@ -131,6 +133,10 @@ cat <<EOF
 - \`rq4/ace/\`, \`rq4/overlap.{tsv,md}\`: neuron analysis
 - \`timings.tsv\`
 
-Not in this version: figures as PNG (gnuplot histograms, heatmap contact sheet) and the
-comparison with the published numbers.
+- \`figures/ssim.png\`, \`figures/overlap.png\`: gnuplot (pipelines/study-figures.sh); absent when
+  gnuplot is not installed
+
+Not in this version: the heatmap contact sheet (the paper's Figure 2) and a comparison with the
+published numbers (meaningless on synthetic data anyway). Trainings and predictions fan out with
+make -j; GNU parallel and HOSTS= (several machines) are not used yet.
 EOF

@@ -76,23 +76,26 @@ TRAIN1 = $(BIN)/train --arch $(2) --train $(R)/data/train/$(1).dft --val $(R)/da
 TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft --mix $(R)/data/train/FSNT.dft \
   --val $(R)/data/val/$(1).dft --val-mix $(R)/data/val/FSNT.dft \
   --epochs $(EPOCHS23) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) -q
-# A stale checkpoint being rebuilt must not resume from its old run's last state; a missing one
-# with a last state was interrupted and resumes.
-RESUME = $(if $(wildcard $@),rm -f $(@:.ckpt=.last.ckpt);) r=; test -e $(@:.ckpt=.last.ckpt) && r=--resume;
+# train writes STEM.part.ckpt (+ .part.last.ckpt, .part.log.tsv), renamed to the target's names
+# only when it finished: a killed training never leaves a checkpoint that make takes for done.
+# A partial state newer than every prerequisite is that of an interrupted run: it resumes.
+PART = $(@:.ckpt=.part)
+RESUME = r=--resume; for d in $^; do test $(PART).last.ckpt -nt $$d || r=; done;
+FINISH = && mv $(PART).last.ckpt $(@:.ckpt=.last.ckpt) && mv $(PART).log.tsv $(@:.ckpt=.log.tsv) && mv $(PART).ckpt $@
 
 define model_rules
 $(R)/models/$(1)1.ckpt: $(R)/data/train/CELEB.dft $(R)/data/val/CELEB.dft
-	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,CELEB,$(2)) -o $$@ $$$$r)
+	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,CELEB,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)4.ckpt: $(R)/data/train/F2F.dft $(R)/data/val/F2F.dft
-	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,F2F,$(2)) -o $$@ $$$$r)
+	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,F2F,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)2.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,transfer,$$<) -o $$@ $$$$r)
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,transfer,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)3.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,merge,$$<) -o $$@ $$$$r)
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,merge,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)5.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,transfer,$$<) -o $$@ $$$$r)
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,transfer,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)6.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,merge,$$<) -o $$@ $$$$r)
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,merge,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
 endef
 $(foreach a,$(ARCHS),$(eval $(call model_rules,$(name_$(a)),$(a))))
 
@@ -128,6 +131,9 @@ $(R)/rq3/ssim-hist.tsv: $(SSIM)
 	  awk -F'\t' -v g=$$g -v t=$$t 'NR > 1 { print g "\t" t "\t" $$0 }' $${f%.tsv}.hist.tsv; done; } > $@.tmp && mv $@.tmp $@)
 
 # ---- RQ4: neuron causal effects (ace) of ACE_ARCH's model 1 on every test set, overlap ---------
+ifeq ($(filter $(ACE_ARCH),$(ARCHS)),)
+$(error ACE_ARCH '$(ACE_ARCH)' is not in ARCHS '$(ARCHS)': set ACE_ARCH (and ACE_LAYER, ACE_TOP to fit that layer's size))
+endif
 ACE_MODEL := $(name_$(ACE_ARCH))1
 ACE := $(foreach t,$(TESTSETS),$(R)/rq4/ace/$(t).tsv)
 $(R)/rq4/ace/%.tsv: $(R)/models/$(ACE_MODEL).ckpt $(R)/data/test/%.dft
@@ -141,7 +147,14 @@ ALL_FILES = $(foreach a,$(NAMES),$(foreach k,1 2 3 4 5 6,$(R)/models/$(a)$(k).ck
   $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft)) \
   $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft $(R)/data/test/$(t).dft) $(ACE)
 
+# ---- figures (gnuplot; left out when it is not installed, and the report says so) -------------
+GNUPLOT := $(shell command -v gnuplot 2>/dev/null)
+FIGURES := $(if $(GNUPLOT),$(R)/figures/ssim.png $(R)/figures/overlap.png)
+$(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap.tsv $(ROOT)/pipelines/study-figures.sh
+	$(call timed,figures,sh $(ROOT)/pipelines/study-figures.sh $(R))
+
 # ---- report -----------------------------------------------------------------------------------
-$(R)/report.md: $(TABLES) $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(ROOT)/pipelines/study-report.sh
+$(R)/report.md: $(TABLES) $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) \
+  $(ROOT)/pipelines/study-report.sh
 	$(call timed,report,PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) ARCHS='$(ARCHS)' ACE_MODEL=$(ACE_MODEL) \
 	  ACE_LAYER='$(ACE_LAYER)' JOBS=$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1) sh $(ROOT)/pipelines/study-report.sh $(R) > $@.tmp && mv $@.tmp $@)

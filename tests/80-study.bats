@@ -18,7 +18,8 @@ study() {
 @test "study: tables, scores, RQ3, RQ4 and the report exist and are not empty" {
     local R="$RUNS/test" n t d
     for n in 4 5 6 7; do
-        [ -s "$R/tables/table$n.tsv" ] && [ -s "$R/tables/table$n.md" ]
+        [ -s "$R/tables/table$n.tsv" ] || fail "empty tables/table$n.tsv"
+        [ -s "$R/tables/table$n.md" ] || fail "empty tables/table$n.md"
     done
     # 2 architectures x 6 detectors x 9 test sets
     for d in MesoNet ShallowNet; do for n in 1 2 3 4 5 6; do
@@ -31,7 +32,13 @@ study() {
     assert_output 12
     run awk -F'\t' 'NR > 1 && ($6 == "-" || $6 == "") { print }' "$R/tables/table4.tsv"
     assert_output ''
-    [ -s "$R/rq3/ssim-hist.tsv" ] && [ -s "$R/rq3/ssim/ShallowNet1-3/DF.tsv" ] && [ -s "$R/rq4/overlap.md" ]
+    if command -v gnuplot >/dev/null; then
+        for f in figures/ssim.png figures/overlap.png; do [ -s "$R/$f" ] || fail "empty $f"; done
+    fi
+    for f in rq3/ssim-hist.tsv rq3/ssim/ShallowNet1-3/DF.tsv rq3/ssim/MesoNet4-6/CELEB.hist.tsv \
+             rq3/cam/MesoNet2/FS-I.dft rq4/overlap.md rq4/overlap.tsv timings.tsv report.md; do
+        [ -s "$R/$f" ] || fail "empty $f"
+    done
     [ "$(ls "$R/rq4/ace" | grep -c '\.tsv$')" -eq 9 ]
     run grep -c 'SYNTHETIC DATA' "$R/report.md"
     assert_output 1
@@ -84,4 +91,29 @@ study() {
     run study PROFILE=nosuch
     assert_failure
     assert_output --partial "unknown PROFILE 'nosuch'"
+}
+
+@test "study: ACE_ARCH outside ARCHS is an error that says what to set" {
+    run study ARCHS=meso4
+    assert_failure
+    assert_output --partial "ACE_ARCH 'shallownet' is not in ARCHS 'meso4'"
+}
+
+@test "study: a training interrupted after its last state was saved resumes to the same checkpoint" {
+    local R="$RUNS/test"
+    cp "$R/models/MesoNet1.ckpt" saved.ckpt
+    # as if killed after the last epoch, before the renames
+    mv "$R/models/MesoNet1.ckpt" "$R/models/MesoNet1.part.ckpt"
+    mv "$R/models/MesoNet1.last.ckpt" "$R/models/MesoNet1.part.last.ckpt"
+    mv "$R/models/MesoNet1.log.tsv" "$R/models/MesoNet1.part.log.tsv"
+    echo "marker of the interrupted run" >> "$R/models/MesoNet1.part.log.tsv"
+    local before; before=$(wc -l < "$R/timings.tsv")
+    study -j2
+    [ ! -e "$R/models/MesoNet1.part.ckpt" ] && [ -s "$R/models/MesoNet1.last.ckpt" ]
+    # resumed: no epoch was trained again, so the log is still the interrupted run's
+    grep -q '^marker of the interrupted run$' "$R/models/MesoNet1.log.tsv"
+    run sh -c "tail -n +$((before + 1)) '$R/timings.tsv' | cut -f2 | grep -c '^models/'"
+    assert_output 1
+    cmp saved.ckpt "$R/models/MesoNet1.ckpt"
+    study -q
 }
