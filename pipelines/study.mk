@@ -6,7 +6,8 @@
 #
 # Every output is a file written atomically (the tools' -o, or a temp file renamed), so make's
 # timestamps give incremental reruns and an interrupted run resumes where it stopped;
-# an interrupted training resumes from its STEM.last.ckpt (train --resume).
+# an interrupted training resumes from its STEM.part.last.ckpt (train --resume).
+# Profile variables (ARCHS, SIZE, EPOCHS1...) can be overridden on the command line.
 # Independent trainings, predictions and heatmaps fan out with make -jN (the top-level
 # `make study` passes -j$(JOBS), default 2).
 
@@ -38,7 +39,6 @@ name_shallownet      := ShallowNet
 name_xception        := XceptionNet
 name_efficientnet-b0 := EfficientNet
 NAMES     := $(foreach a,$(ARCHS),$(name_$(a)))
-arch_of    = $(firstword $(foreach a,$(ARCHS),$(if $(filter $(1),$(name_$(a))),$(a))))
 DETECTORS := $(foreach n,$(NAMES),$(addprefix $(n),1 2 3 4 5 6))
 TESTSETS  := CELEB CELEB-M F2F FS NT DF DFD FS-I NT-I
 lc         = $(shell echo '$(1)' | tr A-Z a-z)
