@@ -61,7 +61,6 @@ Summed over the nine test sets:
 | group | images | <0.7 | 0.7-0.9 | >=0.9 |
 |---|---|---|---|---|
 EOF
-if [ -s "$R/figures/ssim.png" ]; then echo '![RQ3 SSIM histogram](figures/ssim.png)'; echo; fi
 awk -F'\t' 'NR > 1 && $3 != "total" {
         if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
         c[$1, $3] += $4; tot[$1] += $4
@@ -75,6 +74,7 @@ awk -F'\t' 'NR > 1 && $3 != "total" {
             print line " |"
         }
     }' "$R/rq3/ssim-hist.tsv"
+if [ -s "$R/figures/ssim.png" ]; then echo; echo '![RQ3 SSIM histogram](figures/ssim.png)'; fi
 
 cat <<EOF
 
