@@ -60,6 +60,17 @@ static void chunk_init(chunk *c, int size)
     c->n = 0;
 }
 
+/* Render the next up-to-CHUNK frames, counted over all videos from `done`, into c. */
+static void chunk_render(chunk *c, const syn_spec *s, const syn_video *v, long done, long total)
+{
+    c->n = 0;
+    for (long i = done; i < total && c->n < CHUNK; i++, c->n++) {
+        c->vid[c->n] = (int)(i / s->frames);
+        c->fr[c->n] = (int)(i % s->frames);
+    }
+    syn_frames(s, v, c->vid, c->fr, c->n, c->buf);
+}
+
 static void chunk_free(chunk *c)
 {
     for (int i = 0; i < CHUNK; i++) free(c->buf[i]);
@@ -78,12 +89,7 @@ static void write_stream(const syn_spec *s, const syn_video *v, const opts *o)
     dfs_progress pr;
     dfs_progress_start(&pr, "frames", (uint64_t)total, o->progress);
     while (done < total) {
-        c.n = 0;
-        for (long i = done; i < total && c.n < CHUNK; i++, c.n++) {
-            c.vid[c.n] = (int)(i / s->frames);
-            c.fr[c.n] = (int)(i % s->frames);
-        }
-        syn_frames(s, v, c.vid, c.fr, c.n, c.buf);
+        chunk_render(&c, s, v, done, total);
         for (int i = 0; i < c.n; i++) {
             if (dfs_record_shape(&rec, DFS_U8, 3, dims) != 0) dfs_die_error();
             memcpy(rec.data, c.buf[i], rec.nbytes);
@@ -153,12 +159,7 @@ static void write_png(const syn_spec *s, const syn_video *v, const opts *o)
     dfs_progress pr;
     dfs_progress_start(&pr, "frames", (uint64_t)total, o->progress);
     while (done < total) {
-        c.n = 0;
-        for (long i = done; i < total && c.n < CHUNK; i++, c.n++) {
-            c.vid[c.n] = (int)(i / s->frames);
-            c.fr[c.n] = (int)(i % s->frames);
-        }
-        syn_frames(s, v, c.vid, c.fr, c.n, c.buf);
+        chunk_render(&c, s, v, done, total);
         for (int i = 0; i < c.n; i++) {
             const syn_video *vi = &v[c.vid[i]];
             char key[160], rel[256];
