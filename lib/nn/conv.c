@@ -288,6 +288,7 @@ void nn_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
             for (int64_t n = 0; n < c->N; n++) {
                 const float *g = dout + (n * c->K + k) * PQ;
                 float a = 0;
+#pragma omp simd reduction(+ : a)   /* -O2 alone leaves a float sum scalar */
                 for (int64_t i = 0; i < PQ; i++) a += g[i];
                 acc += a;
             }
