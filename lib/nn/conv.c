@@ -10,6 +10,7 @@
  * and it would need a second scratch buffer and a transpose back to NCHW.
  * A naive direct implementation is kept beside the fast paths as the test oracle. */
 #include "nn/ops.h"
+#include "nn/conv_direct.h"
 #include "nn/depthwise.h"
 #include "common.h"
 
@@ -47,6 +48,8 @@ int nn_conv_init(nn_conv *c)
     return 0;
 }
 
+#define DIRECT_MAX_K 32
+
 static int is_depthwise(const nn_conv *c) { return c->groups == c->C && c->groups > 1; }
 
 static int is_pointwise(const nn_conv *c)
@@ -55,9 +58,17 @@ static int is_pointwise(const nn_conv *c)
            c->pad_b == 0 && c->pad_r == 0;
 }
 
+/* The direct kernels (conv_direct.c) where the GEMM would be skinny: few filters. Above that
+ * the GEMM's rows fill OpenBLAS's register tile and it is faster than the direct loop. */
+static int use_direct(const nn_conv *c)
+{
+    return nn_conv_direct_forward_ok(c) && c->K <= DIRECT_MAX_K;
+}
+
 size_t nn_conv_scratch(const nn_conv *c)
 {
     if (is_depthwise(c) || is_pointwise(c)) return 0;
+    if (use_direct(c) && nn_conv_direct_din_ok(c)) return 0;
     return (size_t)(c->C / c->groups) * (size_t)(c->R * c->S) * (size_t)(c->P * c->Q);
 }
 
@@ -138,6 +149,10 @@ void nn_conv2d_forward(float *out, const float *in, const float *w, const float 
         nn_depthwise_forward(out, in, w, b, c);
         return;
     }
+    if (use_direct(c)) {
+        nn_conv_direct_forward(out, in, w, b, c, 0);
+        return;
+    }
     int64_t G = c->groups, Cg = c->C / G, Kg = c->K / G, PQ = c->P * c->Q, HW = c->H * c->W;
     int64_t CRS = Cg * c->R * c->S;
     int pointwise = is_pointwise(c);
@@ -182,6 +197,12 @@ void nn_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
     if (is_depthwise(c)) {
         nn_depthwise_backward(din, dw, dout, in, w, c);
         return;
+    }
+    if (use_direct(c)) {
+        if (dw) nn_conv_direct_backward_weights(dw, dout, in, c);
+        if (din && nn_conv_direct_din_ok(c)) nn_conv_direct_backward_data(din, dout, w, c);
+        if (!din || nn_conv_direct_din_ok(c)) return;
+        dw = NULL;   /* done: the GEMM path below computes din alone */
     }
     int64_t G = c->groups, Cg = c->C / G, Kg = c->K / G, CRS = Cg * c->R * c->S;
     int pointwise = is_pointwise(c);
