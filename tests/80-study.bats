@@ -47,8 +47,14 @@ study() {
         [ -s "$R/$f" ] || fail "empty $f"
     done
     [ "$(ls "$R/rq4/ace" | grep -c '\.tsv$')" -eq 9 ]
-    run grep -c 'SYNTHETIC DATA' "$R/report.md"
+    run grep -c '^> \*\*SYNTHETIC DATA\.\*\*' "$R/report.md"
     assert_output 1
+    grep -q '^## Comparison with the published numbers (SYNTHETIC DATA: not comparable)$' "$R/report.md"
+    # side by side: this run's MesoNet1 beside the paper's 97.60 / 55.25 / 42.35 / CELEB-M 80.20
+    grep -q '^| MesoNet1 | [0-9.]* / 97.60 | [0-9.]* / 55.25 | -*[0-9.]* / 42.35 | [0-9.]* / 80.20 | - / - | - / - |$' "$R/report.md"
+    # Figure 2: a PNG with a row per detector and a column group per test set
+    [ "$(head -c 8 "$R/figures/cams.png" | od -An -t x1 | tr -d ' ')" = 89504e470d0a1a0a ]
+    grep -q '^!\[Figure 2.*\](figures/cams.png)$' "$R/report.md"
     grep -q '^| MesoNet1 ' "$R/report.md"
     grep -q '^| train1 ' "$R/report.md"
     run find "$R" -name '*.tmp' -o -name '*.tmp.*' -o -name '*.dft.d'
