@@ -52,8 +52,9 @@ case "$seed" in ''|*[!0-9]*) die "--seed: '$seed' is not a whole number" ;; esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sample-manifest.XXXXXX") || die "cannot make a temporary directory"
 trap 'rm -rf "$tmp"' EXIT
-# sort -R hashes with bytes from the random source: a fixed stream per seed makes it repeatable
-yes "dfstudy sample seed $seed" | head -c 65536 > "$tmp/random"
+# sort -R salts its hash with bytes of the random source: a fixed stream per seed (hashes of the
+# seed, different from the first byte on) makes it repeatable
+for i in $(seq 1 64); do printf 'dfstudy %s %s\n' "$seed" "$i" | sha256sum; done > "$tmp/random"
 
 # numbered lines (manifest order), without comments, blank lines and excluded paths
 awk -F'\t' -v me="$me" -v m="$manifest" '

@@ -33,7 +33,8 @@ $(getconf _NPROCESSORS_ONLN) CPU cores; jobs: $PARALLELISM.
 Architectures in this profile: \`$ARCHS\` (detectors \`<Arch>1..6\`: 1-3 trained on CELEB,
 4-6 on F2F; 1/4 original, 2/5 transfer (head only), 3/6 merge (all layers), both fine-tuned on the
 training set alternating with FSNT = FS + NT, as the study's scripts). Architectures not listed
-are absent from the tables (score names them on stderr, see \`tables/*.log\`).
+are absent from the tables (score names them on stderr, see \`tables/*.log\`). The profile's
+settings as this run used them (\`$PROFILE_FILE\` and command-line overrides):
 EOF
 if [ -n "$OWN_NAMES" ]; then
     echo
@@ -43,7 +44,7 @@ fi
 cat <<EOF
 
 \`\`\`
-$(grep -v '^#' "$PROFILE_FILE" | sed '/^$/d')
+$(cat "$R/settings.txt")
 \`\`\`
 
 EOF

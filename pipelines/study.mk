@@ -298,10 +298,13 @@ $(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq
 	$(call timed,figures,sh $(ROOT)/pipelines/study-figures.sh $(R))
 
 # ---- report -----------------------------------------------------------------------------------
+# the profile's variables with their values in this run (command-line overrides included)
+PROFILE_VARS := $(shell sed -n 's/^\([A-Za-z_][A-Za-z_0-9]*\) *[:?]*=.*/\1/p' $(PROFILE_FILE))
 $(R)/report.md: $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
   $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png \
   $(ROOT)/pipelines/study-report.sh $(ROOT)/pipelines/paper-tables.tsv
-	$(call timed,report,PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
+	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
+	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
 	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \
