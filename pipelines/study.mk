@@ -44,10 +44,13 @@ name_mesoinception4  := MesoInception
 name_shallownet      := ShallowNet
 name_xception        := XceptionNet
 name_efficientnet-b0 := EfficientNet
+# an architecture without a name here keeps train's name (ARCHS='... mynet': mynet1..6)
+$(foreach a,$(ARCHS),$(if $(name_$(a)),,$(eval name_$(a) := $(a))))
 NAMES     := $(foreach a,$(ARCHS),$(name_$(a)))
 DETECTORS := $(foreach n,$(NAMES),$(addprefix $(n),1 2 3 4 5 6))
 TESTSETS  := CELEB CELEB-M F2F FS NT DF DFD FS-I NT-I
 lc         = $(shell echo '$(1)' | tr A-Z a-z)
+comma     := ,
 
 # timings: one line per target (stage, target, start, end, seconds), appended as it finishes.
 # The first line marks the target for pipelines/fanout.sh, which reads `make -n` output.
@@ -210,9 +213,15 @@ OWN_SCORES := $(patsubst $(OWN_DIR)/%,$(R)/scores/%,$(wildcard $(foreach d,$(OWN
 $(OWN_SCORES): $(R)/scores/%: $(OWN_DIR)/%
 	$(call timed,own,cp $< $@.tmp && mv $@.tmp $@)
 endif
-# score's study config plus your detectors' lines
-$(R)/tables/config.tsv: $(BIN)/score $(if $(OWN_DIR),$(OWN_DIR)/detectors.tsv)
-	$(call timed,tables,{ $(BIN)/score --print-config; $(if $(OWN_DIR),awk -F'\t' '$$1 == "detector"' $(OWN_DIR)/detectors.tsv;) } > $@.tmp && mv $@.tmp $@)
+# score's study config, lines for the detectors of architectures it does not know (a new
+# ARCHS entry: 1-3 CELEB, 4-6 F2F; original, transfer, merge) and your detectors' lines
+$(R)/tables/config.tsv: $(BIN)/score $(if $(OWN_DIR),$(OWN_DIR)/detectors.tsv) $(PROFILE_FILE)
+	$(call timed,tables,{ $(BIN)/score --print-config > $@.base && cat $@.base && \
+	  for d in $(DETECTORS); do grep -q "^detector	$$d	" $@.base || { \
+	    k=$${d#$${d%?}}; a=$${d%?}; case $$k in (1|2|3) t=CELEB ;; (*) t=F2F ;; esac; \
+	    case $$k in (1|4) g=original f=none ;; (2|5) g=transfer f=$$t$(comma)FS$(comma)NT ;; (*) g=merge f=$$t$(comma)FS$(comma)NT ;; esac; \
+	    printf 'detector\t%s\t%s\t%s\t%s\t%s\n' $$d $$a $$t $$g $$f; }; done; \
+	  $(if $(OWN_DIR),awk -F'\t' '$$1 == "detector"' $(OWN_DIR)/detectors.tsv;) } > $@.tmp && rm $@.base && mv $@.tmp $@)
 
 TABLES := $(foreach n,4 5 6 7,$(R)/tables/table$(n).tsv $(R)/tables/table$(n).md)
 TABLE_DEPS = $(SCORES) $(OWN_SCORES) $(R)/tables/config.tsv $(BIN)/score
