@@ -68,6 +68,23 @@ void dfs_out_abort(dfs_out *o);
 int dfs_out_write(dfs_out *o, const void *p, size_t n);
 const char *dfs_out_name(const dfs_out *o);   /* "path" or "<stdout>" */
 
+/* ---- output directories that appear whole or not at all ----
+ * dfs_outdir_open(d, dir) refuses a dir that exists and is not an empty directory, makes
+ * "dir.tmp.PID" (d->tmp, where the caller writes) and registers it, so dfs_die or a fatal signal
+ * removes it with everything inside; commit renames it over dir (replacing an empty one); abort
+ * removes it. */
+typedef struct dfs_outdir {
+    char *dir;      /* final path, without trailing slashes */
+    char *tmp;      /* temporary directory; NULL once committed or aborted */
+    int slot;
+} dfs_outdir;
+int dfs_outdir_open(dfs_outdir *d, const char *dir);
+int dfs_outdir_commit(dfs_outdir *d);
+void dfs_outdir_abort(dfs_outdir *d);
+/* Rewrite the current error so it names d->dir where it names the temporary directory (errors of
+ * files written inside it); returns -1. */
+int dfs_outdir_error(const dfs_outdir *d);
+
 /* Make a directory and its parents (mkdir -p); 0 or -1 with an error. */
 int dfs_mkdir_p(const char *dir);
 
