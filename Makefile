@@ -94,7 +94,7 @@ sanitize:
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" OPT=-O1 build-fuzz/libdfstudy.a
+	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wno-pass-failed" OPT=-O1 build-fuzz/libdfstudy.a
 	@mkdir -p build-fuzz/corpus
 	@set -e; for src in $(FUZZ_SRCS); do \
 	    name=$$(basename $$src .c); \
@@ -102,8 +102,9 @@ fuzz:
 	        -o build-fuzz/$$name $$src build-fuzz/libdfstudy.a $(DEPS_LIBS) -lm -fopenmp; \
 	    mkdir -p build-fuzz/corpus/$$name; \
 	    seeds=tests/fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
+	    maxlen=$$( { echo 65536; [ -z "$$seeds" ] || find $$seeds -type f -printf '%s\n'; } | sort -n | tail -1); \
 	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	    build-fuzz/$$name -artifact_prefix=build-fuzz/$$name- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    build-fuzz/$$name -artifact_prefix=build-fuzz/$$name- -max_total_time=$(FUZZ_SECONDS) -max_len=$$maxlen -rss_limit_mb=2048 \
 	        build-fuzz/corpus/$$name $$seeds || { \
 	        echo "fuzz: $$name found a crash: build-fuzz/$$name-*; copy it to tests/fuzz/regressions/$$name/"; exit 1; }; \
 	done

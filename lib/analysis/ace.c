@@ -1,5 +1,6 @@
 /* ace.c: interventional neuron effects and their overlap across datasets (see ace.h). */
 #include <float.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,7 +442,7 @@ int ace_write_tsv(dfs_out *out, const ace_result *r)
         for (int k = 0; k < r->steps; k++) fprintf(f, "\t%.9g", r->e[c * r->steps + k]);
         fprintf(f, "\t%.9g\t%lld\n", r->score[c], (long long)r->rank[c]);
     }
-    if (ferror(f)) return dfs_fail("%s: write failed", dfs_out_name(out));
+    if (ferror(f)) return dfs_fail("%s: write failed: %s", dfs_out_name(out), strerror(errno ? errno : EIO));
     return 0;
 }
 
