@@ -207,6 +207,37 @@ size_t dfs_mul_size(size_t a, size_t b)
 }
 
 /* ---- atomic outputs ---- */
+/* A run killed by SIGKILL (or a crash) leaves its "path.tmp.PID"; the next run writing path
+ * removes those of processes that no longer exist, so an interrupted job costs no litter. */
+static void remove_stale_temporaries(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? dfs_strdup(path) : dfs_strdup(".");
+    if (slash) dir[slash - path > 0 ? slash - path : 1] = 0;
+    const char *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            const char *n = e->d_name;
+            if (strncmp(n, base, bl) != 0 || strncmp(n + bl, ".tmp.", 5) != 0) continue;
+            char *end;
+            errno = 0;
+            long pid = strtol(n + bl + 5, &end, 10);
+            if (errno || *end || end == n + bl + 5 || pid <= 0 || pid == (long)getpid()) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* alive, or not ours to judge */
+            size_t fl = strlen(dir) + strlen(n) + 2;
+            char *full = dfs_malloc(fl);
+            snprintf(full, fl, "%s/%s", dir, n);
+            remove_tree_at(AT_FDCWD, full, 0);
+            free(full);
+        }
+        closedir(d);
+    }
+    free(dir);
+}
+
 int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
 {
     memset(o, 0, sizeof *o);
@@ -227,6 +258,7 @@ int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
         o->path = dfs_strdup(path);
         return 0;
     }
+    remove_stale_temporaries(path);
     size_t n = strlen(path) + 32;
     char *tmp = dfs_malloc(n);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
@@ -351,6 +383,7 @@ int dfs_outdir_open(dfs_outdir *d, const char *dir)
         free(clean);
         return -1;
     }
+    remove_stale_temporaries(clean);
     char *tmp = dfs_malloc(n + 32);
     snprintf(tmp, n + 32, "%s.tmp.%ld", clean, (long)getpid());
     d->slot = register_temporary(tmp, 2);

@@ -54,7 +54,8 @@ size_t dfs_mul_size(size_t a, size_t b);
  * dfs_out_open(path) opens "path.tmp.PID" (or stdout for "-" / NULL) and registers it; commit
  * flushes, fsyncs, closes and renames it over path; abort (or a fatal signal, or dfs_die) unlinks
  * it. So `make` never sees a truncated target. Binary output to a terminal is refused unless
- * allow_tty is set (as gzip does). */
+ * allow_tty is set (as gzip does). Opening also removes "path.tmp.PID" files left by processes
+ * that no longer exist (a SIGKILL'd run), so rerunning an interrupted command leaves no litter. */
 typedef struct dfs_out {
     FILE *f;
     char *path;     /* final path; NULL for stdout */
