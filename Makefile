@@ -94,7 +94,7 @@ sanitize:
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wno-pass-failed" OPT=-O1 build-fuzz/libdfstudy.a
+	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wno-error" OPT=-O1 build-fuzz/libdfstudy.a
 	@mkdir -p build-fuzz/corpus
 	@set -e; for src in $(FUZZ_SRCS); do \
 	    name=$$(basename $$src .c); \

@@ -1,5 +1,6 @@
 /* dataset.c: labels, keys, video ids, manifests, sampling and PNG directories (see dataset.h). */
 #include "dataset.h"
+#include "lines.h"
 
 #include "image.h"
 #include "rng.h"
@@ -258,8 +259,9 @@ int dfs_manifest_read(const char *path, const char *prefix, dfs_manifest *m)
     long lineno = 0;
     ssize_t len;
     errno = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((len = dfs_getline(&line, &cap, f)) != -1) {
         lineno++;
+        if (len == -2) { manifest_fail(m, lineno, "longer than %u bytes", DFS_MAX_LINE); goto out; }
         if ((size_t)len != strlen(line)) { manifest_fail(m, lineno, "NUL byte in the line"); goto out; }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0 || line[0] == '#') continue;
@@ -402,8 +404,9 @@ int dfs_relabel_read(const char *path, dfs_relabel *rl)
     long lineno = 0;
     ssize_t len;
     errno = 0;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
+    while ((len = dfs_getline(&line, &lcap, f)) != -1) {
         lineno++;
+        if (len == -2) { manifest_fail(&named, lineno, "longer than %u bytes", DFS_MAX_LINE); goto out; }
         if ((size_t)len != strlen(line)) { manifest_fail(&named, lineno, "NUL byte in the line"); goto out; }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0 || line[0] == '#') continue;

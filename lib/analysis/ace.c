@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/ace.h"
+#include "lines.h"
 #include "rng.h"
 #include "stream.h"
 
@@ -462,8 +463,12 @@ int ace_read_ranks(const char *path, int64_t **rank, int64_t *n)
     int64_t count = 0, alloc = 0;
     int64_t *rk = NULL;
     uint8_t *seen = NULL;
-    while ((len = getline(&line, &cap, f)) > 0) {
+    while ((len = dfs_getline(&line, &cap, f)) > 0 || len == -2) {
         lineno++;
+        if (len == -2) {
+            rc = dfs_fail("%s: line %ld: longer than %u bytes", path, lineno, DFS_MAX_LINE);
+            break;
+        }
         if (line[len - 1] == '\n') line[--len] = 0;
         char *save = NULL, *tok;
         int col = 0;
