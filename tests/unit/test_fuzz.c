@@ -4,7 +4,10 @@
  *    teaches the fuzzer nothing about the accepting paths;
  *  - every input a fuzzer once found a crash, a leak or a huge allocation with
  *    (tests/fuzz/regressions/<target>/), which must now be refused or loaded without harm;
- *    under `make sanitize` ASan and UBSan watch them.
+ *    under `make sanitize` ASan and UBSan watch them. Outside ASan (whose shadow memory needs a
+ *    huge address space) the replay runs with 1 GiB of address space to spare, so an input that
+ *    once asked for gigabytes fails loudly here ("out of memory allocating N bytes", exit 1)
+ *    should its size check ever go, instead of passing on an overcommitting kernel.
  * Run from the repository root (tests/run.sh does). */
 #define DFS_FUZZ_REPLAY
 #include "../fuzz/fuzz_checkpoint.c"
@@ -15,6 +18,7 @@
 
 #include <dirent.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "check.h"
 
@@ -122,8 +126,27 @@ static void test_regressions(void)
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) replay(&targets[i], "regressions");
 }
 
+/* Address space in use now, from /proc/self/status (VmSize, kB); 0 when unknown. */
+static unsigned long long vm_size(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb * 1024;
+}
+
 int main(void)
 {
+#if !defined(__SANITIZE_ADDRESS__)
+    unsigned long long now = vm_size();
+    if (now) {
+        struct rlimit rl = {now + (1ull << 30), now + (1ull << 30)};
+        setrlimit(RLIMIT_AS, &rl);
+    }
+#endif
     RUN(test_seeds);
     RUN(test_regressions);
     return CHECK_DONE();
