@@ -211,6 +211,12 @@ size_t dfs_mul_size(size_t a, size_t b)
  * removes those of processes that no longer exist, so an interrupted job costs no litter. */
 static void remove_stale_temporaries(const char *path)
 {
+    /* files inside our own temporary directory: it is new, nothing stale can be there (and
+     * scanning it for each of its thousands of PNGs would cost quadratic time) */
+    for (int i = 0; i < DFS_MAX_TMP; i++) {
+        size_t n = tmp_used[i] == 2 && tmp_paths[i] ? strlen(tmp_paths[i]) : 0;
+        if (n && strncmp(path, tmp_paths[i], n) == 0 && path[n] == '/') return;
+    }
     const char *slash = strrchr(path, '/');
     char *dir = slash ? dfs_strdup(path) : dfs_strdup(".");
     if (slash) dir[slash - path > 0 ? slash - path : 1] = 0;
