@@ -67,6 +67,7 @@ static int64_t get_int(rd *r)
     uint64_t v = 0;
     for (int i = 0; i < n; i++) v |= (uint64_t)r->p[i] << (8 * i);
     r->p += n;
+    if (v > INT64_MAX) { r->why = "integer out of range"; return 0; }   /* 2^63 has no int64 negation */
     return ctl & 0x80 ? -(int64_t)v : (int64_t)v;
 }
 
