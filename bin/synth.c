@@ -190,7 +190,7 @@ static void write_video(const syn_spec *s, const syn_video *v, const opts *o, co
     int n = s->frames;
     int *vid = dfs_malloc(sizeof(int) * (size_t)n), *fr = dfs_malloc(sizeof(int) * (size_t)n);
     uint8_t **buf = dfs_malloc(sizeof(uint8_t *) * (size_t)n);
-    for (int f = 0; f < n; f++) buf[f] = dfs_malloc((size_t)s->size * s->size * 3);
+    for (int f = 0; f < n; f++) buf[f] = dfs_calloc((size_t)s->size * s->size * 3 + SYN_MP4_PADDING, 1);
     dfs_progress pr;
     dfs_progress_start(&pr, "videos", (uint64_t)s->videos, o->progress);
     for (int i = 0; i < s->videos; i++) {
