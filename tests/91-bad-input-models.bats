@@ -27,9 +27,11 @@ setup_file() {
     patch "$d/nan.ckpt" "$(payload_at "$d/nan.ckpt" "$r0")" '\x00\x00\xc0\x7f'
     cp "$d/meso4.ckpt" "$d/inf.ckpt"
     patch "$d/inf.ckpt" $(($(stat -c %s "$d/inf.ckpt") - 8)) '\x00\x00\x80\x7f'
-    # another architecture: shallownet's model record in front of meso4's tensors
+    # another architecture: meso4's model record in front of shallownet's tensors (found by name),
+    # and shallownet's in front of meso4's (far too small for shallownet: found by size)
     s0=$(rec_len "$d/shallow.ckpt" 0)
-    { head -c "$s0" "$d/shallow.ckpt"; tail -c +$((r0 + 1)) "$d/meso4.ckpt"; } > "$d/other.ckpt"
+    { head -c "$r0" "$d/meso4.ckpt"; tail -c +$((s0 + 1)) "$d/shallow.ckpt"; } > "$d/other.ckpt"
+    { head -c "$s0" "$d/shallow.ckpt"; tail -c +$((r0 + 1)) "$d/meso4.ckpt"; } > "$d/other2.ckpt"
     # f32 "images" and images of the wrong size
     f32s half $((32 * 32 * 3)) > "$d/p.bin"
     record 9 1 'key=fs/a/f00\ndataset=fs\n' "$d/p.bin" 32 32 3 > "$d/f32.dft"
@@ -106,7 +108,7 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
 
 @test "train: checkpoint of another architecture (--from, --resume)" {
     fixture img.dft val.dft other.ckpt shallow.ckpt
-    bad train other.ckpt "expected tensor block1.conv1.weight, found 'block1.conv.weight'" -- train --from other.ckpt --mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft -o m.ckpt "${TRAIN_ARGS[@]}"
+    bad train other.ckpt "expected tensor block1.conv.weight, found 'block1.conv1.weight'" -- train --from other.ckpt --mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft -o m.ckpt "${TRAIN_ARGS[@]}"
     mv shallow.ckpt m.last.ckpt
     bad train m.last.ckpt "checkpoint is for architecture shallownet, not meso4" -- train --arch meso4 --train img.dft --val val.dft -o m.ckpt --resume "${TRAIN_ARGS[@]}"
 }
@@ -153,7 +155,7 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
     head -c 5000 img.dft > cut.dft
     head -c 30000 meso4.ckpt > cut.ckpt
     bad predict cut.dft "record 1: truncated payload" -- predict -m meso4.ckpt cut.dft -o out.tsv
-    bad predict cut.ckpt "truncated payload" -- predict -m cut.ckpt img.dft -o out.tsv
+    bad predict cut.ckpt "truncated" -- predict -m cut.ckpt img.dft -o out.tsv
 }
 
 @test "predict: wrong magic in data and in the checkpoint" {
@@ -184,8 +186,9 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
 }
 
 @test "predict: checkpoint of another architecture" {
-    fixture img.dft other.ckpt
-    bad predict other.ckpt "found 'block1.conv.weight'" -- predict -m other.ckpt img.dft -o out.tsv
+    fixture img.dft other.ckpt other2.ckpt
+    bad predict other.ckpt "found 'block1.conv1.weight'" -- predict -m other.ckpt img.dft -o out.tsv
+    bad predict other2.ckpt "record 0 names shallownet at size 32" -- predict -m other2.ckpt img.dft -o out.tsv
 }
 
 @test "predict: unknown flag" {
@@ -228,7 +231,7 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
     head -c 5000 img.dft > cut.dft
     head -c 30000 meso4.ckpt > cut.ckpt
     bad cam "<stdin>" "record 1: truncated payload" -- sh -c 'cam -m meso4.ckpt -o out.dft < cut.dft'
-    bad cam cut.ckpt "truncated payload" -- sh -c 'cam -m cut.ckpt -o out.dft < img.dft'
+    bad cam cut.ckpt "truncated" -- sh -c 'cam -m cut.ckpt -o out.dft < img.dft'
 }
 
 @test "cam: wrong magic in data and in the checkpoint" {
@@ -259,8 +262,9 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
 }
 
 @test "cam: checkpoint of another architecture" {
-    fixture img.dft other.ckpt
-    bad cam other.ckpt "found 'block1.conv.weight'" -- sh -c 'cam -m other.ckpt -o out.dft < img.dft'
+    fixture img.dft other.ckpt other2.ckpt
+    bad cam other.ckpt "found 'block1.conv1.weight'" -- sh -c 'cam -m other.ckpt -o out.dft < img.dft'
+    bad cam other2.ckpt "record 0 names shallownet at size 32" -- sh -c 'cam -m other2.ckpt -o out.dft < img.dft'
 }
 
 @test "cam: unknown flag" {
@@ -301,7 +305,7 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
     head -c 5000 img.dft > cut.dft
     head -c 300000 shallow.ckpt > cut.ckpt
     bad ace cut.dft "record 1: truncated payload" -- ace -m shallow.ckpt "${ACE_ARGS[@]}" cut.dft -o out.tsv
-    bad ace cut.ckpt "truncated payload" -- ace -m cut.ckpt "${ACE_ARGS[@]}" img.dft -o out.tsv
+    bad ace cut.ckpt "truncated" -- ace -m cut.ckpt "${ACE_ARGS[@]}" img.dft -o out.tsv
 }
 
 @test "ace: wrong magic in data and in the checkpoint" {
@@ -332,8 +336,9 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
 }
 
 @test "ace: checkpoint of another architecture" {
-    fixture img.dft other.ckpt
-    bad ace other.ckpt "found 'block1.conv.weight'" -- ace -m other.ckpt "${ACE_ARGS[@]}" img.dft -o out.tsv
+    fixture img.dft other.ckpt other2.ckpt
+    bad ace other.ckpt "found 'block1.conv1.weight'" -- ace -m other.ckpt "${ACE_ARGS[@]}" img.dft -o out.tsv
+    bad ace other2.ckpt "record 0 names shallownet at size 32" -- ace -m other2.ckpt "${ACE_ARGS[@]}" img.dft -o out.tsv
 }
 
 @test "ace: unknown flag" {

@@ -63,9 +63,9 @@ le_be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 1
       tail -c +$((r0 + 1)) shallow.ckpt; } > huge.ckpt
     rm e.bin shallow.ckpt
     fixture img.dft
-    bad predict huge.ckpt "shallownet at size 4096 has 136367770756 bytes of parameters, the file only" -- limited predict -m huge.ckpt img.dft -o out.tsv
-    bad cam huge.ckpt "the file only" -- limited sh -c 'cam -m huge.ckpt -o out.dft < img.dft'
-    bad ace huge.ckpt "the file only" -- limited ace -m huge.ckpt img.dft -o out.tsv
+    bad predict huge.ckpt "record 0 names shallownet at size 4096, 136367770756 bytes of parameters, but the file holds only" -- limited predict -m huge.ckpt img.dft -o out.tsv
+    bad cam huge.ckpt "but the file holds only" -- limited sh -c 'cam -m huge.ckpt -o out.dft < img.dft'
+    bad ace huge.ckpt "but the file holds only" -- limited ace -m huge.ckpt img.dft -o out.tsv
 }
 
 @test "limits: a checkpoint tensor claiming 10^12 bytes" {

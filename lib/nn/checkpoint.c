@@ -293,8 +293,9 @@ nn_graph *nn_checkpoint_load(const char *path, const char *expect_arch, nn_ckpt_
     struct stat st;
     uint64_t need = ((uint64_t)g->nparams + g->nstats) * sizeof(float);
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < need) {
-        dfs_fail("%s: %s at size %lld has %llu bytes of parameters, the file only %llu (truncated, or a wrong size=)",
-                 path, in->arch, (long long)in->size, (unsigned long long)need, (unsigned long long)st.st_size);
+        dfs_fail("%s: record 0 names %s at size %lld, %llu bytes of parameters, but the file holds only %llu: "
+                 "truncated, or the header of another model", path, in->arch, (long long)in->size,
+                 (unsigned long long)need, (unsigned long long)st.st_size);
         nn_graph_free(g);
         nn_ckpt_info_free(in);
         return NULL;
