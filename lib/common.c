@@ -41,9 +41,10 @@ int dfs_fail_prefix(const char *prefix)
     return -1;
 }
 
-/* ---- temporary-file registry for cleanup on fatal signals ----
+/* ---- registry of temporary files and directories, for cleanup on fatal signals ----
  * Signal handlers may only call async-signal-safe functions, so the paths live in a fixed table
- * of preallocated strings and the handler calls unlink() and _exit() only. */
+ * of preallocated strings and the handler uses system calls only (unlink, and for directories
+ * the tree removal below), then re-raises the signal. */
 #define DFS_MAX_TMP 64
 static char *tmp_paths[DFS_MAX_TMP];
 static volatile sig_atomic_t tmp_used[DFS_MAX_TMP];   /* 1: a file, 2: a directory tree */
@@ -104,6 +105,7 @@ static int register_temporary(const char *path, int kind)
         if (!tmp_used[i]) {
             free(tmp_paths[i]);
             tmp_paths[i] = dfs_strdup(path);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);   /* the path is in place before a handler can see the slot */
             tmp_used[i] = kind;
             return i;
         }

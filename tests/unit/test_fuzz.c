@@ -126,6 +126,7 @@ static void test_regressions(void)
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) replay(&targets[i], "regressions");
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
 /* Address space in use now, from /proc/self/status (VmSize, kB); 0 when unknown. */
 static unsigned long long vm_size(void)
 {
@@ -137,6 +138,7 @@ static unsigned long long vm_size(void)
     if (f) fclose(f);
     return kb * 1024;
 }
+#endif
 
 int main(void)
 {
