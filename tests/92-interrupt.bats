@@ -30,6 +30,19 @@ TRAIN_ARGS=(--arch meso4 --train img.dft --val val.dft --epochs 20 --batch 4 --t
 
 signum() { kill -l "$1"; }
 
+# catching PID: wait until PID catches SIGINT (its handlers are installed: dfs_tool_init ran).
+# A background job of a non-interactive shell starts with SIGINT ignored, so a SIGINT sent
+# before that point would be lost and the test would wait forever.
+catching() {
+    local i mask
+    for ((i = 0; i < 1000; i++)); do
+        mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2> /dev/null)
+        [ -n "$mask" ] && (((0x$mask >> 1) & 1)) && return 0
+        sleep 0.005
+    done
+    fail "process $1 never installed its signal handlers"
+}
+
 # stalled_run SIG WAIT_FOR CMD...: run CMD with stdin from a FIFO fed half of img.dft, wait until
 # WAIT_FOR exists (a glob; "" for none), send SIG, and check that CMD died by it
 stalled_run() {
@@ -47,6 +60,7 @@ stalled_run() {
         done
         compgen -G "$want" > /dev/null || fail "$want never appeared"
     fi
+    catching "$pid"
     kill -s "$sig" "$pid"
     wait "$pid" || st=$?
     exec {fd}>&-
@@ -107,6 +121,7 @@ train_case() {
         [ -f m.last.ckpt ] && break
         sleep 0.005
     done
+    catching "$pid"
     kill -s "$sig" "$pid"
     wait "$pid" || st=$?
     [ "$st" -eq $((128 + $(signum "$sig"))) ] || fail "exit status $st, not killed by SIG$sig"

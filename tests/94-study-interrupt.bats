@@ -19,7 +19,8 @@ setup_file() {
 interrupted() {
     local sig=$1 pattern=$2 before i pg st=0
     before=$(find runs -path "$pattern" 2> /dev/null | wc -l)
-    setsid sh -c 'echo $$ > pgid; exec make -C "$1" --no-print-directory study PROFILE=test JOBS=2 RUNS="$2" BIN="$3"' \
+    # (env --default-signal: a background job starts with SIGINT ignored, and make would keep it so)
+    setsid sh -c 'echo $$ > pgid; exec env --default-signal=INT make -C "$1" --no-print-directory study PROFILE=test JOBS=2 RUNS="$2" BIN="$3"' \
         sh "$ROOT" "$PWD/runs" "$BIN" > "run-$sig.log" 2>&1 &
     local pid=$!
     for ((i = 0; i < 3000; i++)); do
