@@ -15,6 +15,7 @@
 #   unknown flag                         x     x      x     x
 #   unwritable output directory          x     x      x     x
 #   full disk                            x     x      x     x
+#   cam --sheet (heatmap streams in, a PNG out): missing, truncated, wrong dtype, unwritable, full
 # NaN/Inf in the data: images are u8, so there is no such cell here (ssim and score have it).
 load badinput
 
@@ -355,4 +356,34 @@ ACE_ARGS=(--batches 1 --batch 2 --steps 2)
     fixture img.dft shallow.ckpt
     full_dir full
     bad ace full/out.tsv "No space left on device" -- ace -m shallow.ckpt "${ACE_ARGS[@]}" img.dft -o full/out.tsv
+}
+
+# ---- cam --sheet (draws existing heatmap streams; no checkpoint) ----
+make_heat() {
+    fixture img.dft meso4.ckpt
+    cam -m meso4.ckpt -o heat.dft < img.dft
+    rm img.dft meso4.ckpt
+}
+
+@test "cam --sheet: missing, truncated and wrong-dtype heatmap streams" {
+    make_heat
+    head -c 5000 heat.dft > cut.dft
+    head -c 4096 /dev/zero > p.bin
+    record 5 1 'key=a/b/f00\n' p.bin 32 32 > i32.dft
+    rm p.bin
+    bad cam nothere.dft "No such file or directory" -- cam --sheet out.png r,c=nothere.dft
+    bad cam cut.dft "record 1: truncated payload" -- cam --sheet out.png r,c=cut.dft
+    bad cam i32.dft "i32" -- cam --sheet out.png r,c=i32.dft
+}
+
+@test "cam --sheet: unwritable output directory" {
+    make_heat
+    readonly_dir ro
+    bad cam ro/out.png "Read-only file system" -- cam --sheet ro/out.png r,c=heat.dft
+}
+
+@test "cam --sheet: full disk" {
+    make_heat
+    full_dir full
+    bad cam full/out.png "No space left on device" -- cam --sheet full/out.png r,c=heat.dft
 }
