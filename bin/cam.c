@@ -251,6 +251,12 @@ int main(int argc, char **argv)
     if (a.sheet) {
         if (dfs_cam_sheet(a.sheet, a.cells, a.n_cells, a.images, a.n_images, (int)a.per_cell, (int)a.tile) != 0)
             dfs_die_error();
+        for (int i = 0; i < a.n_cells; i++) {
+            free((char *)a.cells[i].row);   /* strndup'd by parse_args */
+            free((char *)a.cells[i].col);
+        }
+        free(a.images);
+        free(a.cells);
         return 0;
     }
 
@@ -323,5 +329,7 @@ int main(int argc, char **argv)
     free(c.rgb);
     nn_ckpt_info_free(&info);
     nn_graph_free(g);
+    free(a.images);
+    free(a.cells);
     return 0;
 }

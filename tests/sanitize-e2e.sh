@@ -2,7 +2,7 @@
 # A short end-to-end pipeline with sanitizer-built tools (make sanitize builds them into
 # build-san/tools/ with AddressSanitizer + UndefinedBehaviorSanitizer, LeakSanitizer included):
 # synth (stream, PNGs, videos) -> pack -> frame-extract -> crop -> train (stages 1 and 2, one
-# epoch, resume) -> predict -> score -> cam -> ssim -> ace, plus a few refused inputs, so the error
+# epoch, resume) -> predict -> score -> cam (and its sheet) -> ssim -> ace, plus a few refused inputs, so the error
 # paths run under the sanitizers too. Any sanitizer report makes its tool exit non-zero and this
 # script fail. Tiny sizes: seconds, not minutes.
 #   tests/sanitize-e2e.sh BINDIR
@@ -57,6 +57,7 @@ step "$B/score" --level both --bootstrap 20 scores/MesoNet1/FS.tsv -o metrics.ts
 step "$B/score" --table 5 --dir scores -o table5.md
 step "$B/cam" -m m.ckpt --png heat -o heat1.dft < test.dft
 step "$B/cam" -m m2.ckpt --guided -o heat2.dft < test.dft
+step "$B/cam" --sheet sheet.png --images test.dft m1,fs=heat1.dft m2,fs=heat2.dft
 step "$B/ssim" heat1.dft heat2.dft --hist hist.tsv -o ssim.tsv
 step "$B/ace" -m m.ckpt --layer block4.relu --batches 1 --batch 4 --steps 2 test.dft -o ace1.tsv
 step "$B/ace" -m m2.ckpt --layer block4.relu --batches 1 --batch 4 --steps 2 test.dft -o ace2.tsv
