@@ -45,11 +45,11 @@ int main(int argc, char **argv)
         float *dw = dfs_calloc(nw, sizeof *dw), *din = dfs_calloc(ni, sizeof *din);
         for (size_t i = 0; i < ni; i++) in[i] = (float)(i % 7) * 0.1f - 0.3f;
         for (size_t i = 0; i < nw; i++) w[i] = (float)(i % 5) * 0.1f - 0.2f;
-        nn_conv_direct_forward(out, in, w, NULL, &c, 0);
+        nn_conv_direct_forward(out, in, w, NULL, &c);
         nn_conv_direct_backward_data(din, out, w, &c);
         double gflop = 2.0 * (double)N * (double)(c.K * c.P * c.Q) * (double)(c.C * c.R * c.S) / 1e9;
         double t0 = cpu_seconds();
-        nn_conv_direct_forward(out, in, w, NULL, &c, 0);
+        nn_conv_direct_forward(out, in, w, NULL, &c);
         double t1 = cpu_seconds();
         nn_conv_direct_backward_data(din, out, w, &c);
         double t2 = cpu_seconds();

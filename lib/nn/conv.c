@@ -154,7 +154,7 @@ void nn_conv2d_forward(float *out, const float *in, const float *w, const float 
         return;
     }
     if (use_direct(c)) {
-        nn_conv_direct_forward(out, in, w, b, c, 0);
+        nn_conv_direct_forward(out, in, w, b, c);
         return;
     }
     int64_t G = c->groups, Cg = c->C / G, Kg = c->K / G, PQ = c->P * c->Q, HW = c->H * c->W;

@@ -31,7 +31,7 @@
 #define VL 16            /* floats per vector */
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4), may_alias));
-typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));   /* permute indices */
 
 static inline vf vload(const float *p) { return *(const vfu *)p; }
 
@@ -98,7 +98,7 @@ typedef struct corr {
     int64_t C, K, P, Q, R, S, sh, dh, dw, Hp, LW, PS;
 } corr;
 
-enum { STORE_SET, STORE_RELU, STORE_ADD };
+enum { STORE_SET, STORE_ADD };
 
 /* Output tiles: KB filters x QV vectors of columns, KB * QV = 16 accumulators. Eight filters
  * share each loaded input vector eight times; with fewer filters (Meso-Inception's 1..4-filter
@@ -146,7 +146,6 @@ static inline __attribute__((always_inline)) void tile(float *out, const float *
 #pragma GCC unroll 8
         for (int v = 0; v < QV; v++) {
             vf y = a[j][v];
-            if (mode == STORE_RELU) y = (vf)((vi)y & (y > 0));   /* comparisons give all-ones lanes where true */
             if (n == QV * VL) {
                 if (mode == STORE_ADD) y += vload(o + v * VL);
                 vstore(o + v * VL, y);
@@ -196,7 +195,7 @@ static void corr_batch(float *out, int64_t out_img, const float *in, int64_t in_
     }
 }
 
-void nn_conv_direct_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c, int relu)
+void nn_conv_direct_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c)
 {
     int64_t C = c->C, K = c->K, R = c->R, S = c->S;
     corr d = {.C = C, .K = K, .P = c->P, .Q = c->Q, .R = R, .S = S, .sh = c->stride_h, .dh = c->dil_h,
@@ -209,7 +208,7 @@ void nn_conv_direct_forward(float *out, const float *in, const float *w, const f
     float *wp = dfs_malloc((size_t)(K * C * R * S) * sizeof *wp);
     for (int64_t k = 0; k < K; k++)
         for (int64_t i = 0; i < C * R * S; i++) wp[i * K + k] = w[k * C * R * S + i];
-    corr_batch(out, K * c->P * c->Q, in, C * c->H * c->W, wp, b, &d, &g, c->N, relu ? STORE_RELU : STORE_SET);
+    corr_batch(out, K * c->P * c->Q, in, C * c->H * c->W, wp, b, &d, &g, c->N, STORE_SET);
     free(wp);
 }
 

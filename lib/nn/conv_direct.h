@@ -12,8 +12,8 @@
  * input gradient also needs vertical stride 1. */
 int nn_conv_direct_forward_ok(const nn_conv *c);
 int nn_conv_direct_din_ok(const nn_conv *c);
-/* out (N,K,P,Q) = conv(in, w) + b (b may be NULL); relu != 0 stores max(0, .) instead. */
-void nn_conv_direct_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c, int relu);
+/* out (N,K,P,Q) = conv(in, w) + b (b may be NULL) */
+void nn_conv_direct_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c);
 /* din (N,C,H,W) += dL/din (needs nn_conv_direct_din_ok) */
 void nn_conv_direct_backward_data(float *din, const float *dout, const float *w, const nn_conv *c);
 /* dw (K,C,R,S) += dL/dw, summed over the images in order (the same bits at any thread count) */

@@ -1,6 +1,6 @@
 /* Unit tests of the direct convolution kernels (lib/nn/conv_direct.c), called directly so that
- * every shape runs them whatever nn_conv2d_forward would choose: forward (with and without the
- * fused ReLU), input gradient and weight gradient against the naive definition on odd shapes,
+ * every shape runs them whatever nn_conv2d_forward would choose: forward, input gradient and
+ * weight gradient against the naive definition on odd shapes,
  * finite differences, and the same bits at any thread count. */
 #include "gradcheck.h"
 #include "common.h"
@@ -65,14 +65,12 @@ static void test_against_naive(void)
         int64_t nin = c.N * c.C * c.H * c.W, nw = c.K * c.C * c.R * c.S, nout = c.N * c.K * c.P * c.Q;
         float *in = rnd(nin, &rng), *w = rnd(nw, &rng), *b = rnd(c.K, &rng), *dout = rnd(nout, &rng);
         float *out = malloc(nout * sizeof *out), *ref = malloc(nout * sizeof *ref);
-        /* forward, bias and no bias, plain and with the fused ReLU */
-        for (int v = 0; v < 3; v++) {
+        /* forward, with and without bias */
+        for (int v = 0; v < 2; v++) {
             const float *bb = v == 1 ? NULL : b;
             nn_conv2d_forward_naive(ref, in, w, bb, &c);
-            if (v == 2)
-                for (int64_t j = 0; j < nout; j++) ref[j] = ref[j] > 0 ? ref[j] : 0.0f;
             memset(out, 0x7f, nout * sizeof *out);   /* every output must be written */
-            nn_conv_direct_forward(out, in, w, bb, &c, v == 2);
+            nn_conv_direct_forward(out, in, w, bb, &c);
             double d = rel_diff(out, ref, nout);
             CHECK(d < 1e-5, "case %d forward variant %d: differs by %g", i, v, d);
         }
@@ -139,7 +137,7 @@ static float *fd_in, *fd_w, *fd_out, *fd_rw;
 static double fd_loss(void *ctx)
 {
     (void)ctx;
-    nn_conv_direct_forward(fd_out, fd_in, fd_w, NULL, &fd_c, 0);
+    nn_conv_direct_forward(fd_out, fd_in, fd_w, NULL, &fd_c);
     return gc_dot(fd_out, fd_rw, fd_c.N * fd_c.K * fd_c.P * fd_c.Q);
 }
 
@@ -186,7 +184,7 @@ static void test_thread_count(void)
     for (int v = 0; v < 2; v++) {
         omp_set_num_threads(v ? 3 : 1);
         gw[v] = calloc(nw, sizeof(float)), gi[v] = calloc(nin, sizeof(float)), out[v] = malloc(nout * sizeof(float));
-        nn_conv_direct_forward(out[v], in, w, NULL, &c, 0);
+        nn_conv_direct_forward(out[v], in, w, NULL, &c);
         nn_conv_direct_backward_weights(gw[v], dout, in, &c);
         nn_conv_direct_backward_data(gi[v], dout, w, &c);
     }
