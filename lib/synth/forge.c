@@ -220,7 +220,7 @@ typedef struct method_cfg {
     float misfit;        /* warp misfit: scale and shift amplitude (face units) */
     float grid, grid_period;   /* periodic upsampling artifact amplitude and period (pixels) */
     float checker;       /* NT: nearest-neighbour upsampling + checkerboard amplitude */
-    float sharpen;       /* DFD: unsharp-mask amount */
+    float sharpen;       /* unsharp-mask amount */
     float jitter;        /* CELEB-M: mask offset amplitude (face units), brightness flicker */
 } method_cfg;
 
@@ -232,23 +232,24 @@ static method_cfg config_of(int method)
     switch (method) {
     case SYN_M_FS:
         c.swap = 1; c.feather = 0.012f; c.power = 2.6f; c.misfit = 0.04f; c.blur = 0.008f;
+        c.sharpen = 1;
         break;
     case SYN_M_DF:
         c.swap = 1; c.colour = 0.6f; c.bias = 9; c.neck = 0.32f; c.blur = 0.015f; c.feather = 0.07f;
         break;
     case SYN_M_F2F:
-        c.swap = 0; c.feather = 0.05f; c.misfit = 0.02f; c.blur = 0.03f;
+        c.swap = 0; c.feather = 0.05f; c.misfit = 0.02f; c.sharpen = 2;
         break;
     case SYN_M_NT:
         c.swap = 0; c.feather = 0.06f; c.checker = 7; c.blur = 0.006f;
         break;
     case SYN_M_CELEB:
-        c.swap = 1; c.colour = 1; c.neck = 0.6f; c.blur = 0.01f; c.feather = 0.15f;
+        c.swap = 1; c.colour = 1; c.feather = 0.15f; c.sharpen = 2;
         c.grid = 2.5f; c.grid_period = 4;
         break;
     case SYN_M_CELEBM:
-        c.swap = 1; c.colour = 0.5f; c.neck = 0.38f; c.blur = 0.015f; c.feather = 0.035f;
-        c.grid = 4.5f; c.grid_period = 2; c.jitter = 0.04f;
+        c.swap = 1; c.colour = 0.5f; c.feather = 0.035f; c.sharpen = 0.9f;
+        c.grid = 1.8f; c.grid_period = 4; c.jitter = 0.04f;
         break;
     case SYN_M_DFD:
         c.swap = 1; c.colour = 0.85f; c.neck = 0.6f; c.blur = 0.008f; c.feather = 0.08f; c.power = 3;
