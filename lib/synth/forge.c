@@ -3,18 +3,22 @@
  * A real frame is the target's render plus camera noise. A fake starts from exactly that real
  * frame (as FF++ fakes start from their source video) and replaces a region with pixels made the
  * way the method makes them; the artifacts each method leaves are listed in formats/synth.md:
- *   fs      donor's inner face, donor's own light and colour, small misfit warp, hard mask seam
+ *   fs      donor's inner face, donor's own light and colour, small misfit warp, hard mask seam,
+ *           mildly over-sharp (a graphics render is crisper than the camera)
  *   df      donor's inner face through a low-resolution bottleneck: blurred, colour shifted
  *   f2f     same person, mouth and eyes re-rendered with another video's expression, resampled
- *           and blurred inside those regions only
+ *           and over-sharpened inside those regions only
  *   nt      same person, mouth region re-rendered at half resolution with checkerboard
  *           (transposed-convolution-like) upsampling patterns
- *   celeb   colour-matched donor face, mild bottleneck, wide soft seam, faint period-4 grid
- *   celeb-m the same method with rougher settings: partial colour match, stronger blur and
- *           period-2 grid, narrow misaligned mask, brightness flicker
+ *   celeb   colour-matched donor face at full resolution, over-sharpened, wide soft seam, faint
+ *           period-4 grid
+ *   celeb-m the same method with rougher settings: partial colour match, weaker sharpening and
+ *           grid, narrow misaligned mask, brightness flicker
  *   dfd     colour-matched donor face, moderate bottleneck then sharpening (halo rings),
  *           boxy mask, on its own actors and recording conditions
- * Forged regions are noise-free or smoothed where the rest of the frame carries camera noise. */
+ * Forged regions are noise-free or smoothed where the rest of the frame carries camera noise.
+ * The training methods (celeb, f2f) sharpen features where the unseen swaps (df, dfd) blur them:
+ * the opposite kinds keep detectors from generalising, as the study found (formats/synth.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
