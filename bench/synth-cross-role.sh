@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$here/bin
 archs=meso4 stages=123 out=$here/bench/synth-cross-role.md work= threads=2
-cmdline="bench/synth-cross-role.sh $*"
+cmdline="bench/synth-cross-role.sh$(printf ' %q' "$@")"
 while getopts a:s:o:w:t: opt; do
     case $opt in
     a) archs=$OPTARG ;;

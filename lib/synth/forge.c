@@ -9,7 +9,7 @@
  *   f2f     same person, mouth and eyes re-rendered with another video's expression, resampled
  *           and over-sharpened inside those regions only
  *   nt      same person, mouth region re-rendered at half resolution with checkerboard
- *           (transposed-convolution-like) upsampling patterns
+ *           (transposed-convolution-like) upsampling patterns, over-sharpened
  *   celeb   colour-matched donor face at full resolution, over-sharpened, wide soft seam, faint
  *           period-4 grid
  *   celeb-m the same method with rougher settings: partial colour match, weaker sharpening and
@@ -245,7 +245,7 @@ static method_cfg config_of(int method)
         c.swap = 0; c.feather = 0.05f; c.misfit = 0.02f; c.sharpen = 2;
         break;
     case SYN_M_NT:
-        c.swap = 0; c.feather = 0.06f; c.checker = 7; c.blur = 0.006f;
+        c.swap = 0; c.feather = 0.06f; c.checker = 7; c.blur = 0.006f; c.sharpen = 4;
         break;
     case SYN_M_CELEB:
         c.swap = 1; c.colour = 1; c.feather = 0.15f; c.sharpen = 2;
@@ -373,18 +373,6 @@ static void forge(const syn_spec *s, const syn_video *v, int f, float t, const s
         bottleneck(src, w, rb, (int)((float)r * (rb.x1 - rb.x0) / side + 0.5f));
     }
     blur(src, w, rb, cfg.blur * tp->scale + (cfg.neck > 0 ? 0.35f * (b.x1 - b.x0) / ((b.x1 - b.x0) * cfg.neck + 1) : 0));
-    if (cfg.sharpen > 0) {
-        float *lo = dfs_malloc(npx * 3 * sizeof *lo);
-        memcpy(lo, src, npx * 3 * sizeof *lo);
-        blur(lo, w, rb, fmaxf(1.0f, 0.03f * tp->scale));
-        for (int y = rb.y0; y < rb.y1; y++)
-            for (int x = rb.x0; x < rb.x1; x++)
-                for (int c = 0; c < 3; c++) {
-                    size_t i = ((size_t)y * w + x) * 3 + c;
-                    src[i] += cfg.sharpen * (src[i] - lo[i]);
-                }
-        free(lo);
-    }
     if (cfg.checker > 0) {
         /* a decoder that upsamples by 2 with a transposed convolution: 2x2 cells of one value
          * with an alternating checkerboard on top (cell size grows with the image so the pattern
@@ -409,6 +397,18 @@ static void forge(const syn_spec *s, const syn_video *v, int f, float t, const s
                                 a[c] / n + amp * wc[c] * (ph ? 1.0f : -1.0f) + (corner ? 0.6f * amp : 0);
                     }
             }
+    }
+    if (cfg.sharpen > 0) {
+        float *lo = dfs_malloc(npx * 3 * sizeof *lo);
+        memcpy(lo, src, npx * 3 * sizeof *lo);
+        blur(lo, w, rb, fmaxf(1.0f, 0.03f * tp->scale));
+        for (int y = rb.y0; y < rb.y1; y++)
+            for (int x = rb.x0; x < rb.x1; x++)
+                for (int c = 0; c < 3; c++) {
+                    size_t i = ((size_t)y * w + x) * 3 + c;
+                    src[i] += cfg.sharpen * (src[i] - lo[i]);
+                }
+        free(lo);
     }
     if (cfg.grid > 0) {
         float amp = cfg.grid * (float)dfs_rng_range(&vr, 0.8, 1.25);
