@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "image.h"
+#include "montage.h"
 #include "stream.h"
 #include "synth/synth.h"
 
@@ -247,7 +248,11 @@ static void write_sheet(const syn_spec *base, const opts *o)
         labels[r] = syn_role_name(r);
         free(v);
     }
-    if (syn_sheet_write(o->sheet, SYN_NROLES, cols, base->size, tiles, labels) != 0) dfs_die_error();
+    const char *col_labels[2 * SYN_MAX_VIDEOS / 1000];
+    for (int c = 0; c < cols; c++) col_labels[c] = c % 2 ? "fake" : "real";
+    dfs_montage m = {.rows = SYN_NROLES, .cols = cols, .tile = base->size, .group = 2, .row_labels = labels,
+                     .col_labels = col_labels};
+    if (dfs_montage_write(o->sheet, &m, (const uint8_t *const *)tiles) != 0) dfs_die_error();
     for (int i = 0; i < n; i++) free(tiles[i]);
     free(tiles);
 }

@@ -88,10 +88,4 @@ int syn_mp4_frame(syn_mp4 *m, const uint8_t *rgb);
 int syn_mp4_close(syn_mp4 *m);   /* flush, finish and commit; frees m */
 void syn_mp4_abort(syn_mp4 *m);  /* remove the temporary file; frees m */
 
-/* ---- contact sheet ---- */
-/* Draw a labelled grid: rows x cols tiles of tile x tile RGB bytes (tiles[r*cols + c]), a label
- * strip on the left of each row, written as a PNG. */
-int syn_sheet_write(const char *path, int rows, int cols, int tile, uint8_t *const *tiles,
-                    const char *const *row_labels);
-
 #endif
