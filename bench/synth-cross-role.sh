@@ -136,8 +136,17 @@ matrix() {
     echo
     matrix
     echo
+    echo "What the paper found (its Tables 5-7) and this matrix should show: near-perfect accuracy on"
+    echo "the training set's own test set; near chance (50-65%) on the unseen FS, NT, DF and DFD without"
+    echo "augmentation, so degradations above 30 points; FS and NT better after transfer and merge"
+    echo "learning with a few FS+NT images, DF and DFD not; CELEB-M (same method, other identities)"
+    echo "better than the unseen sets for CELEB-trained detectors; FS-I and NT-I (F2F's identities)"
+    echo "no better than FS and NT for F2F-trained ones. How synth's methods are built to give this:"
+    echo "formats/synth.md, 'Why the kinds differ'."
+    echo
     for n in 5 6 7; do
-        echo "## Table $n (\`score --table $n --auc --markdown\`, the paper's 30-point filter for 6 and 7)"
+        if [ $n = 5 ]; then echo "## Table 5 (\`score --table 5 --auc --markdown\`)"
+        else echo "## Table $n (\`score --table $n --auc --markdown\`: detectors degrading more than 30 points, as the paper)"; fi
         echo
         "$BIN/score" --table $n --dir "$work/scores" --auc --markdown 2>/dev/null
         echo
