@@ -1,4 +1,5 @@
 /* cam: Grad-CAM heatmaps of a detector for a stream of images (formats/cam.md). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,8 @@ static const char usage[] =
     "  --batch N         images per forward pass (default 8)\n"
     "  --guided          Guided Grad-CAM: the map times the largest |guided-backpropagation\n"
     "                    gradient| over the colour channels, scaled to [0, 1]\n"
-    "  --png DIR         also write each heatmap as DIR/<key>.png in OpenCV's JET colours\n"
+    "  --png DIR         also write each heatmap as DIR/<key>.png in OpenCV's JET colours; DIR\n"
+    "                    must be new or empty and appears whole or not at all\n"
     "                    ('/' and other characters outside [A-Za-z0-9._-] of the key become '_')\n"
     "  --overlay         the PNGs blend the image and the heatmap half and half\n"
     "  --compat study    reproduce what the study saved: no ReLU, tf-explain's VIRIDIS overlay on\n"
@@ -152,13 +154,20 @@ typedef struct cam_run {
     long written;
 } cam_run;
 
+/* --png DIR appears whole or not at all: the PNGs go to DIR.tmp.PID (removed by dfs_die and
+ * fatal signals), renamed to DIR when the stream is complete. */
+static dfs_outdir pngdir;
+
 static void write_png(cam_run *c, const dfs_record *in, const uint8_t *rgb)
 {
-    char *path = png_path(c->a->png, in, c->written);
+    char *path = png_path(pngdir.tmp, in, c->written);
     dfs_image im = {0};
     if (dfs_image_alloc(&im, (int)c->S, (int)c->S, 3) != 0) dfs_die_error();
     memcpy(im.px, rgb, (size_t)(c->S * c->S * 3));
-    if (dfs_png_write(path, &im) != 0) dfs_die_error();
+    if (dfs_png_write(path, &im) != 0) {
+        dfs_outdir_error(&pngdir);
+        dfs_die_error();
+    }
     dfs_image_free(&im);
     free(path);
 }
@@ -242,6 +251,12 @@ int main(int argc, char **argv)
     if (a.sheet) {
         if (dfs_cam_sheet(a.sheet, a.cells, a.n_cells, a.images, a.n_images, (int)a.per_cell, (int)a.tile) != 0)
             dfs_die_error();
+        for (int i = 0; i < a.n_cells; i++) {
+            free((char *)a.cells[i].row);   /* strndup'd by parse_args */
+            free((char *)a.cells[i].col);
+        }
+        free(a.images);
+        free(a.cells);
         return 0;
     }
 
@@ -253,7 +268,7 @@ int main(int argc, char **argv)
     if (!lname) dfs_die("%s: no default Grad-CAM layer for architecture '%s'; use --layer", a.model, info.arch);
     int layer = nn_gradcam_layer(g, lname);
     if (layer < 0) dfs_die("%s: %s: %s", a.model, info.arch, dfs_error());
-    if (a.png && dfs_mkdir_p(a.png) != 0) dfs_die_error();
+    if (a.png && dfs_outdir_open(&pngdir, a.png) != 0) dfs_die_error();
 
     cam_run c;
     memset(&c, 0, sizeof c);
@@ -301,6 +316,8 @@ int main(int argc, char **argv)
         if (rc == 0) break;
     }
     dfs_reader_close(&rd);
+    if (fflush(o.f) != 0) dfs_die("%s: write failed: %s", dfs_out_name(&o), strerror(errno));
+    if (a.png && dfs_outdir_commit(&pngdir) != 0) dfs_die_error();
     if (dfs_out_commit(&o) != 0) dfs_die_error();
 
     for (long i = 0; i < a.batch; i++) dfs_record_free(&c.batch[i]);
@@ -312,5 +329,7 @@ int main(int argc, char **argv)
     free(c.rgb);
     nn_ckpt_info_free(&info);
     nn_graph_free(g);
+    free(a.images);
+    free(a.cells);
     return 0;
 }
