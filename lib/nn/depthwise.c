@@ -94,9 +94,15 @@ static void pad_plane(float *dst, const float *src, const nn_conv *c, const padd
             if (i1 > ip) i1 = ip;
             if (i1 > Wq) i1 = Wq;
             if (i0 > i1) i0 = i1;
-            for (int64_t i = 0; i < i0; i++) dd[i] = 0.0f;
-            for (int64_t i = i0; i < i1; i++) dd[i] = srow[i * sw + ph - pl];
-            for (int64_t i = i1; i < Wq; i++) dd[i] = 0.0f;
+            memset(dd, 0, (size_t)i0 * sizeof *dd);
+            if (sw == 1) {
+                memcpy(dd + i0, srow + i0 - pl, (size_t)(i1 - i0) * sizeof *dd);
+            } else {
+                int64_t o = ph - pl;   /* i * sw + o is in [0, W) for i in [i0, i1) */
+#pragma omp simd
+                for (int64_t i = i0; i < i1; i++) dd[i] = srow[i * sw + o];
+            }
+            memset(dd + i1, 0, (size_t)(Wq - i1) * sizeof *dd);
         }
     }
 }
