@@ -4,7 +4,8 @@
 #
 #   make              build everything
 #   make test         C unit tests + bats suites; ends with "N passed, N failed"
-#   make sanitize     unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make sanitize     unit tests and a short pipeline under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make valgrind     each tool of the quick profile's kinds of commands under valgrind (slow; not in CI)
 #   make fuzz         run each fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make deps         install the Debian packages needed to build, run and test
 #   make fixture-deps install what tests/make-fixtures.sh needs to regenerate fixtures
@@ -52,7 +53,7 @@ TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit sanitize fuzz deps fixture-deps clean info study demo
+.PHONY: all test unit sanitize valgrind fuzz deps fixture-deps clean info study demo
 .SECONDARY:
 all: info $(TOOLS) $(UNIT_BINS)
 
@@ -86,15 +87,29 @@ test: all
 unit: all
 	@BUILD=$(BUILD) tests/run.sh --unit-only
 
-# Sanitizers: a separate build tree so the normal build stays untouched.
+# Sanitizers: a separate build tree so the normal build stays untouched: the unit tests, then a
+# short end-to-end pipeline (tests/sanitize-e2e.sh) with the tools built into build-san/tools/.
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 sanitize:
-	$(MAKE) BUILD=build-san SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    OPT=-O1 TOOLS= unit
+	$(MAKE) BUILD=build-san SAN_FLAGS="$(SAN)" OPT=-O1 TOOLS= unit
+	$(MAKE) BUILD=build-san SAN_FLAGS="$(SAN)" OPT=-O1 TOOLS= $(TOOLS:bin/%=build-san/tools/%)
+	tests/sanitize-e2e.sh build-san/tools
+
+# Valgrind: the same pipeline, every tool under memcheck (minutes; not in CI). A portable build
+# (no -march=native: valgrind does not know every AVX-512 instruction) in build-vg/tools.
+VALGRIND := valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 -q
+valgrind:
+	$(MAKE) BUILD=build-vg MARCH= OPT=-O1 TOOLS= $(TOOLS:bin/%=build-vg/tools/%)
+	DFS_RUNNER="$(VALGRIND)" tests/sanitize-e2e.sh build-vg/tools
+
+$(BUILD)/tools/%: $(BUILD)/bin/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" OPT=-O1 build-fuzz/libdfstudy.a
+	$(MAKE) BUILD=build-fuzz CC=clang MARCH= SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wno-error" OPT=-O1 build-fuzz/libdfstudy.a
 	@mkdir -p build-fuzz/corpus
 	@set -e; for src in $(FUZZ_SRCS); do \
 	    name=$$(basename $$src .c); \
@@ -102,8 +117,9 @@ fuzz:
 	        -o build-fuzz/$$name $$src build-fuzz/libdfstudy.a $(DEPS_LIBS) -lm -fopenmp; \
 	    mkdir -p build-fuzz/corpus/$$name; \
 	    seeds=tests/fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
+	    maxlen=$$( { echo 65536; [ -z "$$seeds" ] || find $$seeds -type f -printf '%s\n'; } | sort -n | tail -1); \
 	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	    build-fuzz/$$name -artifact_prefix=build-fuzz/$$name- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    build-fuzz/$$name -artifact_prefix=build-fuzz/$$name- -max_total_time=$(FUZZ_SECONDS) -max_len=$$maxlen -rss_limit_mb=2048 \
 	        build-fuzz/corpus/$$name $$seeds || { \
 	        echo "fuzz: $$name found a crash: build-fuzz/$$name-*; copy it to tests/fuzz/regressions/$$name/"; exit 1; }; \
 	done
@@ -124,6 +140,6 @@ demo: $(TOOLS)
 	@echo "demo study report: $(or $(RUNS),runs)/demo/report.md"
 
 clean:
-	rm -rf build build-san build-fuzz $(TOOLS)
+	rm -rf build build-san build-fuzz build-vg $(TOOLS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

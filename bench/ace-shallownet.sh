@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-build/tests/test_ace --make-checkpoint "$tmp/sn.ckpt" shallownet 256 1
+build/tests/test_cam --make-ckpt shallownet 256 "$tmp/sn.ckpt"
 bin/synth --role celeb --split test --size 256 --videos 16 --frames 16 > "$tmp/d.dft"   # 256 images
 cpu() {   # user seconds of ace with --batches $1
     /usr/bin/time -f %U env OMP_NUM_THREADS=1 bin/ace -m "$tmp/sn.ckpt" --batches "$1" "$tmp/d.dft" \

@@ -1,5 +1,6 @@
 /* ace: the causal effect of each neuron of a layer on P(fake), and the overlap of the most causal
  * neurons across datasets (RQ4). The work is in lib/analysis/ace.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,7 @@ static int run_overlap(const ace_args *a)
         }
         if (a->markdown) fprintf(o, " %.3g |\n", p);
     }
-    if (ferror(o)) dfs_die("%s: write failed", dfs_out_name(&out));
+    if (ferror(o)) dfs_die("%s: write failed: %s", dfs_out_name(&out), strerror(errno ? errno : EIO));
     if (dfs_out_commit(&out) < 0) dfs_die_error();
     for (int f = 0; f < n; f++) free(ranks[f]);
     free(ranks);

@@ -1,4 +1,5 @@
 /* cam: Grad-CAM heatmaps of a detector for a stream of images (formats/cam.md). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "common.h"
 #include "image.h"
 #include "stream.h"
+#include "analysis/camsheet.h"
 #include "analysis/gradcam.h"
 #include "nn/checkpoint.h"
 #include "nn/gradcam.h"
@@ -14,6 +16,7 @@
 
 static const char usage[] =
     "usage: cam -m MODEL.ckpt [options] < images.dft > heatmaps.dft\n"
+    "       cam --sheet OUT.png [--images IMAGES.dft]... [--per-cell K] [--tile PX] ROW,COL=HEATMAPS.dft...\n"
     "\n"
     "Grad-CAM heatmaps (Selvaraju et al.) of a detector for every image of a stream of u8\n"
     "(S, S, 3) RGB records, S the model's input size. Output: one f32 (S, S) record per image in\n"
@@ -27,18 +30,31 @@ static const char usage[] =
     "  --batch N         images per forward pass (default 8)\n"
     "  --guided          Guided Grad-CAM: the map times the largest |guided-backpropagation\n"
     "                    gradient| over the colour channels, scaled to [0, 1]\n"
-    "  --png DIR         also write each heatmap as DIR/<key>.png in OpenCV's JET colours\n"
+    "  --png DIR         also write each heatmap as DIR/<key>.png in OpenCV's JET colours; DIR\n"
+    "                    must be new or empty and appears whole or not at all\n"
     "                    ('/' and other characters outside [A-Za-z0-9._-] of the key become '_')\n"
     "  --overlay         the PNGs blend the image and the heatmap half and half\n"
     "  --compat study    reproduce what the study saved: no ReLU, tf-explain's VIRIDIS overlay on\n"
     "                    the image, then the study's gray conversion and JET; output u8 (S, S, 3)\n"
     "  -o FILE           write the stream to FILE (default stdout)\n"
-    "  -h, --help        show this help\n";
+    "  -h, --help        show this help\n"
+    "\n"
+    "Contact sheet (the paper's Figure 2): --sheet OUT.png draws a grid with a row per ROW and a\n"
+    "column group per COL (both in the order they first appear, labelled), each cell the first K\n"
+    "heatmaps of its stream (cam's output, or --compat study's images) in JET colours.\n"
+    "  --images FILE     image streams (repeatable): each f32 heatmap is blended half and half with\n"
+    "                    the image of the same key=, which must be in one of them\n"
+    "  --per-cell K      heatmaps per cell (default 2)\n"
+    "  --tile PX         side of each heatmap on the sheet, resized (default 64)\n";
 
 typedef struct cam_args {
-    const char *model, *layer, *png, *out;
+    const char *model, *layer, *png, *out, *sheet;
     int cls, guided, overlay, study;
-    long batch;
+    long batch, per_cell, tile;
+    const char **images;
+    int n_images;
+    dfs_camsheet_cell *cells;
+    int n_cells;
 } cam_args;
 
 static void parse_args(int argc, char **argv, cam_args *a)
@@ -46,16 +62,25 @@ static void parse_args(int argc, char **argv, cam_args *a)
     memset(a, 0, sizeof *a);
     a->cls = NN_CAM_FAKE;
     a->batch = 8;
+    a->per_cell = 2;
+    a->tile = 64;
+    a->images = dfs_malloc(sizeof *a->images * (size_t)argc);
+    a->cells = dfs_malloc(sizeof *a->cells * (size_t)argc);
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
         if (!strcmp(f, "--guided")) { a->guided = 1; continue; }
         if (!strcmp(f, "--overlay")) { a->overlay = 1; continue; }
         if (!strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--layer") || !strcmp(f, "--class") ||
-            !strcmp(f, "--batch") || !strcmp(f, "--png") || !strcmp(f, "--compat") || !strcmp(f, "-o")) {
+            !strcmp(f, "--batch") || !strcmp(f, "--png") || !strcmp(f, "--compat") || !strcmp(f, "-o") ||
+            !strcmp(f, "--sheet") || !strcmp(f, "--images") || !strcmp(f, "--per-cell") || !strcmp(f, "--tile")) {
             if (i + 1 >= argc) dfs_die("%s needs a value", f);
             const char *v = argv[++i];
             if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
+            else if (!strcmp(f, "--sheet")) a->sheet = v;
+            else if (!strcmp(f, "--images")) a->images[a->n_images++] = v;
+            else if (!strcmp(f, "--per-cell")) a->per_cell = dfs_arg_long(f, v, 1, 64);
+            else if (!strcmp(f, "--tile")) a->tile = dfs_arg_long(f, v, 8, 1024);
             else if (!strcmp(f, "--layer")) a->layer = v;
             else if (!strcmp(f, "--png")) a->png = v;
             else if (!strcmp(f, "-o")) a->out = v;
@@ -70,8 +95,25 @@ static void parse_args(int argc, char **argv, cam_args *a)
             }
             continue;
         }
+        if (f[0] != '-' && a->sheet) {   /* ROW,COL=FILE */
+            const char *comma = strchr(f, ','), *eq = comma ? strchr(comma, '=') : NULL;
+            if (!comma || !eq || comma == f || eq == comma + 1 || !eq[1])
+                dfs_die("'%s' is not ROW,COL=HEATMAPS.dft", f);
+            dfs_camsheet_cell *c = &a->cells[a->n_cells++];
+            c->row = strndup(f, (size_t)(comma - f));
+            c->col = strndup(comma + 1, (size_t)(eq - comma - 1));
+            c->path = eq + 1;
+            if (!c->row || !c->col) dfs_die("out of memory");
+            continue;
+        }
         dfs_die("unknown argument '%s' (see --help)", f);
     }
+    if (a->sheet) {
+        if (a->model || a->out || a->png) dfs_die("--sheet draws existing heatmaps: drop -m, -o and --png");
+        if (!a->n_cells) dfs_die("--sheet needs ROW,COL=HEATMAPS.dft arguments (see --help)");
+        return;
+    }
+    if (a->n_images || a->n_cells) dfs_die("--images and ROW,COL=FILE arguments go with --sheet");
     if (!a->model) dfs_die("-m MODEL.ckpt is required (see --help)");
     if (a->overlay && !a->png) dfs_die("--overlay needs --png DIR");
     if (a->study && (a->guided || a->overlay))
@@ -112,13 +154,20 @@ typedef struct cam_run {
     long written;
 } cam_run;
 
+/* --png DIR appears whole or not at all: the PNGs go to DIR.tmp.PID (removed by dfs_die and
+ * fatal signals), renamed to DIR when the stream is complete. */
+static dfs_outdir pngdir;
+
 static void write_png(cam_run *c, const dfs_record *in, const uint8_t *rgb)
 {
-    char *path = png_path(c->a->png, in, c->written);
+    char *path = png_path(pngdir.tmp, in, c->written);
     dfs_image im = {0};
     if (dfs_image_alloc(&im, (int)c->S, (int)c->S, 3) != 0) dfs_die_error();
     memcpy(im.px, rgb, (size_t)(c->S * c->S * 3));
-    if (dfs_png_write(path, &im) != 0) dfs_die_error();
+    if (dfs_png_write(path, &im) != 0) {
+        dfs_outdir_error(&pngdir);
+        dfs_die_error();
+    }
     dfs_image_free(&im);
     free(path);
 }
@@ -199,6 +248,17 @@ int main(int argc, char **argv)
     dfs_tool_init(argv[0]);
     cam_args a;
     parse_args(argc, argv, &a);
+    if (a.sheet) {
+        if (dfs_cam_sheet(a.sheet, a.cells, a.n_cells, a.images, a.n_images, (int)a.per_cell, (int)a.tile) != 0)
+            dfs_die_error();
+        for (int i = 0; i < a.n_cells; i++) {
+            free((char *)a.cells[i].row);   /* strndup'd by parse_args */
+            free((char *)a.cells[i].col);
+        }
+        free(a.images);
+        free(a.cells);
+        return 0;
+    }
 
     nn_ckpt_info info;
     nn_graph *g = nn_checkpoint_load(a.model, NULL, &info);
@@ -208,7 +268,7 @@ int main(int argc, char **argv)
     if (!lname) dfs_die("%s: no default Grad-CAM layer for architecture '%s'; use --layer", a.model, info.arch);
     int layer = nn_gradcam_layer(g, lname);
     if (layer < 0) dfs_die("%s: %s: %s", a.model, info.arch, dfs_error());
-    if (a.png && dfs_mkdir_p(a.png) != 0) dfs_die_error();
+    if (a.png && dfs_outdir_open(&pngdir, a.png) != 0) dfs_die_error();
 
     cam_run c;
     memset(&c, 0, sizeof c);
@@ -257,6 +317,8 @@ int main(int argc, char **argv)
         if (rc == 0) break;
     }
     dfs_reader_close(&rd);
+    if (fflush(o.f) != 0) dfs_die("%s: write failed: %s", dfs_out_name(&o), strerror(errno));
+    if (a.png && dfs_outdir_commit(&pngdir) != 0) dfs_die_error();
     if (dfs_out_commit(&o) != 0) dfs_die_error();
 
     for (long i = 0; i < a.batch; i++) dfs_record_free(&c.batch[i]);
@@ -268,5 +330,7 @@ int main(int argc, char **argv)
     free(c.rgb);
     nn_ckpt_info_free(&info);
     nn_graph_free(g);
+    free(a.images);
+    free(a.cells);
     return 0;
 }

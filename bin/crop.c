@@ -1,5 +1,6 @@
 /* crop: detect the largest face in each frame, locate 68 landmarks, align and crop. */
 #include "common.h"
+#include "lines.h"
 #include "face/face.h"
 #include "image.h"
 #include "stream.h"
@@ -54,8 +55,10 @@ static void load_boxes(const char *path, boxtable *t)
     char *line = NULL;
     size_t cap = 0;
     long ln = 0;
-    while (getline(&line, &cap, f) > 0) {
+    ssize_t len;
+    while ((len = dfs_getline(&line, &cap, f)) > 0 || len == -2) {
         ln++;
+        if (len == -2) dfs_die("%s: line %ld: longer than %u bytes", path, ln, DFS_MAX_LINE);
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || line[0] == '#') continue;
         char *fields[5], *save = NULL, *s = line;

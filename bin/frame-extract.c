@@ -23,8 +23,9 @@ static const char help[] =
     "video), time= (seconds after the first frame). Labels are -1 (unknown).\n"
     "\n"
     "A video that cannot be opened or decoded is reported as 'frame-extract: FILE: reason' and\n"
-    "skipped; the frames of all other videos are written, a summary line counts the failures,\n"
-    "and the exit status is 2. Other errors exit 1.\n"
+    "skipped; the frames of all other videos are written, a summary line counts the failures\n"
+    "(when more than one video was given), and the exit status is 2. When no video could be\n"
+    "read there is no output file. Other errors exit 1.\n"
     "\n"
     "options:\n"
     "  -n, --frames N     frames per video (default 10); with --every, at most N (when given)\n"
@@ -148,8 +149,11 @@ int main(int argc, char **argv)
         dfs_out_abort(&out);
         exit(1);
     }
-    if (dfs_out_commit(&out) != 0) dfs_die_error();
-    if (failed || verbose)
+    /* Nothing extracted at all: no output file (an empty stream would look like a result). */
+    if (failed == nvid) dfs_out_abort(&out);
+    else if (dfs_out_commit(&out) != 0) dfs_die_error();
+    /* With one video its error line says everything; the count is for many. */
+    if ((failed && nvid > 1) || verbose)
         fprintf(stderr, "%s: %d videos: %d extracted (%ld frames), %ld failed\n", dfs_progname, nvid,
                 nvid - (int)failed, written, failed);
     return failed ? 2 : 0;

@@ -1,4 +1,5 @@
 /* predict: a checkpoint's P(fake) for every image of a stream, as a score TSV. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ int main(int argc, char **argv)
     }
     if (ferror(o.f)) {
         dfs_out_abort(&o);
-        dfs_die("%s: write failed", dfs_out_name(&o));
+        dfs_die("%s: write failed: %s", dfs_out_name(&o), strerror(errno ? errno : EIO));
     }
     if (dfs_out_commit(&o) != 0) dfs_die_error();
     nn_ckpt_info_free(&info);

@@ -3,8 +3,10 @@
  * wires arguments and outputs. */
 #include "analysis/ssim.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: ssim [options] A.dft B.dft [C.dft ...] > ssim.tsv\n"
@@ -96,13 +98,22 @@ int main(int argc, char **argv)
             dfs_warn("%s: %llu record%s without a match in every stream skipped (--intersect)",
                      strcmp(inputs[s], "-") ? inputs[s] : "<stdin>", (unsigned long long)unmatched[s],
                      unmatched[s] == 1 ? "" : "s");
+    /* Nothing reaches stderr or the disk for good until every output is written: a full disk
+     * fails at the flush, and then neither file appears and no histogram is printed. */
     char *h = dfs_ssim_hist_tsv(hist);
+    if (hist_path && dfs_out_write(&hist_out, h, strlen(h)) != 0) dfs_die_error();
+    if (hist_path && fflush(hist_out.f) != 0) dfs_die("%s: write failed: %s", hist_path, strerror(errno));
+    if (fflush(tsv.f) != 0) dfs_die("%s: write failed: %s", dfs_out_name(&tsv), strerror(errno));
+    int tsv_is_file = tsv.tmp != NULL;
+    if (dfs_out_commit(&tsv) != 0) dfs_die_error();
     if (hist_path) {
-        if (dfs_out_write(&hist_out, h, strlen(h)) != 0 || dfs_out_commit(&hist_out) != 0) dfs_die_error();
+        if (dfs_out_commit(&hist_out) != 0) {
+            if (tsv_is_file) unlink(out_path);   /* both outputs or neither */
+            dfs_die_error();
+        }
     } else {
         fputs(h, stderr);
     }
-    if (dfs_out_commit(&tsv) != 0) dfs_die_error();
     free(h);
     free(unmatched);
     free(inputs);

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "image.h"
+#include "montage.h"
 #include "stream.h"
 #include "synth/synth.h"
 
@@ -106,9 +107,11 @@ static void write_stream(const syn_spec *s, const syn_video *v, const opts *o)
     dfs_record_free(&rec);
 }
 
+static void die_in_outdir(void);
+
 static void mkdir_or_die(const char *dir)
 {
-    if (dfs_mkdir_p(dir) != 0) dfs_die_error();
+    if (dfs_mkdir_p(dir) != 0) die_in_outdir();
 }
 
 /* manifest lines accumulate in memory and are written last, so a manifest names only files
@@ -140,16 +143,16 @@ static void text_write(const text *t, const char *path)
     dfs_out out;
     if (dfs_out_open(&out, path, 0, 1) != 0 || dfs_out_write(&out, t->p, t->n) != 0 ||
         dfs_out_commit(&out) != 0)
-        dfs_die_error();
+        die_in_outdir();
 }
 
-static void write_png(const syn_spec *s, const syn_video *v, const opts *o)
+static void write_png(const syn_spec *s, const syn_video *v, const opts *o, const char *dir)
 {
     char path[4096];
     text man = {0};
     text_add(&man, "path\tlabel\tkey\n");
     for (int i = 0; i < s->videos; i++) {
-        snprintf(path, sizeof path, "%s/%s/%s", o->png, v[i].label ? "fake" : "real", v[i].name);
+        snprintf(path, sizeof path, "%s/%s/%s", dir, v[i].label ? "fake" : "real", v[i].name);
         mkdir_or_die(path);
     }
     chunk c;
@@ -165,22 +168,22 @@ static void write_png(const syn_spec *s, const syn_video *v, const opts *o)
             char key[160], rel[256];
             syn_key(s, vi, c.fr[i], key, sizeof key);
             snprintf(rel, sizeof rel, "%s/%s/%s.png", vi->label ? "fake" : "real", vi->name, strrchr(key, '/') + 1);
-            snprintf(path, sizeof path, "%s/%s", o->png, rel);
+            snprintf(path, sizeof path, "%s/%s", dir, rel);
             im.px = c.buf[i];
-            if (dfs_png_write(path, &im) != 0) dfs_die_error();
+            if (dfs_png_write(path, &im) != 0) die_in_outdir();
             text_add(&man, "%s\t%d\t%s\n", rel, vi->label, key);
         }
         done += c.n;
         dfs_progress_update(&pr, (uint64_t)done);
     }
     dfs_progress_end(&pr);
-    snprintf(path, sizeof path, "%s/manifest.tsv", o->png);
+    snprintf(path, sizeof path, "%s/manifest.tsv", dir);
     text_write(&man, path);
     free(man.p);
     chunk_free(&c);
 }
 
-static void write_video(const syn_spec *s, const syn_video *v, const opts *o)
+static void write_video(const syn_spec *s, const syn_video *v, const opts *o, const char *dir)
 {
     char path[4096];
     text lab = {0};
@@ -188,11 +191,11 @@ static void write_video(const syn_spec *s, const syn_video *v, const opts *o)
     int n = s->frames;
     int *vid = dfs_malloc(sizeof(int) * (size_t)n), *fr = dfs_malloc(sizeof(int) * (size_t)n);
     uint8_t **buf = dfs_malloc(sizeof(uint8_t *) * (size_t)n);
-    for (int f = 0; f < n; f++) buf[f] = dfs_malloc((size_t)s->size * s->size * 3);
+    for (int f = 0; f < n; f++) buf[f] = dfs_calloc((size_t)s->size * s->size * 3 + SYN_MP4_PADDING, 1);
     dfs_progress pr;
     dfs_progress_start(&pr, "videos", (uint64_t)s->videos, o->progress);
     for (int i = 0; i < s->videos; i++) {
-        snprintf(path, sizeof path, "%s/%s", o->video, v[i].label ? "fake" : "real");
+        snprintf(path, sizeof path, "%s/%s", dir, v[i].label ? "fake" : "real");
         mkdir_or_die(path);
         for (int f = 0; f < n; f++) {
             vid[f] = i;
@@ -201,20 +204,20 @@ static void write_video(const syn_spec *s, const syn_video *v, const opts *o)
         syn_frames(s, v, vid, fr, n, buf);
         char rel[256];
         snprintf(rel, sizeof rel, "%s/%s.mp4", v[i].label ? "fake" : "real", v[i].name);
-        snprintf(path, sizeof path, "%s/%s", o->video, rel);
+        snprintf(path, sizeof path, "%s/%s", dir, rel);
         syn_mp4 *m = syn_mp4_open(path, s->size, s->size, o->fps, o->crf);
-        if (!m) dfs_die_error();
+        if (!m) die_in_outdir();
         for (int f = 0; f < n; f++)
             if (syn_mp4_frame(m, buf[f]) != 0) {
                 syn_mp4_abort(m);
-                dfs_die_error();
+                die_in_outdir();
             }
-        if (syn_mp4_close(m) != 0) dfs_die_error();
+        if (syn_mp4_close(m) != 0) die_in_outdir();
         text_add(&lab, "%s\t%d\t%s/%s\n", rel, v[i].label, syn_role_name(s->role), v[i].name);
         dfs_progress_update(&pr, (uint64_t)i + 1);
     }
     dfs_progress_end(&pr);
-    snprintf(path, sizeof path, "%s/labels.tsv", o->video);
+    snprintf(path, sizeof path, "%s/labels.tsv", dir);
     text_write(&lab, path);
     free(lab.p);
     for (int f = 0; f < n; f++) free(buf[f]);
@@ -247,7 +250,11 @@ static void write_sheet(const syn_spec *base, const opts *o)
         labels[r] = syn_role_name(r);
         free(v);
     }
-    if (syn_sheet_write(o->sheet, SYN_NROLES, cols, base->size, tiles, labels) != 0) dfs_die_error();
+    const char *col_labels[2 * SYN_MAX_VIDEOS / 1000];
+    for (int c = 0; c < cols; c++) col_labels[c] = c % 2 ? "fake" : "real";
+    dfs_montage m = {.rows = SYN_NROLES, .cols = cols, .tile = base->size, .group = 2, .row_labels = labels,
+                     .col_labels = col_labels};
+    if (dfs_montage_write(o->sheet, &m, (const uint8_t *const *)tiles) != 0) dfs_die_error();
     for (int i = 0; i < n; i++) free(tiles[i]);
     free(tiles);
 }
@@ -259,11 +266,15 @@ static const char *need(int argc, char **argv, int *i)
 }
 
 /* refuse an output directory that exists as something else, before anything is written */
-static void check_dir(const char *flag, const char *dir)
+/* The output directory appears whole or not at all (dfs_outdir): every file is written under
+ * DIR.tmp.PID, which dfs_die and fatal signals remove, and renamed to DIR at the end. Errors of
+ * files inside name DIR, not the temporary. */
+static dfs_outdir outdir;
+
+static void die_in_outdir(void)
 {
-    struct stat st;
-    if (!*dir) dfs_die("%s: empty directory name", flag);
-    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) dfs_die("%s: exists and is not a directory", dir);
+    dfs_outdir_error(&outdir);
+    dfs_die_error();
 }
 
 int main(int argc, char **argv)
@@ -325,14 +336,19 @@ int main(int argc, char **argv)
         s.wide = 1;
         if (s.size % 2) dfs_die("--size: %d is odd; H.264 video needs an even size", s.size);
         if (!syn_mp4_available()) dfs_die("--video: this FFmpeg has no H.264 encoder (libx264); install one");
-        check_dir("--video", o.video);
     }
-    if (o.png) check_dir("--png", o.png);
     syn_video *v = dfs_malloc(sizeof *v * (size_t)s.videos);
     if (syn_plan(&s, v) != 0) dfs_die_error();
-    if (o.png) write_png(&s, v, &o);
-    else if (o.video) write_video(&s, v, &o);
-    else write_stream(&s, v, &o);
+    if (o.png || o.video) {
+        const char *dir = o.png ? o.png : o.video;
+        if (!*dir) dfs_die("%s: empty directory name", o.png ? "--png" : "--video");
+        if (dfs_outdir_open(&outdir, dir) != 0) dfs_die_error();
+        if (o.png) write_png(&s, v, &o, outdir.tmp);
+        else write_video(&s, v, &o, outdir.tmp);
+        if (dfs_outdir_commit(&outdir) != 0) dfs_die_error();
+    } else {
+        write_stream(&s, v, &o);
+    }
     free(v);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* common.c: errors, checked allocation, atomic outputs, strict parsing, progress. */
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,19 +41,75 @@ int dfs_fail_prefix(const char *prefix)
     return -1;
 }
 
-/* ---- temporary-file registry for cleanup on fatal signals ----
+/* ---- registry of temporary files and directories, for cleanup on fatal signals ----
  * Signal handlers may only call async-signal-safe functions, so the paths live in a fixed table
- * of preallocated strings and the handler calls unlink() and _exit() only. */
+ * of preallocated strings and the handler uses system calls only (unlink, and for directories
+ * the tree removal below), then re-raises the signal. */
 #define DFS_MAX_TMP 64
 static char *tmp_paths[DFS_MAX_TMP];
-static volatile sig_atomic_t tmp_used[DFS_MAX_TMP];
+static volatile sig_atomic_t tmp_used[DFS_MAX_TMP];   /* 1: a file, 2: a directory tree */
 
 const char *dfs_progname = "dfstudy";
 
+/* Remove name (relative to dirfd) and, for a directory, everything inside, with async-signal-safe
+ * calls only (no malloc, no stdio, no nftw): the raw getdents64 system call into a stack buffer.
+ * Entries removed while listing may shift the listing, so a directory is listed again until a
+ * pass finds nothing left. Symbolic links are removed, never followed. */
+struct dfs_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static void remove_tree_at(int dirfd, const char *name, int depth)
+{
+    if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT || depth > 64) return;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[4096] __attribute__((aligned(8)));
+    for (int again = 1; again;) {
+        again = 0;
+        long n;
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+            for (long off = 0; off < n;) {
+                struct dfs_dirent64 *e = (struct dfs_dirent64 *)(buf + off);
+                off += e->d_reclen;
+                const char *s = e->d_name;
+                if (s[0] == '.' && (s[1] == 0 || (s[1] == '.' && s[2] == 0))) continue;
+                remove_tree_at(fd, s, depth + 1);
+                again = 1;
+            }
+        if (again && lseek(fd, 0, SEEK_SET) != 0) break;
+    }
+    close(fd);
+    unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
 static void remove_temporaries(void)
 {
+    int e = errno;
+    for (int i = 0; i < DFS_MAX_TMP; i++) {
+        if (!tmp_paths[i]) continue;
+        if (tmp_used[i] == 1) unlink(tmp_paths[i]);
+        else if (tmp_used[i] == 2) remove_tree_at(AT_FDCWD, tmp_paths[i], 0);
+    }
+    errno = e;
+}
+
+/* A free slot of the registry holding a copy of path, or -1. */
+static int register_temporary(const char *path, int kind)
+{
     for (int i = 0; i < DFS_MAX_TMP; i++)
-        if (tmp_used[i] && tmp_paths[i]) unlink(tmp_paths[i]);
+        if (!tmp_used[i]) {
+            free(tmp_paths[i]);
+            tmp_paths[i] = dfs_strdup(path);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);   /* the path is in place before a handler can see the slot */
+            tmp_used[i] = kind;
+            return i;
+        }
+    return -1;
 }
 
 static void on_fatal_signal(int sig)
@@ -151,6 +209,43 @@ size_t dfs_mul_size(size_t a, size_t b)
 }
 
 /* ---- atomic outputs ---- */
+/* A run killed by SIGKILL (or a crash) leaves its "path.tmp.PID"; the next run writing path
+ * removes those of processes that no longer exist, so an interrupted job costs no litter. */
+static void remove_stale_temporaries(const char *path)
+{
+    /* files inside our own temporary directory: it is new, nothing stale can be there (and
+     * scanning it for each of its thousands of PNGs would cost quadratic time) */
+    for (int i = 0; i < DFS_MAX_TMP; i++) {
+        size_t n = tmp_used[i] == 2 && tmp_paths[i] ? strlen(tmp_paths[i]) : 0;
+        if (n && strncmp(path, tmp_paths[i], n) == 0 && path[n] == '/') return;
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? dfs_strdup(path) : dfs_strdup(".");
+    if (slash) dir[slash - path > 0 ? slash - path : 1] = 0;
+    const char *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            const char *n = e->d_name;
+            if (strncmp(n, base, bl) != 0 || strncmp(n + bl, ".tmp.", 5) != 0) continue;
+            char *end;
+            errno = 0;
+            long pid = strtol(n + bl + 5, &end, 10);
+            if (errno || *end || end == n + bl + 5 || pid <= 0 || pid == (long)getpid()) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* alive, or not ours to judge */
+            size_t fl = strlen(dir) + strlen(n) + 2;
+            char *full = dfs_malloc(fl);
+            snprintf(full, fl, "%s/%s", dir, n);
+            remove_tree_at(AT_FDCWD, full, 0);
+            free(full);
+        }
+        closedir(d);
+    }
+    free(dir);
+}
+
 int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
 {
     memset(o, 0, sizeof *o);
@@ -171,17 +266,18 @@ int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
         o->path = dfs_strdup(path);
         return 0;
     }
-    int slot = -1;
-    for (int i = 0; i < DFS_MAX_TMP; i++)
-        if (!tmp_used[i]) { slot = i; break; }
-    if (slot < 0) return dfs_fail("%s: too many open outputs", path);
+    remove_stale_temporaries(path);
     size_t n = strlen(path) + 32;
     char *tmp = dfs_malloc(n);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    int slot = register_temporary(tmp, 1);
+    free(tmp);
+    if (slot < 0) return dfs_fail("%s: too many open outputs", path);
+    tmp = tmp_paths[slot];
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0) {
         int e = errno;
-        free(tmp);
+        tmp_used[slot] = 0;
         return dfs_fail("%s: cannot create: %s", path, strerror(e));
     }
     o->f = fdopen(fd, "wb");
@@ -189,12 +285,9 @@ int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
         int e = errno;
         close(fd);
         unlink(tmp);
-        free(tmp);
+        tmp_used[slot] = 0;
         return dfs_fail("%s: cannot open: %s", path, strerror(e));
     }
-    free(tmp_paths[slot]);
-    tmp_paths[slot] = tmp;
-    tmp_used[slot] = 1;
     o->tmp = tmp;
     o->slot = slot;
     o->path = dfs_strdup(path);
@@ -267,6 +360,116 @@ void dfs_out_abort(dfs_out *o)
         o->path = NULL;
         o->f = NULL;
     }
+}
+
+/* ---- atomic output directories ---- */
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) { empty = 0; break; }
+    closedir(d);
+    return empty;
+}
+
+int dfs_outdir_open(dfs_outdir *d, const char *dir)
+{
+    memset(d, 0, sizeof *d);
+    d->slot = -1;
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    if (n == 0) return dfs_fail("empty output directory name");
+    char *clean = dfs_strdup(dir);
+    clean[n] = 0;
+    struct stat st;
+    if (stat(clean, &st) == 0 && (!S_ISDIR(st.st_mode) || !dir_is_empty(clean))) {
+        dfs_fail("%s: %s", clean, !S_ISDIR(st.st_mode) ? "exists and is not a directory"
+                                                        : "exists and is not empty (the output is a new directory)");
+        free(clean);
+        return -1;
+    }
+    remove_stale_temporaries(clean);
+    char *tmp = dfs_malloc(n + 32);
+    snprintf(tmp, n + 32, "%s.tmp.%ld", clean, (long)getpid());
+    d->slot = register_temporary(tmp, 2);
+    free(tmp);
+    if (d->slot < 0) {
+        free(clean);
+        return dfs_fail("%s: too many open outputs", dir);
+    }
+    d->dir = clean;
+    d->tmp = tmp_paths[d->slot];
+    char *slash = strrchr(clean, '/');
+    if (slash && slash != clean) {   /* parents first, as mkdir -p */
+        *slash = 0;
+        int rv = dfs_mkdir_p(clean);
+        *slash = '/';
+        if (rv != 0) {
+            tmp_used[d->slot] = 0;
+            free(clean);
+            memset(d, 0, sizeof *d);
+            d->slot = -1;
+            return -1;
+        }
+    }
+    if (mkdir(d->tmp, 0777) != 0) {
+        dfs_fail("%s: cannot create directory: %s", clean, strerror(errno));
+        tmp_used[d->slot] = 0;
+        free(clean);
+        memset(d, 0, sizeof *d);
+        d->slot = -1;
+        return -1;
+    }
+    return 0;
+}
+
+int dfs_outdir_commit(dfs_outdir *d)
+{
+    if (!d->tmp) return dfs_fail("output directory already closed");
+    struct stat st;
+    int rv = 0;
+    if (stat(d->dir, &st) == 0 && rmdir(d->dir) != 0)
+        rv = dfs_fail("%s: cannot replace: %s", d->dir, strerror(errno));
+    else if (rename(d->tmp, d->dir) != 0)
+        rv = dfs_fail("%s: cannot rename into place: %s", d->dir, strerror(errno));
+    else
+        tmp_used[d->slot] = 0;
+    if (rv != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", dfs_error());
+        dfs_outdir_abort(d);
+        return dfs_fail("%s", msg);
+    }
+    free(d->dir);
+    memset(d, 0, sizeof *d);
+    d->slot = -1;
+    return 0;
+}
+
+void dfs_outdir_abort(dfs_outdir *d)
+{
+    if (d->tmp && d->slot >= 0 && tmp_used[d->slot] == 2) {
+        remove_tree_at(AT_FDCWD, d->tmp, 0);
+        tmp_used[d->slot] = 0;
+    }
+    free(d->dir);
+    memset(d, 0, sizeof *d);
+    d->slot = -1;
+}
+
+int dfs_outdir_error(const dfs_outdir *d)
+{
+    if (!d->tmp || !d->dir) return -1;
+    size_t tl = strlen(d->tmp);
+    const char *at = strstr(err_buf, d->tmp);
+    if (!at) return -1;
+    char tmp[sizeof err_buf];
+    snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(at - err_buf), err_buf, d->dir, at + tl);
+    memcpy(err_buf, tmp, sizeof err_buf);
+    return -1;
 }
 
 int dfs_mkdir_p(const char *dir)

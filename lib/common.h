@@ -54,7 +54,8 @@ size_t dfs_mul_size(size_t a, size_t b);
  * dfs_out_open(path) opens "path.tmp.PID" (or stdout for "-" / NULL) and registers it; commit
  * flushes, fsyncs, closes and renames it over path; abort (or a fatal signal, or dfs_die) unlinks
  * it. So `make` never sees a truncated target. Binary output to a terminal is refused unless
- * allow_tty is set (as gzip does). */
+ * allow_tty is set (as gzip does). Opening also removes "path.tmp.PID" files left by processes
+ * that no longer exist (a SIGKILL'd run), so rerunning an interrupted command leaves no litter. */
 typedef struct dfs_out {
     FILE *f;
     char *path;     /* final path; NULL for stdout */
@@ -67,6 +68,23 @@ void dfs_out_abort(dfs_out *o);
 /* Write n bytes or fail with "path: write failed: reason" (disk full included). */
 int dfs_out_write(dfs_out *o, const void *p, size_t n);
 const char *dfs_out_name(const dfs_out *o);   /* "path" or "<stdout>" */
+
+/* ---- output directories that appear whole or not at all ----
+ * dfs_outdir_open(d, dir) refuses a dir that exists and is not an empty directory, makes
+ * "dir.tmp.PID" (d->tmp, where the caller writes) and registers it, so dfs_die or a fatal signal
+ * removes it with everything inside; commit renames it over dir (replacing an empty one); abort
+ * removes it. */
+typedef struct dfs_outdir {
+    char *dir;      /* final path, without trailing slashes */
+    char *tmp;      /* temporary directory; NULL once committed or aborted */
+    int slot;
+} dfs_outdir;
+int dfs_outdir_open(dfs_outdir *d, const char *dir);
+int dfs_outdir_commit(dfs_outdir *d);
+void dfs_outdir_abort(dfs_outdir *d);
+/* Rewrite the current error so it names d->dir where it names the temporary directory (errors of
+ * files written inside it); returns -1. */
+int dfs_outdir_error(const dfs_outdir *d);
 
 /* Make a directory and its parents (mkdir -p); 0 or -1 with an error. */
 int dfs_mkdir_p(const char *dir);

@@ -1,12 +1,12 @@
 /* dataset.c: labels, keys, video ids, manifests, sampling and PNG directories (see dataset.h). */
 #include "dataset.h"
+#include "lines.h"
 
 #include "image.h"
 #include "rng.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,8 +259,9 @@ int dfs_manifest_read(const char *path, const char *prefix, dfs_manifest *m)
     long lineno = 0;
     ssize_t len;
     errno = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((len = dfs_getline(&line, &cap, f)) != -1) {
         lineno++;
+        if (len == -2) { manifest_fail(m, lineno, "longer than %u bytes", DFS_MAX_LINE); goto out; }
         if ((size_t)len != strlen(line)) { manifest_fail(m, lineno, "NUL byte in the line"); goto out; }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0 || line[0] == '#') continue;
@@ -403,8 +404,9 @@ int dfs_relabel_read(const char *path, dfs_relabel *rl)
     long lineno = 0;
     ssize_t len;
     errno = 0;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
+    while ((len = dfs_getline(&line, &lcap, f)) != -1) {
         lineno++;
+        if (len == -2) { manifest_fail(&named, lineno, "longer than %u bytes", DFS_MAX_LINE); goto out; }
         if ((size_t)len != strlen(line)) { manifest_fail(&named, lineno, "NUL byte in the line"); goto out; }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0 || line[0] == '#') continue;
@@ -655,62 +657,24 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
 }
 
 /* ---- PNG directories ---- */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP) rmdir(path);
-    else unlink(path);
-    return 0;
-}
-
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *e;
-    int empty = 1;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) { empty = 0; break; }
-    closedir(d);
-    return empty;
-}
-
 int dfs_pngdir_open(dfs_pngdir *d, const char *dir)
 {
     memset(d, 0, sizeof *d);
     d->manifest.slot = -1;
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') n--;
-    if (n == 0) return dfs_fail("empty output directory name");
-    struct stat st;
-    char *clean = dfs_strdup(dir);
-    clean[n] = 0;
-    if (stat(clean, &st) == 0) {
-        int bad = !S_ISDIR(st.st_mode) ? 1 : !dir_is_empty(clean) ? 2 : 0;
-        if (bad) {
-            dfs_fail("%s: %s", clean, bad == 1 ? "exists and is not a directory"
-                                               : "exists and is not empty (unpacking makes a new directory)");
-            free(clean);
-            return -1;
-        }
-    }
-    d->dir = clean;
-    d->tmp = dfs_malloc(n + 32);
-    snprintf(d->tmp, n + 32, "%s.tmp.%ld", clean, (long)getpid());
-    if (dfs_mkdir_p(d->tmp) != 0) goto fail;
-    char *mpath = dfs_malloc(strlen(d->tmp) + 16);
-    sprintf(mpath, "%s/manifest.tsv", d->tmp);
+    if (dfs_outdir_open(&d->out, dir) != 0) return -1;
+    char *mpath = dfs_malloc(strlen(d->out.tmp) + 16);
+    sprintf(mpath, "%s/manifest.tsv", d->out.tmp);
     int rv = dfs_out_open(&d->manifest, mpath, 0, 1);
     free(mpath);
-    if (rv != 0 || dfs_manifest_write_header(&d->manifest) != 0) goto fail;
+    if (rv != 0 || dfs_manifest_write_header(&d->manifest) != 0) {
+        dfs_outdir_error(&d->out);
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", dfs_error());
+        dfs_pngdir_abort(d);
+        return dfs_fail("%s", msg);
+    }
     dfs_strmap_init(&d->keys);
     return 0;
-fail:;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", dfs_error());
-    dfs_pngdir_abort(d);
-    return dfs_fail("%s", msg);
 }
 
 int dfs_pngdir_add(dfs_pngdir *d, const dfs_record *r, const char *where)
@@ -727,20 +691,21 @@ int dfs_pngdir_add(dfs_pngdir *d, const dfs_record *r, const char *where)
     if (dfs_key_check(key) != 0) { dfs_fail_prefix(where); goto out; }
     size_t first = dfs_strmap_put(&d->keys, key, (size_t)d->count, &dup);
     if (dup) { dfs_fail("%s: key '%s' already used by image %zu", where, key, first); goto out; }
-    size_t fl = strlen(d->tmp) + strlen(key) + 8;
+    size_t fl = strlen(d->out.tmp) + strlen(key) + 8;
     file = dfs_malloc(fl);
-    snprintf(file, fl, "%s/%s.png", d->tmp, key);
+    snprintf(file, fl, "%s/%s.png", d->out.tmp, key);
     char *slash = strrchr(file, '/');
     *slash = 0;
     if (dfs_mkdir_p(file) != 0) { dfs_fail_prefix(where); goto out; }
     *slash = '/';
     if (dfs_image_from_record(r, &im) != 0 || dfs_png_write(file, &im) != 0) { dfs_fail_prefix(where); goto out; }
     dataset = dfs_meta_dup(r, "dataset");
-    char *rel = file + strlen(d->tmp) + 1;
+    char *rel = file + strlen(d->out.tmp) + 1;
     if (dfs_manifest_write_entry(&d->manifest, rel, r->label, key, dataset) != 0) goto out;
     d->count++;
     rv = 0;
 out:
+    if (rv != 0) dfs_outdir_error(&d->out);   /* name DIR, not DIR.tmp.PID */
     dfs_image_free(&im);
     free(dataset);
     free(file);
@@ -750,33 +715,21 @@ out:
 
 int dfs_pngdir_commit(dfs_pngdir *d)
 {
-    if (dfs_out_commit(&d->manifest) != 0) goto fail;
-    struct stat st;
-    if (stat(d->dir, &st) == 0 && rmdir(d->dir) != 0) {
-        dfs_fail("%s: cannot replace: %s", d->dir, strerror(errno));
-        goto fail;
+    if (dfs_out_commit(&d->manifest) != 0 || dfs_outdir_commit(&d->out) != 0) {
+        dfs_outdir_error(&d->out);
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", dfs_error());
+        dfs_pngdir_abort(d);
+        return dfs_fail("%s", msg);
     }
-    if (rename(d->tmp, d->dir) != 0) {
-        dfs_fail("%s: cannot rename into place: %s", d->dir, strerror(errno));
-        goto fail;
-    }
-    free(d->tmp);
-    d->tmp = NULL;
     dfs_pngdir_abort(d);   /* frees the rest */
     return 0;
-fail:;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", dfs_error());
-    dfs_pngdir_abort(d);
-    return dfs_fail("%s", msg);
 }
 
 void dfs_pngdir_abort(dfs_pngdir *d)
 {
     if (d->manifest.f) dfs_out_abort(&d->manifest);
-    if (d->tmp) nftw(d->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(d->tmp);
-    free(d->dir);
+    dfs_outdir_abort(&d->out);
     dfs_strmap_free(&d->keys);
     memset(d, 0, sizeof *d);
     d->manifest.slot = -1;

@@ -123,7 +123,7 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
  * Written under "DIR.tmp.PID" and renamed to DIR by commit, so DIR appears whole or not at all.
  * DIR must not exist, or be an empty directory. */
 typedef struct dfs_pngdir {
-    char *dir, *tmp;
+    dfs_outdir out;
     dfs_out manifest;
     dfs_strmap keys;
     uint64_t count;

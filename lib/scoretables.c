@@ -567,7 +567,7 @@ static void note_unknown_dirs(const char *dir, const dfs_study_config *c, FILE *
         free(path);
     }
     closedir(dp);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) qsort(names, n, sizeof *names, cmp_str);   /* names is NULL when n == 0: qsort(NULL) is undefined */
     if (n && notes) {
         fprintf(notes, "%s: %s: not in the study config, left out:", dfs_progname, dir);
         for (size_t i = 0; i < n; i++) fprintf(notes, " %s", names[i]);

@@ -1,5 +1,6 @@
 /* scoretsv.c: strict reading of score TSVs and their frame/video grouping. */
 #include "scoretsv.h"
+#include "lines.h"
 
 #include <errno.h>
 #include <math.h>
@@ -105,8 +106,12 @@ int dfs_score_read(const char *path, dfs_score_file *f)
     long lineno = 0;
     ssize_t len;
     int rc = 0;
-    while ((len = getline(&line, &cap, in)) >= 0) {
+    while ((len = dfs_getline(&line, &cap, in)) != -1) {
         lineno++;
+        if (len == -2) {
+            rc = dfs_fail("%s: line %ld: longer than %u bytes", name, lineno, DFS_MAX_LINE);
+            break;
+        }
         if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
         if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
         if (strlen(line) != (size_t)len) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- little-endian field access, independent of the host's byte order ---- */
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
@@ -76,7 +77,8 @@ static void ensure_data(dfs_record *r, size_t n)
         if (posix_memalign(&r->data, 64, cap) != 0) {
             r->data = NULL;
             r->data_cap = 0;
-            dfs_malloc(SIZE_MAX);   /* reports out of memory and exits */
+            free(dfs_malloc(cap));   /* fails the same way: reports out of memory with the size, exits */
+            dfs_malloc(SIZE_MAX);    /* (should that malloc succeed after all) */
         }
         r->data_cap = cap;
     }
@@ -472,6 +474,12 @@ int dfs_reader_next(dfs_reader *rd, dfs_record *rec)
         if (!zeros(pad, (size_t)(ppad - pb))) return rec_fail(rd, "payload padding is not zero");
         rec->nbytes = 0;
     } else {
+        /* in a regular file, a payload claimed past its end is a truncation, not an allocation */
+        struct stat st;
+        off_t pos;
+        if (fstat(fileno(rd->f), &st) == 0 && S_ISREG(st.st_mode) && (pos = ftello(rd->f)) >= 0 &&
+            pos <= st.st_size && (uint64_t)(st.st_size - pos) < ppad)
+            return rec_fail(rd, "truncated payload");
         ensure_data(rec, (size_t)ppad);
         if (read_exact(rd, rec->data, (size_t)ppad, NULL) != 0) return rec_fail(rd, "truncated payload");
         if (ppad > pb && !zeros((const uint8_t *)rec->data + pb, (size_t)(ppad - pb)))

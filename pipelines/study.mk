@@ -1,27 +1,33 @@
-# The study as a make graph (issue 10, DESIGN.md section 4): synth data -> 30 (or ARCHS x 6)
-# detectors -> score TSVs -> Tables 4-7, Grad-CAM + SSIM (RQ3), neuron analysis (RQ4), report.md.
+# The study as a make graph (issue 10, DESIGN.md section 4): data -> 30 (or ARCHS x 6) detectors
+# -> score TSVs -> Tables 4-7, Grad-CAM + SSIM (RQ3), neuron analysis (RQ4), report.md.
 #
-#   make -f pipelines/study.mk PROFILE=quick|demo|test [RUNS=runs] [JOBS=N]
+#   make -f pipelines/study.mk PROFILE=quick|demo|paper|test [RUNS=runs] [DATA=dir] [JOBS=N] [HOSTS=file]
 #   (or, from the top level: make study PROFILE=... / make demo)
 #
 # Every output is a file written atomically (the tools' -o, or a temp file renamed), so make's
 # timestamps give incremental reruns and an interrupted run resumes where it stopped;
 # an interrupted training resumes from its STEM.part.last.ckpt (train --resume).
 # Profile variables (ARCHS, SIZE, EPOCHS1...) can be overridden on the command line.
-# Independent trainings, predictions and heatmaps fan out with make -jN (the top-level
-# `make study` passes -j$(JOBS), default 2).
+# Data and models depend on the profile file and on the tools that make them, so editing the
+# profile or rebuilding a tool reruns what it affects.
+# Independent trainings, predictions and heatmaps run concurrently: with make -jN, or, when
+# JOBS=N or HOSTS=FILE is given, through GNU parallel in waves (pipelines/fanout.sh; HOSTS is
+# parallel's --sshloginfile, the machines sharing the run directory at the same path).
 
 PROFILE ?= quick
 ROOT    := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))))
-PROFILE_FILE := $(ROOT)/pipelines/profiles/$(PROFILE).mk
+PROFILE_DIR ?= $(ROOT)/pipelines/profiles
+PROFILE_FILE := $(abspath $(PROFILE_DIR)/$(PROFILE).mk)
 ifeq ($(wildcard $(PROFILE_FILE)),)
 $(error unknown PROFILE '$(PROFILE)': no $(PROFILE_FILE))
 endif
+DATA_SOURCE := synth
 include $(PROFILE_FILE)
 
 RUNS ?= $(ROOT)/runs
-R    := $(RUNS)/$(PROFILE)
+R    := $(abspath $(RUNS)/$(PROFILE))
 BIN  ?= $(ROOT)/bin
+override BIN := $(abspath $(BIN))
 SEED ?= 1
 export OMP_WAIT_POLICY := passive
 export OMP_NUM_THREADS := $(THREADS)
@@ -38,35 +44,119 @@ name_mesoinception4  := MesoInception
 name_shallownet      := ShallowNet
 name_xception        := XceptionNet
 name_efficientnet-b0 := EfficientNet
+# an architecture without a name here keeps train's name (ARCHS='... mynet': mynet1..6)
+$(foreach a,$(ARCHS),$(if $(name_$(a)),,$(eval name_$(a) := $(a))))
 NAMES     := $(foreach a,$(ARCHS),$(name_$(a)))
 DETECTORS := $(foreach n,$(NAMES),$(addprefix $(n),1 2 3 4 5 6))
 TESTSETS  := CELEB CELEB-M F2F FS NT DF DFD FS-I NT-I
 lc         = $(shell echo '$(1)' | tr A-Z a-z)
+comma     := ,
 
-# timings: one line per target (stage, target, start, end, seconds), appended as it finishes
+# timings: one line per target (stage, target, start, end, seconds), appended as it finishes.
+# The first line marks the target for pipelines/fanout.sh, which reads `make -n` output.
 define timed
+@: dfs-build $@
 @mkdir -p $(dir $@) $(R)
 @s=$$(date +%s.%N); $(2) && e=$$(date +%s.%N) && awk -v s=$$s -v e=$$e -v st=$(1) -v t='$(patsubst $(R)/%,%,$@)' 'BEGIN { printf "%s\t%s\t%.3f\t%.3f\t%.2f\n", st, t, s, e, e - s }' >> $(R)/timings.tsv
 endef
 
 # Every file is named here, so none is intermediate: a deleted one is rebuilt (with what reads
 # it) and none is removed after the run.
+ifneq ($(strip $(JOBS)$(HOSTS)),)
+FANOUT ?= 1
+endif
+ifeq ($(FANOUT),1)
+# Waves of independent targets through GNU parallel, then the rest (and a check that nothing is
+# left) by make itself. Each parallel job is a make of one target whose prerequisites earlier
+# waves made, so make's graph still decides what is out of date.
+study:
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' \
+	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 $(MAKEOVERRIDES)' \
+	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5
+	@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study
+FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS)) in waves, then make
+else
 study: $(R)/report.md $$(ALL_FILES)
+endif
 
-# ---- data (synth) -----------------------------------------------------------------------------
-# train/val of the two training sets, FSNT = FaceSwap + NeuralTextures (stages 2/3), test sets
-$(R)/data/train/%.dft:
-	$(call timed,data,$(BIN)/synth --role $(call lc,$*) --split train --videos $(TRAIN_VIDEOS) --frames $(FRAMES) --size $(SIZE) --seed $(SEED) --threads $(THREADS) > $@.tmp && mv $@.tmp $@)
-$(R)/data/val/%.dft:
-	$(call timed,data,$(BIN)/synth --role $(call lc,$*) --split val --videos $(VAL_VIDEOS) --frames $(FRAMES) --size $(SIZE) --seed $(SEED) --threads $(THREADS) > $@.tmp && mv $@.tmp $@)
-$(R)/data/test/%.dft:
-	$(call timed,data,$(BIN)/synth --role $(call lc,$*) --split test --videos $(TEST_VIDEOS) --frames $(FRAMES) --size $(SIZE) --seed $(SEED) --threads $(THREADS) > $@.tmp && mv $@.tmp $@)
-$(R)/data/aug/%.dft:
-	$(call timed,data,$(BIN)/synth --role $(call lc,$(word 2,$(subst -, ,$*))) --split $(word 1,$(subst -, ,$*)) --videos $(AUG_VIDEOS) --frames $(FRAMES) --size $(SIZE) --seed $(SEED) --threads $(THREADS) > $@.tmp && mv $@.tmp $@)
-$(R)/data/train/FSNT.dft: $(R)/data/aug/train-fs.dft $(R)/data/aug/train-nt.dft
-	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $^ -o $@)
-$(R)/data/val/FSNT.dft: $(R)/data/aug/val-fs.dft $(R)/data/aug/val-nt.dft
-	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $^ -o $@)
+# ---- data -------------------------------------------------------------------------------------
+# data/{train,val}/{CELEB,F2F}.dft, data/aug/{train,val}-{fs,nt}.dft (FaceSwap and NeuralTextures
+# for stages 2/3, packed into data/{train,val}/FSNT.dft) and data/test/<DATASET>.dft
+DATA_TRAIN := $(foreach s,train val,$(R)/data/$(s)/CELEB.dft $(R)/data/$(s)/F2F.dft)
+DATA_AUG   := $(foreach s,train val,$(R)/data/aug/$(s)-fs.dft $(R)/data/aug/$(s)-nt.dft)
+DATA_TEST  := $(foreach t,$(TESTSETS),$(R)/data/test/$(t).dft)
+DATA_FSNT  := $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
+
+ifeq ($(DATA_SOURCE),synth)
+SYNTH = $(BIN)/synth --role $(1) --split $(2) --videos $(3) --frames $(FRAMES) --size $(SIZE) --seed $(SEED) \
+  --threads $(THREADS) > $@.tmp && mv $@.tmp $@
+$(R)/data/train/%.dft: $(PROFILE_FILE) $(BIN)/synth
+	$(call timed,data,$(call SYNTH,$(call lc,$*),train,$(TRAIN_VIDEOS)))
+$(R)/data/val/%.dft: $(PROFILE_FILE) $(BIN)/synth
+	$(call timed,data,$(call SYNTH,$(call lc,$*),val,$(VAL_VIDEOS)))
+$(R)/data/test/%.dft: $(PROFILE_FILE) $(BIN)/synth
+	$(call timed,data,$(call SYNTH,$(call lc,$*),test,$(TEST_VIDEOS)))
+$(R)/data/aug/%.dft: $(PROFILE_FILE) $(BIN)/synth
+	$(call timed,data,$(call SYNTH,$(call lc,$(word 2,$(subst -, ,$*))),$(word 1,$(subst -, ,$*)),$(AUG_VIDEOS)))
+else ifeq ($(DATA_SOURCE),real)
+# Real data (the paper profile): manifest.sh lists a split's videos, sample-manifest.sh draws
+# enough of them (half real), extract-set.sh decodes FRAMES frames each and crops the faces, and
+# pack keeps a balanced, shuffled sample of the wanted number of images.
+$(foreach v,FFPP CELEB_V2 CELEB_V1 DFD_ROOT,$(if $(wildcard $($(v))/.),,$(error PROFILE=$(PROFILE) reads real data: $(v)=$($(v)) is not a directory (give DATA=DIR holding FaceForensics++, Celeb-DF-v2 and Celeb-DF, or $(v)=; see $(PROFILE_FILE)))))
+MANIFEST_SH := $(ROOT)/pipelines/manifest.sh
+SAMPLE_SH   := $(ROOT)/pipelines/sample-manifest.sh
+EXTRACT_SH  := $(ROOT)/pipelines/extract-set.sh
+REAL_TOOLS  := $(MANIFEST_SH) $(SAMPLE_SH) $(EXTRACT_SH) $(BIN)/frame-extract $(BIN)/crop $(BIN)/pack
+# manifest.sh arguments of each set (split, then dataset); test sets: DFD whole (the study tests
+# on all of it), FS-I/NT-I from F2F's training identities (manifest.sh --help)
+src_CELEB   = celeb-v2 $(CELEB_V2)
+src_CELEB-M = celeb-v1 $(CELEB_V1)
+src_F2F     = ff++ $(FFPP) --method F2F
+src_FS      = ff++ $(FFPP) --method FS
+src_NT      = ff++ $(FFPP) --method NT
+src_DF      = ff++ $(FFPP) --method DF
+src_fs      = $(src_FS)
+src_nt      = $(src_NT)
+src_DFD     = dfd $(DFD_ROOT)
+src_FS-I    = fs-i $(FFPP)
+src_NT-I    = nt-i $(FFPP)
+split_arg   = $(if $(filter test/DFD test/FS-I test/NT-I,$(1)/$(2)),,--split $(1))
+# images per set: train/val/test; aug = half of FSNT each
+images_train = $(TRAIN_IMAGES)
+images_val   = $(VAL_IMAGES)
+images_test  = $(TEST_IMAGES)
+# The FS (NT) videos of stages 2/3 come from the pool FS-I (NT-I) is drawn from: keep them apart.
+exclude_fs  = --exclude $(R)/data/manifests/test-FS-I.tsv
+exclude_nt  = --exclude $(R)/data/manifests/test-NT-I.tsv
+# data/manifests/SPLIT-SET.tsv -> data/SPLIT/SET.dft (aug: data/manifests/aug-SPLIT-set.tsv)
+$(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(if $$(filter aug-%-fs,$$*),$(R)/data/manifests/test-FS-I.tsv) \
+  $$(if $$(filter aug-%-nt,$$*),$(R)/data/manifests/test-NT-I.tsv)
+	$(call timed,data,$(call REAL_MANIFEST,$(subst -, ,$(patsubst aug-%,%,$*)),$(filter aug-%,$*)))
+# REAL_MANIFEST split set [aug]: split is the first word, set the rest joined again by '-'
+REAL_MANIFEST = $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all && \
+  $(SAMPLE_SH) $@.all --frames $(FRAMES) --seed $(SEED) \
+    --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(images_$(firstword $(1)))) \
+    $(if $(2),$(exclude_$(lastword $(1)))) > $@.tmp && rm $@.all && mv $@.tmp $@
+space := $(subst ,, )
+EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) \
+  || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft
+$(R)/data/train/%.dft: $(R)/data/manifests/train-%.tsv $(REAL_TOOLS)
+	$(call timed,data,$(call EXTRACT,$(TRAIN_IMAGES)))
+$(R)/data/val/%.dft: $(R)/data/manifests/val-%.tsv $(REAL_TOOLS)
+	$(call timed,data,$(call EXTRACT,$(VAL_IMAGES)))
+$(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(REAL_TOOLS)
+	$(call timed,data,$(call EXTRACT,$(TEST_IMAGES)))
+$(R)/data/aug/train-%.dft: $(R)/data/manifests/aug-train-%.tsv $(REAL_TOOLS)
+	$(call timed,data,$(call EXTRACT,$$(($(AUG_IMAGES_train) / 2))))
+$(R)/data/aug/val-%.dft: $(R)/data/manifests/aug-val-%.tsv $(REAL_TOOLS)
+	$(call timed,data,$(call EXTRACT,$$(($(AUG_IMAGES_val) / 2))))
+else
+$(error DATA_SOURCE '$(DATA_SOURCE)' in $(PROFILE_FILE) is neither synth nor real)
+endif
+$(R)/data/train/FSNT.dft: $(R)/data/aug/train-fs.dft $(R)/data/aug/train-nt.dft $(BIN)/pack
+	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $(filter %.dft,$^) -o $@)
+$(R)/data/val/FSNT.dft: $(R)/data/aug/val-fs.dft $(R)/data/aug/val-nt.dft $(BIN)/pack
+	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $(filter %.dft,$^) -o $@)
 
 # ---- models -----------------------------------------------------------------------------------
 # stage 1 (k = 1, 4): from scratch on CELEB or F2F; stages 2/3 (transfer, merge) start from
@@ -81,54 +171,100 @@ TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft 
 # A partial state newer than every prerequisite is that of an interrupted run: it resumes.
 PART = $(@:.ckpt=.part)
 RESUME = r=--resume; for d in $^; do test $(PART).last.ckpt -nt $$d || r=; done;
+# models also depend on the profile (epochs, batch...) and on train
+MODEL_DEPS = $(PROFILE_FILE) $(BIN)/train
 FINISH = && mv $(PART).last.ckpt $(@:.ckpt=.last.ckpt) && mv $(PART).log.tsv $(@:.ckpt=.log.tsv) && mv $(PART).ckpt $@
 
 define model_rules
-$(R)/models/$(1)1.ckpt: $(R)/data/train/CELEB.dft $(R)/data/val/CELEB.dft
+$(R)/models/$(1)1.ckpt: $(R)/data/train/CELEB.dft $(R)/data/val/CELEB.dft $(MODEL_DEPS)
 	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,CELEB,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)4.ckpt: $(R)/data/train/F2F.dft $(R)/data/val/F2F.dft
+$(R)/models/$(1)4.ckpt: $(R)/data/train/F2F.dft $(R)/data/val/F2F.dft $(MODEL_DEPS)
 	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,F2F,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)2.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
+$(R)/models/$(1)2.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
 	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,transfer,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)3.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
+$(R)/models/$(1)3.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
 	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,merge,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)5.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
+$(R)/models/$(1)5.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
 	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,transfer,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)6.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
+$(R)/models/$(1)6.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
 	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,merge,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
 endef
 $(foreach a,$(ARCHS),$(eval $(call model_rules,$(name_$(a)),$(a))))
 
 # ---- scores and tables ------------------------------------------------------------------------
 SCORES := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/scores/$(d)/$(t).tsv))
-$(R)/scores/%.tsv: $$(R)/models/$$(*D).ckpt $$(R)/data/test/$$(*F).dft
+$(R)/scores/%.tsv: $$(R)/models/$$(*D).ckpt $$(R)/data/test/$$(*F).dft $(BIN)/predict
 	$(call timed,predict,$(BIN)/predict -m $< --threads $(THREADS) -o $@ $(word 2,$^))
 
+# Your own detectors beside the baselines: OWN=DIR, DIR/detectors.tsv holding score's config
+# lines for them (detector NAME ARCH TRAIN STAGE FINETUNE, tab-separated; score --print-config)
+# and DIR/<NAME>/<DATASET>.tsv their score TSVs on this run's test sets (data/test/*.dft). They
+# are copied into scores/ and enter Tables 4-7 and the report; a missing set shows as '-'.
+ifneq ($(strip $(OWN)),)
+OWN_DIR := $(abspath $(OWN))
+ifeq ($(wildcard $(OWN_DIR)/detectors.tsv),)
+$(error OWN=$(OWN): no $(OWN_DIR)/detectors.tsv (score config lines of your detectors))
+endif
+OWN_NAMES := $(shell awk -F'\t' '$$1 == "detector" { print $$2 }' $(OWN_DIR)/detectors.tsv)
+ifneq ($(filter $(OWN_NAMES),$(DETECTORS)),)
+$(error OWN=$(OWN): $(filter $(OWN_NAMES),$(DETECTORS)) would replace a baseline detector of this run: rename it)
+endif
+OWN_SCORES := $(patsubst $(OWN_DIR)/%,$(R)/scores/%,$(wildcard $(foreach d,$(OWN_NAMES),$(foreach t,$(TESTSETS),$(OWN_DIR)/$(d)/$(t).tsv))))
+$(OWN_SCORES): $(R)/scores/%: $(OWN_DIR)/%
+	$(call timed,own,cp $< $@.tmp && mv $@.tmp $@)
+endif
+# score's study config, lines for the detectors of architectures it does not know (a new
+# ARCHS entry: 1-3 CELEB, 4-6 F2F; original, transfer, merge) and your detectors' lines
+$(R)/tables/config.tsv: $(BIN)/score $(if $(OWN_DIR),$(OWN_DIR)/detectors.tsv) $(PROFILE_FILE)
+	$(call timed,tables,{ $(BIN)/score --print-config > $@.base && cat $@.base && \
+	  for d in $(DETECTORS); do grep -q "^detector	$$d	" $@.base || { \
+	    k=$${d#$${d%?}}; a=$${d%?}; case $$k in (1|2|3) t=CELEB ;; (*) t=F2F ;; esac; \
+	    case $$k in (1|4) g=original f=none ;; (2|5) g=transfer f=$$t$(comma)FS$(comma)NT ;; (*) g=merge f=$$t$(comma)FS$(comma)NT ;; esac; \
+	    printf 'detector\t%s\t%s\t%s\t%s\t%s\n' $$d $$a $$t $$g $$f; }; done; \
+	  $(if $(OWN_DIR),awk -F'\t' '$$1 == "detector"' $(OWN_DIR)/detectors.tsv;) } > $@.tmp && rm $@.base && mv $@.tmp $@)
+
 TABLES := $(foreach n,4 5 6 7,$(R)/tables/table$(n).tsv $(R)/tables/table$(n).md)
-$(R)/tables/table%.tsv: $(SCORES)
-	$(call timed,tables,$(BIN)/score --table $* --dir $(R)/scores --auc -o $@ 2>$@.log)
-$(R)/tables/table%.md: $(SCORES)
-	$(call timed,tables,$(BIN)/score --table $* --dir $(R)/scores --auc --markdown -o $@ 2>$@.log)
+TABLE_DEPS = $(SCORES) $(OWN_SCORES) $(R)/tables/config.tsv $(BIN)/score
+SCORE_TABLE = $(BIN)/score --table $(1) --dir $(R)/scores --config $(R)/tables/config.tsv --auc
+$(R)/tables/table%.tsv: $$(TABLE_DEPS)
+	$(call timed,tables,$(call SCORE_TABLE,$*) -o $@ 2>$@.log)
+$(R)/tables/table%.md: $$(TABLE_DEPS)
+	$(call timed,tables,$(call SCORE_TABLE,$*) --markdown -o $@ 2>$@.log)
+# Tables 6 and 7 keep, as the paper, detectors degrading by more than 30 points on the unseen
+# sets; when none does, the report shows them unfiltered from these
+$(R)/tables/table%-all.tsv: $$(TABLE_DEPS)
+	$(call timed,tables,$(call SCORE_TABLE,$*) --min-degradation -1000 -o $@ 2>$@.log)
+$(R)/tables/table%-all.md: $$(TABLE_DEPS)
+	$(call timed,tables,$(call SCORE_TABLE,$*) --min-degradation -1000 --markdown -o $@ 2>$@.log)
 
 # ---- RQ3: Grad-CAM of congenetic models on fake test images, SSIM between them ----------------
 # a few fake images of each test set (pack has no label filter: unpack, keep the fake lines)
-$(R)/rq3/fakes/%.dft: $(R)/data/test/%.dft
+$(R)/rq3/fakes/%.dft: $(R)/data/test/%.dft $(BIN)/pack
 	$(call timed,rq3,rm -rf $@.d && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $$(($(CAM_FAKES) * 2)) --unpack $@.d $< && \
 	  awk -F'\t' 'NR == 1 || $$2 == "fake"' $@.d/manifest.tsv > $@.d/fakes.tsv && \
 	  $(BIN)/pack --manifest $@.d/fakes.tsv -o $@ && rm -rf $@.d)
-$(R)/rq3/cam/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft
+$(R)/rq3/cam/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
 	$(call timed,rq3,$(BIN)/cam -m $< -o $@ < $(word 2,$^))
+CAMS := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft))
 # group G of architecture A: models 1-3 (CELEB) or 4-6 (F2F)
 GROUPS := $(foreach n,$(NAMES),$(n)1-3 $(n)4-6)
 group_models = $(if $(filter %1-3,$(1)),1 2 3,4 5 6)
 group_name = $(patsubst %1-3,%,$(patsubst %4-6,%,$(1)))
 SSIM := $(foreach g,$(GROUPS),$(foreach t,$(TESTSETS),$(R)/rq3/ssim/$(g)/$(t).tsv))
-$(R)/rq3/ssim/%.tsv: $$(foreach k,$$(call group_models,$$(*D)),$$(R)/rq3/cam/$$(call group_name,$$(*D))$$(k)/$$(*F).dft)
-	$(call timed,rq3,$(BIN)/ssim --intersect --hist $(@:.tsv=.hist.tsv) -o $@ $^)
+$(R)/rq3/ssim/%.tsv: $$(foreach k,$$(call group_models,$$(*D)),$$(R)/rq3/cam/$$(call group_name,$$(*D))$$(k)/$$(*F).dft) $(BIN)/ssim
+	$(call timed,rq3,$(BIN)/ssim --intersect --hist $(@:.tsv=.hist.tsv) -o $@ $(filter %.dft,$^))
 $(R)/rq3/ssim-hist.tsv: $(SSIM)
 	$(call timed,rq3,{ printf 'group\tdataset\tbin\tcount\tpercent\n'; for f in $(SSIM); do \
 	  g=$$(basename $$(dirname $$f)); t=$$(basename $$f .tsv); \
 	  awk -F'\t' -v g=$$g -v t=$$t 'NR > 1 { print g "\t" t "\t" $$0 }' $${f%.tsv}.hist.tsv; done; } > $@.tmp && mv $@.tmp $@)
+# Figure 2: a contact sheet of the heatmaps over the fakes, a row per detector (congenetic
+# groups one after the other), a column per test set, SHEET_FAKES images per cell
+SHEET_FAKES ?= 2
+SHEET_TILE  ?= 64
+$(R)/figures/cams.png: $(CAMS) $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft) $(BIN)/cam
+	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
+	  $(foreach t,$(TESTSETS),--images $(R)/rq3/fakes/$(t).dft) \
+	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam/$(d)/$(t).dft)))
 
 # ---- RQ4: neuron causal effects (ace) of ACE_ARCH's model 1 on every test set, overlap ---------
 ifeq ($(filter $(ACE_ARCH),$(ARCHS)),)
@@ -136,16 +272,33 @@ $(error ACE_ARCH '$(ACE_ARCH)' is not in ARCHS '$(ARCHS)': set ACE_ARCH (and ACE
 endif
 ACE_MODEL := $(name_$(ACE_ARCH))1
 ACE := $(foreach t,$(TESTSETS),$(R)/rq4/ace/$(t).tsv)
-$(R)/rq4/ace/%.tsv: $(R)/models/$(ACE_MODEL).ckpt $(R)/data/test/%.dft
+$(R)/rq4/ace/%.tsv: $(R)/models/$(ACE_MODEL).ckpt $(R)/data/test/%.dft $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace -m $< $(if $(ACE_LAYER),--layer $(ACE_LAYER)) --batches $(ACE_BATCHES) --batch $(ACE_BATCH) -o $@ $(word 2,$^) 2>$@.log)
-$(R)/rq4/overlap.tsv: $(ACE)
-	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $^ > $@.tmp && mv $@.tmp $@)
-$(R)/rq4/overlap.md: $(ACE)
-	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) --markdown $^ > $@.tmp && mv $@.tmp $@)
+$(R)/rq4/overlap.tsv: $(ACE) $(BIN)/ace
+	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $(ACE) > $@.tmp && mv $@.tmp $@)
+$(R)/rq4/overlap.md: $(ACE) $(BIN)/ace
+	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) --markdown $(ACE) > $@.tmp && mv $@.tmp $@)
 
-ALL_FILES = $(foreach a,$(NAMES),$(foreach k,1 2 3 4 5 6,$(R)/models/$(a)$(k).ckpt)) $(SCORES) $(SSIM) \
-  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft)) \
-  $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft $(R)/data/test/$(t).dft) $(ACE)
+MODELS1   := $(foreach a,$(NAMES),$(R)/models/$(a)1.ckpt $(R)/models/$(a)4.ckpt)
+MODELS23  := $(foreach a,$(NAMES),$(foreach k,2 3 5 6,$(R)/models/$(a)$(k).ckpt))
+FAKES     := $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft)
+ALL_FILES = $(MODELS1) $(MODELS23) $(SCORES) $(OWN_SCORES) $(SSIM) $(CAMS) $(FAKES) $(DATA_TEST) $(ACE) \
+  $(R)/figures/cams.png
+
+# The waves of the fan-out (pipelines/fanout.sh): a wave's targets need only earlier waves'.
+# Real data: test manifests first (the aug manifests exclude FS-I/NT-I's videos), then the rest.
+ifeq ($(DATA_SOURCE),real)
+MANIFESTS_TEST := $(foreach t,$(TESTSETS),$(R)/data/manifests/test-$(t).tsv)
+MANIFESTS_REST := $(foreach s,train val,$(R)/data/manifests/$(s)-CELEB.tsv $(R)/data/manifests/$(s)-F2F.tsv \
+  $(R)/data/manifests/aug-$(s)-fs.tsv $(R)/data/manifests/aug-$(s)-nt.tsv)
+endif
+wave0: $(MANIFESTS_TEST)
+wave1: $(MANIFESTS_REST)
+wave2: $(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST)
+wave3: $(DATA_FSNT) $(MODELS1) $(FAKES)
+wave4: $(MODELS23)
+wave5: $(SCORES) $(CAMS) $(ACE)
+.PHONY: wave0 wave1 wave2 wave3 wave4 wave5
 
 # ---- figures (gnuplot; left out when it is not installed, and the report says so) -------------
 GNUPLOT := $(shell command -v gnuplot 2>/dev/null)
@@ -154,7 +307,14 @@ $(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq
 	$(call timed,figures,sh $(ROOT)/pipelines/study-figures.sh $(R))
 
 # ---- report -----------------------------------------------------------------------------------
-$(R)/report.md: $(TABLES) $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) \
-  $(ROOT)/pipelines/study-report.sh
-	$(call timed,report,PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) ARCHS='$(ARCHS)' ACE_MODEL=$(ACE_MODEL) \
-	  ACE_LAYER='$(ACE_LAYER)' JOBS=$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1) sh $(ROOT)/pipelines/study-report.sh $(R) > $@.tmp && mv $@.tmp $@)
+# the profile's variables with their values in this run (command-line overrides included)
+PROFILE_VARS := $(shell sed -n 's/^\([A-Za-z_][A-Za-z_0-9]*\) *[:?]*=.*/\1/p' $(PROFILE_FILE))
+$(R)/report.md: $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
+  $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png \
+  $(ROOT)/pipelines/study-report.sh $(ROOT)/pipelines/paper-tables.tsv
+	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
+	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
+	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv \
+	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \
+	  sh $(ROOT)/pipelines/study-report.sh $(R) > $@.tmp && mv $@.tmp $@)

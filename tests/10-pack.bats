@@ -176,7 +176,7 @@ keys() { pack --list "$@" | cut -f2; }
     mkdir full && touch full/x
     run --separate-stderr pack --unpack full good.dft
     assert_failure
-    [ "$stderr" = "pack: full: exists and is not empty (unpacking makes a new directory)" ]
+    [ "$stderr" = "pack: full: exists and is not empty (the output is a new directory)" ]
     mkdir empty
     pack --unpack empty/ good.dft
     [ -f empty/aa/f01.png ] && [ -f empty/manifest.tsv ]

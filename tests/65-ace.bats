@@ -1,11 +1,11 @@
 #!/usr/bin/env bats
-# ace: the CLI on a randomly initialised ShallowNet at 32x32 (written by the unit-test binary's
-# --make-checkpoint helper; there is no train tool to make one) and synthetic faces.
+# ace: the CLI on a randomly initialised ShallowNet at 32x32 (written by test_cam --make-ckpt, the
+# one maker of fresh checkpoints for tests) and synthetic faces.
 load helper
 
 setup_file() {
     cd "$BATS_FILE_TMPDIR" || return 1
-    "$ROOT/build/tests/test_ace" --make-checkpoint sn.ckpt shallownet 32 1
+    "$ROOT/build/tests/test_cam" --make-ckpt shallownet 32 sn.ckpt
     "$ROOT/bin/synth" --role celeb --split test --size 32 --videos 4 --frames 5 > d.dft
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bats
 # make study (pipelines/study.mk) with the tiny `test` profile in a temporary RUNS directory:
-# every output exists, a second run does nothing, and touching one input reruns only what
-# depends on it.
+# every output exists, a second run does nothing, touching one input (a checkpoint, the profile,
+# a tool) reruns only what depends on it, your own detectors enter the tables, and the GNU
+# parallel fan-out (JOBS, HOSTS) gives the same files as make alone.
 load helper
 
-# One full run shared by the tests (a few seconds on 2 cores).
+# One full run shared by the tests (a few seconds on 2 cores): make -j2, no parallel.
 setup_file() {
     export RUNS="$BATS_FILE_TMPDIR/runs"
-    make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 RUNS="$RUNS" BIN="$BIN" \
+    make -C "$ROOT" --no-print-directory study PROFILE=test RUNS="$RUNS" BIN="$BIN" \
         > "$BATS_FILE_TMPDIR/first.log" 2>&1
 }
 
@@ -47,8 +48,14 @@ study() {
         [ -s "$R/$f" ] || fail "empty $f"
     done
     [ "$(ls "$R/rq4/ace" | grep -c '\.tsv$')" -eq 9 ]
-    run grep -c 'SYNTHETIC DATA' "$R/report.md"
+    run grep -c '^> \*\*SYNTHETIC DATA\.\*\*' "$R/report.md"
     assert_output 1
+    grep -q '^## Comparison with the published numbers (SYNTHETIC DATA: not comparable)$' "$R/report.md"
+    # side by side: this run's MesoNet1 beside the paper's 97.60 / 55.25 / 42.35 / CELEB-M 80.20
+    grep -q '^| MesoNet1 | [0-9.]* / 97.60 | [0-9.]* / 55.25 | -*[0-9.]* / 42.35 | [0-9.]* / 80.20 | - / - | - / - |$' "$R/report.md"
+    # Figure 2: a PNG with a row per detector and a column group per test set
+    [ "$(head -c 8 "$R/figures/cams.png" | od -An -t x1 | tr -d ' ')" = 89504e470d0a1a0a ]
+    grep -q '^!\[Figure 2.*\](figures/cams.png)$' "$R/report.md"
     grep -q '^| MesoNet1 ' "$R/report.md"
     grep -q '^| train1 ' "$R/report.md"
     run find "$R" -name '*.tmp' -o -name '*.tmp.*' -o -name '*.dft.d'
@@ -126,4 +133,103 @@ study() {
     assert_output 1
     cmp saved.ckpt "$R/models/MesoNet1.ckpt"
     study -q
+}
+
+# the targets `make -n` would build (every recipe starts with ": dfs-build TARGET"), relative
+would_build() {
+    study -n "$@" | sed -n "s|^: dfs-build $RUNS/test/||p"
+}
+
+@test "study: an edited profile reruns the data and everything after it" {
+    mkdir prof
+    cp -p "$ROOT/pipelines/profiles/test.mk" prof/test.mk
+    run would_build PROFILE_DIR="$PWD/prof"
+    assert_output ''
+    sleep 1
+    touch prof/test.mk
+    run would_build PROFILE_DIR="$PWD/prof"
+    assert_line data/train/CELEB.dft
+    assert_line data/test/NT-I.dft
+    assert_line models/MesoNet1.ckpt
+    assert_line models/ShallowNet6.ckpt
+    assert_line report.md
+}
+
+@test "study: a rebuilt tool reruns what it makes, not the rest" {
+    # a BIN of links to the tools, predict a copy that is newer than every output
+    mkdir bin2
+    for t in "$BIN"/*; do [ -x "$t" ] && [ -f "$t" ] && ln -s "$t" "bin2/${t##*/}"; done
+    run would_build BIN="$PWD/bin2"
+    assert_output ''
+    sleep 1
+    rm bin2/predict && cp "$BIN/predict" bin2/predict
+    run would_build BIN="$PWD/bin2"
+    assert_line scores/MesoNet1/CELEB.tsv
+    assert_line scores/ShallowNet6/NT-I.tsv
+    assert_line tables/table5.tsv
+    assert_line report.md
+    refute_line --regexp '^(data|models|rq3|rq4)/'
+    # train: every model, and what reads them, but not the data
+    rm bin2/predict && ln -s "$BIN/predict" bin2/predict
+    rm bin2/train && cp "$BIN/train" bin2/train
+    run would_build BIN="$PWD/bin2"
+    assert_line models/MesoNet1.ckpt
+    assert_line rq3/cam/ShallowNet2/FS.dft
+    assert_line rq4/ace/DFD.tsv
+    refute_line --regexp '^data/'
+}
+
+@test "study: your own detector's scores (OWN=) enter Tables 4-7 and the report" {
+    own_copy
+    local R="$RUNS/test" t before
+    mkdir -p own/MyNet1
+    printf 'detector\tMyNet1\tMyNet\tCELEB\toriginal\tnone\n' > own/detectors.tsv
+    # right on its own test set and on CELEB-M, wrong on the four unseen sets: degradation 100
+    for t in CELEB CELEB-M FS NT DF DFD; do
+        awk -F'\t' -v OFS='\t' -v t=$t 'NR == 1 { print; next }
+            { $4 = (t == "CELEB" || t == "CELEB-M") ? $3 : 1 - $3; print }' "$R/scores/MesoNet1/$t.tsv" > own/MyNet1/$t.tsv
+    done
+    before=$(wc -l < "$R/timings.tsv")
+    study -j2 OWN="$PWD/own"
+    run sh -c "tail -n +$((before + 1)) '$R/timings.tsv' | cut -f1 | sort -u | tr '\n' ' '"
+    assert_output 'own report tables '
+    cmp own/MyNet1/FS.tsv "$R/scores/MyNet1/FS.tsv"
+    run grep '^MyNet1' "$R/tables/table4.tsv"
+    assert_output --regexp '^MyNet1	MyNet	CELEB	original	none	100.00	'
+    # Table 5 ranks it last (degradation 100), Table 6 keeps it (more than 30 points)
+    run awk -F'\t' '$2 == "MyNet1" { print $3, $NF }' "$R/tables/table5.tsv"
+    assert_output '100.00 100.00'
+    grep -q '^| 1 | MyNet1 | 100.00 |' "$R/tables/table6.md"
+    grep -q '^Your own detectors (`OWN=`.*MyNet1' "$R/report.md"
+    grep -q '^| MyNet1 | 100.00 / - | 0.00 / - | 100.00 / - | 100.00 / - |' "$R/report.md"
+    # a name of the run's baselines is refused
+    printf 'detector\tMesoNet1\tMyNet\tCELEB\toriginal\tnone\n' > own/detectors.tsv
+    run study OWN="$PWD/own"
+    assert_failure
+    assert_output --partial "own: MesoNet1 would replace a baseline detector of this run: rename it"
+}
+
+@test "study: the GNU parallel fan-out over a HOSTS file (the local host) makes the same files" {
+    local F="$BATS_TEST_TMPDIR/fan" f
+    echo ':' > hosts
+    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" RUNS="$F" BIN="$BIN"
+    assert_success
+    grep -q 'jobs: GNU parallel -j 2 --sshloginfile .*/hosts in waves, then make\.$' "$F/test/report.md"
+    # every data file, model, score, heatmap, SSIM, ace table, table and figure is the same
+    local n=0
+    while IFS= read -r f; do
+        cmp "$RUNS/test/$f" "$F/test/$f"
+        n=$((n + 1))
+    done < <(cd "$RUNS/test" && find data models scores rq3 rq4 tables figures -type f ! -name '*.log' ! -name '*.log.tsv' ! -name '*.png' | sort)
+    [ "$n" -gt 300 ]
+    cmp "$RUNS/test/figures/cams.png" "$F/test/figures/cams.png"
+    [ "$(cd "$F/test" && find data models scores rq3 rq4 tables figures -type f ! -name '*.log' ! -name '*.log.tsv' ! -name '*.png' | wc -l)" -eq "$n" ]
+    # the waves ran through parallel; a second fan-out finds nothing to do
+    local before; before=$(wc -l < "$F/test/timings.tsv")
+    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" RUNS="$F" BIN="$BIN"
+    assert_success
+    assert_output --partial "Nothing to be done for 'study'"
+    [ "$(wc -l < "$F/test/timings.tsv")" -eq "$before" ]
+    run find "$F" -name '*.tmp' -o -name '*.part.*'
+    assert_output ''
 }

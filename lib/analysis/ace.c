@@ -1,11 +1,13 @@
 /* ace.c: interventional neuron effects and their overlap across datasets (see ace.h). */
 #include <float.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/ace.h"
+#include "lines.h"
 #include "rng.h"
 #include "stream.h"
 
@@ -446,7 +448,7 @@ int ace_write_tsv(dfs_out *out, const ace_result *r)
         for (int k = 0; k < r->steps; k++) fprintf(f, "\t%.9g", r->e[c * r->steps + k]);
         fprintf(f, "\t%.9g\t%lld\n", r->score[c], (long long)r->rank[c]);
     }
-    if (ferror(f)) return dfs_fail("%s: write failed", dfs_out_name(out));
+    if (ferror(f)) return dfs_fail("%s: write failed: %s", dfs_out_name(out), strerror(errno ? errno : EIO));
     return 0;
 }
 
@@ -466,8 +468,12 @@ int ace_read_ranks(const char *path, int64_t **rank, int64_t *n)
     int64_t count = 0, alloc = 0;
     int64_t *rk = NULL;
     uint8_t *seen = NULL;
-    while ((len = getline(&line, &cap, f)) > 0) {
+    while ((len = dfs_getline(&line, &cap, f)) > 0 || len == -2) {
         lineno++;
+        if (len == -2) {
+            rc = dfs_fail("%s: line %ld: longer than %u bytes", path, lineno, DFS_MAX_LINE);
+            break;
+        }
         if (line[len - 1] == '\n') line[--len] = 0;
         char *save = NULL, *tok;
         int col = 0;

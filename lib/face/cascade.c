@@ -53,7 +53,9 @@ static const char *tag_after(const char *p, const char *end, const char *tag)
     return NULL;
 }
 
-/* Parse up to max numbers from the text at p (stops at '<'); returns how many. */
+/* Parse up to max numbers from the text at p (stops at '<'); returns how many, -1 on text that is
+ * not a number or a number outside +-1e9 (NaN included): every value is later converted to int or
+ * float, and a cast of an out-of-range double is undefined. */
 static int numbers(const char *p, double *out, int max)
 {
     int n = 0;
@@ -62,7 +64,7 @@ static int numbers(const char *p, double *out, int max)
         if (*p == '<' || !*p) break;
         char *e;
         double v = strtod(p, &e);
-        if (e == p) return -1;
+        if (e == p || !(v >= -1e9 && v <= 1e9)) return -1;
         out[n++] = v;
         p = e;
     }

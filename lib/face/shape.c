@@ -67,6 +67,7 @@ static int64_t get_int(rd *r)
     uint64_t v = 0;
     for (int i = 0; i < n; i++) v |= (uint64_t)r->p[i] << (8 * i);
     r->p += n;
+    if (v > INT64_MAX) { r->why = "integer out of range"; return 0; }   /* 2^63 has no int64 negation */
     return ctl & 0x80 ? -(int64_t)v : (int64_t)v;
 }
 
@@ -147,6 +148,10 @@ dfs_shape_model *dfs_shape_model_load(const char *path)
         for (uint64_t t = 0; t < nt && !r.why; t++) {
             uint64_t ns = get_count(&r, 1 << 16);
             if (t == 0) {
+                /* the level's trees must fit in what is left of the file (a split takes at least 8
+                 * bytes, a leaf 4 per value plus its shape), so counts cannot claim gigabytes */
+                double need = (double)nt * ((double)ns * 8 + (double)(ns + 1) * (4 + 4.0 * dim));
+                if (!r.why && need > (double)(r.end - r.p)) { r.why = "trees larger than the file"; break; }
                 /* all trees of a level share one depth (dlib trains them so); checked below */
                 l->depth_splits = (int)ns;
                 l->idx = dfs_malloc(nt * (ns ? ns : 1) * 2 * sizeof *l->idx);
@@ -174,6 +179,8 @@ dfs_shape_model *dfs_shape_model_load(const char *path)
     for (uint64_t li = 0; li < na && !r.why; li++) {
         level *l = &m->levels[li];
         uint64_t nf = get_count(&r, 1 << 20);
+        if (!r.why && nf * 2 > (uint64_t)(r.end - r.p)) r.why = "anchor list larger than the file";
+        if (r.why) break;
         l->nfeat = (int)nf;
         l->anchor = dfs_malloc((nf ? nf : 1) * sizeof *l->anchor);
         for (uint64_t k = 0; k < nf && !r.why; k++) {
@@ -188,6 +195,7 @@ dfs_shape_model *dfs_shape_model_load(const char *path)
         level *l = &m->levels[li];
         uint64_t nf = get_count(&r, 1 << 20);
         if (!r.why && (int)nf != l->nfeat) r.why = "deltas do not match anchors";
+        if (r.why) break;
         l->delta = dfs_malloc((nf ? nf : 1) * 2 * sizeof *l->delta);
         for (uint64_t k = 0; k < nf && !r.why; k++) {
             l->delta[2 * k] = get_float(&r);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "nn/models.h"
@@ -284,6 +285,18 @@ nn_graph *nn_checkpoint_load(const char *path, const char *expect_arch, nn_ckpt_
     nn_graph *g = nn_model_build(in->arch, in->size);
     if (!g) {
         dfs_fail_prefix(path);
+        nn_ckpt_info_free(in);
+        return NULL;
+    }
+    /* The file must hold every tensor of the model it names: a size= far beyond the file (a corrupt
+     * or hostile header: shallownet at 4096 has 34 G parameters) is refused before allocating. */
+    struct stat st;
+    uint64_t need = ((uint64_t)g->nparams + g->nstats) * sizeof(float);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < need) {
+        dfs_fail("%s: record 0 names %s at size %lld, %llu bytes of parameters, but the file holds only %llu: "
+                 "truncated, or the header of another model", path, in->arch, (long long)in->size,
+                 (unsigned long long)need, (unsigned long long)st.st_size);
+        nn_graph_free(g);
         nn_ckpt_info_free(in);
         return NULL;
     }

@@ -84,14 +84,12 @@ typedef struct syn_mp4 syn_mp4;
 int syn_mp4_available(void);
 /* Open path (written to a temporary file, renamed on close) for w x h RGB frames. */
 syn_mp4 *syn_mp4_open(const char *path, int w, int h, int fps, int crf);
+/* One w x h RGB24 frame. swscale's SIMD reads up to 64 bytes past the end of the frame
+ * (FFmpeg's AV_INPUT_BUFFER_PADDING_SIZE), so rgb must be allocated with SYN_MP4_PADDING spare
+ * bytes after its w*h*3 (valgrind found the overread). */
+#define SYN_MP4_PADDING 64
 int syn_mp4_frame(syn_mp4 *m, const uint8_t *rgb);
 int syn_mp4_close(syn_mp4 *m);   /* flush, finish and commit; frees m */
 void syn_mp4_abort(syn_mp4 *m);  /* remove the temporary file; frees m */
-
-/* ---- contact sheet ---- */
-/* Draw a labelled grid: rows x cols tiles of tile x tile RGB bytes (tiles[r*cols + c]), a label
- * strip on the left of each row, written as a PNG. */
-int syn_sheet_write(const char *path, int rows, int cols, int tile, uint8_t *const *tiles,
-                    const char *const *row_labels);
 
 #endif

@@ -1,8 +1,6 @@
 /* test_ace: the causal neuron analysis on hand-built graphs whose answer is known, and the overlap
  * counts and chance model on made-up rankings.
- *
- * Also a helper for tests/65-ace.bats and for timing (there is no train tool to make models yet):
- *   test_ace --make-checkpoint PATH ARCH SIZE SEED   writes a randomly initialised checkpoint. */
+ * (Randomly initialised checkpoints for the bats tests and benchmarks: test_cam --make-ckpt.) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,28 +406,8 @@ static void test_sample_read(void)
     unlink(path);
 }
 
-static int make_checkpoint(const char *path, const char *arch, long size, long seed)
+int main(void)
 {
-    nn_graph *g = nn_model_build(arch, size);
-    if (!g || nn_graph_check(g) < 0) {
-        fprintf(stderr, "%s\n", dfs_error());
-        return 1;
-    }
-    dfs_rng r;
-    dfs_rng_seed(&r, (uint64_t)seed);
-    nn_graph_alloc_params(g, &r);
-    if (nn_checkpoint_save(g, arch, size, NULL, NULL, path) < 0) {
-        fprintf(stderr, "%s\n", dfs_error());
-        return 1;
-    }
-    nn_graph_free(g);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc == 6 && !strcmp(argv[1], "--make-checkpoint"))
-        return make_checkpoint(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
     RUN(test_dense_known_answer);
     RUN(test_phases_disjoint);
     RUN(test_permutation);

@@ -1,5 +1,5 @@
 /* Unit tests of the synthetic benchmark (lib/synth): plans, splits and pools, determinism across
- * thread counts, shared real videos, forgeries that stay inside the face, MP4 and sheet output. */
+ * thread counts, shared real videos, forgeries that stay inside the face, MP4 output. */
 #include "check.h"
 #include "image.h"
 #include "synth/synth.h"
@@ -282,25 +282,6 @@ static void test_mp4_round_trip(void)
     unlink(path);
 }
 
-static void test_sheet(void)
-{
-    uint8_t *tiles[4];
-    for (int i = 0; i < 4; i++) {
-        tiles[i] = malloc(32 * 32 * 3);
-        memset(tiles[i], 40 * i, 32 * 32 * 3);
-    }
-    const char *labels[2] = {"fs-i", "celeb-m"};
-    char path[128];
-    snprintf(path, sizeof path, "%s/sheet.png", tmpdir());
-    CHECK(syn_sheet_write(path, 2, 2, 32, tiles, labels) == 0, "%s", dfs_error());
-    dfs_image im = {0};
-    CHECK(dfs_png_read(path, &im) == 0, "%s", dfs_error());
-    CHECK(im.w > 64 && im.h > 64, "sheet %dx%d", im.w, im.h);
-    dfs_image_free(&im);
-    unlink(path);
-    for (int i = 0; i < 4; i++) free(tiles[i]);
-}
-
 int main(void)
 {
     RUN(test_names);
@@ -311,7 +292,6 @@ int main(void)
     RUN(test_shared_reals);
     RUN(test_forgeries_local);
     RUN(test_mp4_round_trip);
-    RUN(test_sheet);
     rmdir(tmpdir());
     return CHECK_DONE();
 }

@@ -1,0 +1,333 @@
+#!/usr/bin/env bats
+# The bad-input matrix, part 1: the data tools (synth, pack, frame-extract, crop, score, ssim).
+# Part 2 (tests/91-bad-input-models.bats) has the tools that read checkpoints. One test per cell;
+# every failing cell checks the whole contract through `bad` (tests/badinput.bash): non-zero
+# exit, exactly one stderr line "tool: ...FILE...problem", no output and no temporary left, the
+# inputs byte-identical. Cells a tool has no use for are absent (synth reads no input).
+#
+#   cell                  synth pack frame-extract crop score ssim
+#   missing file            .    x        x         x    x     x
+#   empty file              .    ok(1)    x         ok(1) x    x
+#   truncated stream/TSV    .    x        x(2)      x    x     x
+#   wrong magic/header      .    x        x(2)      x    x     x
+#   wrong dtype or shape    .    x        .         x    x(3)  x
+#   NaN/Inf in data         .    .        .         .    x     x
+#   corrupt PNG / video     .    x        x         .    .     .
+#   corrupt model file      .    .        .         x(4) .     .
+#   unknown flag            x    x        x         x    x     x
+#   unwritable output dir   x    x        x         x    x     x
+#   full disk               x    x        x         x    x     x
+# (1) zero bytes is a valid, empty stream (formats/tensor-stream.md): success, empty output.
+# (2) a video that is cut short or is not a video at all.
+# (3) a tensor stream given where a score TSV belongs.
+# (4) the Haar cascade XML and the dlib landmark model, truncated.
+load badinput
+
+setup_file() { make_fixtures; }
+
+# ---- synth ----
+@test "synth: unknown flag" {
+    bad synth "" "--bogus" -- synth --role fs --bogus
+}
+
+@test "synth: unwritable output directory" {
+    readonly_dir ro
+    bad synth ro/png "Read-only file system" -- synth --role fs --videos 2 --frames 1 --size 32 --png ro/png
+    bad synth ro/sheet.png "Read-only file system" -- synth --sheet ro/sheet.png --videos 2 --size 32
+}
+
+@test "synth: full disk" {
+    full_dir full
+    bad synth full/png "No space left on device" -- synth --role fs --videos 2 --frames 1 --size 32 --png full/png
+}
+
+@test "synth: full disk on stdout (/dev/full)" {
+    bad synth "<stdout>" "No space left on device" -- sh -c 'synth --role fs --videos 2 --frames 1 --size 32 > /dev/full'
+}
+
+# ---- pack ----
+@test "pack: missing file" {
+    bad pack nothere.dft "No such file or directory" -- pack nothere.dft -o out.dft
+}
+
+@test "pack: empty file is an empty stream" {
+    : > empty.dft
+    run pack empty.dft -o out.dft
+    assert_success
+    [ -f out.dft ] && [ ! -s out.dft ]
+}
+
+@test "pack: truncated stream" {
+    fixture img.dft
+    head -c 5000 img.dft > cut.dft
+    bad pack cut.dft "record 1: truncated payload" -- pack cut.dft -o out.dft
+}
+
+@test "pack: wrong magic" {
+    fixture img.dft
+    patch img.dft 0 'X'
+    bad pack img.dft "record 0: bad magic" -- pack --shuffle img.dft -o out.dft
+}
+
+@test "pack: wrong dtype for --unpack (f32 heatmap)" {
+    f32s half 1024 > p.bin
+    record 9 1 'key=fs/a/f00\ndataset=fs\n' p.bin 32 32 > heat.dft
+    rm p.bin
+    bad pack heat.dft "not an u8 HxWx3 image" -- pack --unpack dir heat.dft
+}
+
+@test "pack: corrupt PNG" {
+    head -c 60 "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" > cut.png
+    bad pack cut.png "cut.png" -- pack --label real cut.png -o out.dft
+}
+
+@test "pack: corrupt PNG listed in a manifest" {
+    head -c 60 "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" > cut.png
+    printf 'path\tlabel\ncut.png\t1\n' > m.tsv
+    bad pack cut.png "m.tsv: line 2" -- pack --manifest m.tsv -o out.dft
+}
+
+@test "pack: unknown flag" {
+    bad pack "" "'--bogus'" -- pack --bogus
+}
+
+@test "pack: unwritable output directory" {
+    fixture img.dft
+    readonly_dir ro
+    bad pack ro/out.dft "Read-only file system" -- pack img.dft -o ro/out.dft
+    bad pack ro/dir "Read-only file system" -- pack --unpack ro/dir img.dft
+}
+
+@test "pack: full disk" {
+    fixture img.dft
+    full_dir full
+    bad pack full/out.dft "No space left on device" -- pack img.dft -o full/out.dft
+    bad pack full/dir "No space left on device" -- pack --unpack full/dir img.dft
+}
+
+# ---- frame-extract ----
+make_video() {
+    synth --role fs --videos 2 --frames 3 --size 64 --video vids
+    mv vids/fake/*.mp4 v.mp4
+    rm -r vids
+}
+
+@test "frame-extract: missing file" {
+    bad frame-extract nothere.mp4 "No such file or directory" -- frame-extract -n 2 nothere.mp4 -o out.dft
+}
+
+@test "frame-extract: empty file" {
+    : > empty.mp4
+    bad frame-extract empty.mp4 "cannot open" -- frame-extract -n 2 empty.mp4 -o out.dft
+}
+
+@test "frame-extract: truncated video" {
+    make_video
+    head -c 1500 v.mp4 > cut.mp4
+    rm v.mp4
+    bad frame-extract cut.mp4 "" -- frame-extract -n 2 cut.mp4 -o out.dft   # the reason is FFmpeg's
+}
+
+@test "frame-extract: not a video (wrong magic)" {
+    fixture img.dft
+    bad frame-extract img.dft "cannot open" -- frame-extract -n 2 img.dft -o out.dft
+}
+
+@test "frame-extract: unknown flag" {
+    bad frame-extract "" "--bogus" -- frame-extract --bogus
+}
+
+@test "frame-extract: unwritable output directory" {
+    make_video
+    readonly_dir ro
+    bad frame-extract ro/out.dft "Read-only file system" -- frame-extract -n 2 v.mp4 -o ro/out.dft
+}
+
+@test "frame-extract: full disk" {
+    make_video
+    full_dir full
+    bad frame-extract full/out.dft "No space left on device" -- frame-extract -n 2 v.mp4 -o full/out.dft
+}
+
+# ---- crop ----
+@test "crop: missing file" {
+    bad crop nothere.dft "No such file or directory" -- crop nothere.dft -o out.dft
+}
+
+@test "crop: empty file is an empty stream" {
+    : > empty.dft
+    run crop empty.dft -o out.dft
+    assert_success
+    [ -f out.dft ] && [ ! -s out.dft ]
+}
+
+@test "crop: truncated stream" {
+    fixture img.dft
+    head -c 5000 img.dft > cut.dft
+    rm img.dft
+    bad crop cut.dft "record 1: truncated payload" -- crop cut.dft -o out.dft
+}
+
+@test "crop: wrong magic" {
+    fixture img.dft
+    patch img.dft 0 'X'
+    bad crop img.dft "bad magic" -- crop img.dft -o out.dft
+}
+
+@test "crop: wrong dtype (f32) and wrong shape (HxW)" {
+    f32s half 1024 > p.bin
+    record 9 1 'key=fs/a/f00\n' p.bin 32 32 > heat.dft
+    head -c 3072 /dev/urandom > p.bin
+    record 1 1 'key=fs/a/f00\n' p.bin 32 96 > flat.dft
+    rm p.bin
+    bad crop heat.dft "not an RGB image record" -- crop heat.dft -o out.dft
+    bad crop flat.dft "not an RGB image record" -- crop flat.dft -o out.dft
+}
+
+@test "crop: corrupt detector and landmark model files" {
+    requires opencv-data
+    [ -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] || skip "test requires libdlib-data"
+    fixture img.dft
+    head -c 1000 /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml > c.xml
+    head -c 100000 /usr/share/dlib/shape_predictor_68_face_landmarks.dat > l.dat
+    bad crop c.xml "no <cascade> element" -- crop --detector c.xml img.dft -o out.dft
+    bad crop l.dat "" -- crop --landmarks l.dat img.dft -o out.dft
+}
+
+@test "crop: unknown flag" {
+    bad crop "" "--bogus" -- crop --bogus
+}
+
+@test "crop: unwritable output directory" {
+    fixture img.dft
+    readonly_dir ro
+    bad crop ro/out.dft "Read-only file system" -- crop --boxes /dev/null img.dft -o ro/out.dft
+}
+
+@test "crop: full disk" {
+    fixture img.dft
+    printf 'fs/000/f00\t4\t4\t20\t20\n' > boxes.tsv
+    full_dir full
+    bad crop full/out.dft "No space left on device" -- crop --no-align --boxes boxes.tsv img.dft -o full/out.dft
+}
+
+# ---- score ----
+make_scores() {
+    printf 'key\tdataset\tlabel\tp_fake\n' > s.tsv
+    printf 'fs/a/f00\tfs\t0\t0.25\nfs/b/f00\tfs\t1\t0.75\n' >> s.tsv
+}
+
+@test "score: missing file" {
+    bad score nothere.tsv "No such file or directory" -- score nothere.tsv -o out.tsv
+}
+
+@test "score: empty file" {
+    : > empty.tsv
+    bad score empty.tsv "empty file" -- score empty.tsv -o out.tsv
+}
+
+@test "score: truncated TSV" {
+    make_scores
+    head -c 50 s.tsv > cut.tsv
+    bad score cut.tsv "line 3: 1 tab-separated field, expected 4" -- score cut.tsv -o out.tsv
+}
+
+@test "score: wrong header" {
+    make_scores
+    sed -i '1s/key/kex/' s.tsv
+    bad score s.tsv "line 1: header is not" -- score s.tsv -o out.tsv
+}
+
+@test "score: a tensor stream instead of a TSV" {
+    fixture img.dft
+    bad score img.dft "line 1: " -- score img.dft -o out.tsv
+}
+
+@test "score: NaN and Inf P(fake)" {
+    make_scores
+    sed 's/0.25$/nan/' s.tsv > nan.tsv
+    sed 's/0.75$/inf/' s.tsv > inf.tsv
+    bad score nan.tsv "line 2: p_fake 'nan' is not a number in [0,1]" -- score nan.tsv -o out.tsv
+    bad score inf.tsv "line 3: p_fake 'inf' is not a number in [0,1]" -- score inf.tsv -o out.tsv
+}
+
+@test "score: unknown flag" {
+    bad score "" "--bogus" -- score --bogus
+}
+
+@test "score: unwritable output directory" {
+    make_scores
+    readonly_dir ro
+    bad score ro/out.tsv "Read-only file system" -- score s.tsv -o ro/out.tsv
+}
+
+@test "score: full disk" {
+    make_scores
+    full_dir full
+    bad score full/out.tsv "No space left on device" -- score s.tsv -o full/out.tsv
+}
+
+# ---- ssim ----
+@test "ssim: missing file" {
+    fixture img.dft
+    bad ssim nothere.dft "No such file or directory" -- ssim img.dft nothere.dft -o out.tsv
+}
+
+@test "ssim: empty file" {
+    fixture img.dft
+    : > empty.dft
+    bad ssim empty.dft "key 'fs/000/f00' (img.dft record 0) is missing" -- ssim img.dft empty.dft -o out.tsv
+}
+
+@test "ssim: truncated stream" {
+    fixture img.dft
+    head -c 5000 img.dft > cut.dft
+    bad ssim cut.dft "record 1: truncated payload" -- ssim img.dft cut.dft -o out.tsv
+}
+
+@test "ssim: wrong magic" {
+    fixture img.dft
+    cp img.dft b.dft
+    patch b.dft 0 'X'
+    bad ssim b.dft "bad magic" -- ssim img.dft b.dft -o out.tsv
+}
+
+@test "ssim: wrong dtype (i32) and shapes that disagree" {
+    head -c 4096 /dev/zero > p.bin
+    record 5 1 'key=a/b/f00\n' p.bin 32 32 > i32.dft
+    record 9 1 'key=a/b/f00\n' p.bin 32 32 > f.dft
+    head -c 2048 /dev/zero > p.bin
+    record 9 1 'key=a/b/f00\n' p.bin 32 16 > g.dft
+    rm p.bin
+    bad ssim i32.dft "i32" -- ssim i32.dft i32.dft -o out.tsv
+    bad ssim g.dft "a/b/f00" -- ssim f.dft g.dft -o out.tsv
+}
+
+@test "ssim: NaN and Inf in a heatmap" {
+    f32s half 1024 > p.bin
+    record 9 1 'key=a/b/f00\n' p.bin 32 32 > f.dft
+    { f32s half 1000; f32s nan 24; } > p.bin
+    record 9 1 'key=a/b/f00\n' p.bin 32 32 > nan.dft
+    { f32s inf 1; f32s half 1023; } > p.bin
+    record 9 1 'key=a/b/f00\n' p.bin 32 32 > inf.dft
+    rm p.bin
+    bad ssim nan.dft "element 1000 is not finite" -- ssim f.dft nan.dft -o out.tsv
+    bad ssim inf.dft "element 0 is not finite" -- ssim inf.dft f.dft -o out.tsv
+}
+
+@test "ssim: unknown flag" {
+    bad ssim "" "--bogus" -- ssim --bogus
+}
+
+@test "ssim: unwritable output directory" {
+    fixture img.dft
+    readonly_dir ro
+    bad ssim ro/out.tsv "Read-only file system" -- ssim img.dft img.dft -o ro/out.tsv
+    bad ssim ro/hist.tsv "Read-only file system" -- ssim img.dft img.dft --hist ro/hist.tsv -o out.tsv
+}
+
+@test "ssim: full disk" {
+    fixture img.dft
+    full_dir full
+    bad ssim full/out.tsv "No space left on device" -- ssim img.dft img.dft -o full/out.tsv
+}

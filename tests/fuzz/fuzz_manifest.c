@@ -1,0 +1,23 @@
+/* libFuzzer target: the manifest TSV parser (formats/manifest-tsv.md) and the video manifest of
+ * pack --relabel (formats/video-manifest.md), both in lib/dataset.c, on any bytes; a relabel
+ * table that loads is also applied to a record. Run by `make fuzz`. */
+#include "dataset.h"
+#include "fuzz_file.h"
+#include "stream.h"
+
+static void fuzz_manifest(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_file(data, size);
+    dfs_manifest m;
+    if (dfs_manifest_read(path, "pre", &m) == 0) dfs_manifest_free(&m);
+    dfs_relabel rl;
+    if (dfs_relabel_read(path, &rl) == 0) {
+        dfs_record r;
+        dfs_record_init(&r);
+        dfs_meta_set(&r, "key", "fs/000_003/f05");
+        (void)dfs_relabel_apply(&rl, &r);
+        dfs_record_free(&r);
+        dfs_relabel_free(&rl);
+    }
+}
+DFS_FUZZ_ENTRY(fuzz_manifest)
