@@ -75,6 +75,8 @@ int main(int argc, char **argv)
     dfs_rng_seed(&rng, 1);
     nn_graph_alloc_params(g, &rng);
     if (train) nn_graph_alloc_train(g);
+    /* the plans bin/train and bin/predict use */
+    nn_graph_set_memory(g, train ? NN_MEM_BACKWARD : NN_MEM_FORWARD);
     nn_graph_set_batch(g, batch);
     size_t nx = (size_t)batch * 3 * (size_t)size * (size_t)size;
     float *x = dfs_malloc(nx * sizeof *x);
@@ -97,8 +99,7 @@ int main(int argc, char **argv)
             nn_graph_zero_grad(g);
             nn_graph_backward(g, dlogits);
             sink += nn_graph_l2(g);
-            adam.t++;
-            nn_graph_adam_step(g, &adam);
+            nn_graph_adam_step(g, &adam);   /* increments adam.t itself */
         } else {
             sink += logits[0];
         }

@@ -278,6 +278,7 @@ int main(int argc, char **argv)
     c.S = info.size;
     c.h = g->nodes[layer].H;
     c.w = g->nodes[layer].W;
+    nn_graph_set_memory(g, NN_MEM_BACKWARD);   /* nn_gradcam_batch marks what it reads */
     nn_graph_set_batch(g, a.batch);
     size_t P = (size_t)(c.S * c.S);
     c.x = dfs_malloc((size_t)a.batch * 3 * P * sizeof(float));

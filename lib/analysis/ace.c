@@ -300,6 +300,9 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     r->rank = dfs_malloc((size_t)C * sizeof(int64_t));
 
     int64_t B = o->batch;
+    /* inference only: the layer's activations stay readable and can be rerun from */
+    nn_graph_set_memory(g, NN_MEM_FORWARD);
+    nn_graph_keep(g, layer, 1);
     nn_graph_set_batch(g, B);
     float *x = dfs_malloc(dfs_mul_size((size_t)B, (size_t)(3 * s->h * s->w) * sizeof(float)));
     float *pf = NULL, *X = NULL, *hb = NULL;
@@ -349,6 +352,8 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
         G = (int64_t)(ACE_TAIL_BYTES / ((size_t)(B * per) * sizeof(float)));
         if (G < 1) G = 1;
         if (G > C) G = C;
+        nn_graph_set_memory(t, NN_MEM_FORWARD);
+        nn_graph_keep(t, 0, 1);   /* the edited copies of the layer, rerun after each edit */
         nn_graph_set_batch(t, B * G);
         X = dfs_malloc(dfs_mul_size((size_t)(B * G), (size_t)S * sizeof(float)));
     } else {

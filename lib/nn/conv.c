@@ -10,6 +10,8 @@
  * and it would need a second scratch buffer and a transpose back to NCHW.
  * A naive direct implementation is kept beside the fast paths as the test oracle. */
 #include "nn/ops.h"
+#include "nn/conv_direct.h"
+#include "nn/depthwise.h"
 #include "common.h"
 
 #include <cblas.h>
@@ -46,6 +48,8 @@ int nn_conv_init(nn_conv *c)
     return 0;
 }
 
+#define DIRECT_MAX_K 32
+
 static int is_depthwise(const nn_conv *c) { return c->groups == c->C && c->groups > 1; }
 
 static int is_pointwise(const nn_conv *c)
@@ -54,9 +58,21 @@ static int is_pointwise(const nn_conv *c)
            c->pad_b == 0 && c->pad_r == 0;
 }
 
+/* The direct kernels (conv_direct.c) where the GEMM would be skinny: few filters. Above that
+ * the GEMM's rows fill OpenBLAS's register tile and it is faster than the direct loop. A 1x1
+ * convolution needs no im2col, and from 16 filters on its GEMM beats the direct loop (which
+ * copies the input into a padded buffer first): 49 against 34 GFLOP/s per core for 32 -> 32
+ * channels at 126x126 (ShallowNet). */
+static int use_direct(const nn_conv *c)
+{
+    if (is_pointwise(c) && c->K >= 16) return 0;
+    return nn_conv_direct_forward_ok(c) && c->K <= DIRECT_MAX_K;
+}
+
 size_t nn_conv_scratch(const nn_conv *c)
 {
     if (is_depthwise(c) || is_pointwise(c)) return 0;
+    if (use_direct(c) && nn_conv_direct_din_ok(c)) return 0;
     return (size_t)(c->C / c->groups) * (size_t)(c->R * c->S) * (size_t)(c->P * c->Q);
 }
 
@@ -128,114 +144,17 @@ static void col2im_add(float *din, const float *col, int64_t Cg, const nn_conv *
     }
 }
 
-/* ---- depthwise: K = C * mult, output channel k reads input channel k / mult ---- */
-
-static void depthwise_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c)
-{
-    int64_t C = c->C, mult = c->K / c->C, H = c->H, W = c->W, P = c->P, Q = c->Q, R = c->R, S = c->S;
-    int64_t sw = c->stride_w;
-#pragma omp parallel for schedule(static) if (c->N * c->K * P * Q * R * S > 32768)
-    for (int64_t nk = 0; nk < c->N * c->K; nk++) {
-        int64_t n = nk / c->K, k = nk % c->K;
-        const float *src = in + (n * C + k / mult) * H * W;
-        const float *wk = w + k * R * S;
-        float *dst = out + nk * P * Q;
-        float bias = b ? b[k] : 0.0f;
-        for (int64_t i = 0; i < P * Q; i++) dst[i] = bias;
-        for (int64_t p = 0; p < P; p++) {
-            float *drow = dst + p * Q;
-            for (int64_t r = 0; r < R; r++) {
-                int64_t ih = p * c->stride_h - c->pad_t + r * c->dil_h;
-                if (ih < 0 || ih >= H) continue;
-                for (int64_t s = 0; s < S; s++) {
-                    int64_t woff = s * c->dil_w - c->pad_l, q0, q1;
-                    valid_range(woff, sw, W, Q, &q0, &q1);
-                    const float *srow = src + ih * W;
-                    float wv = wk[r * S + s];
-                    if (sw == 1)
-                        for (int64_t q = q0; q < q1; q++) drow[q] += wv * srow[q + woff];
-                    else
-                        for (int64_t q = q0; q < q1; q++) drow[q] += wv * srow[q * sw + woff];
-                }
-            }
-        }
-    }
-}
-
-static void depthwise_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
-                               const nn_conv *c)
-{
-    int64_t C = c->C, mult = c->K / c->C, H = c->H, W = c->W, P = c->P, Q = c->Q, R = c->R, S = c->S;
-    int64_t sw = c->stride_w, N = c->N;
-    /* din: one input plane per iteration, gathering its mult output planes */
-    if (din) {
-#pragma omp parallel for schedule(static) if (N * c->K * P * Q * R * S > 32768)
-        for (int64_t nc = 0; nc < N * C; nc++) {
-            int64_t n = nc / C, ch = nc % C;
-            float *dst = din + nc * H * W;
-            for (int64_t m = 0; m < mult; m++) {
-                int64_t k = ch * mult + m;
-                const float *g = dout + (n * c->K + k) * P * Q;
-                const float *wk = w + k * R * S;
-                for (int64_t p = 0; p < P; p++)
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t ih = p * c->stride_h - c->pad_t + r * c->dil_h;
-                        if (ih < 0 || ih >= H) continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t woff = s * c->dil_w - c->pad_l, q0, q1;
-                            valid_range(woff, sw, W, Q, &q0, &q1);
-                            float *drow = dst + ih * W;
-                            const float *grow = g + p * Q;
-                            float wv = wk[r * S + s];
-                            if (sw == 1)
-                                for (int64_t q = q0; q < q1; q++) drow[q + woff] += wv * grow[q];
-                            else
-                                for (int64_t q = q0; q < q1; q++) drow[q * sw + woff] += wv * grow[q];
-                        }
-                    }
-            }
-        }
-    }
-    /* dw: one output channel per iteration; each image plane is read once for all kernel taps
-     * (it stays in cache), and images are summed in order */
-    if (dw) {
-#pragma omp parallel for schedule(static) if (N * c->K * P * Q * R * S > 32768)
-        for (int64_t k = 0; k < c->K; k++) {
-            double acc[R * S];
-            for (int64_t t = 0; t < R * S; t++) acc[t] = 0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *src = in + (n * C + k / mult) * H * W;
-                const float *g = dout + (n * c->K + k) * P * Q;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t woff = s * c->dil_w - c->pad_l, q0, q1;
-                        valid_range(woff, sw, W, Q, &q0, &q1);
-                        float a = 0;
-                        for (int64_t p = 0; p < P; p++) {
-                            int64_t ih = p * c->stride_h - c->pad_t + r * c->dil_h;
-                            if (ih < 0 || ih >= H) continue;
-                            const float *srow = src + ih * W;
-                            const float *grow = g + p * Q;
-                            if (sw == 1)
-                                for (int64_t q = q0; q < q1; q++) a += grow[q] * srow[q + woff];
-                            else
-                                for (int64_t q = q0; q < q1; q++) a += grow[q] * srow[q * sw + woff];
-                        }
-                        acc[r * S + s] += a;
-                    }
-            }
-            for (int64_t t = 0; t < R * S; t++) dw[k * R * S + t] += (float)acc[t];
-        }
-    }
-}
-
 /* ---- public entry points ---- */
 
 void nn_conv2d_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c,
                        float *scratch)
 {
     if (is_depthwise(c)) {
-        depthwise_forward(out, in, w, b, c);
+        nn_depthwise_forward(out, in, w, b, c);
+        return;
+    }
+    if (use_direct(c)) {
+        nn_conv_direct_forward(out, in, w, b, c, 0);
         return;
     }
     int64_t G = c->groups, Cg = c->C / G, Kg = c->K / G, PQ = c->P * c->Q, HW = c->H * c->W;
@@ -273,6 +192,7 @@ void nn_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
             for (int64_t n = 0; n < c->N; n++) {
                 const float *g = dout + (n * c->K + k) * PQ;
                 float a = 0;
+#pragma omp simd reduction(+ : a)   /* -O2 alone leaves a float sum scalar */
                 for (int64_t i = 0; i < PQ; i++) a += g[i];
                 acc += a;
             }
@@ -280,8 +200,14 @@ void nn_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
         }
     }
     if (is_depthwise(c)) {
-        depthwise_backward(din, dw, dout, in, w, c);
+        nn_depthwise_backward(din, dw, dout, in, w, c);
         return;
+    }
+    if (use_direct(c)) {
+        if (dw) nn_conv_direct_backward_weights(dw, dout, in, c);
+        if (din && nn_conv_direct_din_ok(c)) nn_conv_direct_backward_data(din, dout, w, c);
+        if (!din || nn_conv_direct_din_ok(c)) return;
+        dw = NULL;   /* done: the GEMM path below computes din alone */
     }
     int64_t G = c->groups, Cg = c->C / G, Kg = c->K / G, CRS = Cg * c->R * c->S;
     int pointwise = is_pointwise(c);

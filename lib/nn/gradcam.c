@@ -44,13 +44,23 @@ int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N,
     if (N > g->batch) return dfs_fail("gradcam: batch of %lld above the graph's %lld", (long long)N, (long long)g->batch);
     int64_t C = nn_graph_output_size(g);
     if (C != 1 && C != 2) return dfs_fail("gradcam: the model has %lld outputs (1 or 2 expected)", (long long)C);
-    if (nn_graph_forward(g, x, N, NN_EVAL) != 0) return -1;
-    float *seed = dfs_malloc((size_t)(N * C) * sizeof(float));
-    class_seed(g, cls, N, seed);
-
     uint8_t *saved = dfs_malloc((size_t)g->nnodes);
     if (!g->want_grad) nn_graph_want_grad(g, 0, 0);
     memcpy(saved, g->want_grad, (size_t)g->nnodes);
+    /* under NN_MEM_BACKWARD the forward plans memory for the gradients wanted at that time: the
+     * union of what the two backward passes below read, and the layer's activations */
+    memset(g->want_grad, 0, (size_t)g->nnodes);
+    nn_graph_want_grad(g, layer, 1);
+    if (guided) nn_graph_want_grad(g, 0, 1);
+    nn_graph_keep(g, layer, 1);
+    if (nn_graph_forward(g, x, N, NN_EVAL) != 0) {
+        memcpy(g->want_grad, saved, (size_t)g->nnodes);
+        free(saved);
+        return -1;
+    }
+    float *seed = dfs_malloc((size_t)(N * C) * sizeof(float));
+    class_seed(g, cls, N, seed);
+
     memset(g->want_grad, 0, (size_t)g->nnodes);
     g->guided_relu = 0;
     nn_graph_want_grad(g, layer, 1);

@@ -39,6 +39,11 @@ void nn_graph_free(nn_graph *g)
     free(g->scratch);
     free(g->want_grad);
     free(g->need_grad);
+    free(g->keep);
+    free(g->plan_sig);
+    free(g->grad_birth);
+    free(g->grad_off);
+    free(g->grad_arena);
     free(g);
 }
 
@@ -432,28 +437,171 @@ static size_t align64(size_t x)
     return (x + 63) & ~(size_t)63;
 }
 
-void nn_graph_set_batch(nn_graph *g, int64_t N)
+/* ---- memory plan ----
+ * Buffers get offsets in an arena from their lifetimes, in steps: forward runs node i at step i;
+ * backward seeds the output's gradient at step 0 and runs node j at step nnodes - j. A buffer
+ * lives over a closed interval of steps, so a node's inputs and output never share memory
+ * (no op works in place). Activations and gradients have separate arenas: activations live
+ * from their node's forward step to their last reader (LIFE_END when something reads them
+ * after the forward: a backward, the caller), gradients from the backward step of their first
+ * writer (when they are zeroed) to their own node's backward step. */
+
+#define LIFE_END INT64_MAX
+
+typedef struct life {
+    size_t bytes;
+    int64_t start, end;
+    size_t off;
+} life;
+
+static void compute_need(nn_graph *g);
+
+/* the node whose buffers node i uses: a flatten shares its input's */
+static int root_of(const nn_graph *g, int i)
 {
-    if (N <= g->batch && g->arena) return;
-    /* layout: all outputs, then all output gradients (one memset clears them), then extras */
-    size_t off = 0;
-    size_t *o_out = dfs_calloc((size_t)g->nnodes, sizeof *o_out);
-    size_t *o_dout = dfs_calloc((size_t)g->nnodes, sizeof *o_dout);
-    size_t *o_extra = dfs_calloc((size_t)g->nnodes, sizeof *o_extra);
-    for (int i = 0; i < g->nnodes; i++) {
-        if (g->nodes[i].kind == NN_FLATTEN) continue;
-        o_out[i] = off;
-        off += align64(dfs_mul_size((size_t)N, (size_t)nn_node_size(g, i)) * sizeof(float));
+    while (g->nodes[i].kind == NN_FLATTEN) i = g->nodes[i].in[0];
+    return i;
+}
+
+/* The outputs backward_node(j) reads (conv and dense read their input for the weight gradient;
+ * they are counted whether or not it is wanted, so an op that reads more stays safe). */
+static int backward_reads(const nn_graph *g, int j, int *r)
+{
+    const nn_node *n = &g->nodes[j];
+    switch (n->kind) {
+    case NN_CONV:
+    case NN_DENSE:
+    case NN_BATCHNORM:
+    case NN_RELU:
+    case NN_LEAKY_RELU:
+    case NN_SWISH: r[0] = n->in[0]; return 1;
+    case NN_SIGMOID:
+    case NN_SOFTMAX: r[0] = j; return 1;
+    case NN_SCALE_CHANNELS: r[0] = n->in[0], r[1] = n->in[1]; return 2;
+    default: return 0;   /* max pool reads its argmax, dropouts their masks: not activations */
     }
-    size_t dstart = off;
-    for (int i = 0; i < g->nnodes; i++) {
-        if (g->nodes[i].kind == NN_FLATTEN) continue;
-        o_dout[i] = off;
-        off += align64((size_t)N * (size_t)nn_node_size(g, i) * sizeof(float));
+}
+
+/* largest first, ties in index order (the lives are one array, so addresses follow indices) */
+static int by_size_desc(const void *a, const void *b)
+{
+    const life *x = *(const life *const *)a, *y = *(const life *const *)b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return x < y ? -1 : x > y;
+}
+
+static int by_off(const void *a, const void *b)
+{
+    const life *x = *(const life *const *)a, *y = *(const life *const *)b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Give every buffer with bytes > 0 an offset such that buffers alive at the same step do not
+ * overlap: largest first, each at the lowest offset that fits between the placed buffers it
+ * meets in time. Deterministic. Returns the bytes needed. */
+static size_t pack(life *b, int n)
+{
+    life **order = dfs_malloc((size_t)(n ? n : 1) * sizeof *order), **met = dfs_malloc((size_t)(n ? n : 1) * sizeof *met);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) order[i] = &b[i];
+    qsort(order, (size_t)n, sizeof *order, by_size_desc);
+    for (int k = 0; k < n; k++) {
+        life *x = order[k];
+        if (x->bytes == 0) continue;
+        int m = 0;
+        for (int j = 0; j < k; j++) {   /* the placed ones */
+            life *y = order[j];
+            if (y->bytes && !(y->end < x->start || x->end < y->start)) met[m++] = y;
+        }
+        qsort(met, (size_t)m, sizeof *met, by_off);
+        size_t off = 0;
+        for (int j = 0; j < m; j++) {
+            if (met[j]->off >= off + x->bytes) break;
+            if (met[j]->off + met[j]->bytes > off) off = met[j]->off + met[j]->bytes;
+        }
+        x->off = off;
+        if (off + x->bytes > total) total = off + x->bytes;
     }
-    size_t dend = off;
+    free(order);
+    free(met);
+    return total;
+}
+
+/* what the layout depends on beyond the plan and keep marks (NN_MEM_BACKWARD) */
+static uint8_t plan_bits(const nn_graph *g, int i)
+{
+    return (uint8_t)(g->need_grad[i] | (g->want_grad[i] << 2));
+}
+
+static int plan_changed(nn_graph *g)
+{
+    if (g->plan_dirty) return 1;
+    if (g->mem_plan != NN_MEM_BACKWARD) return 0;
+    compute_need(g);
+    for (int i = 0; i < g->nnodes; i++)
+        if (plan_bits(g, i) != g->plan_sig[i]) return 1;
+    return 0;
+}
+
+static void set_dout_pointers(nn_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        int r = root_of(g, i);
+        g->nodes[i].dout = g->grad_arena && g->grad_off[r] != SIZE_MAX ? (float *)((uint8_t *)g->grad_arena + g->grad_off[r])
+                                                                         : NULL;
+    }
+}
+
+/* Lay out the arena for N samples under the current plan. */
+static void layout(nn_graph *g, int64_t N)
+{
+    int nn = g->nnodes, plan = g->mem_plan;
+    if (!g->want_grad) g->want_grad = dfs_calloc((size_t)nn, 1);
+    if (!g->need_grad) g->need_grad = dfs_calloc((size_t)nn, 1);
+    if (!g->keep) g->keep = dfs_calloc((size_t)nn, 1);
+    if (!g->plan_sig) g->plan_sig = dfs_calloc((size_t)nn, 1);
+    if (!g->grad_birth) g->grad_birth = dfs_malloc((size_t)nn * sizeof *g->grad_birth);
+    if (!g->grad_off) g->grad_off = dfs_malloc((size_t)nn * sizeof *g->grad_off);
+    compute_need(g);
+    for (int i = 0; i < nn; i++) g->plan_sig[i] = plan_bits(g, i);
+
+    /* activations */
+    life *act = dfs_calloc((size_t)nn, sizeof *act);
+    for (int i = 0; i < nn; i++) {
+        if (g->nodes[i].kind == NN_FLATTEN) continue;
+        act[i].bytes = align64(dfs_mul_size((size_t)N, (size_t)nn_node_size(g, i)) * sizeof(float));
+        act[i].start = i;
+        act[i].end = plan == NN_MEM_ALL ? LIFE_END : i;
+    }
+    if (plan != NN_MEM_ALL) {
+        for (int j = 0; j < nn; j++)
+            for (int k = 0; k < g->nodes[j].nin; k++) {
+                int r = root_of(g, g->nodes[j].in[k]);
+                if (act[r].end < j) act[r].end = j;
+            }
+        act[root_of(g, g->output)].end = LIFE_END;
+        for (int L = 0; L < nn; L++) {
+            if (!g->keep[L]) continue;
+            act[root_of(g, L)].end = LIFE_END;
+            /* forward_from(L) reruns the nodes after L: what they read from before it stays */
+            for (int j = L + 1; j < nn; j++)
+                for (int k = 0; k < g->nodes[j].nin; k++) {
+                    int r = root_of(g, g->nodes[j].in[k]);
+                    if (r <= L) act[r].end = LIFE_END;
+                }
+        }
+        if (plan == NN_MEM_BACKWARD)
+            for (int j = 0; j < nn; j++) {
+                int r[NN_MAX_INPUTS], m = g->need_grad[j] ? backward_reads(g, j, r) : 0;
+                for (int k = 0; k < m; k++) act[root_of(g, r[k])].end = LIFE_END;
+            }
+    }
+    size_t off = pack(act, nn);
+
+    /* extras (small, or only needed by a backward: max-pool argmax) */
+    size_t *o_extra = dfs_calloc((size_t)nn, sizeof *o_extra);
     size_t scratch = 0;
-    for (int i = 0; i < g->nnodes; i++) {
+    for (int i = 0; i < nn; i++) {
         nn_node *n = &g->nodes[i];
         size_t sz = (size_t)N * (size_t)nn_node_size(g, i);
         o_extra[i] = off;
@@ -461,7 +609,9 @@ void nn_graph_set_batch(nn_graph *g, int64_t N)
         case NN_BATCHNORM: off += 2 * align64((size_t)n->C * sizeof(float)); break;
         case NN_DROPOUT: off += align64(sz); break;
         case NN_DROP_CONNECT: off += align64((size_t)N); break;
-        case NN_MAXPOOL: off += align64(sz * sizeof(int32_t)); break;
+        case NN_MAXPOOL:
+            if (plan != NN_MEM_FORWARD) off += align64(sz * sizeof(int32_t));
+            break;
         case NN_CONV: {
             n->conv.N = N;
             size_t s = nn_conv_scratch(&n->conv);
@@ -474,18 +624,10 @@ void nn_graph_set_batch(nn_graph *g, int64_t N)
     free(g->arena);
     g->arena = dfs_calloc(off ? off : 1, 1);
     g->arena_bytes = off;
-    (void)dstart;
-    (void)dend;
     uint8_t *base = g->arena;
-    for (int i = 0; i < g->nnodes; i++) {
+    for (int i = 0; i < nn; i++) {
         nn_node *n = &g->nodes[i];
-        if (n->kind == NN_FLATTEN) {
-            n->out = g->nodes[n->in[0]].out;
-            n->dout = g->nodes[n->in[0]].dout;
-        } else {
-            n->out = (float *)(base + o_out[i]);
-            n->dout = (float *)(base + o_dout[i]);
-        }
+        n->out = (float *)(base + act[root_of(g, i)].off);
         n->save_mean = n->save_invstd = NULL;
         n->mask = NULL;
         n->argmax = NULL;
@@ -494,21 +636,78 @@ void nn_graph_set_batch(nn_graph *g, int64_t N)
             n->save_invstd = (float *)(base + o_extra[i] + align64((size_t)n->C * sizeof(float)));
         } else if (n->kind == NN_DROPOUT || n->kind == NN_DROP_CONNECT) {
             n->mask = base + o_extra[i];
-        } else if (n->kind == NN_MAXPOOL) {
+        } else if (n->kind == NN_MAXPOOL && plan != NN_MEM_FORWARD) {
             n->argmax = (int32_t *)(base + o_extra[i]);
         }
     }
-    g->dout_begin = dstart;
-    g->dout_bytes = dend - dstart;
-    free(o_out);
-    free(o_dout);
     free(o_extra);
     free(g->scratch);
     g->scratch_floats = scratch;
     g->scratch = dfs_malloc((scratch ? scratch : 1) * sizeof(float));
-    if (!g->want_grad) g->want_grad = dfs_calloc((size_t)g->nnodes, 1);
-    if (!g->need_grad) g->need_grad = dfs_calloc((size_t)g->nnodes, 1);
+
+    /* gradients: laid out now, allocated by the first backward */
+    life *grad = act;   /* reused: the activation offsets are applied */
+    memset(grad, 0, (size_t)nn * sizeof *grad);
+    uint8_t *gneed = dfs_calloc((size_t)nn, 1), *gwant = dfs_calloc((size_t)nn, 1);
+    for (int i = 0; i < nn; i++) {
+        gneed[root_of(g, i)] |= g->need_grad[i];
+        gwant[root_of(g, i)] |= g->want_grad[i];
+    }
+    for (int i = 0; i < nn; i++) {
+        g->grad_birth[i] = -1;
+        if (plan == NN_MEM_FORWARD || g->nodes[i].kind == NN_FLATTEN) continue;
+        if (plan == NN_MEM_BACKWARD && !gneed[i]) continue;
+        grad[i].bytes = align64((size_t)N * (size_t)nn_node_size(g, i) * sizeof(float));
+        if (plan == NN_MEM_ALL) {
+            grad[i].start = 0;
+            grad[i].end = LIFE_END;
+        } else {
+            /* the last reader in forward order (through flattens, which share the buffer) is
+             * the first writer in backward */
+            int last = -1;
+            for (int j = i + 1; j < nn; j++)
+                for (int k = 0; k < g->nodes[j].nin; k++)
+                    if (root_of(g, g->nodes[j].in[k]) == i && g->nodes[j].kind != NN_FLATTEN) last = j;
+            grad[i].start = last >= 0 ? nn - last : 0;
+            grad[i].end = gwant[i] ? LIFE_END : nn - i;
+        }
+        g->grad_birth[i] = grad[i].start;
+    }
+    g->grad_arena_bytes = pack(grad, nn);
+    for (int i = 0; i < nn; i++) g->grad_off[i] = grad[i].bytes ? grad[i].off : SIZE_MAX;
+    free(g->grad_arena);
+    g->grad_arena = NULL;
+    set_dout_pointers(g);
+    free(gneed);
+    free(gwant);
+    free(act);
     g->batch = N;
+    g->plan_dirty = 0;
+}
+
+void nn_graph_set_batch(nn_graph *g, int64_t N)
+{
+    if (N <= g->batch && g->arena && !g->plan_dirty) return;
+    layout(g, N > g->batch ? N : g->batch);
+}
+
+void nn_graph_set_memory(nn_graph *g, int plan)
+{
+    if (plan != g->mem_plan) g->plan_dirty = 1;
+    g->mem_plan = plan;
+}
+
+void nn_graph_keep(nn_graph *g, int node, int on)
+{
+    if (!g->keep) g->keep = dfs_calloc((size_t)g->nnodes, 1);
+    if (g->keep[node] != (on != 0)) g->plan_dirty = 1;
+    g->keep[node] = (uint8_t)(on != 0);
+}
+
+size_t nn_graph_memory(const nn_graph *g, size_t *grad_bytes)
+{
+    if (grad_bytes) *grad_bytes = g->grad_arena ? g->grad_arena_bytes : 0;
+    return g->arena_bytes;
 }
 
 /* ---- trainability ---- */
@@ -638,6 +837,7 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
 {
     if (!g->params) return dfs_fail("graph parameters are not allocated");
     if (N < 1 || N > g->batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->batch);
+    if (plan_changed(g)) layout(g, g->batch);
     g->cur_n = N;
     g->mode = mode;
     memcpy(g->nodes[0].out, x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float));
@@ -649,6 +849,8 @@ int nn_graph_forward_from(nn_graph *g, int from, int mode)
 {
     if (g->cur_n < 1) return dfs_fail("forward_from before any forward");
     if (from < 0 || from >= g->nnodes) return dfs_fail("forward_from: no node %d", from);
+    if (g->mem_plan != NN_MEM_ALL && !(g->keep && g->keep[from]))
+        return dfs_fail("forward_from: node %s is not kept (nn_graph_keep) in this memory plan", g->nodes[from].name);
     g->mode = mode;
     for (int i = from + 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;
@@ -784,11 +986,30 @@ static void compute_need(nn_graph *g)
 void nn_graph_backward(nn_graph *g, const float *dout)
 {
     compute_need(g);
-    memset((uint8_t *)g->arena + g->dout_begin, 0, g->dout_bytes);
-    nn_node *o = &g->nodes[g->output];
-    memcpy(o->dout, dout, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float));
-    for (int i = g->nnodes - 1; i > 0; i--)
-        if (g->need_grad[i]) backward_node(g, i);
+    int nn = g->nnodes;
+    /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */
+    if (g->mem_plan == NN_MEM_FORWARD) dfs_die("nn_graph_backward: the graph's memory plan is forward-only");
+    if (g->mem_plan == NN_MEM_BACKWARD)
+        for (int i = 0; i < nn; i++)
+            if ((g->need_grad[i] && !(g->plan_sig[i] & 1)) || (g->want_grad[i] && !(g->plan_sig[i] & 4)))
+                dfs_die("nn_graph_backward: node %s needs a gradient its forward did not plan for "
+                        "(set want_grad and trainability before nn_graph_forward)", g->nodes[i].name);
+    if (!g->grad_arena) {
+        g->grad_arena = dfs_malloc(g->grad_arena_bytes ? g->grad_arena_bytes : 1);
+        set_dout_pointers(g);
+    }
+    /* each gradient buffer is zeroed just before its first writer (ops accumulate) */
+    for (int64_t step = 0; step < nn; step++) {
+        for (int i = 0; i < nn; i++)
+            if (g->grad_birth[i] == step)
+                memset(g->nodes[i].dout, 0, (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
+        if (step == 0) {
+            nn_node *o = &g->nodes[g->output];
+            if (o->dout) memcpy(o->dout, dout, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float));
+        } else if (g->need_grad[nn - step]) {
+            backward_node(g, (int)(nn - step));
+        }
+    }
 }
 
 void nn_graph_zero_grad(nn_graph *g)

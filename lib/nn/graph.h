@@ -9,8 +9,10 @@
  *    buffer (params), carved per tensor from a size table; gradients and Adam m and v, when
  *    training, are three more buffers of the same size and layout;
  *  - running batchnorm statistics (non-trainable, as Keras counts them) have their own buffer;
- *  - activations, their gradients, saved batchnorm statistics, dropout masks and max-pool argmax
- *    live in an arena sized once per batch size (nn_graph_set_batch).
+ *  - activations, saved batchnorm statistics, dropout masks and max-pool argmax live in an arena
+ *    sized once per batch size (nn_graph_set_batch); activation gradients in a second one,
+ *    allocated at the first backward. How much the buffers share is the memory plan
+ *    (nn_graph_set_memory): by default every node keeps its own.
  * Building a graph only computes shapes and the size table; nothing large is allocated until
  * nn_graph_alloc_params, so `train --summary` of a 118M-parameter model costs nothing.
  *
@@ -94,7 +96,6 @@ typedef struct nn_graph {
     int64_t cur_n;                   /* samples in the last forward */
     void *arena;
     size_t arena_bytes;
-    size_t dout_begin, dout_bytes;   /* the activation gradients: one contiguous range */
     float *scratch;                  /* shared conv scratch */
     size_t scratch_floats;
     uint8_t *want_grad;              /* per node: caller wants this activation's gradient */
@@ -105,6 +106,16 @@ typedef struct nn_graph {
     int no_dropout;                  /* training forward treats dropout and drop-connect as identity */
     int guided_relu;                 /* backward: ReLU and leaky ReLU pass a gradient only where both it
                                       * and the input are positive (guided backpropagation) */
+    /* memory plan (nn_graph_set_memory); the layout is redone when a field below changes */
+    int mem_plan;                    /* NN_MEM_ALL, NN_MEM_FORWARD or NN_MEM_BACKWARD */
+    int plan_dirty;                  /* plan or keep marks changed since the layout */
+    uint8_t *keep;                   /* per node: output stays readable (nn_graph_keep) */
+    uint8_t *plan_sig;               /* per node, what the layout assumed: bit 0 need_grad, bit 2
+                                      * want_grad (NN_MEM_BACKWARD) */
+    int64_t *grad_birth;             /* per node: backward step zeroing its gradient buffer, -1 none */
+    size_t *grad_off;                /* per node: offset of its gradient in grad_arena, SIZE_MAX none */
+    void *grad_arena;                /* NULL until the first backward */
+    size_t grad_arena_bytes;
 } nn_graph;
 
 /* ---- building ---- */
@@ -153,6 +164,26 @@ void nn_graph_init_params(nn_graph *g, dfs_rng *rng);
 void nn_graph_alloc_train(nn_graph *g);
 /* Size the activation arena for batches of up to N samples (reallocates when N grows). */
 void nn_graph_set_batch(nn_graph *g, int64_t N);
+/* Memory plans. Lifetimes are planned from the graph's shape and a buffer's memory is reused
+ * once nothing will read it again; none changes any result.
+ *  NN_MEM_ALL (default): every node's output stays readable after forward and every node's
+ *    gradient after backward (tests and diagnostics that inspect any node).
+ *  NN_MEM_FORWARD: inference only (nn_graph_backward is a programming error). Outputs are
+ *    readable after forward only for the output node and nodes marked with nn_graph_keep.
+ *  NN_MEM_BACKWARD: forward then backward (training, Grad-CAM). Keeps the activations that the
+ *    backward of a node that needs a gradient reads; gradient buffers exist only for nodes that
+ *    need one and share memory once consumed. Readable after backward: the gradients of nodes
+ *    marked with nn_graph_want_grad, the outputs of the output node and kept nodes. Set
+ *    want_grad and trainability before the forward: a forward re-plans when they changed (with
+ *    the same batch capacity), and a backward that needs more than its forward planned for dies.
+ * Set before nn_graph_set_batch (a later change re-plans at the next forward). */
+enum { NN_MEM_ALL = 0, NN_MEM_FORWARD = 1, NN_MEM_BACKWARD = 2 };
+void nn_graph_set_memory(nn_graph *g, int plan);
+/* Keep node's output readable after forward (and backward), and allow
+ * nn_graph_forward_from(node): outputs that later nodes read across it are kept too. */
+void nn_graph_keep(nn_graph *g, int node, int on);
+/* Bytes of the activation arena and of the gradient arena (0 before the first backward). */
+size_t nn_graph_memory(const nn_graph *g, size_t *grad_bytes);
 
 /* ---- trainability (transfer learning) ---- */
 /* Make every parameter trainable and every batchnorm unfrozen. */
@@ -165,7 +196,8 @@ int nn_graph_train_only(nn_graph *g, const char *const *names, int n);
 enum { NN_EVAL = 0, NN_TRAIN = 1 };
 /* Copy x (N,C,H,W) into the input node and run every node. N <= the arena's batch. */
 int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
-/* Rerun the nodes after `from` (a caller has changed node `from`'s output), same N as before. */
+/* Rerun the nodes after `from` (a caller has changed node `from`'s output), same N as before.
+ * Under NN_MEM_FORWARD and NN_MEM_BACKWARD `from` must be kept (nn_graph_keep). */
 int nn_graph_forward_from(nn_graph *g, int from, int mode);
 /* The output node's activation (N, C). */
 float *nn_graph_output(const nn_graph *g);

@@ -40,9 +40,53 @@ static inline window clip_window(const nn_pool *p, int64_t i, int64_t j)
     return w;
 }
 
+/* Windows that tile the input without padding or overlap (Meso's 2x2 and 4x4 pools on even
+ * sizes): no clipping, and the running maximum of a whole output row is updated one window
+ * position at a time, so the loop over output columns has independent iterations (vectorised,
+ * branch-free) instead of one compare-and-branch chain per window that mispredicts on every
+ * other value of real activations. Ties and NaN keep the first value in scan order, as below. */
+static void maxpool_tiled(float *out, int32_t *argmax, const float *in, const nn_pool *p)
+{
+    int64_t H = p->H, W = p->W, P = p->P, Q = p->Q, kh = p->kh, kw = p->kw;
+#pragma omp parallel for schedule(static) if (p->N * p->C * H * W > PAR_MIN)
+    for (int64_t nc = 0; nc < p->N * p->C; nc++) {
+        const float *x = in + nc * H * W;
+        for (int64_t i = 0; i < P; i++) {
+            float *o = out + (nc * P + i) * Q;
+            int32_t *a = argmax ? argmax + (nc * P + i) * Q : NULL;
+            int32_t row0 = (int32_t)(i * kh * W);
+            for (int64_t j = 0; j < Q; j++) o[j] = x[row0 + j * kw];
+            if (a)
+                for (int64_t j = 0; j < Q; j++) a[j] = row0 + (int32_t)(j * kw);
+            for (int64_t h = 0; h < kh; h++)
+                for (int64_t v = h == 0; v < kw; v++) {
+                    int32_t at = row0 + (int32_t)(h * W + v);
+                    const float *src = x + at;
+                    if (a) {
+#pragma omp simd
+                        for (int64_t j = 0; j < Q; j++) {
+                            float xv = src[j * kw];
+                            int up = xv > o[j];
+                            o[j] = up ? xv : o[j];
+                            a[j] = up ? at + (int32_t)(j * kw) : a[j];
+                        }
+                    } else {
+#pragma omp simd
+                        for (int64_t j = 0; j < Q; j++) o[j] = src[j * kw] > o[j] ? src[j * kw] : o[j];
+                    }
+                }
+        }
+    }
+}
+
 void nn_maxpool_forward(float *out, int32_t *argmax, const float *in, const nn_pool *p)
 {
     int64_t H = p->H, W = p->W, P = p->P, Q = p->Q;
+    if (p->pad_t == 0 && p->pad_l == 0 && p->stride_h == p->kh && p->stride_w == p->kw && P * p->kh <= H &&
+        Q * p->kw <= W) {
+        maxpool_tiled(out, argmax, in, p);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (p->N * p->C * H * W > PAR_MIN)
     for (int64_t nc = 0; nc < p->N * p->C; nc++) {
         const float *x = in + nc * H * W;

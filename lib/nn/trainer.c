@@ -410,6 +410,8 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
         }
     }
     nn_ckpt_info_free(&info);
+    /* activations for the backward, gradient buffers shared as they are consumed */
+    nn_graph_set_memory(t->g, NN_MEM_BACKWARD);
     nn_graph_set_batch(t->g, t->batch);
     size_t img = (size_t)(3 * t->size * t->size);
     t->x = dfs_malloc(dfs_mul_size(img * sizeof(float), (size_t)t->batch));
@@ -501,6 +503,7 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
     dfs_reader rd;
     if (dfs_reader_open(&rd, in) != 0) return -1;
     const char *name = in && strcmp(in, "-") ? in : "<stdin>";
+    nn_graph_set_memory(g, NN_MEM_FORWARD);   /* only the logits are read */
     nn_graph_set_batch(g, batch);
     size_t img = (size_t)(3 * size * size);
     float *x = dfs_malloc(dfs_mul_size(img * sizeof(float), (size_t)batch));

@@ -1,0 +1,239 @@
+/* test_graph_memory: the graph's memory plans (graph.h, nn_graph_set_memory). Every plan must
+ * give bit-identical results to NN_MEM_ALL (each node in its own buffer) for every study
+ * architecture: outputs, parameter gradients, wanted activation gradients, Grad-CAM maps and
+ * guided gradients, forward_from reruns; and the lean plans must use less memory. */
+#include "check.h"
+#include "common.h"
+#include "nn/gradcam.h"
+#include "nn/graph.h"
+#include "nn/models.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define N 2
+
+static const struct {
+    const char *arch;
+    int64_t size;
+} archs[] = {{"meso4", 32}, {"mesoinception4", 32}, {"shallownet", 24}, {"xception", 32}, {"efficientnet-b0", 32}};
+#define NARCH (int)(sizeof archs / sizeof *archs)
+
+static nn_graph *build_at(int a, int64_t size, int plan, int train)
+{
+    nn_graph *g = nn_model_build(archs[a].arch, size);
+    CHECK(g && nn_graph_check(g) == 0, "%s: %s", archs[a].arch, dfs_error());
+    dfs_rng rng;
+    dfs_rng_seed(&rng, 5);
+    nn_graph_alloc_params(g, &rng);
+    if (train) nn_graph_alloc_train(g);
+    nn_graph_set_memory(g, plan);
+    return g;
+}
+
+static nn_graph *build(int a, int plan, int train)
+{
+    return build_at(a, archs[a].size, plan, train);
+}
+
+static float *input_at(int64_t size, unsigned seed)
+{
+    size_t n = (size_t)N * 3 * (size_t)(size * size);
+    float *x = malloc(n * sizeof *x);
+    dfs_rng rng;
+    dfs_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) x[i] = (float)dfs_rng_uniform(&rng);
+    return x;
+}
+
+static float *input(int a, unsigned seed)
+{
+    return input_at(archs[a].size, seed);
+}
+
+static int same(const float *a, const float *b, int64_t n)
+{
+    return !memcmp(a, b, (size_t)n * sizeof(float));
+}
+
+static size_t total_bytes(const nn_graph *g)
+{
+    size_t gb = 0, ab = nn_graph_memory(g, &gb);
+    return ab + gb;
+}
+
+/* inference: same logits, less memory */
+static void test_forward_plan(void)
+{
+    for (int a = 0; a < NARCH; a++) {
+        nn_graph *ga = build(a, NN_MEM_ALL, 0), *gf = build(a, NN_MEM_FORWARD, 0);
+        nn_graph_set_batch(ga, N);
+        nn_graph_set_batch(gf, N);
+        float *x = input(a, 1);
+        for (int rep = 0; rep < 2; rep++) {   /* twice: reused buffers hold the first pass's values */
+            CHECK(nn_graph_forward(ga, x, N, NN_EVAL) == 0, "%s", dfs_error());
+            CHECK(nn_graph_forward(gf, x, N, NN_EVAL) == 0, "%s", dfs_error());
+            CHECK(same(nn_graph_output(ga), nn_graph_output(gf), N * nn_graph_output_size(ga)),
+                  "%s: forward plan changes the output", archs[a].arch);
+        }
+        size_t all = total_bytes(ga), fwd = total_bytes(gf);
+        CHECK(fwd * 2 < all, "%s: forward plan %zu bytes, all %zu", archs[a].arch, fwd, all);
+        size_t gb = 1;
+        nn_graph_memory(gf, &gb);
+        CHECK(gb == 0, "%s: inference allocated %zu gradient bytes", archs[a].arch, gb);
+        printf("# %s %lldx%lld batch %d: inference %.2f MB (all: %.2f MB)\n", archs[a].arch, (long long)archs[a].size,
+               (long long)archs[a].size, N, fwd / 1e6, all / 1e6);
+        free(x);
+        nn_graph_free(ga);
+        nn_graph_free(gf);
+    }
+}
+
+/* training steps: same parameter gradients, input gradient and outputs, less memory */
+static void test_backward_plan(void)
+{
+    for (int a = 0; a < NARCH; a++) {
+        nn_graph *g[2] = {build(a, NN_MEM_ALL, 1), build(a, NN_MEM_BACKWARD, 1)};
+        int64_t K = 0;
+        for (int v = 0; v < 2; v++) {
+            nn_graph_want_grad(g[v], 0, 1);
+            nn_graph_set_batch(g[v], N);
+            K = nn_graph_output_size(g[v]);
+        }
+        float *dl = malloc((size_t)(N * K) * sizeof *dl);
+        for (int step = 0; step < 2; step++) {
+            float *x = input(a, 10u + (unsigned)step);
+            for (int64_t i = 0; i < N * K; i++) dl[i] = (float)((i * 7 + step) % 5) - 2.0f;
+            for (int v = 0; v < 2; v++) {
+                CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
+                nn_graph_zero_grad(g[v]);
+                nn_graph_backward(g[v], dl);
+            }
+            CHECK(same(nn_graph_output(g[0]), nn_graph_output(g[1]), N * K), "%s step %d: outputs differ",
+                  archs[a].arch, step);
+            CHECK(same(g[0]->grads, g[1]->grads, (int64_t)g[0]->nparams), "%s step %d: parameter gradients differ",
+                  archs[a].arch, step);
+            CHECK(same(g[0]->nodes[0].dout, g[1]->nodes[0].dout, N * nn_node_size(g[0], 0)),
+                  "%s step %d: input gradients differ", archs[a].arch, step);
+            free(x);
+        }
+        size_t all = total_bytes(g[0]), bwd = total_bytes(g[1]);
+        CHECK(bwd < all * 3 / 4, "%s: backward plan %zu bytes, all %zu", archs[a].arch, bwd, all);
+        printf("# %s %lldx%lld batch %d: training %.2f MB (all: %.2f MB)\n", archs[a].arch, (long long)archs[a].size,
+               (long long)archs[a].size, N, bwd / 1e6, all / 1e6);
+        free(dl);
+        nn_graph_free(g[0]);
+        nn_graph_free(g[1]);
+    }
+}
+
+/* Grad-CAM (eval backward to a layer, then guided backward to the input) */
+static void test_gradcam_plan(void)
+{
+    for (int a = 0; a < NARCH; a++) {
+        const nn_model_info *m = nn_model_find(archs[a].arch);
+        /* the default layers of xception and efficientnet-b0 are 1x1 at 32 */
+        int64_t size = archs[a].size < 64 && a >= 3 ? 64 : archs[a].size;
+        nn_graph *g[2] = {build_at(a, size, NN_MEM_ALL, 0), build_at(a, size, NN_MEM_BACKWARD, 0)};
+        int layer = nn_gradcam_layer(g[0], m->cam_layer);
+        CHECK(layer > 0, "%s: %s", archs[a].arch, dfs_error());
+        if (layer <= 0) {
+            nn_graph_free(g[0]);
+            nn_graph_free(g[1]);
+            continue;
+        }
+        int64_t hw = g[0]->nodes[layer].H * g[0]->nodes[layer].W, in = nn_node_size(g[0], 0);
+        float *maps[2], *guided[2];
+        float *x = input_at(size, 3);
+        for (int v = 0; v < 2; v++) {
+            nn_graph_set_batch(g[v], N);
+            maps[v] = malloc((size_t)(N * hw) * sizeof(float));
+            guided[v] = malloc((size_t)(N * in) * sizeof(float));
+            for (int rep = 0; rep < 2; rep++)
+                CHECK(nn_gradcam_batch(g[v], layer, NN_CAM_FAKE, x, N, 1, maps[v], rep ? guided[v] : NULL) == 0, "%s",
+                      dfs_error());
+        }
+        CHECK(same(maps[0], maps[1], N * hw), "%s: Grad-CAM maps differ", archs[a].arch);
+        CHECK(same(guided[0], guided[1], N * in), "%s: guided gradients differ", archs[a].arch);
+        CHECK(total_bytes(g[1]) < total_bytes(g[0]), "%s: cam %zu bytes, all %zu", archs[a].arch, total_bytes(g[1]),
+              total_bytes(g[0]));
+        for (int v = 0; v < 2; v++) free(maps[v]), free(guided[v]), nn_graph_free(g[v]);
+        free(x);
+    }
+}
+
+/* forward_from a kept node reruns only what follows it, reading kept values (ace's interventions) */
+static void test_forward_from_kept(void)
+{
+    for (int a = 0; a < NARCH; a++) {
+        const nn_model_info *m = nn_model_find(archs[a].arch);
+        nn_graph *g[2] = {build(a, NN_MEM_ALL, 0), build(a, NN_MEM_FORWARD, 0)};
+        int layer = nn_graph_find(g[0], m->ace_layer ? m->ace_layer : m->cam_layer);
+        CHECK(layer > 0, "%s: no layer", archs[a].arch);
+        nn_graph_keep(g[1], layer, 1);
+        float *x = input(a, 4);
+        int64_t S = nn_node_size(g[0], layer), K = nn_graph_output_size(g[0]);
+        for (int v = 0; v < 2; v++) {
+            nn_graph_set_batch(g[v], N);
+            CHECK(nn_graph_forward(g[v], x, N, NN_EVAL) == 0, "%s", dfs_error());
+        }
+        CHECK(same(g[0]->nodes[layer].out, g[1]->nodes[layer].out, N * S), "%s: kept layer differs", archs[a].arch);
+        for (int c = 0; c < 3; c++) {
+            for (int v = 0; v < 2; v++) {
+                float *o = g[v]->nodes[layer].out;
+                for (int64_t i = 0; i < N * S; i += 1 + c) o[i] = 0.5f * (float)c;
+                CHECK(nn_graph_forward_from(g[v], layer, NN_EVAL) == 0, "%s", dfs_error());
+            }
+            CHECK(same(nn_graph_output(g[0]), nn_graph_output(g[1]), N * K), "%s: rerun %d differs", archs[a].arch,
+                  c);
+        }
+        /* a node that is not kept cannot be a rerun point */
+        CHECK(nn_graph_forward_from(g[1], layer - 1, NN_EVAL) == -1, "%s: forward_from an unkept node accepted",
+              archs[a].arch);
+        free(x);
+        nn_graph_free(g[0]);
+        nn_graph_free(g[1]);
+    }
+}
+
+/* wanting a gradient after the layout: the next forward lays the arena out again */
+static void test_replan(void)
+{
+    int a = NARCH - 1;   /* efficientnet-b0: branches, flatten-free, squeeze-excitation */
+    nn_graph *g[2] = {build(a, NN_MEM_ALL, 1), build(a, NN_MEM_BACKWARD, 1)};
+    int64_t K = nn_graph_output_size(g[0]);
+    float *dl = malloc((size_t)(N * K) * sizeof *dl), *x = input(a, 6);
+    for (int64_t i = 0; i < N * K; i++) dl[i] = i % 2 ? 1.0f : -0.5f;
+    for (int v = 0; v < 2; v++) {
+        nn_graph_set_batch(g[v], N);
+        CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
+        nn_graph_backward(g[v], dl);
+    }
+    size_t before = total_bytes(g[1]);
+    int mid = g[0]->nnodes / 2;
+    for (int v = 0; v < 2; v++) {
+        nn_graph_want_grad(g[v], mid, 1);
+        nn_graph_want_grad(g[v], 0, 1);
+        nn_graph_zero_grad(g[v]);
+        CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
+        nn_graph_backward(g[v], dl);
+    }
+    CHECK(total_bytes(g[1]) > before, "wanting gradients did not change the layout (%zu bytes)", before);
+    CHECK(same(g[0]->grads, g[1]->grads, (int64_t)g[0]->nparams), "parameter gradients differ after re-plan");
+    CHECK(same(g[0]->nodes[mid].dout, g[1]->nodes[mid].dout, N * nn_node_size(g[0], mid)),
+          "wanted gradient of %s differs", g[0]->nodes[mid].name);
+    CHECK(same(g[0]->nodes[0].dout, g[1]->nodes[0].dout, N * nn_node_size(g[0], 0)), "input gradient differs");
+    free(dl), free(x);
+    nn_graph_free(g[0]);
+    nn_graph_free(g[1]);
+}
+
+int main(void)
+{
+    RUN(test_forward_plan);
+    RUN(test_backward_plan);
+    RUN(test_gradcam_plan);
+    RUN(test_forward_from_kept);
+    RUN(test_replan);
+    return CHECK_DONE();
+}
