@@ -99,8 +99,7 @@ int main(int argc, char **argv)
             nn_graph_zero_grad(g);
             nn_graph_backward(g, dlogits);
             sink += nn_graph_l2(g);
-            adam.t++;
-            nn_graph_adam_step(g, &adam);
+            nn_graph_adam_step(g, &adam);   /* increments adam.t itself */
         } else {
             sink += logits[0];
         }

@@ -68,10 +68,16 @@ static float *thread_buffer(size_t floats)
     return buf;
 }
 
+/* ceil(a / b) for b > 0, and 0 for a <= 0 */
+static int64_t ceil_div0(int64_t a, int64_t b)
+{
+    return a <= 0 ? 0 : (a + b - 1) / b;
+}
+
 /* dst (padded) <- src (H, W) plane */
 static void pad_plane(float *dst, const float *src, const nn_conv *c, const padded *s)
 {
-    int64_t sw = c->stride_w;
+    int64_t sw = c->stride_w, Wq = s->Wq, pl = c->pad_l;
     for (int64_t y = 0; y < s->Hp; y++) {
         float *d = dst + y * s->row;
         int64_t ih = y - c->pad_t;
@@ -80,28 +86,37 @@ static void pad_plane(float *dst, const float *src, const nn_conv *c, const padd
             continue;
         }
         const float *srow = src + ih * c->W;
-        /* columns [x0, x1) come from the input, the rest is padding */
-        int64_t x0 = c->pad_l < s->Wp ? c->pad_l : s->Wp;
-        int64_t x1 = c->pad_l + c->W < s->Wp ? c->pad_l + c->W : s->Wp;
-        if (sw == 1) {
-            memset(d, 0, (size_t)x0 * sizeof *d);
-            memcpy(d + x0, srow + x0 - c->pad_l, (size_t)(x1 - x0) * sizeof *d);
-            memset(d + x1, 0, (size_t)(s->row - x1) * sizeof *d);
-        } else {
-            memset(d, 0, (size_t)s->row * sizeof *d);
-            for (int64_t x = x0; x < x1; x++) d[(x % sw) * s->Wq + x / sw] = srow[x - c->pad_l];
+        for (int64_t ph = 0; ph < sw; ph++) {
+            /* slot i of this phase is column x = i * sw + ph: input column x - pl when that lies
+             * in [0, W) and x < Wp, padding otherwise */
+            float *dd = d + ph * Wq;
+            int64_t i0 = ceil_div0(pl - ph, sw), i1 = ceil_div0(pl + c->W - ph, sw), ip = ceil_div0(s->Wp - ph, sw);
+            if (i1 > ip) i1 = ip;
+            if (i1 > Wq) i1 = Wq;
+            if (i0 > i1) i0 = i1;
+            memset(dd, 0, (size_t)i0 * sizeof *dd);
+            if (sw == 1) {
+                memcpy(dd + i0, srow + i0 - pl, (size_t)(i1 - i0) * sizeof *dd);
+            } else {
+                int64_t o = ph - pl;   /* i * sw + o is in [0, W) for i in [i0, i1) */
+#pragma omp simd
+                for (int64_t i = i0; i < i1; i++) dd[i] = srow[i * sw + o];
+            }
+            memset(dd + i1, 0, (size_t)(Wq - i1) * sizeof *dd);
         }
     }
 }
 
-/* One output plane from its padded input, any kernel: tap by tap into the output row (in L1). */
-static void fwd_plane_any(float *dst, const float *pad, const float *wk, float bias, const int64_t *off, int64_t T,
-                          int64_t P, int64_t Q, int64_t prow)
+/* One output plane from its padded input (added to dst when `add`, else bias plus the taps), any
+ * kernel: tap by tap into the output row (in L1). */
+static void fwd_plane_any(float *dst, const float *pad, const float *wk, float bias, int add, const int64_t *off,
+                          int64_t T, int64_t P, int64_t Q, int64_t prow)
 {
     for (int64_t p = 0; p < P; p++) {
         const float *base = pad + p * prow;
         float *o = dst + p * Q;
-        for (int64_t q = 0; q < Q; q++) o[q] = bias;
+        if (!add)
+            for (int64_t q = 0; q < Q; q++) o[q] = bias;
         for (int64_t t = 0; t < T; t++) {
             const float *x = base + off[t];
             float wv = wk[t];
@@ -116,8 +131,8 @@ static void fwd_plane_any(float *dst, const float *pad, const float *wk, float b
 #define TAP_DECL(i) const float *x##i = base + off[i]; const float w##i = wk[i];
 #define TAP(i) + w##i * x##i[q]
 
-static void fwd_plane_3x3(float *dst, const float *pad, const float *wk, float bias, const int64_t *off, int64_t P,
-                          int64_t Q, int64_t prow)
+static void fwd_plane_3x3(float *dst, const float *pad, const float *wk, float bias, int add, const int64_t *off,
+                          int64_t P, int64_t Q, int64_t prow)
 {
     for (int64_t p = 0; p < P; p++) {
         const float *base = pad + p * prow;
@@ -125,12 +140,12 @@ static void fwd_plane_3x3(float *dst, const float *pad, const float *wk, float b
         TAP_DECL(0) TAP_DECL(1) TAP_DECL(2) TAP_DECL(3) TAP_DECL(4) TAP_DECL(5) TAP_DECL(6) TAP_DECL(7) TAP_DECL(8)
 #pragma omp simd
         for (int64_t q = 0; q < Q; q++)
-            o[q] = bias TAP(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8);
+            o[q] = (add ? o[q] : bias) TAP(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8);
     }
 }
 
-static void fwd_plane_5x5(float *dst, const float *pad, const float *wk, float bias, const int64_t *off, int64_t P,
-                          int64_t Q, int64_t prow)
+static void fwd_plane_5x5(float *dst, const float *pad, const float *wk, float bias, int add, const int64_t *off,
+                          int64_t P, int64_t Q, int64_t prow)
 {
     for (int64_t p = 0; p < P; p++) {
         const float *base = pad + p * prow;
@@ -140,13 +155,21 @@ static void fwd_plane_5x5(float *dst, const float *pad, const float *wk, float b
         TAP_DECL(17) TAP_DECL(18) TAP_DECL(19) TAP_DECL(20) TAP_DECL(21) TAP_DECL(22) TAP_DECL(23) TAP_DECL(24)
 #pragma omp simd
         for (int64_t q = 0; q < Q; q++)
-            o[q] = bias TAP(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8) TAP(9) TAP(10) TAP(11) TAP(12)
+            o[q] = (add ? o[q] : bias) TAP(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8) TAP(9) TAP(10) TAP(11) TAP(12)
                 TAP(13) TAP(14) TAP(15) TAP(16) TAP(17) TAP(18) TAP(19) TAP(20) TAP(21) TAP(22) TAP(23) TAP(24);
     }
 }
 
 #undef TAP_DECL
 #undef TAP
+
+static void conv_plane(float *dst, const float *pad, const float *wk, float bias, int add, const padded *s,
+                       const nn_conv *c, int64_t prow)
+{
+    if (s->T == 9 && c->R == 3) fwd_plane_3x3(dst, pad, wk, bias, add, s->offs, c->P, c->Q, prow);
+    else if (s->T == 25 && c->R == 5) fwd_plane_5x5(dst, pad, wk, bias, add, s->offs, c->P, c->Q, prow);
+    else fwd_plane_any(dst, pad, wk, bias, add, s->offs, s->T, c->P, c->Q, prow);
+}
 
 void nn_depthwise_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c)
 {
@@ -167,9 +190,7 @@ void nn_depthwise_forward(float *out, const float *in, const float *w, const flo
             }
             const float *wk = w + k * T;
             float bias = b ? b[k] : 0.0f, *dst = out + nk * P * Q;
-            if (T == 9 && c->R == 3) fwd_plane_3x3(dst, pad, wk, bias, s.offs, P, Q, prow);
-            else if (T == 25 && c->R == 5) fwd_plane_5x5(dst, pad, wk, bias, s.offs, P, Q, prow);
-            else fwd_plane_any(dst, pad, wk, bias, s.offs, T, P, Q, prow);
+            conv_plane(dst, pad, wk, bias, 0, &s, c, prow);
         }
     }
     padded_free(&s);
@@ -243,8 +264,38 @@ void nn_depthwise_backward(float *din, float *dw, const float *dout, const float
      * (S - 1) * dil_w - 1 beyond it, so padded buffers get a zeroed tail of one row */
     size_t pf = padded_floats(&s) + (size_t)s.row, wide = (size_t)(P * prow);
     int par = N * K * P * Q * T > PAR_MIN;
-    /* din: one input plane per iteration, gathering the gradients of its mult output planes */
-    if (din) {
+    /* din at stride 1 is the gradient plane correlated with the flipped kernel, i.e. the forward
+     * kernel run on the zero-padded gradient (one store per input value, not a read-modify-write
+     * per tap); tg describes that convolution. It needs padding that does not exceed the
+     * kernel's reach (always so for 'same'); otherwise the taps are scattered. */
+    nn_conv tg = *c;
+    tg.H = P, tg.W = Q, tg.P = c->H, tg.Q = c->W;
+    tg.pad_t = (c->R - 1) * c->dil_h - c->pad_t, tg.pad_l = (c->S - 1) * c->dil_w - c->pad_l;
+    tg.pad_b = tg.pad_r = 0;
+    int gather = flat && tg.pad_t >= 0 && tg.pad_l >= 0 && T <= 25;
+    if (din && gather) {
+        padded st;
+        padded_init(&st, &tg);
+#pragma omp parallel if (par)
+        {
+            float *gpad = thread_buffer(padded_floats(&st));
+#pragma omp for schedule(static)
+            for (int64_t nc = 0; nc < N * C; nc++) {
+                int64_t n = nc / C, ch = nc % C;
+                for (int64_t m = 0; m < mult; m++) {
+                    int64_t k = ch * mult + m;
+                    float wf[25];
+                    for (int64_t t = 0; t < T; t++) wf[t] = w[k * T + T - 1 - t];
+                    pad_plane(gpad, dout + (n * K + k) * P * Q, &tg, &st);
+                    conv_plane(din + nc * HW, gpad, wf, 0.0f, 1, &st, &tg, st.row);
+                }
+            }
+        }
+        padded_free(&st);
+    }
+    /* otherwise: one input plane per iteration, gathering the gradients of its mult output
+     * planes into a padded buffer */
+    if (din && !gather) {
 #pragma omp parallel if (par)
         {
             float *buf = thread_buffer(pf + wide);

@@ -482,49 +482,45 @@ static int backward_reads(const nn_graph *g, int j, int *r)
     }
 }
 
-static const life *sort_base;
+/* largest first, ties in index order (the lives are one array, so addresses follow indices) */
 static int by_size_desc(const void *a, const void *b)
 {
-    const life *x = &sort_base[*(const int *)a], *y = &sort_base[*(const int *)b];
+    const life *x = *(const life *const *)a, *y = *(const life *const *)b;
     if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
-    return *(const int *)a - *(const int *)b;
+    return x < y ? -1 : x > y;
 }
 
 static int by_off(const void *a, const void *b)
 {
-    const life *x = &sort_base[*(const int *)a], *y = &sort_base[*(const int *)b];
+    const life *x = *(const life *const *)a, *y = *(const life *const *)b;
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
 /* Give every buffer with bytes > 0 an offset such that buffers alive at the same step do not
  * overlap: largest first, each at the lowest offset that fits between the placed buffers it
- * meets in time. Deterministic (ties by index). Returns the bytes needed. */
+ * meets in time. Deterministic. Returns the bytes needed. */
 static size_t pack(life *b, int n)
 {
-    int *order = dfs_malloc((size_t)(n ? n : 1) * sizeof *order), *met = dfs_malloc((size_t)(n ? n : 1) * sizeof *met);
-    int placed = 0;
+    life **order = dfs_malloc((size_t)(n ? n : 1) * sizeof *order), **met = dfs_malloc((size_t)(n ? n : 1) * sizeof *met);
     size_t total = 0;
-    for (int i = 0; i < n; i++) order[i] = i;
-    sort_base = b;
+    for (int i = 0; i < n; i++) order[i] = &b[i];
     qsort(order, (size_t)n, sizeof *order, by_size_desc);
     for (int k = 0; k < n; k++) {
-        life *x = &b[order[k]];
+        life *x = order[k];
         if (x->bytes == 0) continue;
         int m = 0;
-        for (int j = 0; j < placed; j++) {
-            const life *y = &b[order[j]];
-            if (y->bytes && !(y->end < x->start || x->end < y->start)) met[m++] = order[j];
+        for (int j = 0; j < k; j++) {   /* the placed ones */
+            life *y = order[j];
+            if (y->bytes && !(y->end < x->start || x->end < y->start)) met[m++] = y;
         }
         qsort(met, (size_t)m, sizeof *met, by_off);
         size_t off = 0;
         for (int j = 0; j < m; j++) {
-            const life *y = &b[met[j]];
-            if (y->off >= off + x->bytes) break;
-            if (y->off + y->bytes > off) off = y->off + y->bytes;
+            if (met[j]->off >= off + x->bytes) break;
+            if (met[j]->off + met[j]->bytes > off) off = met[j]->off + met[j]->bytes;
         }
         x->off = off;
         if (off + x->bytes > total) total = off + x->bytes;
-        placed = k + 1;
     }
     free(order);
     free(met);

@@ -110,8 +110,8 @@ typedef struct nn_graph {
     int mem_plan;                    /* NN_MEM_ALL, NN_MEM_FORWARD or NN_MEM_BACKWARD */
     int plan_dirty;                  /* plan or keep marks changed since the layout */
     uint8_t *keep;                   /* per node: output stays readable (nn_graph_keep) */
-    uint8_t *plan_sig;               /* per node, what the layout assumed: bit 0 need_grad, bit 1
-                                      * parameter gradients, bit 2 want_grad (NN_MEM_BACKWARD) */
+    uint8_t *plan_sig;               /* per node, what the layout assumed: bit 0 need_grad, bit 2
+                                      * want_grad (NN_MEM_BACKWARD) */
     int64_t *grad_birth;             /* per node: backward step zeroing its gradient buffer, -1 none */
     size_t *grad_off;                /* per node: offset of its gradient in grad_arena, SIZE_MAX none */
     void *grad_arena;                /* NULL until the first backward */

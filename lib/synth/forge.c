@@ -3,18 +3,22 @@
  * A real frame is the target's render plus camera noise. A fake starts from exactly that real
  * frame (as FF++ fakes start from their source video) and replaces a region with pixels made the
  * way the method makes them; the artifacts each method leaves are listed in formats/synth.md:
- *   fs      donor's inner face, donor's own light and colour, small misfit warp, hard mask seam
+ *   fs      donor's inner face, donor's own light and colour, small misfit warp, hard mask seam,
+ *           mildly over-sharp (a graphics render is crisper than the camera)
  *   df      donor's inner face through a low-resolution bottleneck: blurred, colour shifted
  *   f2f     same person, mouth and eyes re-rendered with another video's expression, resampled
- *           and blurred inside those regions only
+ *           and over-sharpened inside those regions only
  *   nt      same person, mouth region re-rendered at half resolution with checkerboard
- *           (transposed-convolution-like) upsampling patterns
- *   celeb   colour-matched donor face, mild bottleneck, wide soft seam, faint period-4 grid
- *   celeb-m the same method with rougher settings: partial colour match, stronger blur and
- *           period-2 grid, narrow misaligned mask, brightness flicker
+ *           (transposed-convolution-like) upsampling patterns, over-sharpened
+ *   celeb   colour-matched donor face at full resolution, over-sharpened, wide soft seam, faint
+ *           period-4 grid
+ *   celeb-m the same method with rougher settings: partial colour match, weaker sharpening and
+ *           grid, narrow misaligned mask, brightness flicker
  *   dfd     colour-matched donor face, moderate bottleneck then sharpening (halo rings),
  *           boxy mask, on its own actors and recording conditions
- * Forged regions are noise-free or smoothed where the rest of the frame carries camera noise. */
+ * Forged regions are noise-free or smoothed where the rest of the frame carries camera noise.
+ * The training methods (celeb, f2f) sharpen features where the unseen swaps (df, dfd) blur them:
+ * the opposite kinds keep detectors from generalising, as the study found (formats/synth.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,7 +224,7 @@ typedef struct method_cfg {
     float misfit;        /* warp misfit: scale and shift amplitude (face units) */
     float grid, grid_period;   /* periodic upsampling artifact amplitude and period (pixels) */
     float checker;       /* NT: nearest-neighbour upsampling + checkerboard amplitude */
-    float sharpen;       /* DFD: unsharp-mask amount */
+    float sharpen;       /* unsharp-mask amount */
     float jitter;        /* CELEB-M: mask offset amplitude (face units), brightness flicker */
 } method_cfg;
 
@@ -232,23 +236,24 @@ static method_cfg config_of(int method)
     switch (method) {
     case SYN_M_FS:
         c.swap = 1; c.feather = 0.012f; c.power = 2.6f; c.misfit = 0.04f; c.blur = 0.008f;
+        c.sharpen = 1;
         break;
     case SYN_M_DF:
         c.swap = 1; c.colour = 0.6f; c.bias = 9; c.neck = 0.32f; c.blur = 0.015f; c.feather = 0.07f;
         break;
     case SYN_M_F2F:
-        c.swap = 0; c.feather = 0.05f; c.misfit = 0.02f; c.blur = 0.03f;
+        c.swap = 0; c.feather = 0.05f; c.misfit = 0.02f; c.sharpen = 2;
         break;
     case SYN_M_NT:
-        c.swap = 0; c.feather = 0.06f; c.checker = 7; c.blur = 0.006f;
+        c.swap = 0; c.feather = 0.06f; c.checker = 7; c.blur = 0.006f; c.sharpen = 4;
         break;
     case SYN_M_CELEB:
-        c.swap = 1; c.colour = 1; c.neck = 0.6f; c.blur = 0.01f; c.feather = 0.15f;
+        c.swap = 1; c.colour = 1; c.feather = 0.15f; c.sharpen = 2;
         c.grid = 2.5f; c.grid_period = 4;
         break;
     case SYN_M_CELEBM:
-        c.swap = 1; c.colour = 0.5f; c.neck = 0.38f; c.blur = 0.015f; c.feather = 0.035f;
-        c.grid = 4.5f; c.grid_period = 2; c.jitter = 0.04f;
+        c.swap = 1; c.colour = 0.5f; c.feather = 0.035f; c.sharpen = 0.9f;
+        c.grid = 1.8f; c.grid_period = 4; c.jitter = 0.04f;
         break;
     case SYN_M_DFD:
         c.swap = 1; c.colour = 0.85f; c.neck = 0.6f; c.blur = 0.008f; c.feather = 0.08f; c.power = 3;
@@ -368,18 +373,6 @@ static void forge(const syn_spec *s, const syn_video *v, int f, float t, const s
         bottleneck(src, w, rb, (int)((float)r * (rb.x1 - rb.x0) / side + 0.5f));
     }
     blur(src, w, rb, cfg.blur * tp->scale + (cfg.neck > 0 ? 0.35f * (b.x1 - b.x0) / ((b.x1 - b.x0) * cfg.neck + 1) : 0));
-    if (cfg.sharpen > 0) {
-        float *lo = dfs_malloc(npx * 3 * sizeof *lo);
-        memcpy(lo, src, npx * 3 * sizeof *lo);
-        blur(lo, w, rb, fmaxf(1.0f, 0.03f * tp->scale));
-        for (int y = rb.y0; y < rb.y1; y++)
-            for (int x = rb.x0; x < rb.x1; x++)
-                for (int c = 0; c < 3; c++) {
-                    size_t i = ((size_t)y * w + x) * 3 + c;
-                    src[i] += cfg.sharpen * (src[i] - lo[i]);
-                }
-        free(lo);
-    }
     if (cfg.checker > 0) {
         /* a decoder that upsamples by 2 with a transposed convolution: 2x2 cells of one value
          * with an alternating checkerboard on top (cell size grows with the image so the pattern
@@ -404,6 +397,18 @@ static void forge(const syn_spec *s, const syn_video *v, int f, float t, const s
                                 a[c] / n + amp * wc[c] * (ph ? 1.0f : -1.0f) + (corner ? 0.6f * amp : 0);
                     }
             }
+    }
+    if (cfg.sharpen > 0) {
+        float *lo = dfs_malloc(npx * 3 * sizeof *lo);
+        memcpy(lo, src, npx * 3 * sizeof *lo);
+        blur(lo, w, rb, fmaxf(1.0f, 0.03f * tp->scale));
+        for (int y = rb.y0; y < rb.y1; y++)
+            for (int x = rb.x0; x < rb.x1; x++)
+                for (int c = 0; c < 3; c++) {
+                    size_t i = ((size_t)y * w + x) * 3 + c;
+                    src[i] += cfg.sharpen * (src[i] - lo[i]);
+                }
+        free(lo);
     }
     if (cfg.grid > 0) {
         float amp = cfg.grid * (float)dfs_rng_range(&vr, 0.8, 1.25);
