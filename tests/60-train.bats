@@ -45,7 +45,7 @@ celeb_set() {
     [ ! -e m.ckpt ]
 }
 
-@test "train: meso4 learns a synth method at 64x64 (held-out test accuracy >= 0.90)" {
+@test "train: meso4 learns a synth method at 64x64 (held-out AUC >= 0.95, accuracy >= 0.80)" {
     celeb_set
     synth --role celeb --split test --videos 20 --frames 8 --size 64 --seed 1 > te.dft
     run --separate-stderr train --arch meso4 --train t.dft --val v.dft -o m.ckpt --epochs 20 --batch 8 --threads 2
@@ -63,9 +63,12 @@ celeb_set() {
     printf '%s\n' "${lines[@]}" > scores.tsv
     predict -m m.ckpt --batch 7 < te.dft > scores7.tsv   # stdin, another batch size
     cmp scores.tsv scores7.tsv
-    acc=$(score scores.tsv | awk 'NR == 2 { print $4 }')
-    echo "test accuracy $acc (best epoch $best)"
-    awk -v a="$acc" 'BEGIN { exit !(a >= 0.90) }'
+    # Learning is judged by AUC, which needs no threshold; accuracy at 0.5 also depends on how
+    # far batchnorm's running statistics (Keras momentum 0.99, ~40 steps an epoch here) have
+    # caught up, which moves with the last bits of the kernels (0.84-0.97 seen for one AUC 0.99).
+    read -r acc auc < <(score scores.tsv | awk 'NR == 2 { print $4, $5 }')
+    echo "test accuracy $acc, AUC $auc (best epoch $best)"
+    awk -v a="$acc" -v u="$auc" 'BEGIN { exit !(u >= 0.95 && a >= 0.80) }'
     assert_no_temporaries
 }
 
