@@ -1,8 +1,10 @@
 # Profile "demo": the study's protocol (three stages, both training sets, every test set, RQ3 and
 # RQ4) on synth data, scaled to finish in about 30 minutes on 2 CPU cores.
-# XceptionNet is left out: at 64 px it trains at about 16 images/s on one core, and its six
-# models alone would need about 50 minutes of 2 cores at these sizes. Add xception to ARCHS
-# (make study PROFILE=demo ARCHS='...') on a bigger machine.
+# XceptionNet is left out: at 64 px it trains at about 21 images/s on one core (one epoch of
+# this profile's CELEB set, 32 s, measured 2026-11-26), so its six models would add about
+# 2 x 20 + 4 x 8 epochs = 72 x 32 s, some 19 minutes of 2 cores, to a demo that takes about 10
+# minutes without it: past the 30-minute budget with predictions and heatmaps. Add xception to
+# ARCHS (make study PROFILE=demo ARCHS='...') on a bigger machine.
 SIZE          := 64
 TRAIN_VIDEOS  := 80
 VAL_VIDEOS    := 20
