@@ -31,9 +31,12 @@ DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) openblas 2>/dev/null)
 ifeq ($(strip $(DEPS_LIBS)),)
 DEPS_LIBS := -lpng -lz -lavformat -lavcodec -lswscale -lavutil -lopenblas
 endif
-LDLIBS  := $(DEPS_LIBS) -lm -fopenmp $(SAN_FLAGS)
+LDLIBS  := $(DEPS_LIBS) -lm -ldl -fopenmp $(SAN_FLAGS)
 
 # ---- CUDA detection ----
+# The CUDA backend (lib/**/*.cu) is a plugin, $(BUILD)/libdfs_cuda.so, that lib/nn/backend.c opens
+# with dlopen when a tool is asked to compute on a GPU: the tools link no CUDA library, so they
+# start as fast and run the same on machines without a GPU or without the toolkit.
 NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_PATH)/bin/nvcc && echo $(CUDA_PATH)/bin/nvcc; })
 CUDA_SRCS := $(shell find lib -name '*.cu' 2>/dev/null | sort)
 ifeq ($(CUDA),0)
@@ -41,13 +44,12 @@ NVCC :=
 endif
 ifneq ($(and $(NVCC),$(CUDA_SRCS)),)
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-override CFLAGS += -DDFS_HAVE_CUDA -I$(CUDA_PATH)/include
 CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/%.o)
-LDLIBS += -L$(CUDA_PATH)/lib64 -lcudart -lcublas -lstdc++
+CUDA_PLUGIN := $(BUILD)/libdfs_cuda.so
 endif
 
 LIB_SRCS  := $(shell find lib -name '*.c' | sort)
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(CUDA_OBJS)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libdfstudy.a
 TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -55,7 +57,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit sanitize valgrind fuzz deps fixture-deps clean info study demo
 .SECONDARY:
-all: info $(TOOLS) $(UNIT_BINS)
+all: info $(TOOLS) $(UNIT_BINS) $(CUDA_PLUGIN)
 
 info:
 	@echo "dfstudy: cc=$(CC) march=$(if $(MARCH),$(MARCH),generic) cuda=$(if $(CUDA_OBJS),$(NVCC),off$(if $(NVCC),$(if $(CUDA_SRCS),, (nvcc found, no CUDA sources yet)),))"
@@ -66,7 +68,12 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -O2 -std=c++17 $(CUDA_ARCH) -Ilib -DDFS_HAVE_CUDA -c $< -o $@
+	$(NVCC) -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC -Ilib -MMD -MP -c $< -o $@
+
+# the plugin finds the toolkit's libraries where it was built (rpath), or through ld.so.conf
+$(CUDA_PLUGIN): $(CUDA_OBJS)
+	$(NVCC) -shared $(CUDA_ARCH) -o $@.tmp $^ -L$(CUDA_PATH)/lib64 -Xlinker -rpath=$(CUDA_PATH)/lib64 -lcublas -lcudart
+	mv $@.tmp $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)

@@ -24,6 +24,13 @@ void nn_relu_backward(float *din, const float *dout, const float *in, int64_t n)
     for (int64_t i = 0; i < n; i++) din[i] += in[i] > 0 ? dout[i] : 0.0f;
 }
 
+void nn_guided_relu_backward(float *din, const float *dout, const float *in, int64_t n)
+{
+    if (!din) return;
+    for (int64_t i = 0; i < n; i++)
+        if (in[i] > 0.0f && dout[i] > 0.0f) din[i] += dout[i];
+}
+
 void nn_leaky_relu_forward(float *out, const float *in, float alpha, int64_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)

@@ -872,13 +872,6 @@ void nn_graph_want_grad(nn_graph *g, int node, int on)
     g->want_grad[node] = (uint8_t)(on != 0);
 }
 
-/* Guided backpropagation (Springenberg et al.): the ReLU backward also drops negative gradients. */
-static void guided_relu_backward(float *din, const float *dout, const float *in, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (in[i] > 0.0f && dout[i] > 0.0f) din[i] += dout[i];
-}
-
 static void backward_node(nn_graph *g, int i)
 {
     nn_node *n = &g->nodes[i];
@@ -908,11 +901,11 @@ static void backward_node(nn_graph *g, int i)
                                        param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
         break;
     case NN_RELU:
-        if (dx && g->guided_relu) guided_relu_backward(dx, n->dout, x, sz);
+        if (dx && g->guided_relu) nn_guided_relu_backward(dx, n->dout, x, sz);
         else if (dx) nn_relu_backward(dx, n->dout, x, sz);
         break;
     case NN_LEAKY_RELU:
-        if (dx && g->guided_relu) guided_relu_backward(dx, n->dout, x, sz);
+        if (dx && g->guided_relu) nn_guided_relu_backward(dx, n->dout, x, sz);
         else if (dx) nn_leaky_relu_backward(dx, n->dout, x, n->alpha, sz);
         break;
     case NN_SWISH:

@@ -91,6 +91,8 @@ void nn_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const f
 /* ---- element-wise activations on n values; backward uses the forward input or output ---- */
 void nn_relu_forward(float *out, const float *in, int64_t n);
 void nn_relu_backward(float *din, const float *dout, const float *in, int64_t n);
+/* Guided backpropagation (Springenberg et al.): din += dout only where in > 0 and dout > 0. */
+void nn_guided_relu_backward(float *din, const float *dout, const float *in, int64_t n);
 void nn_leaky_relu_forward(float *out, const float *in, float alpha, int64_t n);
 void nn_leaky_relu_backward(float *din, const float *dout, const float *in, float alpha, int64_t n);
 void nn_swish_forward(float *out, const float *in, int64_t n);                 /* x * sigmoid(x) */
@@ -126,6 +128,10 @@ void nn_global_avgpool_backward(float *din, const float *dout, int64_t N, int64_
  * (no draws), rate 1 drops all. */
 void nn_dropout_forward(float *out, uint8_t *mask, const float *in, float rate, int64_t n, dfs_rng *rng);
 void nn_dropout_backward(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
+/* The two halves of nn_dropout_forward with a mask, for backends whose memory is not the host's:
+ * the draws (the same ones, in the same order) and out = mask ? in / (1 - rate) : 0. */
+void nn_dropout_draw(uint8_t *mask, float rate, int64_t n, dfs_rng *rng);
+void nn_dropout_apply(float *out, const uint8_t *mask, const float *in, float rate, int64_t n);
 
 /* ---- drop-connect (stochastic depth, EfficientNet): each sample's whole tensor of per_sample
  * values is kept with probability 1-rate and scaled by 1/(1-rate), or zeroed; keep (N) saves
@@ -134,6 +140,9 @@ void nn_drop_connect_forward(float *out, uint8_t *keep, const float *in, float r
                              dfs_rng *rng);
 void nn_drop_connect_backward(float *din, const float *dout, const uint8_t *keep, float rate, int64_t N,
                               int64_t per_sample);
+void nn_drop_connect_draw(uint8_t *keep, float rate, int64_t N, dfs_rng *rng);
+void nn_drop_connect_apply(float *out, const uint8_t *keep, const float *in, float rate, int64_t N,
+                           int64_t per_sample);
 
 /* ---- structure ---- */
 /* concat along channels: inputs k of shape (N, C_k, HW) -> (N, sum C_k, HW) */

@@ -85,21 +85,40 @@ static inline uint8_t draw_keep(float rate, dfs_rng *rng) { return dfs_rng_unifo
 
 static float keep_scale(float rate) { return rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f; }
 
-void nn_dropout_forward(float *out, uint8_t *mask, const float *in, float rate, int64_t n, dfs_rng *rng)
+static uint8_t draw_keep_or_fixed(float rate, dfs_rng *rng)
 {
-    float scale = keep_scale(rate);
-    if (mask && rate > 0.0f && rate < 1.0f) {
-        /* the draws stay serial and in order (the seed fixes the mask at any thread count), but
-         * applying the mask is its own parallel, vectorised pass: done in the drawing loop, it
-         * doubled the serial part (dropout was a third of ShallowNet's training step) */
-        for (int64_t i = 0; i < n; i++) mask[i] = draw_keep(rate, rng);
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-        for (int64_t i = 0; i < n; i++) out[i] = mask[i] ? in[i] * scale : 0.0f;
+    return rate <= 0.0f ? 1 : rate >= 1.0f ? 0 : draw_keep(rate, rng);
+}
+
+void nn_dropout_draw(uint8_t *mask, float rate, int64_t n, dfs_rng *rng)
+{
+    if (rate <= 0.0f || rate >= 1.0f) {
+        memset(mask, rate <= 0.0f, (size_t)n);
         return;
     }
+    /* serial and in order: the seed fixes the mask at any thread count and on any backend */
+    for (int64_t i = 0; i < n; i++) mask[i] = draw_keep(rate, rng);
+}
+
+void nn_dropout_apply(float *out, const uint8_t *mask, const float *in, float rate, int64_t n)
+{
+    float scale = keep_scale(rate);
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = mask[i] ? in[i] * scale : 0.0f;
+}
+
+void nn_dropout_forward(float *out, uint8_t *mask, const float *in, float rate, int64_t n, dfs_rng *rng)
+{
+    if (mask) {
+        /* drawing and applying are separate passes: done in the drawing loop, applying doubled
+         * the serial part (dropout was a third of ShallowNet's training step) */
+        nn_dropout_draw(mask, rate, n, rng);
+        nn_dropout_apply(out, mask, in, rate, n);
+        return;
+    }
+    float scale = keep_scale(rate);
     for (int64_t i = 0; i < n; i++) {
-        uint8_t k = rate <= 0.0f ? 1 : rate >= 1.0f ? 0 : draw_keep(rate, rng);
-        if (mask) mask[i] = k;
+        uint8_t k = draw_keep_or_fixed(rate, rng);
         out[i] = k ? in[i] * scale : 0.0f;
     }
 }
@@ -112,18 +131,34 @@ void nn_dropout_backward(float *din, const float *dout, const uint8_t *mask, flo
     for (int64_t i = 0; i < n; i++) din[i] += mask[i] ? dout[i] * scale : 0.0f;
 }
 
+/* y = x * f over one sample's values */
+static void scale_sample(float *y, const float *x, float f, int64_t per_sample)
+{
+#pragma omp parallel for schedule(static) if (per_sample > PAR_MIN)
+    for (int64_t i = 0; i < per_sample; i++) y[i] = x[i] * f;
+}
+
+void nn_drop_connect_draw(uint8_t *keep, float rate, int64_t N, dfs_rng *rng)
+{
+    for (int64_t n = 0; n < N; n++) keep[n] = draw_keep_or_fixed(rate, rng);
+}
+
+void nn_drop_connect_apply(float *out, const uint8_t *keep, const float *in, float rate, int64_t N,
+                           int64_t per_sample)
+{
+    float scale = keep_scale(rate);
+    for (int64_t n = 0; n < N; n++)
+        scale_sample(out + n * per_sample, in + n * per_sample, keep[n] ? scale : 0.0f, per_sample);
+}
+
 void nn_drop_connect_forward(float *out, uint8_t *keep, const float *in, float rate, int64_t N, int64_t per_sample,
                              dfs_rng *rng)
 {
     float scale = keep_scale(rate);
     for (int64_t n = 0; n < N; n++) {
-        uint8_t k = rate <= 0.0f ? 1 : rate >= 1.0f ? 0 : draw_keep(rate, rng);
+        uint8_t k = draw_keep_or_fixed(rate, rng);
         if (keep) keep[n] = k;
-        float f = k ? scale : 0.0f;
-        const float *x = in + n * per_sample;
-        float *y = out + n * per_sample;
-#pragma omp parallel for schedule(static) if (per_sample > PAR_MIN)
-        for (int64_t i = 0; i < per_sample; i++) y[i] = x[i] * f;
+        scale_sample(out + n * per_sample, in + n * per_sample, k ? scale : 0.0f, per_sample);
     }
 }
 
