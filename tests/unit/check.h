@@ -42,6 +42,16 @@ static int check_count;
         if (check_failed_now) check_total_failed++;                                   \
     } while (0)
 
+/* Report a test as skipped, with why ("no GPU: ..."): TAP "ok N - name # SKIP why". */
+#define SKIP(fn, ...)                                                                 \
+    do {                                                                              \
+        check_count++;                                                                \
+        printf("ok %d - %s # SKIP ", check_count, #fn);                               \
+        printf(__VA_ARGS__);                                                          \
+        printf("\n");                                                                 \
+        fflush(stdout);                                                               \
+    } while (0)
+
 #define CHECK_DONE() (printf("1..%d\n", check_count), check_total_failed ? 1 : 0)
 
 #endif
