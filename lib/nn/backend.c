@@ -92,6 +92,33 @@ static nn_backend cpu_table = {
 
 const nn_backend *nn_backend_cpu(void) { return &cpu_table; }
 
+/* ---- cpu-split: a TEST device. The cpu ops on memory of its own (host_memory = 0), so the
+ * graph treats it as it treats a GPU: every buffer has a backend copy, and results reach the
+ * host only through explicit downloads. A missing upload, download or sync then shows as a
+ * wrong result (the graph NaN-fills its stale host mirrors on this backend) on a machine
+ * without a GPU. Its results equal cpu's bit for bit: same ops, same order. ---- */
+
+static int split_copy_int(void *dst, const void *src, size_t bytes)
+{
+    memcpy(dst, src, bytes);
+    return 0;
+}
+
+static void split_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
+
+static nn_backend split_table;
+
+static void split_init(void)
+{
+    split_table = cpu_table;
+    split_table.name = "cpu-split";
+    split_table.host_memory = 0;
+    snprintf(split_table.device_name, sizeof split_table.device_name, "cpu with split memory (test device)");
+    split_table.upload = split_copy_int;
+    split_table.download = split_copy_int;
+    split_table.copy = split_copy;
+}
+
 /* ---- cuda: the plugin ---- */
 
 /* Where the plugin may be: $DFS_CUDA_PLUGIN, else beside the build tree of the running program
@@ -174,6 +201,10 @@ const nn_backend *nn_backend_open(const char *device)
         return t ? t : &cpu_table;
     }
     if (!strcmp(device, "cpu")) return &cpu_table;
+    if (!strcmp(device, "cpu-split")) {
+        if (!split_table.abi) split_init();
+        return &split_table;
+    }
     if (!strcmp(device, "cuda")) return open_cuda();
     dfs_fail("unknown device '%s' (cpu, cuda or auto)", device);
     return NULL;

@@ -63,6 +63,8 @@ int nn_checkpoint_save(const nn_graph *g, const char *arch, int64_t size, const 
     if (!m) return dfs_fail("%s: unknown architecture '%s'", path, arch);
     if (!g->params) return dfs_fail("%s: the model has no parameters to save", path);
     if (state && !g->adam_m) return dfs_fail("%s: no optimiser state to save", path);
+    /* on a device backend the host mirrors are refreshed first */
+    if (nn_graph_sync_params(g, NN_TO_HOST | (state ? NN_SYNC_ADAM : 0)) != 0) return dfs_fail_prefix(path);
     dfs_out o;
     if (dfs_out_open(&o, path, 1, 0) != 0) return -1;
     dfs_record r;
@@ -259,6 +261,8 @@ int nn_checkpoint_load_into(nn_graph *g, const char *arch, const char *path, nn_
             }
         }
     }
+    if (!rc && nn_graph_sync_params(g, NN_TO_DEVICE | (state && with_state ? NN_SYNC_ADAM : 0)) != 0)
+        rc = dfs_fail_prefix(path);
     if (!rc) {
         for (int i = 0; i < g->ntensors; i++) g->tensors[i].trainable = trainable[i];
         /* a batchnorm whose gamma is frozen is frozen (running statistics in training) */
@@ -303,6 +307,7 @@ nn_graph *nn_checkpoint_load(const char *path, const char *expect_arch, nn_ckpt_
     /* every value is overwritten by the load, so no initialisation */
     g->params = dfs_malloc((g->nparams ? g->nparams : 1) * sizeof(float));
     g->stats = dfs_malloc((g->nstats ? g->nstats : 1) * sizeof(float));
+    nn_graph_params_allocated(g);
     if (nn_checkpoint_load_into(g, in->arch, path, NULL, NULL) != 0) {
         nn_graph_free(g);
         nn_ckpt_info_free(in);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "nn/backend.h"
 
 static const char *const kind_names[NN_KIND_COUNT] = {
     "input", "conv", "dense", "batchnorm", "relu", "leaky_relu", "swish", "sigmoid", "softmax", "maxpool",
@@ -22,12 +23,181 @@ nn_graph *nn_graph_new(void)
     nn_graph *g = dfs_calloc(1, sizeof *g);
     g->output = -1;
     dfs_rng_seed(&g->rng, 0);
+    g->be = nn_backend_cpu();
     return g;
+}
+
+/* ---- backend memory (graph.h "Backends") ---- */
+
+enum { R_PARAMS, R_STATS, R_GRADS, R_ADAM_M, R_ADAM_V, R_ARENA, R_GRAD_ARENA };
+
+static int on_host(const nn_graph *g)
+{
+    return g->be->host_memory;
+}
+
+static void be_die(const nn_graph *g, const char *op)
+{
+    dfs_die("%s on %s: %s", op, g->be->name, g->be->last_error());
+}
+
+/* The backend copy of host buffer `host` (bytes long) as region r: allocated, and filled from
+ * the host when `upload`. Nothing on a host-memory backend. */
+static void region_set(nn_graph *g, int r, void *host, size_t bytes, int upload)
+{
+    const nn_backend *be = g->be;
+    if (be->host_memory) return;
+    if (g->dev[r]) be->free(g->dev[r]);
+    g->dev[r] = NULL;
+    g->dev_host[r] = host;
+    g->dev_bytes[r] = bytes;
+    if (!host) return;
+    g->dev[r] = be->alloc(bytes ? bytes : 1);
+    if (!g->dev[r]) be_die(g, "graph: alloc");
+    if (upload && be->upload(g->dev[r], host, bytes) != 0) be_die(g, "graph: upload");
+}
+
+/* Backend pointer of a host-mirror pointer (identity on a host-memory backend). */
+static void *dv(const nn_graph *g, const void *h)
+{
+    if (!h || g->be->host_memory) return (void *)h;
+    const uint8_t *p = h;
+    for (int r = 0; r < NN_DEV_REGIONS; r++) {
+        const uint8_t *b = g->dev_host[r];
+        if (b && g->dev[r] && p >= b && p < b + (g->dev_bytes[r] ? g->dev_bytes[r] : 1))
+            return (uint8_t *)g->dev[r] + (p - b);
+    }
+    dfs_die("graph: internal error: pointer %p is in no buffer of the graph", h);
+}
+#define DV(p) ((__typeof__(p))dv(g, (p)))
+
+/* Test backend: a host mirror that has gone stale is NaN-filled, so a missed download reads
+ * NaN instead of an old value that might pass. */
+static void poison(const nn_graph *g, void *host, size_t bytes)
+{
+    if (g->poison && host) memset(host, 0xff, bytes);
+}
+
+static int region_copy(const nn_graph *g, int r, int to_host, size_t off, size_t bytes)
+{
+    if (on_host(g) || !g->dev[r] || bytes == 0) return 0;
+    const nn_backend *be = g->be;
+    uint8_t *h = (uint8_t *)g->dev_host[r] + off, *d = (uint8_t *)g->dev[r] + off;
+    if (to_host) {
+        if (be->download(h, d, bytes) != 0) return dfs_fail("graph: download: %s", be->last_error());
+        if (be->sync() != 0) return dfs_fail("graph: sync: %s", be->last_error());
+    } else if (be->upload(d, h, bytes) != 0) {
+        return dfs_fail("graph: upload: %s", be->last_error());
+    }
+    return 0;
+}
+
+int nn_graph_sync_params(const nn_graph *g, int how)
+{
+    int to_host = (how & NN_TO_HOST) != 0;
+    size_t pb = g->nparams * sizeof(float);
+    if (region_copy(g, R_PARAMS, to_host, 0, pb) || region_copy(g, R_STATS, to_host, 0, g->nstats * sizeof(float)))
+        return -1;
+    if ((how & NN_SYNC_ADAM) && (region_copy(g, R_ADAM_M, to_host, 0, pb) || region_copy(g, R_ADAM_V, to_host, 0, pb)))
+        return -1;
+    if ((how & NN_SYNC_GRADS) && region_copy(g, R_GRADS, to_host, 0, pb)) return -1;
+    return 0;
+}
+
+static void dev_free_all(nn_graph *g)
+{
+    if (on_host(g)) return;
+    for (int r = 0; r < NN_DEV_REGIONS; r++) {
+        if (g->dev[r]) g->be->free(g->dev[r]);
+        g->dev[r] = g->dev_host[r] = NULL;
+        g->dev_bytes[r] = 0;
+    }
+    if (g->dev_scratch) g->be->free(g->dev_scratch);
+    g->dev_scratch = NULL;
+}
+
+static void scratch_set(nn_graph *g)
+{
+    if (on_host(g)) return;
+    if (g->dev_scratch) g->be->free(g->dev_scratch);
+    g->dev_scratch = g->be->alloc((g->scratch_floats ? g->scratch_floats : 1) * sizeof(float));
+    if (!g->dev_scratch) be_die(g, "graph: alloc conv scratch");
+}
+
+int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
+{
+    if (!be) return dfs_fail("graph: no backend");
+    if (be == g->be) return 0;
+    if (!on_host(g)) {
+        if (nn_graph_sync_params(g, NN_TO_HOST | NN_SYNC_ADAM | NN_SYNC_GRADS) != 0) return -1;
+        dev_free_all(g);
+    }
+    g->be = be;
+    g->poison = !be->host_memory && !strcmp(be->name, "cpu-split");
+    size_t pb = g->nparams * sizeof(float);
+    region_set(g, R_PARAMS, g->params, pb, 1);
+    region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 1);
+    region_set(g, R_GRADS, g->grads, pb, 1);
+    region_set(g, R_ADAM_M, g->adam_m, pb, 1);
+    region_set(g, R_ADAM_V, g->adam_v, pb, 1);
+    /* activations are refilled by the next forward */
+    region_set(g, R_ARENA, g->arena, g->arena_bytes, 0);
+    region_set(g, R_GRAD_ARENA, g->grad_arena, g->grad_arena_bytes, 0);
+    if (g->arena) scratch_set(g);
+    return 0;
+}
+
+void *nn_graph_host_alloc(const nn_graph *g, size_t bytes)
+{
+    void *p = g->be->host_alloc(bytes ? bytes : 1);
+    if (!p) dfs_die("graph: pinned host memory (%zu bytes) on %s: %s", bytes, g->be->name, g->be->last_error());
+    return p;
+}
+
+void nn_graph_host_free(const nn_graph *g, void *p)
+{
+    if (p) g->be->host_free(p);
+}
+
+static int node_bytes_off(const nn_graph *g, int r, const void *p, size_t *off)
+{
+    if (!p || !g->dev_host[r]) return -1;
+    *off = (size_t)((const uint8_t *)p - (const uint8_t *)g->dev_host[r]);
+    return 0;
+}
+
+int nn_graph_fetch(nn_graph *g, int node, int what)
+{
+    if (node < 0 || node >= g->nnodes) return dfs_fail("graph: fetch: no node %d", node);
+    if (on_host(g)) return 0;
+    const nn_node *n = &g->nodes[node];
+    size_t bytes = (size_t)(g->cur_n * nn_node_size(g, node)) * sizeof(float), off;
+    if (what & NN_FETCH_OUT) {
+        if (node_bytes_off(g, R_ARENA, n->out, &off)) return dfs_fail("graph: fetch: node %s has no output", n->name);
+        if (region_copy(g, R_ARENA, 1, off, bytes)) return -1;
+    }
+    if (what & NN_FETCH_GRAD) {
+        if (node_bytes_off(g, R_GRAD_ARENA, n->dout, &off))
+            return dfs_fail("graph: fetch: node %s has no gradient", n->name);
+        if (region_copy(g, R_GRAD_ARENA, 1, off, bytes)) return -1;
+    }
+    return 0;
+}
+
+int nn_graph_put(nn_graph *g, int node)
+{
+    if (node < 0 || node >= g->nnodes) return dfs_fail("graph: put: no node %d", node);
+    if (on_host(g)) return 0;
+    const nn_node *n = &g->nodes[node];
+    size_t off;
+    if (node_bytes_off(g, R_ARENA, n->out, &off)) return dfs_fail("graph: put: node %s has no output", n->name);
+    return region_copy(g, R_ARENA, 0, off, (size_t)(g->cur_n * nn_node_size(g, node)) * sizeof(float));
 }
 
 void nn_graph_free(nn_graph *g)
 {
     if (!g) return;
+    dev_free_all(g);
     free(g->nodes);
     free(g->tensors);
     free(g->params);
@@ -413,6 +583,7 @@ void nn_graph_init_params(nn_graph *g, dfs_rng *rng)
             for (int64_t j = 0; j < t->n; j++) d[j] = t->init_value;
         }
     }
+    if (nn_graph_sync_params(g, NN_TO_DEVICE) != 0) dfs_die("%s", dfs_error());
 }
 
 void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng)
@@ -421,15 +592,31 @@ void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng)
     free(g->stats);
     g->params = dfs_malloc((g->nparams ? g->nparams : 1) * sizeof(float));
     g->stats = dfs_malloc((g->nstats ? g->nstats : 1) * sizeof(float));
+    nn_graph_params_allocated(g);
     nn_graph_init_params(g, rng);
+}
+
+void nn_graph_params_allocated(nn_graph *g)
+{
+    region_set(g, R_PARAMS, g->params, g->nparams * sizeof(float), 0);
+    region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 0);
 }
 
 void nn_graph_alloc_train(nn_graph *g)
 {
     size_t n = g->nparams ? g->nparams : 1;
-    if (!g->grads) g->grads = dfs_calloc(n, sizeof(float));
-    if (!g->adam_m) g->adam_m = dfs_calloc(n, sizeof(float));
-    if (!g->adam_v) g->adam_v = dfs_calloc(n, sizeof(float));
+    if (!g->grads) {
+        g->grads = dfs_calloc(n, sizeof(float));
+        region_set(g, R_GRADS, g->grads, g->nparams * sizeof(float), 1);
+    }
+    if (!g->adam_m) {
+        g->adam_m = dfs_calloc(n, sizeof(float));
+        region_set(g, R_ADAM_M, g->adam_m, g->nparams * sizeof(float), 1);
+    }
+    if (!g->adam_v) {
+        g->adam_v = dfs_calloc(n, sizeof(float));
+        region_set(g, R_ADAM_V, g->adam_v, g->nparams * sizeof(float), 1);
+    }
 }
 
 static size_t align64(size_t x)
@@ -622,8 +809,11 @@ static void layout(nn_graph *g, int64_t N)
         }
     }
     free(g->arena);
-    g->arena = dfs_calloc(off ? off : 1, 1);
+    /* on a device the host mirror is only written where a caller fetches: untouched pages of a
+     * large malloc cost no memory */
+    g->arena = on_host(g) ? dfs_calloc(off ? off : 1, 1) : dfs_malloc(off ? off : 1);
     g->arena_bytes = off;
+    region_set(g, R_ARENA, g->arena, off, 0);
     uint8_t *base = g->arena;
     for (int i = 0; i < nn; i++) {
         nn_node *n = &g->nodes[i];
@@ -643,7 +833,8 @@ static void layout(nn_graph *g, int64_t N)
     free(o_extra);
     free(g->scratch);
     g->scratch_floats = scratch;
-    g->scratch = dfs_malloc((scratch ? scratch : 1) * sizeof(float));
+    g->scratch = dfs_malloc((on_host(g) && scratch ? scratch : 1) * sizeof(float));
+    scratch_set(g);
 
     /* gradients: laid out now, allocated by the first backward */
     life *grad = act;   /* reused: the activation offsets are applied */
@@ -677,6 +868,7 @@ static void layout(nn_graph *g, int64_t N)
     for (int i = 0; i < nn; i++) g->grad_off[i] = grad[i].bytes ? grad[i].off : SIZE_MAX;
     free(g->grad_arena);
     g->grad_arena = NULL;
+    region_set(g, R_GRAD_ARENA, NULL, 0, 0);
     set_dout_pointers(g);
     free(gneed);
     free(gwant);
@@ -736,16 +928,23 @@ int nn_graph_train_only(nn_graph *g, const char *const *names, int n)
     return 0;
 }
 
-/* ---- running ---- */
+/* ---- running ----
+ * Every op goes through g->be on backend pointers (DV: the host mirror's pointer translated);
+ * on the cpu table these are the functions and pointers of before, in the same order. */
 
 static float *param_ptr(const nn_graph *g, int t)
 {
-    return t >= 0 ? nn_tensor_data(g, t) : NULL;
+    return t >= 0 ? DV(nn_tensor_data(g, t)) : NULL;
 }
 
 static float *grad_ptr(const nn_graph *g, int t)
 {
-    return (t >= 0 && g->grads && g->tensors[t].trainable) ? g->grads + g->tensors[t].off : NULL;
+    return (t >= 0 && g->grads && g->tensors[t].trainable) ? DV(g->grads + g->tensors[t].off) : NULL;
+}
+
+static float *scratch_ptr(const nn_graph *g)
+{
+    return on_host(g) ? g->scratch : g->dev_scratch;
 }
 
 static int dropout_active(const nn_graph *g, const nn_node *n)
@@ -753,84 +952,113 @@ static int dropout_active(const nn_graph *g, const nn_node *n)
     return g->mode == NN_TRAIN && !g->no_dropout && n->rate > 0.0f;
 }
 
+/* The masks are drawn on the host into the mirror (the same draws in the same order on every
+ * backend) and uploaded. */
+static void upload_mask(nn_graph *g, const uint8_t *mask, size_t bytes)
+{
+    if (!on_host(g) && g->be->upload(dv(g, mask), mask, bytes) != 0) be_die(g, "dropout mask upload");
+}
+
 static void forward_node(nn_graph *g, int i)
 {
+    const nn_backend *be = g->be;
     nn_node *n = &g->nodes[i];
     int64_t N = g->cur_n;
     int64_t sz = N * nn_node_size(g, i);
     const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
-    const float *x = a ? a->out : NULL;
+    const float *x = a ? DV(a->out) : NULL;
+    float *out = DV(n->out);
     switch (n->kind) {
     case NN_INPUT:
     case NN_FLATTEN:
         break;
     case NN_CONV:
         n->conv.N = N;
-        nn_conv2d_forward(n->out, x, param_ptr(g, n->w), param_ptr(g, n->b), &n->conv, g->scratch);
+        be->conv2d_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), &n->conv, scratch_ptr(g));
         break;
     case NN_DENSE:
-        nn_dense_forward(n->out, x, param_ptr(g, n->w), param_ptr(g, n->b), N, a->C, n->C);
+        be->dense_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), N, a->C, n->C);
         break;
     case NN_BATCHNORM:
         if (g->mode == NN_TRAIN && !n->frozen)
-            nn_batchnorm_forward_train(n->out, n->save_mean, n->save_invstd, x, param_ptr(g, n->w), param_ptr(g, n->b),
-                                       param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->momentum, n->eps, N, n->C,
-                                       n->H * n->W);
+            be->batchnorm_forward_train_ex(out, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
+                                           param_ptr(g, n->b), param_ptr(g, n->rmean), param_ptr(g, n->rvar),
+                                           n->momentum, n->eps, 1, N, n->C, n->H * n->W);
         else
-            nn_batchnorm_forward_eval(n->out, x, param_ptr(g, n->w), param_ptr(g, n->b), param_ptr(g, n->rmean),
-                                      param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
+            be->batchnorm_forward_eval(out, x, param_ptr(g, n->w), param_ptr(g, n->b), param_ptr(g, n->rmean),
+                                       param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
         break;
-    case NN_RELU: nn_relu_forward(n->out, x, sz); break;
-    case NN_LEAKY_RELU: nn_leaky_relu_forward(n->out, x, n->alpha, sz); break;
-    case NN_SWISH: nn_swish_forward(n->out, x, sz); break;
-    case NN_SIGMOID: nn_sigmoid_forward(n->out, x, sz); break;
-    case NN_SOFTMAX: nn_softmax_forward(n->out, x, N, n->C); break;
+    case NN_RELU: be->relu_forward(out, x, sz); break;
+    case NN_LEAKY_RELU: be->leaky_relu_forward(out, x, n->alpha, sz); break;
+    case NN_SWISH: be->swish_forward(out, x, sz); break;
+    case NN_SIGMOID: be->sigmoid_forward(out, x, sz); break;
+    case NN_SOFTMAX: be->softmax_forward(out, x, N, n->C); break;
     case NN_MAXPOOL:
         n->pool.N = N;
-        nn_maxpool_forward(n->out, n->argmax, x, &n->pool);
+        be->maxpool_forward(out, DV(n->argmax), x, &n->pool);
         break;
     case NN_AVGPOOL:
         n->pool.N = N;
-        nn_avgpool_forward(n->out, x, &n->pool);
+        be->avgpool_forward(out, x, &n->pool);
         break;
-    case NN_GLOBAL_AVGPOOL: nn_global_avgpool_forward(n->out, x, N, n->C, a->H * a->W); break;
+    case NN_GLOBAL_AVGPOOL: be->global_avgpool_forward(out, x, N, n->C, a->H * a->W); break;
     case NN_DROPOUT:
         if (!dropout_active(g, n)) {
-            memcpy(n->out, x, (size_t)sz * sizeof(float));
+            be->copy(out, x, (size_t)sz * sizeof(float));
         } else if (g->reuse_masks) {
             /* out = in * mask / (1 - rate), written through the op's own backward */
-            memset(n->out, 0, (size_t)sz * sizeof(float));
-            nn_dropout_backward(n->out, x, n->mask, n->rate, sz);
+            be->zero(out, (size_t)sz * sizeof(float));
+            be->dropout_backward(out, x, DV(n->mask), n->rate, sz);
         } else {
-            nn_dropout_forward(n->out, n->mask, x, n->rate, sz, &g->rng);
+            nn_dropout_draw(n->mask, n->rate, sz, &g->rng);
+            upload_mask(g, n->mask, (size_t)sz);
+            be->dropout_apply(out, DV(n->mask), x, n->rate, sz);
         }
         break;
     case NN_DROP_CONNECT:
         if (!dropout_active(g, n)) {
-            memcpy(n->out, x, (size_t)sz * sizeof(float));
+            be->copy(out, x, (size_t)sz * sizeof(float));
         } else if (g->reuse_masks) {
-            memset(n->out, 0, (size_t)sz * sizeof(float));
-            nn_drop_connect_backward(n->out, x, n->mask, n->rate, N, sz / N);
+            be->zero(out, (size_t)sz * sizeof(float));
+            be->drop_connect_backward(out, x, DV(n->mask), n->rate, N, sz / N);
         } else {
-            nn_drop_connect_forward(n->out, n->mask, x, n->rate, N, sz / N, &g->rng);
+            nn_drop_connect_draw(n->mask, n->rate, N, &g->rng);
+            upload_mask(g, n->mask, (size_t)N);
+            be->drop_connect_apply(out, DV(n->mask), x, n->rate, N, sz / N);
         }
         break;
     case NN_CONCAT: {
         const float *ins[NN_MAX_INPUTS];
         int64_t Cs[NN_MAX_INPUTS];
         for (int k = 0; k < n->nin; k++) {
-            ins[k] = g->nodes[n->in[k]].out;
+            ins[k] = DV(g->nodes[n->in[k]].out);
             Cs[k] = g->nodes[n->in[k]].C;
         }
-        nn_concat_forward(n->out, ins, Cs, n->nin, N, n->H * n->W);
+        be->concat_forward(out, ins, Cs, n->nin, N, n->H * n->W);
         break;
     }
-    case NN_ADD: nn_add_forward(n->out, x, g->nodes[n->in[1]].out, sz); break;
+    case NN_ADD: be->add_forward(out, x, DV(g->nodes[n->in[1]].out), sz); break;
     case NN_SCALE_CHANNELS:
-        nn_scale_channels_forward(n->out, x, g->nodes[n->in[1]].out, N, n->C, n->H * n->W);
+        be->scale_channels_forward(out, x, DV(g->nodes[n->in[1]].out), N, n->C, n->H * n->W);
         break;
     case NN_KIND_COUNT: break;
     }
+}
+
+/* On the test backend: the mirrors of what a forward from node `from` rewrites go stale. */
+static void poison_forward(nn_graph *g, int from)
+{
+    if (!g->poison) return;
+    if (from == 0) {
+        poison(g, g->arena, g->arena_bytes);
+    } else {
+        for (int i = from + 1; i < g->nnodes; i++) {
+            const nn_node *n = &g->nodes[i];
+            if (n->kind == NN_FLATTEN) continue;
+            poison(g, n->out, (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
+        }
+    }
+    if (g->mode == NN_TRAIN) poison(g, g->stats, g->nstats * sizeof(float));   /* running statistics */
 }
 
 int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
@@ -840,7 +1068,9 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
     if (plan_changed(g)) layout(g, g->batch);
     g->cur_n = N;
     g->mode = mode;
-    memcpy(g->nodes[0].out, x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float));
+    poison_forward(g, 0);
+    if (g->be->upload(DV(g->nodes[0].out), x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
+        return dfs_fail("forward: input upload on %s: %s", g->be->name, g->be->last_error());
     for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;
 }
@@ -852,13 +1082,20 @@ int nn_graph_forward_from(nn_graph *g, int from, int mode)
     if (g->mem_plan != NN_MEM_ALL && !(g->keep && g->keep[from]))
         return dfs_fail("forward_from: node %s is not kept (nn_graph_keep) in this memory plan", g->nodes[from].name);
     g->mode = mode;
+    poison_forward(g, from > 0 ? from : 1);
     for (int i = from + 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;
 }
 
 float *nn_graph_output(const nn_graph *g)
 {
-    return g->nodes[g->output].out;
+    const nn_node *o = &g->nodes[g->output];
+    if (!on_host(g)) {
+        size_t off = (size_t)((const uint8_t *)o->out - (const uint8_t *)g->dev_host[R_ARENA]);
+        if (region_copy(g, R_ARENA, 1, off, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
+            dfs_die("output: %s", dfs_error());
+    }
+    return o->out;
 }
 
 int64_t nn_graph_output_size(const nn_graph *g)
@@ -874,88 +1111,91 @@ void nn_graph_want_grad(nn_graph *g, int node, int on)
 
 static void backward_node(nn_graph *g, int i)
 {
+    const nn_backend *be = g->be;
     nn_node *n = &g->nodes[i];
     int64_t N = g->cur_n;
     int64_t sz = N * nn_node_size(g, i);
     const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
-    const float *x = a ? a->out : NULL;
-    float *dx = (a && g->need_grad[n->in[0]]) ? a->dout : NULL;
+    const float *x = a ? DV(a->out) : NULL;
+    float *dx = (a && g->need_grad[n->in[0]]) ? DV(a->dout) : NULL;
+    const float *dout = DV(n->dout);
     switch (n->kind) {
     case NN_INPUT:
     case NN_FLATTEN:   /* shares its input's gradient buffer */
         break;
     case NN_CONV:
         n->conv.N = N;
-        nn_conv2d_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w), &n->conv,
-                           g->scratch);
+        be->conv2d_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), &n->conv,
+                            scratch_ptr(g));
         break;
     case NN_DENSE:
-        nn_dense_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w), N, a->C, n->C);
+        be->dense_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), N, a->C, n->C);
         break;
     case NN_BATCHNORM:
         if (g->mode == NN_TRAIN && !n->frozen)
-            nn_batchnorm_backward_train(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w),
-                                        n->save_mean, n->save_invstd, N, n->C, n->H * n->W);
+            be->batchnorm_backward_train(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
+                                         DV(n->save_mean), DV(n->save_invstd), N, n->C, n->H * n->W);
         else
-            nn_batchnorm_backward_eval(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), n->dout, x, param_ptr(g, n->w),
-                                       param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
+            be->batchnorm_backward_eval(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
+                                        param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->eps, N, n->C,
+                                        n->H * n->W);
         break;
     case NN_RELU:
-        if (dx && g->guided_relu) nn_guided_relu_backward(dx, n->dout, x, sz);
-        else if (dx) nn_relu_backward(dx, n->dout, x, sz);
+        if (dx && g->guided_relu) be->guided_relu_backward(dx, dout, x, sz);
+        else if (dx) be->relu_backward(dx, dout, x, sz);
         break;
     case NN_LEAKY_RELU:
-        if (dx && g->guided_relu) nn_guided_relu_backward(dx, n->dout, x, sz);
-        else if (dx) nn_leaky_relu_backward(dx, n->dout, x, n->alpha, sz);
+        if (dx && g->guided_relu) be->guided_relu_backward(dx, dout, x, sz);
+        else if (dx) be->leaky_relu_backward(dx, dout, x, n->alpha, sz);
         break;
     case NN_SWISH:
-        if (dx) nn_swish_backward(dx, n->dout, x, sz);
+        if (dx) be->swish_backward(dx, dout, x, sz);
         break;
     case NN_SIGMOID:
-        if (dx) nn_sigmoid_backward(dx, n->dout, n->out, sz);
+        if (dx) be->sigmoid_backward(dx, dout, DV(n->out), sz);
         break;
     case NN_SOFTMAX:
-        if (dx) nn_softmax_backward(dx, n->dout, n->out, N, n->C);
+        if (dx) be->softmax_backward(dx, dout, DV(n->out), N, n->C);
         break;
     case NN_MAXPOOL:
-        if (dx) nn_maxpool_backward(dx, n->dout, n->argmax, &n->pool);
+        if (dx) be->maxpool_backward(dx, dout, DV(n->argmax), &n->pool);
         break;
     case NN_AVGPOOL:
-        if (dx) nn_avgpool_backward(dx, n->dout, &n->pool);
+        if (dx) be->avgpool_backward(dx, dout, &n->pool);
         break;
     case NN_GLOBAL_AVGPOOL:
-        if (dx) nn_global_avgpool_backward(dx, n->dout, N, n->C, a->H * a->W);
+        if (dx) be->global_avgpool_backward(dx, dout, N, n->C, a->H * a->W);
         break;
     case NN_DROPOUT:
         if (!dx) break;
-        if (dropout_active(g, n)) nn_dropout_backward(dx, n->dout, n->mask, n->rate, sz);
-        else nn_add_backward(dx, NULL, n->dout, sz);
+        if (dropout_active(g, n)) be->dropout_backward(dx, dout, DV(n->mask), n->rate, sz);
+        else be->add_backward(dx, NULL, dout, sz);
         break;
     case NN_DROP_CONNECT:
         if (!dx) break;
-        if (dropout_active(g, n)) nn_drop_connect_backward(dx, n->dout, n->mask, n->rate, N, sz / N);
-        else nn_add_backward(dx, NULL, n->dout, sz);
+        if (dropout_active(g, n)) be->drop_connect_backward(dx, dout, DV(n->mask), n->rate, N, sz / N);
+        else be->add_backward(dx, NULL, dout, sz);
         break;
     case NN_CONCAT: {
         float *dins[NN_MAX_INPUTS];
         int64_t Cs[NN_MAX_INPUTS];
         for (int k = 0; k < n->nin; k++) {
             const nn_node *b = &g->nodes[n->in[k]];
-            dins[k] = g->need_grad[n->in[k]] ? b->dout : NULL;
+            dins[k] = g->need_grad[n->in[k]] ? DV(b->dout) : NULL;
             Cs[k] = b->C;
         }
-        nn_concat_backward(dins, n->dout, Cs, n->nin, N, n->H * n->W);
+        be->concat_backward(dins, dout, Cs, n->nin, N, n->H * n->W);
         break;
     }
     case NN_ADD: {
-        float *db = g->need_grad[n->in[1]] ? g->nodes[n->in[1]].dout : NULL;
-        nn_add_backward(dx, db, n->dout, sz);
+        float *db = g->need_grad[n->in[1]] ? DV(g->nodes[n->in[1]].dout) : NULL;
+        be->add_backward(dx, db, dout, sz);
         break;
     }
     case NN_SCALE_CHANNELS: {
         const nn_node *s = &g->nodes[n->in[1]];
-        float *ds = g->need_grad[n->in[1]] ? s->dout : NULL;
-        nn_scale_channels_backward(dx, ds, n->dout, x, s->out, N, n->C, n->H * n->W);
+        float *ds = g->need_grad[n->in[1]] ? DV(s->dout) : NULL;
+        be->scale_channels_backward(dx, ds, dout, x, DV(s->out), N, n->C, n->H * n->W);
         break;
     }
     case NN_KIND_COUNT: break;
@@ -976,8 +1216,10 @@ static void compute_need(nn_graph *g)
     }
 }
 
+
 void nn_graph_backward(nn_graph *g, const float *dout)
 {
+    const nn_backend *be = g->be;
     compute_need(g);
     int nn = g->nnodes;
     /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */
@@ -989,16 +1231,21 @@ void nn_graph_backward(nn_graph *g, const float *dout)
                         "(set want_grad and trainability before nn_graph_forward)", g->nodes[i].name);
     if (!g->grad_arena) {
         g->grad_arena = dfs_malloc(g->grad_arena_bytes ? g->grad_arena_bytes : 1);
+        region_set(g, R_GRAD_ARENA, g->grad_arena, g->grad_arena_bytes, 0);
         set_dout_pointers(g);
     }
+    poison(g, g->grad_arena, g->grad_arena_bytes);
+    poison(g, g->grads, g->grads ? g->nparams * sizeof(float) : 0);
     /* each gradient buffer is zeroed just before its first writer (ops accumulate) */
     for (int64_t step = 0; step < nn; step++) {
         for (int i = 0; i < nn; i++)
             if (g->grad_birth[i] == step)
-                memset(g->nodes[i].dout, 0, (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
+                be->zero(DV(g->nodes[i].dout), (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
         if (step == 0) {
             nn_node *o = &g->nodes[g->output];
-            if (o->dout) memcpy(o->dout, dout, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float));
+            if (o->dout &&
+                be->upload(DV(o->dout), dout, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
+                be_die(g, "backward: upload of the output gradient");
         } else if (g->need_grad[nn - step]) {
             backward_node(g, (int)(nn - step));
         }
@@ -1007,7 +1254,9 @@ void nn_graph_backward(nn_graph *g, const float *dout)
 
 void nn_graph_zero_grad(nn_graph *g)
 {
-    if (g->grads) memset(g->grads, 0, g->nparams * sizeof(float));
+    if (!g->grads) return;
+    g->be->zero(DV(g->grads), g->nparams * sizeof(float));
+    poison(g, g->grads, g->nparams * sizeof(float));
 }
 
 double nn_graph_l2(nn_graph *g)
@@ -1016,15 +1265,19 @@ double nn_graph_l2(nn_graph *g)
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];
         if (!t->trainable || t->l2 <= 0.0f) continue;
-        const float *w = g->params + t->off;
         if (g->grads) {
-            pen += nn_l2_penalty(g->grads + t->off, w, t->l2, t->n);
+            pen += g->be->l2_penalty(DV(g->grads + t->off), DV(g->params + t->off), t->l2, t->n);
         } else {
+            /* the host mirror of this tensor first */
+            if (region_copy(g, R_PARAMS, 1, t->off * sizeof(float), (size_t)t->n * sizeof(float)) != 0)
+                dfs_die("l2: %s", dfs_error());
+            const float *w = g->params + t->off;
             double s = 0.0;
             for (int64_t j = 0; j < t->n; j++) s += (double)w[j] * w[j];
             pen += t->l2 * s;
         }
     }
+    if (g->be->sync() != 0) be_die(g, "l2 penalty");
     return pen;
 }
 
@@ -1034,6 +1287,10 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a)
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];
         if (!t->trainable) continue;
-        nn_adam_update(g->params + t->off, g->grads + t->off, g->adam_m + t->off, g->adam_v + t->off, a, t->n);
+        g->be->adam_update(DV(g->params + t->off), DV(g->grads + t->off), DV(g->adam_m + t->off),
+                           DV(g->adam_v + t->off), a, t->n);
     }
+    poison(g, g->params, g->nparams * sizeof(float));
+    poison(g, g->adam_m, g->nparams * sizeof(float));
+    poison(g, g->adam_v, g->nparams * sizeof(float));
 }

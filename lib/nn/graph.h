@@ -32,6 +32,8 @@
 #include "rng.h"
 #include "nn/ops.h"
 
+struct nn_backend;
+
 typedef enum nn_kind {
     NN_INPUT, NN_CONV, NN_DENSE, NN_BATCHNORM, NN_RELU, NN_LEAKY_RELU, NN_SWISH, NN_SIGMOID,
     NN_SOFTMAX, NN_MAXPOOL, NN_AVGPOOL, NN_GLOBAL_AVGPOOL, NN_DROPOUT, NN_DROP_CONNECT, NN_CONCAT,
@@ -81,6 +83,8 @@ typedef struct nn_node {
     int32_t *argmax;
 } nn_node;
 
+#define NN_DEV_REGIONS 7
+
 typedef struct nn_graph {
     nn_node *nodes;
     int nnodes, node_cap;
@@ -116,6 +120,14 @@ typedef struct nn_graph {
     size_t *grad_off;                /* per node: offset of its gradient in grad_arena, SIZE_MAX none */
     void *grad_arena;                /* NULL until the first backward */
     size_t grad_arena_bytes;
+    /* backend (see "Backends" below); the host buffers above are the mirrors and the keys */
+    const struct nn_backend *be;     /* never NULL: the cpu table unless nn_graph_set_backend */
+    void *dev[NN_DEV_REGIONS];       /* backend copy of params, stats, grads, adam_m, adam_v, arena,
+                                      * grad_arena (NULL on a host-memory backend) */
+    void *dev_host[NN_DEV_REGIONS];  /* the host buffer each one mirrors */
+    size_t dev_bytes[NN_DEV_REGIONS];
+    void *dev_scratch;               /* conv scratch in backend memory (no host mirror) */
+    int poison;                      /* test backend: stale host mirrors are NaN-filled */
 } nn_graph;
 
 /* ---- building ---- */
@@ -160,6 +172,9 @@ void nn_graph_count(const nn_graph *g, int64_t *total, int64_t *trainable);
 void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng);
 /* Re-initialise already allocated params and stats. */
 void nn_graph_init_params(nn_graph *g, dfs_rng *rng);
+/* The caller allocated g->params and g->stats itself (a checkpoint load): give them their
+ * backend copies (filled by a later nn_graph_sync_params(g, NN_TO_DEVICE)). */
+void nn_graph_params_allocated(nn_graph *g);
 /* Allocate zeroed gradients and Adam moments (needed for backward into parameters). */
 void nn_graph_alloc_train(nn_graph *g);
 /* Size the activation arena for batches of up to N samples (reallocates when N grows). */
@@ -213,5 +228,40 @@ void nn_graph_zero_grad(nn_graph *g);
 double nn_graph_l2(nn_graph *g);
 /* One Adam step over the trainable parameters (increments a->t first). */
 void nn_graph_adam_step(nn_graph *g, nn_adam *a);
+
+/* ---- backends (backend.h) ----
+ * Every op runs through g->be. On a backend whose memory is not the host's (cuda; cpu-split, the
+ * test device), params, stats, gradients, Adam moments, both arenas and the conv scratch live in
+ * backend memory for the graph's whole life; the host buffers of the struct stay as MIRRORS
+ * (pointers such as nn_node.out and nn_tensor_data() keep naming the host mirror, and the op
+ * pointers are translated to backend memory at call time). A mirror is current only when the
+ * caller makes it so:
+ *  - nn_graph_output() downloads the output node (N x C values) and returns its mirror;
+ *  - nn_graph_fetch(g, node, NN_FETCH_OUT | NN_FETCH_GRAD) downloads a node's output and/or
+ *    gradient of the last forward/backward; nn_graph_put(g, node) uploads an output the host
+ *    changed (then nn_graph_forward_from);
+ *  - nn_graph_sync_params() moves params and running stats (and on request Adam moments and
+ *    gradients) either way: TO_DEVICE after the host wrote them (init is uploaded by
+ *    nn_graph_alloc_params and nn_graph_init_params itself; checkpoint loading uploads), TO_HOST
+ *    before the host reads them (checkpoint saving downloads).
+ * The input of nn_graph_forward is uploaded asynchronously: allocate it with
+ * nn_graph_host_alloc (pinned on cuda) and do not change it before the next host read
+ * (nn_graph_output, fetch, sync_params). On the cpu backend every one of these is free: the
+ * mirrors are the buffers. Backend failures end in dfs_fail (functions returning int) or dfs_die
+ * naming the op. */
+/* Use be for everything from now on; buffers already allocated move to it (their contents are
+ * uploaded; leaving a device backend downloads params, stats, grads and Adam moments first).
+ * 0, or -1 with an error. */
+int nn_graph_set_backend(nn_graph *g, const struct nn_backend *be);
+enum { NN_TO_DEVICE = 1, NN_TO_HOST = 2, NN_SYNC_ADAM = 4, NN_SYNC_GRADS = 8 };
+/* Params and stats, plus Adam moments with NN_SYNC_ADAM and gradients with NN_SYNC_GRADS, in
+ * the direction given (one of NN_TO_DEVICE, NN_TO_HOST). 0, or -1 with an error. */
+int nn_graph_sync_params(const nn_graph *g, int how);
+enum { NN_FETCH_OUT = 1, NN_FETCH_GRAD = 2 };
+int nn_graph_fetch(nn_graph *g, int node, int what);
+int nn_graph_put(nn_graph *g, int node);
+/* Host memory for the forward input: pinned on cuda (asynchronous uploads). */
+void *nn_graph_host_alloc(const nn_graph *g, size_t bytes);
+void nn_graph_host_free(const nn_graph *g, void *p);
 
 #endif

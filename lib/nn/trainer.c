@@ -8,6 +8,7 @@
 #include "rng.h"
 #include "stream.h"
 #include "stream_index.h"
+#include "nn/backend.h"
 #include "nn/batch.h"
 #include "nn/checkpoint.h"
 #include "nn/graph.h"
@@ -196,49 +197,54 @@ typedef struct trainer {
     const char *loss;
     int batch, steps;
     walker tr, mix, va, vmix;
-    float *x, *y, *dlogits, *pf;
+    /* two batches in flight: the one computing and the next one, loaded from disk meanwhile
+     * (x in pinned memory on a device: nn_graph_host_alloc) */
+    float *x[2], *y[2], *dlogits, *pf;
     uint64_t *idx;
     nn_adam adam;
 } trainer;
 
-static int train_step(trainer *t, walker *w, int64_t n, int64_t epoch, int64_t step, double *loss_sum,
-                      int64_t *correct)
+/* One training step on batch `b` (already loaded, n images). `next` (may be NULL) loads the
+ * following batch into the other buffers while the device computes this step's backward. */
+typedef struct prefetch {
+    walker *w;
+    int64_t n;
+} prefetch;
+
+static int load(trainer *t, int b, const prefetch *p)
+{
+    return nn_batch_load(&p->w->ix, t->idx, p->n, t->x[b], t->y[b]);
+}
+
+static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_t epoch, int64_t step,
+                      double *loss_sum, int64_t *correct)
 {
     nn_graph *g = t->g;
-    if (nn_batch_load(&w->ix, t->idx, n, t->x, t->y) != 0) return -1;
-    if (nn_graph_forward(g, t->x, n, NN_TRAIN) != 0) return -1;
+    if (nn_graph_forward(g, t->x[b], n, NN_TRAIN) != 0) return -1;
     const float *logits = nn_graph_output(g);
-    double L = batch_loss(t->loss, t->dlogits, logits, t->y, n);
+    double L = batch_loss(t->loss, t->dlogits, logits, t->y[b], n);
     nn_graph_zero_grad(g);
     nn_graph_backward(g, t->dlogits);
+    /* the batch of this step was uploaded before its output came back: its buffers are free */
+    if (next && load(t, b ^ 1, next) != 0) return -1;
     L += nn_graph_l2(g);
     if (!isfinite(L))
         return dfs_fail("epoch %lld step %lld: loss is %s (stopped; the last completed epoch is in %s)",
                         (long long)epoch, (long long)step, isnan(L) ? "nan" : "inf", t->o->last);
-    *correct += batch_correct(t->m, logits, t->y, n, t->pf);
+    *correct += batch_correct(t->m, logits, t->y[b], n, t->pf);
     t->adam.t++;
     nn_graph_adam_step(g, &t->adam);
     *loss_sum += L * (double)n;
     return 0;
 }
 
-static int eval_batch(trainer *t, walker *w, int64_t n, double *loss_sum, int64_t *correct)
+/* The validation batches in order: file order; the mixed stages alternate the two files batch
+ * by batch. Fills idx (batch after batch) and the walker and size of each; returns the count. */
+static int64_t val_plan(trainer *t, uint64_t *idx, walker **wb, int64_t *nb)
 {
-    if (nn_batch_load(&w->ix, t->idx, n, t->x, t->y) != 0) return -1;
-    if (nn_graph_forward(t->g, t->x, n, NN_EVAL) != 0) return -1;
-    const float *logits = nn_graph_output(t->g);
-    *loss_sum += batch_loss(t->loss, NULL, logits, t->y, n) * (double)n;
-    *correct += batch_correct(t->m, logits, t->y, n, t->pf);
-    return 0;
-}
-
-/* Validation: file order; the mixed stages alternate the two files batch by batch. */
-static int validate(trainer *t, double *loss, double *acc)
-{
-    double L = 0;
-    int64_t c = 0, total = 0;
     walker *ws[2] = {&t->va, t->o->stage == NN_STAGE_SCRATCH ? NULL : &t->vmix};
     size_t pos[2] = {0, 0};
+    int64_t k = 0, at = 0;
     for (int turn = 0;; turn ^= 1) {
         walker *w = ws[turn];
         int other_left = ws[turn ^ 1] && pos[turn ^ 1] < ws[turn ^ 1]->ix.n;
@@ -247,10 +253,53 @@ static int validate(trainer *t, double *loss, double *acc)
             continue;
         }
         int64_t n = 0;
-        while (n < t->batch && pos[turn] < w->ix.n) t->idx[n++] = pos[turn]++;
-        if (eval_batch(t, w, n, &L, &c) != 0) return -1;
+        while (n < t->batch && pos[turn] < w->ix.n) idx[at + n++] = pos[turn]++;
+        wb[k] = w;
+        nb[k++] = n;
+        at += n;
+    }
+    return k;
+}
+
+static int validate(trainer *t, double *loss, double *acc)
+{
+    double L = 0;
+    int64_t c = 0, total = 0;
+    size_t nimg = t->va.ix.n + (t->o->stage == NN_STAGE_SCRATCH ? 0 : t->vmix.ix.n), nmax = nimg + 1;
+    uint64_t *all = dfs_malloc(nmax * sizeof *all);
+    walker **wb = dfs_malloc(nmax * sizeof *wb);
+    int64_t *nb = dfs_malloc(nmax * sizeof *nb);
+    int64_t K = val_plan(t, all, wb, nb), at = 0;
+    int rc = 0;
+    for (int64_t k = 0; k < K && !rc; k++) {
+        int b = (int)(k & 1);
+        if (k == 0) {
+            memcpy(t->idx, all, (size_t)nb[0] * sizeof *all);
+            rc = nn_batch_load(&wb[0]->ix, t->idx, nb[0], t->x[0], t->y[0]);
+            if (rc) break;
+        }
+        int64_t n = nb[k];
+        if (nn_graph_forward(t->g, t->x[b], n, NN_EVAL) != 0) {
+            rc = -1;
+            break;
+        }
+        at += n;
+        if (k + 1 < K) {   /* the next batch loads while this one computes */
+            memcpy(t->idx, all + at, (size_t)nb[k + 1] * sizeof *all);
+            if (nn_batch_load(&wb[k + 1]->ix, t->idx, nb[k + 1], t->x[b ^ 1], t->y[b ^ 1]) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+        const float *logits = nn_graph_output(t->g);
+        L += batch_loss(t->loss, NULL, logits, t->y[b], n) * (double)n;
+        c += batch_correct(t->m, logits, t->y[b], n, t->pf);
         total += n;
     }
+    free(all);
+    free(wb);
+    free(nb);
+    if (rc) return -1;
     double pen = nn_graph_l2(t->g);   /* as Keras, the reported loss includes the L2 penalty */
     *loss = L / (double)total + pen;
     *acc = (double)c / (double)total;
@@ -274,13 +323,25 @@ static int run_epoch(trainer *t, int64_t epoch, double *loss, double *acc, int64
     snprintf(what, sizeof what, "epoch %lld/%d", (long long)epoch, o->epochs);
     dfs_progress p;
     dfs_progress_start(&p, what, (uint64_t)(mixed ? nsteps * t->batch : (int64_t)t->tr.ix.n), o->progress);
-    for (int64_t s = 0; s < nsteps; s++) {
-        walker *w = (mixed && (s & 1)) ? &t->mix : &t->tr;
-        int64_t n = walker_take(w, t->idx, t->batch, o->seed, epoch, mixed);
-        if (train_step(t, w, n, epoch, s + 1, &L, &c) != 0) {
+    prefetch cur = {&t->tr, 0}, next = {NULL, 0};
+    if (nsteps > 0) {
+        cur.n = walker_take(cur.w, t->idx, t->batch, o->seed, epoch, mixed);
+        if (load(t, 0, &cur) != 0) {
             dfs_progress_end(&p);
             return -1;
         }
+    }
+    for (int64_t s = 0; s < nsteps; s++) {
+        int64_t n = cur.n;
+        if (s + 1 < nsteps) {
+            next.w = (mixed && ((s + 1) & 1)) ? &t->mix : &t->tr;
+            next.n = walker_take(next.w, t->idx, t->batch, o->seed, epoch, mixed);
+        }
+        if (train_step(t, (int)(s & 1), n, s + 1 < nsteps ? &next : NULL, epoch, s + 1, &L, &c) != 0) {
+            dfs_progress_end(&p);
+            return -1;
+        }
+        cur = next;
         seen += n;
         dfs_progress_update(&p, (uint64_t)seen);
     }
@@ -297,8 +358,10 @@ static void trainer_free(trainer *t)
     walker_close(&t->mix);
     walker_close(&t->va);
     walker_close(&t->vmix);
-    free(t->x);
-    free(t->y);
+    for (int b = 0; b < 2; b++) {
+        if (t->g) nn_graph_host_free(t->g, t->x[b]);
+        free(t->y[b]);
+    }
     free(t->dlogits);
     free(t->pf);
     free(t->idx);
@@ -358,7 +421,7 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
         return -1;
     }
     t->g = nn_model_build(t->arch, t->size);
-    if (!t->g) {
+    if (!t->g || nn_graph_set_backend(t->g, o->be ? o->be : nn_backend_cpu()) != 0) {
         nn_ckpt_info_free(&info);
         return -1;
     }
@@ -414,8 +477,10 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     nn_graph_set_memory(t->g, NN_MEM_BACKWARD);
     nn_graph_set_batch(t->g, t->batch);
     size_t img = (size_t)(3 * t->size * t->size);
-    t->x = dfs_malloc(dfs_mul_size(img * sizeof(float), (size_t)t->batch));
-    t->y = dfs_malloc((size_t)t->batch * sizeof(float));
+    for (int b = 0; b < 2; b++) {
+        t->x[b] = nn_graph_host_alloc(t->g, dfs_mul_size(img * sizeof(float), (size_t)t->batch));
+        t->y[b] = dfs_malloc((size_t)t->batch * sizeof(float));
+    }
     t->dlogits = dfs_malloc((size_t)t->batch * 2 * sizeof(float));
     t->pf = dfs_malloc((size_t)t->batch * sizeof(float));
     t->idx = dfs_malloc((size_t)t->batch * sizeof(uint64_t));

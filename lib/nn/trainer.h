@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct nn_backend;
+
 enum { NN_STAGE_SCRATCH = 1, NN_STAGE_TRANSFER = 2, NN_STAGE_MERGE = 3 };
 
 typedef struct nn_train_opts {
@@ -45,6 +47,7 @@ typedef struct nn_train_opts {
     int resume;
     int progress;             /* force the live bar */
     int quiet;                /* no per-epoch lines */
+    const struct nn_backend *be;   /* where to compute (backend.h); NULL: cpu */
 } nn_train_opts;
 
 /* The study's defaults for a stage and architecture: lr and loss name ("mse", "bce" or
