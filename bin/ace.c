@@ -8,6 +8,7 @@
 #include "analysis/ace.h"
 #include "common.h"
 #include "nn/checkpoint.h"
+#include "nn/device.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 
@@ -41,6 +42,10 @@ static const char usage[] =
     "                     a replicated copy of the part after it (same numbers, slower; a check)\n"
     "  -o FILE            write the table to FILE (atomically) instead of stdout\n"
     "  --progress         show progress even when stderr is not a terminal\n"
+    "  --device D         where the network runs: auto (default: cuda when a usable GPU is found,\n"
+    "                     else cpu), cpu or cuda (fails without a usable GPU); cpu-split is a test\n"
+    "                     device (cpu ops on separate memory, results equal cpu's)\n"
+    "  --verbose          name the device on stderr even when it is the cpu\n"
     "\n"
     "Overlap mode: for each K of --top, the number of neurons among the top K of exactly j of the\n"
     "n files (j = 1..n), the number expected by chance, N C(n,j) p^j (1-p)^(n-j) with p = K/N, if\n"
@@ -50,7 +55,8 @@ static const char usage[] =
     "  -h, --help         show this help\n";
 
 typedef struct ace_args {
-    const char *model, *layer, *input, *output, *top;
+    const char *model, *layer, *input, *output, *top, *device;
+    int verbose;
     ace_opts o;
     uint64_t seed;
     int overlap, markdown;
@@ -73,9 +79,10 @@ static void parse_args(int argc, char **argv, ace_args *a)
         if (!strcmp(f, "--markdown")) { a->markdown = 1; continue; }
         if (!strcmp(f, "--no-tail")) { a->o.no_tail = 1; continue; }
         if (!strcmp(f, "--progress")) { a->o.progress = 1; continue; }
+        if (!strcmp(f, "--verbose")) { a->verbose = 1; continue; }
         if (!strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--layer") || !strcmp(f, "--steps") ||
             !strcmp(f, "--batches") || !strcmp(f, "--batch") || !strcmp(f, "--seed") || !strcmp(f, "--range") ||
-            !strcmp(f, "-o") || !strcmp(f, "--top")) {
+            !strcmp(f, "-o") || !strcmp(f, "--top") || !strcmp(f, "--device")) {
             if (i + 1 >= argc) dfs_die("%s needs a value", f);
             const char *v = argv[++i];
             if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
@@ -86,6 +93,7 @@ static void parse_args(int argc, char **argv, ace_args *a)
             else if (!strcmp(f, "--seed")) a->seed = (uint64_t)dfs_arg_long(f, v, 0, 0x7fffffffffffffffL);
             else if (!strcmp(f, "-o")) a->output = v;
             else if (!strcmp(f, "--top")) a->top = v;
+            else if (!strcmp(f, "--device")) a->device = v;
             else if (!strcmp(v, "study")) a->o.range = ACE_RANGE_STUDY;
             else if (!strcmp(v, "observed")) a->o.range = ACE_RANGE_OBSERVED;
             else dfs_die("--range: '%s' is not study or observed", v);
@@ -168,9 +176,10 @@ int main(int argc, char **argv)
     if (!a.model) dfs_die("-m MODEL.ckpt is required (see --help)");
     if (a.nfiles > 1) dfs_die("one data stream at a time (got %d)", a.nfiles);
     const char *input = a.nfiles ? a.files[0] : "-";
+    const nn_backend *be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
     nn_ckpt_info info;
     nn_graph *g = nn_checkpoint_load(a.model, NULL, &info);
-    if (!g) dfs_die_error();
+    if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *m = nn_model_find(info.arch);
     if (!m) dfs_die("%s: unknown architecture '%s'", a.model, info.arch);
     const char *layer_name = a.layer ? a.layer : m->ace_layer;

@@ -11,6 +11,7 @@
 #include "analysis/camsheet.h"
 #include "analysis/gradcam.h"
 #include "nn/checkpoint.h"
+#include "nn/device.h"
 #include "nn/gradcam.h"
 #include "nn/models.h"
 
@@ -36,6 +37,10 @@ static const char usage[] =
     "  --overlay         the PNGs blend the image and the heatmap half and half\n"
     "  --compat study    reproduce what the study saved: no ReLU, tf-explain's VIRIDIS overlay on\n"
     "                    the image, then the study's gray conversion and JET; output u8 (S, S, 3)\n"
+    "  --device D        where the network runs: auto (default: cuda when a usable GPU is\n"
+    "                    found, else cpu), cpu or cuda (fails without a usable GPU); cpu-split\n"
+    "                    is a test device (cpu ops on separate memory, results equal cpu's)\n"
+    "  --verbose         name the device on stderr even when it is the cpu\n"
     "  -o FILE           write the stream to FILE (default stdout)\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -48,8 +53,8 @@ static const char usage[] =
     "  --tile PX         side of each heatmap on the sheet, resized (default 64)\n";
 
 typedef struct cam_args {
-    const char *model, *layer, *png, *out, *sheet;
-    int cls, guided, overlay, study;
+    const char *model, *layer, *png, *out, *sheet, *device;
+    int cls, guided, overlay, study, verbose;
     long batch, per_cell, tile;
     const char **images;
     int n_images;
@@ -71,13 +76,16 @@ static void parse_args(int argc, char **argv, cam_args *a)
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
         if (!strcmp(f, "--guided")) { a->guided = 1; continue; }
         if (!strcmp(f, "--overlay")) { a->overlay = 1; continue; }
+        if (!strcmp(f, "--verbose")) { a->verbose = 1; continue; }
         if (!strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--layer") || !strcmp(f, "--class") ||
             !strcmp(f, "--batch") || !strcmp(f, "--png") || !strcmp(f, "--compat") || !strcmp(f, "-o") ||
-            !strcmp(f, "--sheet") || !strcmp(f, "--images") || !strcmp(f, "--per-cell") || !strcmp(f, "--tile")) {
+            !strcmp(f, "--sheet") || !strcmp(f, "--images") || !strcmp(f, "--per-cell") || !strcmp(f, "--tile") ||
+            !strcmp(f, "--device")) {
             if (i + 1 >= argc) dfs_die("%s needs a value", f);
             const char *v = argv[++i];
             if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
             else if (!strcmp(f, "--sheet")) a->sheet = v;
+            else if (!strcmp(f, "--device")) a->device = v;
             else if (!strcmp(f, "--images")) a->images[a->n_images++] = v;
             else if (!strcmp(f, "--per-cell")) a->per_cell = dfs_arg_long(f, v, 1, 64);
             else if (!strcmp(f, "--tile")) a->tile = dfs_arg_long(f, v, 8, 1024);
@@ -260,9 +268,10 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    const nn_backend *be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
     nn_ckpt_info info;
     nn_graph *g = nn_checkpoint_load(a.model, NULL, &info);
-    if (!g) dfs_die_error();
+    if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *mi = nn_model_find(info.arch);
     const char *lname = a.layer ? a.layer : mi ? mi->cam_layer : NULL;
     if (!lname) dfs_die("%s: no default Grad-CAM layer for architecture '%s'; use --layer", a.model, info.arch);
@@ -281,7 +290,7 @@ int main(int argc, char **argv)
     nn_graph_set_memory(g, NN_MEM_BACKWARD);   /* nn_gradcam_batch marks what it reads */
     nn_graph_set_batch(g, a.batch);
     size_t P = (size_t)(c.S * c.S);
-    c.x = dfs_malloc((size_t)a.batch * 3 * P * sizeof(float));
+    c.x = nn_graph_host_alloc(g, (size_t)a.batch * 3 * P * sizeof(float));
     c.maps = dfs_malloc((size_t)(a.batch * c.h * c.w) * sizeof(float));
     if (a.guided) c.guided = dfs_malloc((size_t)a.batch * 3 * P * sizeof(float));
     c.rgb = dfs_malloc(3 * P);
@@ -324,7 +333,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < a.batch; i++) dfs_record_free(&c.batch[i]);
     free(c.batch);
     dfs_record_free(&c.out);
-    free(c.x);
+    nn_graph_host_free(g, c.x);
     free(c.maps);
     free(c.guided);
     free(c.rgb);

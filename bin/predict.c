@@ -8,11 +8,13 @@
 
 #include "common.h"
 #include "nn/checkpoint.h"
+#include "nn/device.h"
+#include "nn/graph.h"
 #include "nn/models.h"
 #include "nn/trainer.h"
 
 static const char usage[] =
-    "usage: predict -m M.ckpt [--batch N] [--threads N] [-o SCORES.tsv] [IN.dft] > SCORES.tsv\n"
+    "usage: predict -m M.ckpt [--batch N] [--threads N] [--device D] [-o SCORES.tsv] [IN.dft] > SCORES.tsv\n"
     "\n"
     "Run a trained detector on every record of a tensor stream (a file or stdin, read in batches,\n"
     "so pipes work) and write the score TSV of formats/score-tsv.md: a header\n"
@@ -26,24 +28,28 @@ static const char usage[] =
     "  --batch N      images per forward pass (default 64)\n"
     "  --threads N    OpenMP and BLAS threads (default: all cores)\n"
     "  -o FILE        write the scores to FILE, whole or not at all (default stdout)\n"
+    NN_DEVICE_HELP
     "  --progress     live progress on stderr even when it is not a terminal\n"
     "  -h, --help     show this help\n";
 
 int main(int argc, char **argv)
 {
     dfs_tool_init(argv[0]);
-    const char *model = NULL, *in = "-", *outp = "-";
+    const char *model = NULL, *in = "-", *outp = "-", *device = NULL;
     long batch = 64, threads = 0;
-    int progress = 0, have_in = 0;
+    int progress = 0, have_in = 0, verbose = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
         if (!strcmp(f, "--progress")) { progress = 1; continue; }
-        if (!strcmp(f, "-m") || !strcmp(f, "--batch") || !strcmp(f, "--threads") || !strcmp(f, "-o")) {
+        if (!strcmp(f, "--verbose")) { verbose = 1; continue; }
+        if (!strcmp(f, "-m") || !strcmp(f, "--batch") || !strcmp(f, "--threads") || !strcmp(f, "-o") ||
+            !strcmp(f, "--device")) {
             if (i + 1 >= argc) dfs_die("%s needs a value", f);
             const char *v = argv[++i];
             if (!strcmp(f, "-m")) model = v;
             else if (!strcmp(f, "-o")) outp = v;
+            else if (!strcmp(f, "--device")) device = v;
             else if (!strcmp(f, "--batch")) batch = dfs_arg_long(f, v, 1, 65536);
             else threads = dfs_arg_long(f, v, 1, 1024);
             continue;
@@ -54,13 +60,14 @@ int main(int argc, char **argv)
         have_in = 1;
     }
     if (!model) dfs_die("-m M.ckpt is required (see --help)");
+    const nn_backend *be = nn_device_open(device, verbose);   /* before any file is read or written */
     if (threads > 0) {
         omp_set_num_threads((int)threads);
         openblas_set_num_threads((int)threads);
     }
     nn_ckpt_info info;
     nn_graph *g = nn_checkpoint_load(model, NULL, &info);
-    if (!g) dfs_die_error();
+    if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *m = nn_model_find(info.arch);
     dfs_out o;
     if (dfs_out_open(&o, outp, 0, 1) != 0) dfs_die_error();

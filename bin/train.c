@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include "common.h"
+#include "nn/device.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "nn/trainer.h"
@@ -49,6 +50,12 @@ static const char usage[] =
     "                  ends with the same checkpoint as an uninterrupted run\n"
     "  --log FILE      epoch log TSV (default STEM.log.tsv): epoch, train_loss, train_acc,\n"
     "                  val_loss, val_acc, seconds, images_per_s; rewritten whole after each epoch\n"
+    "  --device D      where the network runs: auto (default: cuda when a usable GPU is found,\n"
+    "                  else cpu), cpu or cuda (fails without a usable GPU); cpu-split is a test\n"
+    "                  device (cpu ops on separate memory, results equal cpu's). The same seed and\n"
+    "                  data give the same checkpoint on cpu and cpu-split; on cuda the sums run in\n"
+    "                  another order, so results agree to float rounding only\n"
+    "  --verbose       name the device on stderr even when it is the cpu (a GPU is always named)\n"
     "  --progress      live progress bar even when stderr is not a terminal\n"
     "  -q, --quiet     no per-epoch lines on stderr\n"
     "  -h, --help      show this help\n"
@@ -62,8 +69,9 @@ static const char usage[] =
 
 typedef struct train_args {
     nn_train_opts o;
-    int summary;
+    int summary, verbose;
     long threads;
+    const char *device;
     const char *mode;
     char *last_alloc, *log_alloc;   /* derived file names, freed at the end */
 } train_args;
@@ -91,10 +99,11 @@ static void parse_args(int argc, char **argv, train_args *a)
         if (!strcmp(f, "--summary")) { a->summary = 1; continue; }
         if (!strcmp(f, "--resume")) { o->resume = 1; continue; }
         if (!strcmp(f, "--progress")) { o->progress = 1; continue; }
+        if (!strcmp(f, "--verbose")) { a->verbose = 1; continue; }
         if (!strcmp(f, "-q") || !strcmp(f, "--quiet")) { o->quiet = 1; continue; }
         static const char *const valued[] = {"--arch", "--size", "--train", "--val", "-o", "--from", "--mode",
                                              "--mix", "--val-mix", "--epochs", "--batch", "--steps", "--lr",
-                                             "--loss", "--seed", "--threads", "--log", NULL};
+                                             "--loss", "--seed", "--threads", "--log", "--device", NULL};
         int k = 0;
         while (valued[k] && strcmp(valued[k], f)) k++;
         if (!valued[k]) dfs_die("unknown argument '%s' (see --help)", f);
@@ -119,6 +128,7 @@ static void parse_args(int argc, char **argv, train_args *a)
         } else if (!strcmp(f, "--seed")) o->seed = (uint64_t)dfs_arg_long(f, v, 0, 0x7fffffffffffffffL);
         else if (!strcmp(f, "--threads")) a->threads = dfs_arg_long(f, v, 1, 1024);
         else if (!strcmp(f, "--log")) o->log = v;
+        else if (!strcmp(f, "--device")) a->device = v;
     }
     if (a->summary) {
         if (!o->arch) dfs_die("--arch is required (see --help)");
@@ -192,6 +202,7 @@ int main(int argc, char **argv)
         if (fflush(stdout) != 0 || ferror(stdout)) dfs_die("<stdout>: write failed");
         return 0;
     }
+    a.o.be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
     if (a.threads > 0) {
         omp_set_num_threads((int)a.threads);
         openblas_set_num_threads((int)a.threads);

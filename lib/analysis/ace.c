@@ -196,7 +196,8 @@ static nn_graph *tail_build(const nn_graph *g, int layer)
     if (ok) {
         dfs_rng rng;
         dfs_rng_seed(&rng, 0);   /* every value is overwritten from g below */
-        nn_graph_alloc_params(t, &rng);
+        if (nn_graph_set_backend(t, g->be) != 0) ok = 0;
+        if (ok) nn_graph_alloc_params(t, &rng);
         for (int k = 0; k < t->ntensors && ok; k++) {
             int src = nn_graph_find_tensor(g, t->tensors[k].name);
             if (src < 0 || g->tensors[src].n != t->tensors[k].n) {
@@ -205,6 +206,7 @@ static nn_graph *tail_build(const nn_graph *g, int layer)
             }
             memcpy(nn_tensor_data(t, k), nn_tensor_data(g, src), (size_t)t->tensors[k].n * sizeof(float));
         }
+        if (ok && nn_graph_sync_params(t, NN_TO_DEVICE) != 0) ok = 0;
     }
 done:
     if (!ok && t) {
@@ -304,7 +306,7 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     nn_graph_set_memory(g, NN_MEM_FORWARD);
     nn_graph_keep(g, layer, 1);
     nn_graph_set_batch(g, B);
-    float *x = dfs_malloc(dfs_mul_size((size_t)B, (size_t)(3 * s->h * s->w) * sizeof(float)));
+    float *x = nn_graph_host_alloc(g, dfs_mul_size((size_t)B, (size_t)(3 * s->h * s->w) * sizeof(float)));
     float *pf = NULL, *X = NULL, *hb = NULL;
     double *val = NULL;
     nn_graph *t = NULL;
@@ -319,7 +321,7 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     for (int64_t b0 = 0; b0 < n_a; b0 += B) {
         int64_t nb = n_a - b0 < B ? n_a - b0 : B;
         to_nchw(s, first_a + b0, nb, x);
-        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0) goto out;
+        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0 || nn_graph_fetch(g, layer, NN_FETCH_OUT) < 0) goto out;
         for (int64_t i = 0; i < nb; i++)
             for (int64_t c = 0; c < C; c++) {
                 const float *p = L->out + i * S + c * hw;
@@ -355,7 +357,7 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
         nn_graph_set_memory(t, NN_MEM_FORWARD);
         nn_graph_keep(t, 0, 1);   /* the edited copies of the layer, rerun after each edit */
         nn_graph_set_batch(t, B * G);
-        X = dfs_malloc(dfs_mul_size((size_t)(B * G), (size_t)S * sizeof(float)));
+        X = nn_graph_host_alloc(g, dfs_mul_size((size_t)(B * G), (size_t)S * sizeof(float)));
     } else {
         hb = dfs_malloc((size_t)(B * hw) * sizeof(float));
     }
@@ -367,20 +369,20 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     for (int64_t b0 = 0; b0 < n_b; b0 += B) {
         int64_t nb = n_b - b0 < B ? n_b - b0 : B;
         to_nchw(s, first_b + b0, nb, x);
-        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0) goto out_prog;
+        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0 || nn_graph_fetch(g, layer, NN_FETCH_OUT) < 0) goto out_prog;
         if (t) {
             /* G copies of the batch in the tail's input, filled once per batch; each
              * intervention edits one neuron per copy and reruns the tail (the last group may
              * leave copies unedited: their outputs are ignored) */
             for (int64_t j = 0; j < G; j++) memcpy(X + (size_t)(j * nb * S), L->out, (size_t)(nb * S) * sizeof(float));
-            if (nn_graph_forward(t, X, G * nb, NN_EVAL) < 0) goto out_prog;
+            if (nn_graph_forward(t, X, G * nb, NN_EVAL) < 0 || nn_graph_fetch(t, 0, NN_FETCH_OUT) < 0) goto out_prog;
             float *h0 = t->nodes[0].out;
             for (int64_t c0 = 0; c0 < C; c0 += G) {
                 int64_t gc = C - c0 < G ? C - c0 : G;
                 for (int k = 0; k < steps; k++) {
                     for (int64_t j = 0; j < gc; j++)
                         set_neuron(h0 + j * nb * S, nb, S, c0 + j, hw, (float)val[(c0 + j) * steps + k]);
-                    if (nn_graph_forward_from(t, 0, NN_EVAL) < 0) goto out_prog;
+                    if (nn_graph_put(t, 0) < 0 || nn_graph_forward_from(t, 0, NN_EVAL) < 0) goto out_prog;
                     nn_model_pfake(m, nn_graph_output(t), gc * nb, pf);
                     for (int64_t j = 0; j < gc; j++) {
                         double sum = 0;
@@ -400,7 +402,7 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
                 for (int64_t i = 0; i < nb; i++) memcpy(hb + i * hw, L->out + i * S + c * hw, (size_t)hw * sizeof(float));
                 for (int k = 0; k < steps; k++) {
                     set_neuron(L->out, nb, S, c, hw, (float)val[c * steps + k]);
-                    if (nn_graph_forward_from(g, layer, NN_EVAL) < 0) goto out_prog;
+                    if (nn_graph_put(g, layer) < 0 || nn_graph_forward_from(g, layer, NN_EVAL) < 0) goto out_prog;
                     nn_model_pfake(m, nn_graph_output(g), nb, pf);
                     double sum = 0;
                     for (int64_t i = 0; i < nb; i++) sum += pf[i];
@@ -426,8 +428,8 @@ out_prog:
     dfs_progress_end(&prog);
 out:
     if (t) nn_graph_free(t);
-    free(x);
-    free(X);
+    nn_graph_host_free(g, x);
+    nn_graph_host_free(g, X);
     free(hb);
     free(pf);
     free(val);

@@ -65,6 +65,12 @@ int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N,
     g->guided_relu = 0;
     nn_graph_want_grad(g, layer, 1);
     nn_graph_backward(g, seed);
+    if (nn_graph_fetch(g, layer, NN_FETCH_OUT | NN_FETCH_GRAD) != 0) {
+        memcpy(g->want_grad, saved, (size_t)g->nnodes);
+        free(saved);
+        free(seed);
+        return -1;
+    }
 
     const nn_node *L = &g->nodes[layer];
     int64_t K = L->C, HW = L->H * L->W;
@@ -90,6 +96,12 @@ int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N,
         g->guided_relu = 1;
         nn_graph_backward(g, seed);
         g->guided_relu = 0;
+        if (nn_graph_fetch(g, 0, NN_FETCH_GRAD) != 0) {
+            memcpy(g->want_grad, saved, (size_t)g->nnodes);
+            free(saved);
+            free(seed);
+            return -1;
+        }
         memcpy(guided, g->nodes[0].dout, (size_t)(N * nn_node_size(g, 0)) * sizeof(float));
     }
     memcpy(g->want_grad, saved, (size_t)g->nnodes);

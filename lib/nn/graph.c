@@ -1045,11 +1045,12 @@ static void forward_node(nn_graph *g, int i)
     }
 }
 
-/* On the test backend: the mirrors of what a forward from node `from` rewrites go stale. */
+/* On the test backend: the mirrors of what a forward rewrites go stale (from < 0: the whole
+ * arena; else the outputs of the nodes after `from`). */
 static void poison_forward(nn_graph *g, int from)
 {
     if (!g->poison) return;
-    if (from == 0) {
+    if (from < 0) {
         poison(g, g->arena, g->arena_bytes);
     } else {
         for (int i = from + 1; i < g->nnodes; i++) {
@@ -1068,7 +1069,7 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
     if (plan_changed(g)) layout(g, g->batch);
     g->cur_n = N;
     g->mode = mode;
-    poison_forward(g, 0);
+    poison_forward(g, -1);
     if (g->be->upload(DV(g->nodes[0].out), x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
         return dfs_fail("forward: input upload on %s: %s", g->be->name, g->be->last_error());
     for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
@@ -1082,7 +1083,7 @@ int nn_graph_forward_from(nn_graph *g, int from, int mode)
     if (g->mem_plan != NN_MEM_ALL && !(g->keep && g->keep[from]))
         return dfs_fail("forward_from: node %s is not kept (nn_graph_keep) in this memory plan", g->nodes[from].name);
     g->mode = mode;
-    poison_forward(g, from > 0 ? from : 1);
+    poison_forward(g, from);
     for (int i = from + 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;
 }

@@ -571,7 +571,7 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
     nn_graph_set_memory(g, NN_MEM_FORWARD);   /* only the logits are read */
     nn_graph_set_batch(g, batch);
     size_t img = (size_t)(3 * size * size);
-    float *x = dfs_malloc(dfs_mul_size(img * sizeof(float), (size_t)batch));
+    float *x = nn_graph_host_alloc(g, dfs_mul_size(img * sizeof(float), (size_t)batch));
     float *pf = dfs_malloc((size_t)batch * sizeof(float));
     char **keys = dfs_calloc((size_t)batch, sizeof *keys), **sets = dfs_calloc((size_t)batch, sizeof *sets);
     int32_t *labels = dfs_malloc((size_t)batch * sizeof *labels);
@@ -636,7 +636,7 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
     free(keys);
     free(sets);
     free(labels);
-    free(x);
+    nn_graph_host_free(g, x);
     free(pf);
     dfs_record_free(&r);
     dfs_reader_close(&rd);
