@@ -1,0 +1,263 @@
+/* test_backend_graph: the graph on a backend whose memory is not the host's.
+ *
+ * cpu-split (backend.c) runs the cpu ops on memory of its own, and the graph NaN-fills its stale
+ * host mirrors there: every architecture's training step (forward, loss gradient upload,
+ * backward, L2, Adam, dropout masks drawn and reused) and eval forward must equal the cpu's BIT
+ * FOR BIT, so any missing upload, download or sync fails here without a GPU.
+ *
+ * cuda: the same step against the cpu within tolerances (cuBLAS sums in another order),
+ * skipped with the reason when no usable CUDA device is found. */
+#include "check.h"
+#include "common.h"
+#include "nn/backend.h"
+#include "nn/gradcam.h"
+#include "nn/graph.h"
+#include "nn/models.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 2
+
+static const struct {
+    const char *arch;
+    int64_t size;
+} archs[] = {{"meso4", 32}, {"mesoinception4", 32}, {"shallownet", 24}, {"xception", 32}, {"efficientnet-b0", 32}};
+#define NARCH (int)(sizeof archs / sizeof *archs)
+
+#define LR 1e-3f
+
+static nn_graph *build(int a, const nn_backend *be, int plan)
+{
+    nn_graph *g = nn_model_build(archs[a].arch, archs[a].size);
+    CHECK(g && nn_graph_check(g) == 0, "%s: %s", archs[a].arch, dfs_error());
+    CHECK(nn_graph_set_backend(g, be) == 0, "%s: %s", archs[a].arch, dfs_error());
+    dfs_rng rng;
+    dfs_rng_seed(&rng, 5);
+    nn_graph_alloc_params(g, &rng);
+    nn_graph_alloc_train(g);
+    dfs_rng_seed(&g->rng, 77);
+    nn_graph_set_memory(g, plan);
+    nn_graph_set_batch(g, N);
+    return g;
+}
+
+static float *input(int a, unsigned seed)
+{
+    size_t n = (size_t)N * 3 * (size_t)(archs[a].size * archs[a].size);
+    float *x = malloc(n * sizeof *x);
+    dfs_rng rng;
+    dfs_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) x[i] = (float)dfs_rng_uniform(&rng);
+    return x;
+}
+
+/* Worst deviation of b from a, relative to the largest |a| of the array (so near-zero entries
+ * of a GEMM result do not dominate); 0 when bit-identical. */
+static double deviation(const float *a, const float *b, int64_t n)
+{
+    if (!memcmp(a, b, (size_t)n * sizeof(float))) return 0.0;
+    double scale = 0.0, worst = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(a[i]) > scale) scale = fabs(a[i]);
+    if (scale == 0.0) scale = 1.0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / scale;
+        if (!(d <= worst)) worst = d;   /* NaN counts as the worst */
+    }
+    return worst;
+}
+
+/* One training step (forward, loss gradient, backward, L2, Adam) with fresh masks, a second
+ * forward reusing them, then an eval forward; everything read back through the public calls. */
+typedef struct run {
+    float *train_out, *reuse_out, *eval_out, *params, *stats, *grads, *m, *v;
+    double l2;
+} run;
+
+static void one_run(int a, const nn_backend *be, int plan, const float *x, run *r)
+{
+    nn_graph *g = build(a, be, plan);
+    int64_t C = nn_graph_output_size(g), P = (int64_t)g->nparams;
+    memset(r, 0, sizeof *r);
+    r->train_out = malloc((size_t)(N * C) * sizeof(float));
+    r->reuse_out = malloc((size_t)(N * C) * sizeof(float));
+    r->eval_out = malloc((size_t)(N * C) * sizeof(float));
+    CHECK(nn_graph_forward(g, x, N, NN_TRAIN) == 0, "%s", dfs_error());
+    memcpy(r->train_out, nn_graph_output(g), (size_t)(N * C) * sizeof(float));
+    float dl[2 * N];
+    for (int i = 0; i < N * C; i++) dl[i] = 0.25f * (float)(i + 1) * (i & 1 ? -1.0f : 1.0f);
+    nn_graph_zero_grad(g);
+    nn_graph_backward(g, dl);
+    r->l2 = nn_graph_l2(g);
+    nn_adam adam = {LR, 0.9f, 0.999f, 1e-7f, 0};
+    nn_graph_adam_step(g, &adam);
+    g->reuse_masks = 1;
+    CHECK(nn_graph_forward(g, x, N, NN_TRAIN) == 0, "%s", dfs_error());
+    memcpy(r->reuse_out, nn_graph_output(g), (size_t)(N * C) * sizeof(float));
+    g->reuse_masks = 0;
+    CHECK(nn_graph_forward(g, x, N, NN_EVAL) == 0, "%s", dfs_error());
+    memcpy(r->eval_out, nn_graph_output(g), (size_t)(N * C) * sizeof(float));
+    CHECK(nn_graph_sync_params(g, NN_TO_HOST | NN_SYNC_ADAM | NN_SYNC_GRADS) == 0, "%s", dfs_error());
+    r->params = malloc((size_t)P * sizeof(float));
+    r->grads = malloc((size_t)P * sizeof(float));
+    r->m = malloc((size_t)P * sizeof(float));
+    r->v = malloc((size_t)P * sizeof(float));
+    r->stats = malloc((g->nstats ? g->nstats : 1) * sizeof(float));
+    memcpy(r->params, g->params, (size_t)P * sizeof(float));
+    memcpy(r->grads, g->grads, (size_t)P * sizeof(float));
+    memcpy(r->m, g->adam_m, (size_t)P * sizeof(float));
+    memcpy(r->v, g->adam_v, (size_t)P * sizeof(float));
+    memcpy(r->stats, g->stats, g->nstats * sizeof(float));
+    nn_graph_free(g);
+}
+
+static void run_free(run *r)
+{
+    free(r->train_out);
+    free(r->reuse_out);
+    free(r->eval_out);
+    free(r->params);
+    free(r->stats);
+    free(r->grads);
+    free(r->m);
+    free(r->v);
+}
+
+static void test_split_training_step(void)
+{
+    const nn_backend *cpu = nn_backend_open("cpu"), *split = nn_backend_open("cpu-split");
+    CHECK(split && !split->host_memory && !strcmp(split->name, "cpu-split"), "cpu-split: %s", dfs_error());
+    if (!split) return;
+    for (int a = 0; a < NARCH; a++) {
+        nn_graph *g = nn_model_build(archs[a].arch, archs[a].size);
+        int64_t C = nn_graph_output_size(g), P = (int64_t)g->nparams, S = (int64_t)g->nstats;
+        nn_graph_free(g);
+        float *x = input(a, 3);
+        /* the trainer's plan for all; also every node in its own buffer for the three small
+         * models (xception and efficientnet-b0 would double the test's time) */
+        for (int plan = a < 3 ? NN_MEM_ALL : NN_MEM_BACKWARD; plan <= NN_MEM_BACKWARD; plan += NN_MEM_BACKWARD) {
+            run rc, rs;
+            one_run(a, cpu, plan, x, &rc);
+            one_run(a, split, plan, x, &rs);
+            const char *an = archs[a].arch, *pn = plan == NN_MEM_ALL ? "all" : "backward";
+            CHECK(!memcmp(rc.train_out, rs.train_out, (size_t)(N * C) * sizeof(float)), "%s/%s: training output", an, pn);
+            CHECK(!memcmp(rc.reuse_out, rs.reuse_out, (size_t)(N * C) * sizeof(float)), "%s/%s: reused masks", an, pn);
+            CHECK(!memcmp(rc.eval_out, rs.eval_out, (size_t)(N * C) * sizeof(float)), "%s/%s: eval output", an, pn);
+            CHECK(!memcmp(rc.grads, rs.grads, (size_t)P * sizeof(float)), "%s/%s: gradients", an, pn);
+            CHECK(!memcmp(rc.params, rs.params, (size_t)P * sizeof(float)) && !memcmp(rc.m, rs.m, (size_t)P * sizeof(float)) &&
+                      !memcmp(rc.v, rs.v, (size_t)P * sizeof(float)),
+                  "%s/%s: parameters or Adam moments after the step", an, pn);
+            CHECK(!memcmp(rc.stats, rs.stats, (size_t)S * sizeof(float)), "%s/%s: running statistics", an, pn);
+            CHECK(rc.l2 == rs.l2, "%s/%s: L2 %.17g vs %.17g", an, pn, rc.l2, rs.l2);
+            /* a step that changed nothing would pass the comparisons above trivially */
+            CHECK(deviation(rc.eval_out, rc.train_out, N * C) > 0.0, "%s/%s: the step changed nothing", an, pn);
+            run_free(&rc);
+            run_free(&rs);
+        }
+        free(x);
+    }
+}
+
+/* Host mirrors are stale (NaN on cpu-split) until fetched; fetch, put and forward_from agree
+ * with the cpu; Grad-CAM too. */
+static void test_split_mirrors(void)
+{
+    const nn_backend *cpu = nn_backend_open("cpu"), *split = nn_backend_open("cpu-split");
+    int a = 0;   /* meso4 */
+    nn_graph *gc = build(a, cpu, NN_MEM_ALL), *gs = build(a, split, NN_MEM_ALL);
+    float *x = input(a, 4);
+    CHECK(nn_graph_forward(gc, x, N, NN_EVAL) == 0 && nn_graph_forward(gs, x, N, NN_EVAL) == 0, "%s", dfs_error());
+    int L = nn_graph_find(gc, "block2.relu");
+    CHECK(L > 0, "meso4 has block2.relu");
+    int64_t n = N * nn_node_size(gc, L);
+    CHECK(isnan(gs->nodes[L].out[0]), "cpu-split: an unfetched output reads NaN on the host");
+    CHECK(nn_graph_fetch(gs, L, NN_FETCH_OUT) == 0, "%s", dfs_error());
+    CHECK(!memcmp(gc->nodes[L].out, gs->nodes[L].out, (size_t)n * sizeof(float)), "fetch: the cpu's values");
+    /* an edit on the host, uploaded, then the rest of the network */
+    for (int64_t i = 0; i < n; i += 3) gc->nodes[L].out[i] = gs->nodes[L].out[i] = 0.5f;
+    CHECK(nn_graph_put(gs, L) == 0, "%s", dfs_error());
+    CHECK(nn_graph_forward_from(gc, L, NN_EVAL) == 0 && nn_graph_forward_from(gs, L, NN_EVAL) == 0, "%s", dfs_error());
+    int64_t C = nn_graph_output_size(gc);
+    CHECK(!memcmp(nn_graph_output(gc), nn_graph_output(gs), (size_t)(N * C) * sizeof(float)), "put + forward_from");
+    /* Grad-CAM maps and guided gradients */
+    nn_graph_set_memory(gc, NN_MEM_BACKWARD);
+    nn_graph_set_memory(gs, NN_MEM_BACKWARD);
+    int layer = nn_gradcam_layer(gc, "block4.relu");
+    int64_t hw = gc->nodes[layer].H * gc->nodes[layer].W, in = N * nn_node_size(gc, 0);
+    float *mc = malloc((size_t)(N * hw) * sizeof(float)), *ms = malloc((size_t)(N * hw) * sizeof(float));
+    float *qc = malloc((size_t)in * sizeof(float)), *qs = malloc((size_t)in * sizeof(float));
+    CHECK(nn_gradcam_batch(gc, layer, NN_CAM_FAKE, x, N, 1, mc, qc) == 0 &&
+              nn_gradcam_batch(gs, layer, NN_CAM_FAKE, x, N, 1, ms, qs) == 0,
+          "%s", dfs_error());
+    CHECK(!memcmp(mc, ms, (size_t)(N * hw) * sizeof(float)) && !memcmp(qc, qs, (size_t)in * sizeof(float)),
+          "Grad-CAM on cpu-split equals cpu");
+    free(mc);
+    free(ms);
+    free(qc);
+    free(qs);
+    /* moving a graph with parameters to another backend keeps them */
+    nn_graph *gm = build(a, cpu, NN_MEM_ALL);
+    CHECK(nn_graph_set_backend(gm, split) == 0, "%s", dfs_error());
+    CHECK(nn_graph_forward(gm, x, N, NN_EVAL) == 0, "%s", dfs_error());
+    nn_graph_set_memory(gc, NN_MEM_ALL);
+    CHECK(nn_graph_forward(gc, x, N, NN_EVAL) == 0, "%s", dfs_error());
+    CHECK(!memcmp(nn_graph_output(gc), nn_graph_output(gm), (size_t)(N * C) * sizeof(float)), "set_backend moves params");
+    CHECK(nn_graph_set_backend(gm, cpu) == 0 && !isnan(gm->params[0]), "back to cpu: params downloaded");
+    nn_graph_free(gm);
+    nn_graph_free(gc);
+    nn_graph_free(gs);
+    free(x);
+}
+
+/* The real GPU against the cpu. Tolerances: outputs, gradients and running statistics within
+ * 1e-3 of the array's largest magnitude (GEMM and reduction order differ); after the first Adam
+ * step a weight moves by about lr * sign(g), so a gradient that rounds to the other sign near
+ * zero may move it the other way: parameters within 2.05 * lr. */
+static const nn_backend *cuda;
+
+static void test_cuda_training_step(void)
+{
+    const nn_backend *cpu = nn_backend_open("cpu");
+    printf("# cuda: %s\n", cuda->device_name);
+    for (int a = 0; a < NARCH; a++) {
+        nn_graph *g = nn_model_build(archs[a].arch, archs[a].size);
+        int64_t C = nn_graph_output_size(g), P = (int64_t)g->nparams, S = (int64_t)g->nstats;
+        nn_graph_free(g);
+        float *x = input(a, 3);
+        run rc, rg;
+        one_run(a, cpu, NN_MEM_BACKWARD, x, &rc);
+        one_run(a, cuda, NN_MEM_BACKWARD, x, &rg);
+        const char *an = archs[a].arch;
+        double d_out = deviation(rc.train_out, rg.train_out, N * C), d_eval = deviation(rc.eval_out, rg.eval_out, N * C),
+               d_reuse = deviation(rc.reuse_out, rg.reuse_out, N * C), d_grad = deviation(rc.grads, rg.grads, P),
+               d_stats = deviation(rc.stats, rg.stats, S), d_m = deviation(rc.m, rg.m, P);
+        double d_par = 0;
+        for (int64_t i = 0; i < P; i++) {
+            double d = fabs((double)rc.params[i] - rg.params[i]);
+            if (!(d <= d_par)) d_par = d;
+        }
+        printf("# %s: output %.2g, eval %.2g, reused %.2g, grads %.2g, stats %.2g, adam m %.2g, params %.2g lr\n", an,
+               d_out, d_eval, d_reuse, d_grad, d_stats, d_m, d_par / LR);
+        CHECK(d_out <= 1e-3 && d_reuse <= 1e-3 && d_eval <= 1e-3, "%s: outputs differ by %.3g/%.3g/%.3g", an, d_out,
+              d_reuse, d_eval);
+        CHECK(d_grad <= 1e-3 && d_m <= 1e-3, "%s: gradients differ by %.3g (adam m %.3g)", an, d_grad, d_m);
+        CHECK(d_stats <= 1e-3, "%s: running statistics differ by %.3g", an, d_stats);
+        CHECK(d_par <= 2.05 * LR, "%s: parameters differ by %.3g lr", an, d_par / LR);
+        CHECK(fabs(rc.l2 - rg.l2) <= 1e-3 * fabs(rc.l2) + 1e-12, "%s: L2 %.9g vs %.9g", an, rc.l2, rg.l2);
+        run_free(&rc);
+        run_free(&rg);
+        free(x);
+    }
+}
+
+int main(void)
+{
+    RUN(test_split_training_step);
+    RUN(test_split_mirrors);
+    cuda = nn_backend_open("cuda");
+    if (cuda) RUN(test_cuda_training_step);
+    else SKIP(test_cuda_training_step, "%s", dfs_error());
+    return CHECK_DONE();
+}
