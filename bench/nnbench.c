@@ -1,6 +1,8 @@
 /* nnbench: time inference or training steps of one study architecture on random data.
  *
- *   nnbench ARCH SIZE BATCH train|infer STEPS [WARMUP]
+ *   nnbench ARCH SIZE BATCH train|infer STEPS [WARMUP [DEVICE]]
+ *
+ * DEVICE: cpu (default), cuda or cpu-split (lib/nn/device.h); bench/gpu.sh uses cuda.
  *
  * Built by bench/cpu.sh (not by `make`): it links build/libdfstudy.a and uses the same graph,
  * model builders, losses and Adam as bin/train and bin/predict, without their data loading, so
@@ -17,6 +19,7 @@
 #include <time.h>
 #include "common.h"
 #include "rng.h"
+#include "nn/device.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "nn/trainer.h"
@@ -55,21 +58,22 @@ int main(int argc, char **argv)
 {
     dfs_tool_init(argv[0]);
     if (argc == 2 && !strcmp(argv[1], "--help")) {
-        printf("usage: nnbench ARCH SIZE BATCH train|infer STEPS [WARMUP]\n");
+        printf("usage: nnbench ARCH SIZE BATCH train|infer STEPS [WARMUP [DEVICE]]\n");
         return 0;
     }
-    if (argc != 6 && argc != 7) dfs_die("usage: nnbench ARCH SIZE BATCH train|infer STEPS [WARMUP]");
+    if (argc < 6 || argc > 8) dfs_die("usage: nnbench ARCH SIZE BATCH train|infer STEPS [WARMUP [DEVICE]]");
     const char *arch = argv[1];
     long size = dfs_arg_long("SIZE", argv[2], 8, 4096);
     long batch = dfs_arg_long("BATCH", argv[3], 1, 4096);
     long steps = dfs_arg_long("STEPS", argv[5], 1, 1000000);
-    long warmup = argc == 7 ? dfs_arg_long("WARMUP", argv[6], 0, 1000000) : 1;
+    long warmup = argc >= 7 ? dfs_arg_long("WARMUP", argv[6], 0, 1000000) : 1;
+    const nn_backend *be = nn_device_open(argc == 8 ? argv[7] : "cpu", 0);
     int train = !strcmp(argv[4], "train");
     if (!train && strcmp(argv[4], "infer")) dfs_die("%s: mode must be train or infer", argv[4]);
     const nn_model_info *m = nn_model_find(arch);
     if (!m) dfs_die("%s: unknown architecture", arch);
     nn_graph *g = nn_model_build(arch, size);
-    if (!g || nn_graph_check(g) != 0) dfs_die_error();
+    if (!g || nn_graph_check(g) != 0 || nn_graph_set_backend(g, be) != 0) dfs_die_error();
 
     dfs_rng rng;
     dfs_rng_seed(&rng, 1);
@@ -79,7 +83,7 @@ int main(int argc, char **argv)
     nn_graph_set_memory(g, train ? NN_MEM_BACKWARD : NN_MEM_FORWARD);
     nn_graph_set_batch(g, batch);
     size_t nx = (size_t)batch * 3 * (size_t)size * (size_t)size;
-    float *x = dfs_malloc(nx * sizeof *x);
+    float *x = nn_graph_host_alloc(g, nx * sizeof *x);
     for (size_t i = 0; i < nx; i++) x[i] = (float)dfs_rng_uniform(&rng);
     float *y = dfs_malloc((size_t)batch * sizeof *y);
     for (long i = 0; i < batch; i++) y[i] = (float)(i & 1);
@@ -104,12 +108,13 @@ int main(int argc, char **argv)
             sink += logits[0];
         }
     }
+    if (be->sync() != 0) dfs_die("sync: %s", be->last_error());   /* the last step's Adam is asynchronous */
     double secs = now() - t0;
     /* the sink keeps the work observable; a non-finite value means the run itself went wrong */
     if (sink != sink) dfs_die("%s: non-finite loss or output", arch);
     printf("%s %ld %ld %s %ld %.6f %.3f %.6f\n", arch, size, batch, train ? "train" : "infer", steps, secs,
            (double)(batch * steps) / secs, 2.0 * forward_macs(g) / 1e9);
-    free(x);
+    nn_graph_host_free(g, x);
     free(y);
     free(dlogits);
     nn_graph_free(g);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of bench/cpu.sh: time inference or training steps of one study architecture.
 
-    /usr/bin/python3 bench/torchbench.py ARCH SIZE BATCH train|infer STEPS WARMUP THREADS
+    /usr/bin/python3 bench/torchbench.py ARCH SIZE BATCH train|infer STEPS WARMUP THREADS [--device cpu|cuda]
 
 The architectures are the PyTorch definitions of tests/make-fixtures-models.py (imported, not
 rewritten), run in float32: its Params class makes float64 leaves for the reference fixtures, so
@@ -11,6 +11,9 @@ how the study's models must be written in PyTorch to match Keras, so it is kept.
   infer: forward under torch.no_grad() with batchnorm on running statistics.
   train: training-mode forward, the stage-1 loss of the study, zero_grad, backward, Adam step
          (torch.optim.Adam, eps 1e-7 as Keras) over every parameter.
+--device cuda (bench/gpu.sh): parameters, batch and optimizer state on the GPU, cuDNN with
+torch.backends.cudnn.benchmark (it picks the fastest algorithm per layer shape during the warm-up
+steps); the clock starts and stops after torch.cuda.synchronize().
 Prints one line like bench/nnbench.c: `arch size batch mode steps seconds img_per_s`.
 """
 import os
@@ -35,7 +38,19 @@ class Params32(fx.Params):
 
 
 def main():
-    arch, size, batch, mode, steps, warmup, threads = sys.argv[1:8]
+    args = sys.argv[1:]
+    device = "cpu"
+    if "--device" in args:
+        i = args.index("--device")
+        if i + 1 >= len(args) or args[i + 1] not in ("cpu", "cuda"):
+            sys.exit("torchbench: --device needs cpu or cuda")
+        device = args[i + 1]
+        del args[i:i + 2]
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("torchbench: no usable CUDA device (torch.cuda.is_available() is false)")
+        torch.backends.cudnn.benchmark = True
+    arch, size, batch, mode, steps, warmup, threads = args[0:7]
     size, batch, steps, warmup, threads = int(size), int(batch), int(steps), int(warmup), int(threads)
     torch.set_num_threads(threads)
     train = mode == "train"
@@ -46,6 +61,11 @@ def main():
     y = torch.tensor(np.array([i & 1 for i in range(batch)], dtype=np.float32))
     with torch.no_grad():   # creates the parameters
         fx.ARCHS[arch](fx.Net(P, False), x[:1])
+    if device == "cuda":
+        for n, t in P.t.items():
+            P.t[n] = t.detach().to(device).requires_grad_(t.requires_grad)
+        x, y = x.to(device), y.to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     params = [t for n, t in P.t.items() if not P.specs[n][4]]
     lr = {"meso4": 1e-3, "mesoinception4": 1e-3}.get(arch, 1e-4)
     opt = torch.optim.Adam(params, lr=lr, eps=1e-7) if train else None
@@ -53,6 +73,7 @@ def main():
     t0 = time.perf_counter()
     for s in range(warmup + steps):
         if s == warmup:
+            sync()
             t0 = time.perf_counter()
         if train:
             logits = net_fn(fx.Net(P, True), x)
@@ -64,6 +85,7 @@ def main():
         else:
             with torch.no_grad():
                 sink += net_fn(fx.Net(P, False), x)[0, 0].item()
+    sync()
     secs = time.perf_counter() - t0
     if sink != sink:
         sys.exit(f"torchbench: {arch}: non-finite loss or output")

@@ -140,10 +140,9 @@ int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
     region_set(g, R_GRADS, g->grads, pb, 1);
     region_set(g, R_ADAM_M, g->adam_m, pb, 1);
     region_set(g, R_ADAM_V, g->adam_v, pb, 1);
-    /* activations are refilled by the next forward */
-    region_set(g, R_ARENA, g->arena, g->arena_bytes, 0);
-    region_set(g, R_GRAD_ARENA, g->grad_arena, g->grad_arena_bytes, 0);
-    if (g->arena) scratch_set(g);
+    /* the arenas and the conv scratch are laid out again for this backend by the next forward
+     * (the host scratch exists only on a host-memory backend); activations are recomputed */
+    if (g->arena) g->plan_dirty = 1;
     return 0;
 }
 

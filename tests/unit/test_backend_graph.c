@@ -205,6 +205,8 @@ static void test_split_mirrors(void)
     CHECK(nn_graph_forward(gc, x, N, NN_EVAL) == 0, "%s", dfs_error());
     CHECK(!memcmp(nn_graph_output(gc), nn_graph_output(gm), (size_t)(N * C) * sizeof(float)), "set_backend moves params");
     CHECK(nn_graph_set_backend(gm, cpu) == 0 && !isnan(gm->params[0]), "back to cpu: params downloaded");
+    CHECK(nn_graph_forward(gm, x, N, NN_EVAL) == 0, "%s", dfs_error());
+    CHECK(!memcmp(nn_graph_output(gc), nn_graph_output(gm), (size_t)(N * C) * sizeof(float)), "and runs there");
     nn_graph_free(gm);
     nn_graph_free(gc);
     nn_graph_free(gs);
