@@ -73,6 +73,8 @@ static double deviation(const float *a, const float *b, int64_t n)
  * forward reusing them, then an eval forward; everything read back through the public calls. */
 typedef struct run {
     float *train_out, *reuse_out, *eval_out, *params, *stats, *grads, *m, *v;
+    float *dmid;       /* the activation gradient of a node in the middle (nn_graph_fetch) */
+    int64_t nmid;
     double l2;
 } run;
 
@@ -84,12 +86,19 @@ static void one_run(int a, const nn_backend *be, int plan, const float *x, run *
     r->train_out = malloc((size_t)(N * C) * sizeof(float));
     r->reuse_out = malloc((size_t)(N * C) * sizeof(float));
     r->eval_out = malloc((size_t)(N * C) * sizeof(float));
+    int mid = g->nnodes / 2;
+    while (g->nodes[mid].kind == NN_FLATTEN) mid--;
+    nn_graph_want_grad(g, mid, 1);
     CHECK(nn_graph_forward(g, x, N, NN_TRAIN) == 0, "%s", dfs_error());
     memcpy(r->train_out, nn_graph_output(g), (size_t)(N * C) * sizeof(float));
     float dl[2 * N];
     for (int i = 0; i < N * C; i++) dl[i] = 0.25f * (float)(i + 1) * (i & 1 ? -1.0f : 1.0f);
     nn_graph_zero_grad(g);
     nn_graph_backward(g, dl);
+    r->nmid = N * nn_node_size(g, mid);
+    r->dmid = malloc((size_t)r->nmid * sizeof(float));
+    CHECK(nn_graph_fetch(g, mid, NN_FETCH_GRAD) == 0, "%s", dfs_error());
+    memcpy(r->dmid, g->nodes[mid].dout, (size_t)r->nmid * sizeof(float));
     r->l2 = nn_graph_l2(g);
     nn_adam adam = {LR, 0.9f, 0.999f, 1e-7f, 0};
     nn_graph_adam_step(g, &adam);
@@ -123,6 +132,7 @@ static void run_free(run *r)
     free(r->grads);
     free(r->m);
     free(r->v);
+    free(r->dmid);
 }
 
 static void test_split_training_step(void)
@@ -137,15 +147,18 @@ static void test_split_training_step(void)
         float *x = input(a, 3);
         /* the trainer's plan for all; also every node in its own buffer for the three small
          * models (xception and efficientnet-b0 would double the test's time) */
-        for (int plan = a < 3 ? NN_MEM_ALL : NN_MEM_BACKWARD; plan <= NN_MEM_BACKWARD; plan += NN_MEM_BACKWARD) {
+        static const int plans[2] = {NN_MEM_TRAIN, NN_MEM_ALL};
+        for (int k = 0; k < (a < 3 ? 2 : 1); k++) {
+            int plan = plans[k];
             run rc, rs;
             one_run(a, cpu, plan, x, &rc);
             one_run(a, split, plan, x, &rs);
-            const char *an = archs[a].arch, *pn = plan == NN_MEM_ALL ? "all" : "backward";
+            const char *an = archs[a].arch, *pn = plan == NN_MEM_ALL ? "all" : "train";
             CHECK(!memcmp(rc.train_out, rs.train_out, (size_t)(N * C) * sizeof(float)), "%s/%s: training output", an, pn);
             CHECK(!memcmp(rc.reuse_out, rs.reuse_out, (size_t)(N * C) * sizeof(float)), "%s/%s: reused masks", an, pn);
             CHECK(!memcmp(rc.eval_out, rs.eval_out, (size_t)(N * C) * sizeof(float)), "%s/%s: eval output", an, pn);
             CHECK(!memcmp(rc.grads, rs.grads, (size_t)P * sizeof(float)), "%s/%s: gradients", an, pn);
+            CHECK(!memcmp(rc.dmid, rs.dmid, (size_t)rc.nmid * sizeof(float)), "%s/%s: fetched activation gradient", an, pn);
             CHECK(!memcmp(rc.params, rs.params, (size_t)P * sizeof(float)) && !memcmp(rc.m, rs.m, (size_t)P * sizeof(float)) &&
                       !memcmp(rc.v, rs.v, (size_t)P * sizeof(float)),
                   "%s/%s: parameters or Adam moments after the step", an, pn);
@@ -229,12 +242,13 @@ static void test_cuda_training_step(void)
         nn_graph_free(g);
         float *x = input(a, 3);
         run rc, rg;
-        one_run(a, cpu, NN_MEM_BACKWARD, x, &rc);
-        one_run(a, cuda, NN_MEM_BACKWARD, x, &rg);
+        one_run(a, cpu, NN_MEM_TRAIN, x, &rc);
+        one_run(a, cuda, NN_MEM_TRAIN, x, &rg);
         const char *an = archs[a].arch;
         double d_out = deviation(rc.train_out, rg.train_out, N * C), d_eval = deviation(rc.eval_out, rg.eval_out, N * C),
                d_reuse = deviation(rc.reuse_out, rg.reuse_out, N * C), d_grad = deviation(rc.grads, rg.grads, P),
-               d_stats = deviation(rc.stats, rg.stats, S), d_m = deviation(rc.m, rg.m, P);
+               d_stats = deviation(rc.stats, rg.stats, S), d_m = deviation(rc.m, rg.m, P),
+               d_mid = deviation(rc.dmid, rg.dmid, rc.nmid);
         double d_par = 0;
         for (int64_t i = 0; i < P; i++) {
             double d = fabs((double)rc.params[i] - rg.params[i]);
@@ -244,7 +258,8 @@ static void test_cuda_training_step(void)
                d_out, d_eval, d_reuse, d_grad, d_stats, d_m, d_par / LR);
         CHECK(d_out <= 1e-3 && d_reuse <= 1e-3 && d_eval <= 1e-3, "%s: outputs differ by %.3g/%.3g/%.3g", an, d_out,
               d_reuse, d_eval);
-        CHECK(d_grad <= 1e-3 && d_m <= 1e-3, "%s: gradients differ by %.3g (adam m %.3g)", an, d_grad, d_m);
+        CHECK(d_grad <= 1e-3 && d_m <= 1e-3 && d_mid <= 1e-3, "%s: gradients differ by %.3g (adam m %.3g, activation %.3g)",
+              an, d_grad, d_m, d_mid);
         CHECK(d_stats <= 1e-3, "%s: running statistics differ by %.3g", an, d_stats);
         CHECK(d_par <= 2.05 * LR, "%s: parameters differ by %.3g lr", an, d_par / LR);
         CHECK(fabs(rc.l2 - rg.l2) <= 1e-3 * fabs(rc.l2) + 1e-12, "%s: L2 %.9g vs %.9g", an, rc.l2, rg.l2);
