@@ -39,6 +39,10 @@ bool launched(const char *op, const char *kernel);
  * one call; the stream orders them). NULL (error recorded) when it cannot grow. */
 void *workspace(const char *op, size_t bytes);
 
+/* dst[c] += sum over n and i of src[(n * C + c) * HW + i], in double, without atomics (norm.cu:
+ * the batchnorm statistics' split reduction). Returns false after recording an error. */
+bool channel_sum_add(const char *op, float *dst, const float *src, int64_t N, int64_t C, int64_t HW);
+
 /* Threads per block of the flat kernels, and a grid that covers n with grid-stride loops. */
 constexpr int THREADS = 256;
 inline unsigned flat_grid(int64_t n)

@@ -2,8 +2,8 @@
  *
  * Paths, chosen per call as on the cpu (lib/nn/conv.c):
  *  - depthwise (groups == C > 1): direct kernels, one thread per output value (forward), per
- *    input value (input gradient, a gather: no atomics), and one block per weight (weight
- *    gradient, a block reduction in double);
+ *    input value (input gradient, a gather: no atomics), and blocks per (weight, share of the
+ *    products) for the weight gradient (block reductions in double, then the shares in order);
  *  - pointwise (1x1, stride 1, no padding): the input planes are the GEMM operand; the forward
  *    and the input gradient are one strided-batched SGEMM over all images per group;
  *  - everything else: im2col of a chunk of images, then SGEMM.
@@ -133,20 +133,6 @@ __global__ void add_bias_kernel(float *out, const float *b, int64_t planes, int6
     }
 }
 
-/* db[k] += sum over n and pq of dout: one block per channel, in double. */
-__global__ void bias_grad_kernel(float *db, const float *dout, int64_t N, int64_t K, int64_t PQ)
-{
-    for (int64_t k = blockIdx.x; k < K; k += gridDim.x) {
-        double acc = 0;
-        for (int64_t n = 0; n < N; n++) {
-            const float *g = dout + (n * K + k) * PQ;
-            for (int64_t j = threadIdx.x; j < PQ; j += blockDim.x) acc += g[j];
-        }
-        double s = block_sum(acc);
-        if (threadIdx.x == 0) db[k] += (float)s;
-    }
-}
-
 /* ---- depthwise: groups == C, K = C * mult, w (K, 1, R, S) ---- */
 
 /* One block per output plane (n, k), threads over its positions. */
@@ -207,17 +193,21 @@ __global__ void dw_backward_data_kernel(float *din, const float *dout, const flo
     }
 }
 
-/* dw[k, r, s] += sum over n, p, q of dout(n, k, p, q) * in(n, k / mult, ih, iw): one block per
- * weight, the (n, pq) pairs spread over its threads, summed in double, then a block reduction. */
-__global__ void dw_backward_weights_kernel(float *dw, const float *dout, const float *in, nn_conv c)
+/* Partial weight gradients part[wi * splits + sp] = the sum, over split sp's share of the
+ * (n, pq) pairs, of dout(n, k, p, q) * in(n, k / mult, ih, iw) for weight wi = (k, r, s): a block
+ * per (weight, split), summed in double, then a block reduction. Splitting the pairs keeps the
+ * GPU busy where a few weights each sum millions of products (32 channels of 128x128 x 32). */
+__global__ void dw_weights_partial_kernel(double *part, const float *dout, const float *in, nn_conv c)
 {
     int64_t mult = c.K / c.C, PQ = c.P * c.Q, HW = c.H * c.W, RS = c.R * c.S;
+    int64_t total = c.N * PQ, splits = gridDim.y, sp = blockIdx.y;
+    int64_t len = (total + splits - 1) / splits, e0 = sp * len, e1 = e0 + len < total ? e0 + len : total;
     for (int64_t wi = blockIdx.x; wi < c.K * RS; wi += gridDim.x) {
         int64_t k = wi / RS, r = wi % RS / c.S, s = wi % c.S;
         double acc = 0;
         /* e = n * PQ + pq, with n and pq advanced incrementally (no division per value) */
-        int64_t n = threadIdx.x / PQ, pq = threadIdx.x % PQ;
-        for (int64_t e = threadIdx.x; e < c.N * PQ; e += blockDim.x) {
+        int64_t e = e0 + threadIdx.x, n = e / PQ, pq = e % PQ;
+        for (; e < e1; e += blockDim.x) {
             int64_t p = pq / c.Q, q = pq % c.Q;
             int64_t ih = p * c.stride_h - c.pad_t + r * c.dil_h, iw = q * c.stride_w - c.pad_l + s * c.dil_w;
             if (ih >= 0 && ih < c.H && iw >= 0 && iw < c.W)
@@ -229,7 +219,17 @@ __global__ void dw_backward_weights_kernel(float *dw, const float *dout, const f
             }
         }
         double sum = block_sum(acc);
-        if (threadIdx.x == 0) dw[wi] += (float)sum;
+        if (threadIdx.x == 0) part[wi * splits + sp] = sum;
+    }
+}
+
+/* dw[wi] += its partials, in split order */
+__global__ void dw_weights_finish_kernel(float *dw, const double *part, int splits, int64_t nw)
+{
+    for (int64_t wi = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; wi < nw; wi += (int64_t)gridDim.x * blockDim.x) {
+        double s = 0;
+        for (int sp = 0; sp < splits; sp++) s += part[wi * splits + sp];
+        dw[wi] += (float)s;
     }
 }
 
@@ -297,18 +297,27 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     const char *op = "conv2d_backward";
     const nn_conv c = *cp;
     int64_t PQ = c.P * c.Q, HW = c.H * c.W;
-    if (db) {
-        bias_grad_kernel<<<plane_grid(c.K), THREADS, 0, stream>>>(db, dout, c.N, c.K, PQ);
-        if (!LAUNCHED("bias_grad_kernel")) return;
-    }
+    /* db[k] += sum of dout's channel k: a split reduction (few channels of many values at the
+     * first layers: one block per channel would leave most of the GPU idle) */
+    if (db && !channel_sum_add(op, db, dout, c.N, c.K, PQ)) return;
     if (is_depthwise(&c)) {
         if (din) {
             dw_backward_data_kernel<<<plane_grid(c.N * c.C), plane_threads(HW), 0, stream>>>(din, dout, w, c);
             if (!LAUNCHED("dw_backward_data_kernel")) return;
         }
         if (dw) {
-            dw_backward_weights_kernel<<<plane_grid(c.K * c.R * c.S), THREADS, 0, stream>>>(dw, dout, in, c);
-            LAUNCHED("dw_backward_weights_kernel");
+            /* about 8 blocks per SM in all, each with at least 4096 products */
+            int64_t nw = c.K * c.R * c.S, pairs = c.N * PQ;
+            int64_t splits = (8 * (int64_t)sm_count + nw - 1) / nw, most = (pairs + 4095) / 4096;
+            splits = splits > most ? most : splits;
+            splits = splits < 1 ? 1 : splits > 1024 ? 1024 : splits;
+            double *part = (double *)workspace(op, (size_t)(nw * splits) * sizeof(double));
+            if (!part) return;
+            dim3 grid(plane_grid(nw), (unsigned)splits);
+            dw_weights_partial_kernel<<<grid, THREADS, 0, stream>>>(part, dout, in, c);
+            if (!LAUNCHED("dw_weights_partial_kernel")) return;
+            dw_weights_finish_kernel<<<flat_grid(nw), THREADS, 0, stream>>>(dw, part, (int)splits, nw);
+            LAUNCHED("dw_weights_finish_kernel");
         }
         return;
     }

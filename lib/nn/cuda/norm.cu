@@ -29,24 +29,30 @@ static dim3 bn_grid(int splits, int64_t C)
     return dim3((unsigned)splits, (unsigned)(C > 65535 ? 65535 : C));
 }
 
+/* What bn_partial_kernel sums */
+enum { SUM_STATS, SUM_BACKWARD, SUM_PLAIN };
+
 /* Partial sums of channel c over split sp: part[(c * splits + sp) * 2 + {0, 1}] =
- *  forward (BACKWARD false): sum(d), sum(d^2) with d = x - x[first value of the channel];
- *  backward: sum(dy), sum(dy * xhat) with xhat = (x - mean[c]) * invstd[c] (float, as the cpu). */
-template <bool BACKWARD>
+ *  SUM_STATS: sum(d), sum(d^2) with d = x - x[first value of the channel];
+ *  SUM_BACKWARD: sum(dy), sum(dy * xhat) with xhat = (x - mean[c]) * invstd[c] (float, as the cpu);
+ *  SUM_PLAIN: sum(x), 0. */
+template <int MODE>
 __global__ void bn_partial_kernel(double *part, const float *x, const float *dy, const float *mean,
                                   const float *invstd, int64_t N, int64_t C, int64_t HW)
 {
     int64_t cnt = N * HW, splits = gridDim.x, sp = blockIdx.x;
     int64_t len = (cnt + splits - 1) / splits, e0 = sp * len, e1 = e0 + len < cnt ? e0 + len : cnt;
     for (int64_t c = blockIdx.y; c < C; c += gridDim.y) {
-        double k = BACKWARD ? 0.0 : (double)x[c * HW];
-        float m = BACKWARD ? mean[c] : 0.0f, inv = BACKWARD ? invstd[c] : 0.0f;
+        double k = MODE == SUM_STATS ? (double)x[c * HW] : 0.0;
+        float m = MODE == SUM_BACKWARD ? mean[c] : 0.0f, inv = MODE == SUM_BACKWARD ? invstd[c] : 0.0f;
         double s = 0, sq = 0;
         /* e = n * HW + i, with n and i advanced incrementally (no division per value) */
         int64_t e = e0 + threadIdx.x, n = e / HW, i = e % HW;
         for (; e < e1; e += blockDim.x) {
             int64_t at = (n * C + c) * HW + i;
-            if (BACKWARD) {
+            if (MODE == SUM_PLAIN) {
+                s += x[at];
+            } else if (MODE == SUM_BACKWARD) {
                 float g = dy[at];
                 s += g;
                 sq += (double)g * ((x[at] - m) * inv);
@@ -195,6 +201,16 @@ __global__ void bn_param_grad_kernel(float *dgamma, float *dbeta, const double *
     }
 }
 
+/* dst[c] += the sum of the partials of channel c, in split order */
+__global__ void add_partials_kernel(float *dst, const double *part, int splits, int64_t C)
+{
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x) {
+        double s = 0;
+        for (int sp = 0; sp < splits; sp++) s += part[(c * splits + sp) * 2];
+        dst[c] += (float)s;
+    }
+}
+
 /* The workspace: partial sums (double), then `floats` per-channel float arrays. */
 struct bn_ws {
     double *part;
@@ -220,7 +236,7 @@ void batchnorm_forward_train_ex(float *out, float *save_mean, float *save_invstd
     bn_ws w;
     if (!bn_workspace(op, &w, splits, C)) return;
     float *scale = w.f[0], *shift = w.f[1];
-    bn_partial_kernel<false><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, in, NULL, NULL, NULL, N, C, HW);
+    bn_partial_kernel<SUM_STATS><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, in, NULL, NULL, NULL, N, C, HW);
     if (!LAUNCHED("bn_partial_kernel")) return;
     bn_forward_finish_kernel<<<flat_grid(C), THREADS, 0, stream>>>(scale, shift, save_mean, save_invstd, w.part,
                                                                     splits, in, gamma, beta, running_mean,
@@ -241,7 +257,7 @@ void batchnorm_backward_train(float *din, float *dgamma, float *dbeta, const flo
     bn_ws w;
     if (!bn_workspace(op, &w, splits, C)) return;
     float *kx = w.f[0], *mdy = w.f[1], *mdyx = w.f[2];
-    bn_partial_kernel<true><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, in, dout, save_mean, save_invstd,
+    bn_partial_kernel<SUM_BACKWARD><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, in, dout, save_mean, save_invstd,
                                                                          N, C, HW);
     if (!LAUNCHED("bn_partial_kernel")) return;
     bn_backward_finish_kernel<<<flat_grid(C), THREADS, 0, stream>>>(kx, mdy, mdyx, dgamma, dbeta, w.part, splits,
@@ -282,7 +298,7 @@ void batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const floa
                                                                running_mean, running_var, eps, C);
     if (!LAUNCHED("bn_eval_prep_kernel")) return;
     if (dgamma || dbeta) {
-        bn_partial_kernel<true><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, in, dout, mean_f, invstd_f, N,
+        bn_partial_kernel<SUM_BACKWARD><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, in, dout, mean_f, invstd_f, N,
                                                                              C, HW);
         if (!LAUNCHED("bn_partial_kernel")) return;
         bn_param_grad_kernel<<<flat_grid(C), THREADS, 0, stream>>>(dgamma, dbeta, w.part, splits, C);
@@ -292,6 +308,17 @@ void batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const floa
         bn_eval_backward_data_kernel<<<plane_grid(N * C), plane_threads(HW), 0, stream>>>(din, dout, kx, N, C, HW);
         LAUNCHED("bn_eval_backward_data_kernel");
     }
+}
+
+bool channel_sum_add(const char *op, float *dst, const float *src, int64_t N, int64_t C, int64_t HW)
+{
+    int splits = bn_splits(N * HW, C);
+    bn_ws w;
+    if (!bn_workspace(op, &w, splits, C)) return false;
+    bn_partial_kernel<SUM_PLAIN><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, src, NULL, NULL, NULL, N, C, HW);
+    if (!LAUNCHED("bn_partial_kernel")) return false;
+    add_partials_kernel<<<flat_grid(C), THREADS, 0, stream>>>(dst, w.part, splits, C);
+    return LAUNCHED("add_partials_kernel");
 }
 
 }   // namespace dfs_cuda
