@@ -32,7 +32,14 @@ static dfs_rng RNG;
 
 #define MAX_ALLOCS 512
 static void *dev_allocs[MAX_ALLOCS], *host_allocs[MAX_ALLOCS];
+static size_t dev_sizes[MAX_ALLOCS];
 static int ndev, nhost;
+
+/* Every device buffer is followed by a guard zone of known bytes, checked when the test
+ * releases it: a kernel writing past the end of an output (or of a scratch that conv_scratch
+ * sized too small) is caught even where the write would not fault. */
+#define GUARD 1024
+static unsigned char guard_bytes[GUARD];
 
 static void *hmem(size_t bytes)
 {
@@ -46,18 +53,30 @@ static void *hmem(size_t bytes)
 
 static void *dmem(size_t bytes)
 {
-    void *p = DEV->alloc(bytes);
+    unsigned char *p = DEV->alloc(bytes + GUARD);
     if (!p || ndev == MAX_ALLOCS) {
         fprintf(stderr, "test_cuda_ops: device alloc of %zu bytes: %s\n", bytes, DEV->last_error());
         exit(2);
     }
+    if (!guard_bytes[0])
+        for (int i = 0; i < GUARD; i++) guard_bytes[i] = (unsigned char)(0xA5 ^ (i * 29));
+    CHECK(DEV->upload(p + bytes, guard_bytes, GUARD) == 0, "upload: %s", DEV->last_error());
+    dev_sizes[ndev] = bytes;
     return dev_allocs[ndev++] = p;
 }
 
 static void release_all(void)
 {
     CHECK(DEV->sync() == 0, "sync: %s", DEV->last_error());
-    while (ndev) DEV->free(dev_allocs[--ndev]);
+    unsigned char back[GUARD];
+    while (ndev) {
+        ndev--;
+        unsigned char *p = dev_allocs[ndev];
+        CHECK(DEV->download(back, p + dev_sizes[ndev], GUARD) == 0, "download: %s", DEV->last_error());
+        CHECK(!memcmp(back, guard_bytes, GUARD), "something wrote past the end of a %zu-byte device buffer",
+              dev_sizes[ndev]);
+        DEV->free(p);
+    }
     while (nhost) free(host_allocs[--nhost]);
 }
 
@@ -328,7 +347,7 @@ static void test_batchnorm(void)
         float *dx0 = rnd(n, -1, 1), *dg0 = rnd(C, -1, 1), *dbt0 = rnd(C, -1, 1);
         for (int variant = 0; variant < 3; variant++) {
             float *dx = variant != 2 ? dup(dx0, n) : NULL;
-            float *dg = variant != 1 && k->affine ? dup(dg0, C) : NULL, *dbt = variant != 1 ? dup(dbt0, C) : NULL;
+            float *dg = variant != 1 ? dup(dg0, C) : NULL, *dbt = variant != 1 ? dup(dbt0, C) : NULL;
             float *gdx = up(dx, n), *gdg = up(dg, C), *gdbt = up(dbt, C);
             CPU->batchnorm_backward_train(dx, dg, dbt, dy, x, gamma, mean, invstd, N, C, HW);
             DEV->batchnorm_backward_train(gdx, gdg, gdbt, gdy, gx, ggamma, gmean, ginv, N, C, HW);
@@ -344,7 +363,7 @@ static void test_batchnorm(void)
         same_dev(BN_WHAT("eval forward"), gy, y, n, BN_ATOL, 1e-5);
         for (int variant = 0; variant < 3; variant++) {
             float *dx = variant != 2 ? dup(dx0, n) : NULL;
-            float *dg = variant != 1 && k->affine ? dup(dg0, C) : NULL, *dbt = variant != 1 ? dup(dbt0, C) : NULL;
+            float *dg = variant != 1 ? dup(dg0, C) : NULL, *dbt = variant != 1 ? dup(dbt0, C) : NULL;
             float *gdx = up(dx, n), *gdg = up(dg, C), *gdbt = up(dbt, C);
             CPU->batchnorm_backward_eval(dx, dg, dbt, dy, x, gamma, crm, crv, eps, N, C, HW);
             DEV->batchnorm_backward_eval(gdx, gdg, gdbt, gdy, gx, ggamma, grm, grv, eps, N, C, HW);
