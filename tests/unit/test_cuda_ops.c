@@ -167,6 +167,7 @@ static const conv_case CONVS[] = {
     {"1x1 pointwise", 3, 16, 7, 5, 24, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
     {"1x1 pointwise groups 4", 3, 8, 6, 6, 12, 1, 1, 1, 1, 4, 0, 0, 0, 0, 0},
     {"1x1 pointwise N=1", 1, 5, 3, 9, 7, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+    {"1x1 pointwise 2+1 images per chunk", 3, 16, 13, 11, 24, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
     {"1x1 s2", 3, 8, 9, 9, 12, 1, 1, 2, 1, 1, 0, 0, 0, 0, 0},
     {"depthwise 3x3 s1 same", 3, 8, 10, 9, 8, 3, 3, 1, 1, 8, 1, 0, 0, 0, 0},
     {"depthwise 5x5 s2 same", 1, 5, 12, 13, 5, 5, 5, 2, 1, 5, 1, 0, 0, 0, 0},
@@ -795,7 +796,9 @@ static void fail_no_device(void) { CHECK(0, "DFS_REQUIRE_CUDA=1 but the CUDA bac
 
 int main(void)
 {
-    /* small im2col chunks, so the loop over image chunks runs (with a remainder) on these shapes */
+    /* small im2col chunks, so the loop over image chunks runs on these shapes: chunks of 2 + 1
+     * images ("3x3 s1 same", "3x3 dilation 2 same", "5x5 groups 2 valid", the chunked pointwise),
+     * 1 + 1 + 1 ("32->64"), all 3 at once (the others) */
     setenv("DFS_CUDA_SCRATCH_CAP", "12000", 0);
     dfs_rng_seed(&RNG, 20261126);
     CPU = nn_backend_cpu();
