@@ -70,8 +70,11 @@ void *workspace(const char *op, size_t bytes)
 {
     if (bytes <= ws_bytes) return ws;
     size_t want = ws_bytes * 2 > bytes ? ws_bytes * 2 : bytes;
-    /* cudaFree waits for the device, so kernels still reading the old workspace finish first */
-    if (ws && !cuda_ok(op, "cudaFree", cudaFree(ws))) return NULL;
+    /* kernels queued earlier may still use the old workspace: wait for them before freeing it
+     * (explicitly, rather than trusting cudaFree's implicit synchronisation) */
+    if (ws && (!cuda_ok(op, "cudaStreamSynchronize", cudaStreamSynchronize(stream)) ||
+               !cuda_ok(op, "cudaFree", cudaFree(ws))))
+        return NULL;
     ws = NULL;
     ws_bytes = 0;
     if (!cuda_ok(op, "cudaMalloc", cudaMalloc(&ws, want))) {
@@ -94,10 +97,11 @@ static void *alloc(size_t bytes)
     return p;
 }
 
+/* free and host_free wait for the queued work first: it may still read or write the buffer */
 static void release(void *p)
 {
     const char *op = "free";
-    if (p) CUDA_OK(cudaFree, p);
+    if (p && CUDA_OK(cudaStreamSynchronize, stream)) CUDA_OK(cudaFree, p);
 }
 
 /* From pageable memory the copy has left the host buffer when this returns. From pinned memory
@@ -150,7 +154,7 @@ static void *host_alloc(size_t bytes)
 static void host_free(void *p)
 {
     const char *op = "host_free";
-    if (p) CUDA_OK(cudaFreeHost, p);
+    if (p && CUDA_OK(cudaStreamSynchronize, stream)) CUDA_OK(cudaFreeHost, p);
 }
 
 /* ---- start ---- */
