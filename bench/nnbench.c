@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     nn_graph_alloc_params(g, &rng);
     if (train) nn_graph_alloc_train(g);
     /* the plans bin/train and bin/predict use */
-    nn_graph_set_memory(g, train ? NN_MEM_BACKWARD : NN_MEM_FORWARD);
+    nn_graph_set_memory(g, train ? NN_MEM_TRAIN : NN_MEM_FORWARD);
     nn_graph_set_batch(g, batch);
     size_t nx = (size_t)batch * 3 * (size_t)size * (size_t)size;
     float *x = dfs_malloc(nx * sizeof *x);

@@ -9,7 +9,7 @@ every tensor it creates is converted to a float32 leaf here. Keras 'same' paddin
 explicit F.pad before each conv/pool, which costs PyTorch one extra copy per padded layer; that is
 how the study's models must be written in PyTorch to match Keras, so it is kept.
   infer: forward under torch.no_grad() with batchnorm on running statistics.
-  train: training-mode forward, the stage-1 loss of the study, zero_grad, backward, Adam step
+  train: training-mode forward (dropout and drop-connect drawing masks, as ours do), the stage-1 loss of the study, zero_grad, backward, Adam step
          (torch.optim.Adam, eps 1e-7 as Keras) over every parameter.
 Prints one line like bench/nnbench.c: `arch size batch mode steps seconds img_per_s`.
 """
@@ -55,7 +55,7 @@ def main():
         if s == warmup:
             t0 = time.perf_counter()
         if train:
-            logits = net_fn(fx.Net(P, True), x)
+            logits = net_fn(fx.Net(P, True, stochastic=True), x)
             loss = fx.loss_fn(fx.LOSSES[arch], logits, y)
             opt.zero_grad()
             loss.backward()

@@ -32,23 +32,7 @@ void dfs_rng_derive(dfs_rng *r, uint64_t seed, uint64_t tag)
     dfs_rng_seed(r, dfs_hash64(seed) ^ dfs_hash64(tag * 0xd1342543de82ef95ULL + 1));
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t dfs_rng_u64(dfs_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
 double dfs_rng_uniform(dfs_rng *r) { return (dfs_rng_u64(r) >> 11) * 0x1.0p-53; }
-float dfs_rng_uniformf(dfs_rng *r) { return (float)(dfs_rng_u64(r) >> 40) * 0x1.0p-24f; }
 double dfs_rng_range(dfs_rng *r, double lo, double hi) { return lo + (hi - lo) * dfs_rng_uniform(r); }
 
 double dfs_rng_normal(dfs_rng *r)

@@ -14,9 +14,24 @@ typedef struct dfs_rng {
 void dfs_rng_seed(dfs_rng *r, uint64_t seed);
 /* A generator for (seed, tag): e.g. one per identity, per video, per epoch. */
 void dfs_rng_derive(dfs_rng *r, uint64_t seed, uint64_t tag);
-uint64_t dfs_rng_u64(dfs_rng *r);
+/* The generator's step and the float draw are inline: dropout draws one number per activation
+ * (millions per training step) and a call per draw was a sixth of ShallowNet's step. */
+static inline uint64_t dfs_rng_rotl_(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t dfs_rng_u64(dfs_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = dfs_rng_rotl_(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = dfs_rng_rotl_(s[3], 45);
+    return out;
+}
 double dfs_rng_uniform(dfs_rng *r);              /* [0, 1), 53 random bits */
-float dfs_rng_uniformf(dfs_rng *r);              /* [0, 1), 24 random bits */
+/* [0, 1), 24 random bits */
+static inline float dfs_rng_uniformf(dfs_rng *r) { return (float)(dfs_rng_u64(r) >> 40) * 0x1.0p-24f; }
 double dfs_rng_range(dfs_rng *r, double lo, double hi);
 double dfs_rng_normal(dfs_rng *r);               /* standard normal (Box-Muller, one draw kept) */
 uint64_t dfs_rng_below(dfs_rng *r, uint64_t n);  /* uniform in [0, n), unbiased; n > 0 */

@@ -161,11 +161,12 @@ $(R)/data/val/FSNT.dft: $(R)/data/aug/val-fs.dft $(R)/data/aug/val-nt.dft $(BIN)
 # ---- models -----------------------------------------------------------------------------------
 # stage 1 (k = 1, 4): from scratch on CELEB or F2F; stages 2/3 (transfer, merge) start from
 # model 1 (4) and alternate batches of the training set and FSNT, as the study's scripts
+# EPOCHS1_<arch> / EPOCHS23_<arch> in a profile override the epochs of one architecture
 TRAIN1 = $(BIN)/train --arch $(2) --train $(R)/data/train/$(1).dft --val $(R)/data/val/$(1).dft \
-  --epochs $(EPOCHS1) --batch $(BATCH1) --seed 32 --threads $(THREADS) -q
+  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) -q
 TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft --mix $(R)/data/train/FSNT.dft \
   --val $(R)/data/val/$(1).dft --val-mix $(R)/data/val/FSNT.dft \
-  --epochs $(EPOCHS23) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) -q
+  --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) -q
 # train writes STEM.part.ckpt (+ .part.last.ckpt, .part.log.tsv), renamed to the target's names
 # only when it finished: a killed training never leaves a checkpoint that make takes for done.
 # A partial state newer than every prerequisite is that of an interrupted run: it resumes.
@@ -181,13 +182,13 @@ $(R)/models/$(1)1.ckpt: $(R)/data/train/CELEB.dft $(R)/data/val/CELEB.dft $(MODE
 $(R)/models/$(1)4.ckpt: $(R)/data/train/F2F.dft $(R)/data/val/F2F.dft $(MODEL_DEPS)
 	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,F2F,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)2.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,transfer,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,transfer,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)3.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,merge,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,merge,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)5.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,transfer,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,transfer,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
 $(R)/models/$(1)6.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,merge,$$<) -o $$(PART).ckpt $$$$r $$(FINISH))
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,merge,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
 endef
 $(foreach a,$(ARCHS),$(eval $(call model_rules,$(name_$(a)),$(a))))
 

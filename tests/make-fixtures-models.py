@@ -14,8 +14,8 @@ Weights are not stored (Xception alone has 21M): every tensor is generated from 
 hash of (tensor seed, element index), mapped to offset + scale * (2u - 1) in double and rounded to
 float32, a rule the C test repeats exactly; the fixture stores each tensor's (seed, scale, offset)
 and shape. References are computed in float64 from those float32 values. Dropout and drop-connect
-are identity in both modes (the C graph runs with no_dropout), so training-mode outputs are
-deterministic. Gradients of tensors above SAMPLE_ABOVE elements are stored at SAMPLES indices
+are identity in both modes (the C graph runs with no_dropout; Net(stochastic=True) draws them, for
+bench/torchbench.py only), so training-mode outputs are deterministic. Gradients of tensors above SAMPLE_ABOVE elements are stored at SAMPLES indices
 (random ones plus the largest magnitude); smaller tensors completely.
 
 Fixture records (all with name=...): "spec.<tensor>" f64 (seed, scale, offset) with shape=...;
@@ -98,8 +98,19 @@ def same_pad(size, k, s, d):
 
 
 class Net:
-    def __init__(self, P, training, momentum=MOMENTUM):
-        self.P, self.training, self.momentum = P, training, momentum
+    """stochastic: dropout and drop-connect draw masks (bench/torchbench.py's training steps); off,
+    they are the identity, which is what the fixtures compare against (no random draws to match)."""
+    def __init__(self, P, training, momentum=MOMENTUM, stochastic=False):
+        self.P, self.training, self.momentum, self.stochastic = P, training, momentum, stochastic
+
+    def dropout(self, x, rate):
+        return F.dropout(x, rate, training=True) if self.stochastic else x
+
+    def drop_connect(self, x, rate):
+        if not self.stochastic:
+            return x
+        keep = (torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype) >= rate).to(x.dtype)
+        return x * keep / (1.0 - rate)
 
     def conv(self, name, x, K, k, stride=1, dil=1, groups=1, same=True, bias=True):
         C = x.shape[1]
@@ -140,8 +151,8 @@ def swish(x):
 
 
 def meso_head(n, x):
-    x = torch.flatten(x, 1)                 # dropout: identity
-    x = F.leaky_relu(n.dense("head.dense1", x, 16), 0.1)
+    x = n.dropout(torch.flatten(x, 1), 0.5)
+    x = n.dropout(F.leaky_relu(n.dense("head.dense1", x, 16), 0.1), 0.5)
     return n.dense("head.logits", x, 1)
 
 
@@ -174,14 +185,14 @@ def mesoinception4(n, x):
 
 def shallownet(n, x):
     for blk, K, k in (("block1", 32, 5), ("block2", 64, 3)):
-        x = F.relu(n.conv(blk + ".conv1", x, K, k, same=False))
-        x = F.relu(n.conv(blk + ".conv2", x, K, 1, same=False))
+        x = n.dropout(F.relu(n.conv(blk + ".conv1", x, K, k, same=False)), 0.25)
+        x = n.dropout(F.relu(n.conv(blk + ".conv2", x, K, 1, same=False)), 0.25)
         x = F.relu(n.conv(blk + ".conv3", x, K, 1, same=False))
-        x = n.maxpool(x, 2, 2, False)
-    x = F.relu(n.conv("block3.conv1", x, 128, 3, same=False))
-    x = F.relu(n.conv("block3.conv2", x, 32, 1, same=False))
+        x = n.dropout(n.maxpool(x, 2, 2, False), 0.25)
+    x = n.dropout(F.relu(n.conv("block3.conv1", x, 128, 3, same=False)), 0.25)
+    x = n.dropout(F.relu(n.conv("block3.conv2", x, 32, 1, same=False)), 0.25)
     x = F.relu(n.dense("head.dense1", torch.flatten(x, 1), 1024))
-    x = n.bn("head.bn", x)
+    x = n.dropout(n.bn("head.bn", x), 0.25)
     return n.dense("head.logits", x, 1)
 
 
@@ -218,6 +229,7 @@ def efficientnet_b0(n, x):
     stages = ((3, 1, 32, 16, 1, 1), (3, 2, 16, 24, 6, 2), (5, 2, 24, 40, 6, 2), (3, 3, 40, 80, 6, 2),
               (5, 3, 80, 112, 6, 1), (5, 4, 112, 192, 6, 2), (3, 1, 192, 320, 6, 1))
     x = swish(n.bn("stem.bn", n.conv("stem.conv", x, 32, 3, stride=2, bias=False)))
+    block = 0   # drop-connect rate 0.2 * block / 16, as lib/nn/models.c
     for s, (k, reps, fin, fout, expand, stride) in enumerate(stages):
         for j in range(reps):
             blk = f"block{s + 1}{chr(ord('a') + j)}"
@@ -232,9 +244,10 @@ def efficientnet_b0(n, x):
             se = torch.sigmoid(n.conv(blk + ".se_expand", se, filters, 1))
             x = n.bn(blk + ".project_bn", n.conv(blk + ".project_conv", x * se, fout, 1, bias=False))
             if st == 1 and in_f == fout:
-                x = x + inp                 # drop-connect: identity
+                x = n.drop_connect(x, 0.2 * block / 16) + inp
+            block += 1
     x = swish(n.bn("top.bn", n.conv("top.conv", x, 1280, 1, bias=False)))
-    return n.dense("head.logits", x.mean((2, 3)), 2)
+    return n.dense("head.logits", n.dropout(x.mean((2, 3)), 0.2), 2)
 
 
 ARCHS = {"meso4": meso4, "mesoinception4": mesoinception4, "shallownet": shallownet, "xception": xception,

@@ -441,10 +441,14 @@ static size_t align64(size_t x)
  * Buffers get offsets in an arena from their lifetimes, in steps: forward runs node i at step i;
  * backward seeds the output's gradient at step 0 and runs node j at step nnodes - j. A buffer
  * lives over a closed interval of steps, so a node's inputs and output never share memory
- * (no op works in place). Activations and gradients have separate arenas: activations live
- * from their node's forward step to their last reader (LIFE_END when something reads them
- * after the forward: a backward, the caller), gradients from the backward step of their first
- * writer (when they are zeroed) to their own node's backward step. */
+ * (no op works in place). Activations live from their node's forward step to their last reader
+ * (LIFE_END when something reads them after the forward: a backward, the caller), gradients
+ * from the backward step of their first writer (when they are zeroed) to their own node's
+ * backward step. Activations and gradients have separate arenas, so backward may run again
+ * after one forward (Grad-CAM runs two); except under NN_MEM_TRAIN, where both are placed on one
+ * timeline (forward steps 0..nn-1, then backward step s at nn + s) in one arena: an activation
+ * dies at its last backward reader and its memory serves the gradients that follow, as a
+ * caching allocator would give it back. */
 
 #define LIFE_END INT64_MAX
 
@@ -533,10 +537,12 @@ static uint8_t plan_bits(const nn_graph *g, int i)
     return (uint8_t)(g->need_grad[i] | (g->want_grad[i] << 2));
 }
 
+static int plans_backward(int plan) { return plan == NN_MEM_BACKWARD || plan == NN_MEM_TRAIN; }
+
 static int plan_changed(nn_graph *g)
 {
     if (g->plan_dirty) return 1;
-    if (g->mem_plan != NN_MEM_BACKWARD) return 0;
+    if (!plans_backward(g->mem_plan)) return 0;
     compute_need(g);
     for (int i = 0; i < g->nnodes; i++)
         if (plan_bits(g, i) != g->plan_sig[i]) return 1;
@@ -545,10 +551,10 @@ static int plan_changed(nn_graph *g)
 
 static void set_dout_pointers(nn_graph *g)
 {
+    uint8_t *base = g->mem_plan == NN_MEM_TRAIN ? g->arena : g->grad_arena;
     for (int i = 0; i < g->nnodes; i++) {
         int r = root_of(g, i);
-        g->nodes[i].dout = g->grad_arena && g->grad_off[r] != SIZE_MAX ? (float *)((uint8_t *)g->grad_arena + g->grad_off[r])
-                                                                         : NULL;
+        g->nodes[i].dout = base && g->grad_off[r] != SIZE_MAX ? (float *)(base + g->grad_off[r]) : NULL;
     }
 }
 
@@ -565,8 +571,9 @@ static void layout(nn_graph *g, int64_t N)
     compute_need(g);
     for (int i = 0; i < nn; i++) g->plan_sig[i] = plan_bits(g, i);
 
-    /* activations */
-    life *act = dfs_calloc((size_t)nn, sizeof *act);
+    /* activations in act[0..nn), gradients in act[nn..2nn) (packed with them under NN_MEM_TRAIN) */
+    int shared = plan == NN_MEM_TRAIN;
+    life *act = dfs_calloc(2 * (size_t)nn, sizeof *act);
     for (int i = 0; i < nn; i++) {
         if (g->nodes[i].kind == NN_FLATTEN) continue;
         act[i].bytes = align64(dfs_mul_size((size_t)N, (size_t)nn_node_size(g, i)) * sizeof(float));
@@ -590,13 +597,58 @@ static void layout(nn_graph *g, int64_t N)
                     if (r <= L) act[r].end = LIFE_END;
                 }
         }
-        if (plan == NN_MEM_BACKWARD)
+        if (plans_backward(plan))
             for (int j = 0; j < nn; j++) {
                 int r[NN_MAX_INPUTS], m = g->need_grad[j] ? backward_reads(g, j, r) : 0;
-                for (int k = 0; k < m; k++) act[root_of(g, r[k])].end = LIFE_END;
+                for (int k = 0; k < m; k++) {
+                    life *a = &act[root_of(g, r[k])];
+                    int64_t end = shared ? 2 * (int64_t)nn - j : LIFE_END;   /* backward_node(j) at nn + (nn - j) */
+                    if (a->end < end) a->end = end;
+                }
             }
     }
-    size_t off = pack(act, nn);
+
+    /* gradients (grad = act + nn): their offsets are in the arena under NN_MEM_TRAIN, else in
+     * the gradient arena, which the first backward allocates */
+    life *grad = act + nn;
+    uint8_t *gneed = dfs_calloc((size_t)nn, 1), *gwant = dfs_calloc((size_t)nn, 1);
+    for (int i = 0; i < nn; i++) {
+        gneed[root_of(g, i)] |= g->need_grad[i];
+        gwant[root_of(g, i)] |= g->want_grad[i];
+    }
+    for (int i = 0; i < nn; i++) {
+        g->grad_birth[i] = -1;
+        if (plan == NN_MEM_FORWARD || g->nodes[i].kind == NN_FLATTEN) continue;
+        if (plans_backward(plan) && !gneed[i]) continue;
+        grad[i].bytes = align64((size_t)N * (size_t)nn_node_size(g, i) * sizeof(float));
+        if (plan == NN_MEM_ALL) {
+            grad[i].start = 0;
+            grad[i].end = LIFE_END;
+        } else {
+            /* the last reader in forward order (through flattens, which share the buffer) is
+             * the first writer in backward */
+            int last = -1;
+            for (int j = i + 1; j < nn; j++)
+                for (int k = 0; k < g->nodes[j].nin; k++)
+                    if (root_of(g, g->nodes[j].in[k]) == i && g->nodes[j].kind != NN_FLATTEN) last = j;
+            grad[i].start = last >= 0 ? nn - last : 0;
+            grad[i].end = gwant[i] ? LIFE_END : nn - i;
+        }
+        g->grad_birth[i] = grad[i].start;
+        if (shared) {
+            grad[i].start += nn;
+            if (grad[i].end != LIFE_END) grad[i].end += nn;
+        }
+    }
+    size_t off;
+    if (shared) {
+        off = pack(act, 2 * nn);
+        g->grad_arena_bytes = 0;
+    } else {
+        off = pack(act, nn);
+        g->grad_arena_bytes = pack(grad, nn);
+    }
+    for (int i = 0; i < nn; i++) g->grad_off[i] = grad[i].bytes ? grad[i].off : SIZE_MAX;
 
     /* extras (small, or only needed by a backward: max-pool argmax) */
     size_t *o_extra = dfs_calloc((size_t)nn, sizeof *o_extra);
@@ -644,39 +696,9 @@ static void layout(nn_graph *g, int64_t N)
     free(g->scratch);
     g->scratch_floats = scratch;
     g->scratch = dfs_malloc((scratch ? scratch : 1) * sizeof(float));
-
-    /* gradients: laid out now, allocated by the first backward */
-    life *grad = act;   /* reused: the activation offsets are applied */
-    memset(grad, 0, (size_t)nn * sizeof *grad);
-    uint8_t *gneed = dfs_calloc((size_t)nn, 1), *gwant = dfs_calloc((size_t)nn, 1);
-    for (int i = 0; i < nn; i++) {
-        gneed[root_of(g, i)] |= g->need_grad[i];
-        gwant[root_of(g, i)] |= g->want_grad[i];
-    }
-    for (int i = 0; i < nn; i++) {
-        g->grad_birth[i] = -1;
-        if (plan == NN_MEM_FORWARD || g->nodes[i].kind == NN_FLATTEN) continue;
-        if (plan == NN_MEM_BACKWARD && !gneed[i]) continue;
-        grad[i].bytes = align64((size_t)N * (size_t)nn_node_size(g, i) * sizeof(float));
-        if (plan == NN_MEM_ALL) {
-            grad[i].start = 0;
-            grad[i].end = LIFE_END;
-        } else {
-            /* the last reader in forward order (through flattens, which share the buffer) is
-             * the first writer in backward */
-            int last = -1;
-            for (int j = i + 1; j < nn; j++)
-                for (int k = 0; k < g->nodes[j].nin; k++)
-                    if (root_of(g, g->nodes[j].in[k]) == i && g->nodes[j].kind != NN_FLATTEN) last = j;
-            grad[i].start = last >= 0 ? nn - last : 0;
-            grad[i].end = gwant[i] ? LIFE_END : nn - i;
-        }
-        g->grad_birth[i] = grad[i].start;
-    }
-    g->grad_arena_bytes = pack(grad, nn);
-    for (int i = 0; i < nn; i++) g->grad_off[i] = grad[i].bytes ? grad[i].off : SIZE_MAX;
     free(g->grad_arena);
     g->grad_arena = NULL;
+    g->backward_done = 0;
     set_dout_pointers(g);
     free(gneed);
     free(gwant);
@@ -706,7 +728,7 @@ void nn_graph_keep(nn_graph *g, int node, int on)
 
 size_t nn_graph_memory(const nn_graph *g, size_t *grad_bytes)
 {
-    if (grad_bytes) *grad_bytes = g->grad_arena ? g->grad_arena_bytes : 0;
+    if (grad_bytes) *grad_bytes = g->grad_arena ? g->grad_arena_bytes : 0;   /* NN_MEM_TRAIN: in the arena */
     return g->arena_bytes;
 }
 
@@ -840,6 +862,7 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
     if (plan_changed(g)) layout(g, g->batch);
     g->cur_n = N;
     g->mode = mode;
+    g->backward_done = 0;
     memcpy(g->nodes[0].out, x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float));
     for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;
@@ -852,6 +875,7 @@ int nn_graph_forward_from(nn_graph *g, int from, int mode)
     if (g->mem_plan != NN_MEM_ALL && !(g->keep && g->keep[from]))
         return dfs_fail("forward_from: node %s is not kept (nn_graph_keep) in this memory plan", g->nodes[from].name);
     g->mode = mode;
+    g->backward_done = 0;
     for (int i = from + 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;
 }
@@ -982,12 +1006,17 @@ void nn_graph_backward(nn_graph *g, const float *dout)
     int nn = g->nnodes;
     /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */
     if (g->mem_plan == NN_MEM_FORWARD) dfs_die("nn_graph_backward: the graph's memory plan is forward-only");
-    if (g->mem_plan == NN_MEM_BACKWARD)
+    if (g->mem_plan == NN_MEM_TRAIN && g->backward_done)
+        dfs_die("nn_graph_backward: a second backward after one forward under NN_MEM_TRAIN (the first one "
+                "reused the activations' memory)");
+    if (plans_backward(g->mem_plan))
         for (int i = 0; i < nn; i++)
             if ((g->need_grad[i] && !(g->plan_sig[i] & 1)) || (g->want_grad[i] && !(g->plan_sig[i] & 4)))
                 dfs_die("nn_graph_backward: node %s needs a gradient its forward did not plan for "
                         "(set want_grad and trainability before nn_graph_forward)", g->nodes[i].name);
-    if (!g->grad_arena) {
+    if (g->mem_plan == NN_MEM_TRAIN) {
+        g->backward_done = 1;
+    } else if (!g->grad_arena) {
         g->grad_arena = dfs_malloc(g->grad_arena_bytes ? g->grad_arena_bytes : 1);
         set_dout_pointers(g);
     }

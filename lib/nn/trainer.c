@@ -410,8 +410,8 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
         }
     }
     nn_ckpt_info_free(&info);
-    /* activations for the backward, gradient buffers shared as they are consumed */
-    nn_graph_set_memory(t->g, NN_MEM_BACKWARD);
+    /* activations for the one backward of each step; their memory serves the gradients once read */
+    nn_graph_set_memory(t->g, NN_MEM_TRAIN);
     nn_graph_set_batch(t->g, t->batch);
     size_t img = (size_t)(3 * t->size * t->size);
     t->x = dfs_malloc(dfs_mul_size(img * sizeof(float), (size_t)t->batch));

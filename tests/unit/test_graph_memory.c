@@ -89,13 +89,14 @@ static void test_forward_plan(void)
     }
 }
 
-/* training steps: same parameter gradients, input gradient and outputs, less memory */
+/* training steps: same parameter gradients, input gradient and outputs, less memory; the
+ * training plan (one arena for activations and gradients) less again */
 static void test_backward_plan(void)
 {
     for (int a = 0; a < NARCH; a++) {
-        nn_graph *g[2] = {build(a, NN_MEM_ALL, 1), build(a, NN_MEM_BACKWARD, 1)};
+        nn_graph *g[3] = {build(a, NN_MEM_ALL, 1), build(a, NN_MEM_BACKWARD, 1), build(a, NN_MEM_TRAIN, 1)};
         int64_t K = 0;
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < 3; v++) {
             nn_graph_want_grad(g[v], 0, 1);
             nn_graph_set_batch(g[v], N);
             K = nn_graph_output_size(g[v]);
@@ -104,26 +105,28 @@ static void test_backward_plan(void)
         for (int step = 0; step < 2; step++) {
             float *x = input(a, 10u + (unsigned)step);
             for (int64_t i = 0; i < N * K; i++) dl[i] = (float)((i * 7 + step) % 5) - 2.0f;
-            for (int v = 0; v < 2; v++) {
+            for (int v = 0; v < 3; v++) {
                 CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
                 nn_graph_zero_grad(g[v]);
                 nn_graph_backward(g[v], dl);
             }
-            CHECK(same(nn_graph_output(g[0]), nn_graph_output(g[1]), N * K), "%s step %d: outputs differ",
-                  archs[a].arch, step);
-            CHECK(same(g[0]->grads, g[1]->grads, (int64_t)g[0]->nparams), "%s step %d: parameter gradients differ",
-                  archs[a].arch, step);
-            CHECK(same(g[0]->nodes[0].dout, g[1]->nodes[0].dout, N * nn_node_size(g[0], 0)),
-                  "%s step %d: input gradients differ", archs[a].arch, step);
+            for (int v = 1; v < 3; v++) {
+                CHECK(same(nn_graph_output(g[0]), nn_graph_output(g[v]), N * K), "%s step %d plan %d: outputs differ",
+                      archs[a].arch, step, v);
+                CHECK(same(g[0]->grads, g[v]->grads, (int64_t)g[0]->nparams),
+                      "%s step %d plan %d: parameter gradients differ", archs[a].arch, step, v);
+                CHECK(same(g[0]->nodes[0].dout, g[v]->nodes[0].dout, N * nn_node_size(g[0], 0)),
+                      "%s step %d plan %d: input gradients differ", archs[a].arch, step, v);
+            }
             free(x);
         }
-        size_t all = total_bytes(g[0]), bwd = total_bytes(g[1]);
+        size_t all = total_bytes(g[0]), bwd = total_bytes(g[1]), trn = total_bytes(g[2]);
         CHECK(bwd < all * 3 / 4, "%s: backward plan %zu bytes, all %zu", archs[a].arch, bwd, all);
-        printf("# %s %lldx%lld batch %d: training %.2f MB (all: %.2f MB)\n", archs[a].arch, (long long)archs[a].size,
-               (long long)archs[a].size, N, bwd / 1e6, all / 1e6);
+        CHECK(trn < bwd, "%s: training plan %zu bytes, backward plan %zu", archs[a].arch, trn, bwd);
+        printf("# %s %lldx%lld batch %d: training %.2f MB, one-backward training %.2f MB (all: %.2f MB)\n",
+               archs[a].arch, (long long)archs[a].size, (long long)archs[a].size, N, bwd / 1e6, trn / 1e6, all / 1e6);
         free(dl);
-        nn_graph_free(g[0]);
-        nn_graph_free(g[1]);
+        for (int v = 0; v < 3; v++) nn_graph_free(g[v]);
     }
 }
 

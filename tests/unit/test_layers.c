@@ -1,37 +1,11 @@
 /* Unit tests of dense, batchnorm, activations and pooling (lib/nn/{dense,batchnorm,activation,
  * pool}.c): finite-difference gradients (gradcheck.h) and forward values against formulas. */
-#include "gradcheck.h"
+#include "op_harness.h"
 #include "common.h"
 #include "nn/ops.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define FMAX 4096   /* every test tensor fits */
-
-/* The op under test: forward reads the globals below, writes out. */
-static float X[FMAX], W[FMAX], B[FMAX], OUT[FMAX], RW[FMAX];
-static float GX[FMAX], GW[FMAX], GB[FMAX], G0X[FMAX], G0W[FMAX], G0B[FMAX];
-static int64_t NOUT;
-static void (*fwd)(void);
-
-static double loss(void *ctx)
-{
-    (void)ctx;
-    fwd();
-    return gc_dot(OUT, RW, NOUT);
-}
-
-/* random pre-filled gradients, kept to subtract after backward */
-static void prefill(dfs_rng *rng, int64_t nx, int64_t nw, int64_t nb)
-{
-    gc_fill(G0X, nx, rng, -1, 1), gc_fill(G0W, nw, rng, -1, 1), gc_fill(G0B, nb, rng, -1, 1);
-    memcpy(GX, G0X, nx * sizeof(float)), memcpy(GW, G0W, nw * sizeof(float)), memcpy(GB, G0B, nb * sizeof(float));
-}
-static void analytic(int64_t nx, int64_t nw, int64_t nb)
-{
-    gc_delta(GX, G0X, nx), gc_delta(GW, G0W, nw), gc_delta(GB, G0B, nb);
-}
 
 /* ---- dense ---- */
 static int64_t dN, dI, dO;

@@ -1,6 +1,6 @@
 /* Unit tests of the structural ops, losses, Adam, L2 and initialisation (lib/nn/{structure,
  * loss,optim}.c): finite-difference gradients and hand-computed formulas. */
-#include "gradcheck.h"
+#include "op_harness.h"
 #include "common.h"
 #include "nn/ops.h"
 
@@ -8,35 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FMAX 4096
-
-static float A[FMAX], Bv[FMAX], Cv[FMAX], OUT[FMAX], RW[FMAX];
-static float GA[FMAX], GB[FMAX], GC[FMAX], G0A[FMAX], G0B[FMAX], G0C[FMAX];
-static int64_t NOUT;
-static void (*fwd)(void);
-
-static double loss(void *ctx)
-{
-    (void)ctx;
-    fwd();
-    return gc_dot(OUT, RW, NOUT);
-}
-
-static void prefill(dfs_rng *rng, int64_t na, int64_t nb, int64_t nc)
-{
-    gc_fill(G0A, na, rng, -1, 1), gc_fill(G0B, nb, rng, -1, 1), gc_fill(G0C, nc, rng, -1, 1);
-    memcpy(GA, G0A, na * sizeof(float)), memcpy(GB, G0B, nb * sizeof(float)), memcpy(GC, G0C, nc * sizeof(float));
-}
-static void analytic(int64_t na, int64_t nb, int64_t nc)
-{
-    gc_delta(GA, G0A, na), gc_delta(GB, G0B, nb), gc_delta(GC, G0C, nc);
-}
-
 /* ---- concat of three inputs (N=2, HW=5, C = 2, 3, 1) ---- */
 static const int64_t CS[3] = {2, 3, 1};
 static void concat_fwd(void)
 {
-    const float *ins[3] = {A, Bv, Cv};
+    const float *ins[3] = {X, W, B};
     nn_concat_forward(OUT, ins, CS, 3, 2, 5);
 }
 
@@ -46,55 +22,55 @@ static void test_concat(void)
     dfs_rng_seed(&rng, 31);
     int64_t N = 2, HW = 5, na = N * 2 * HW, nb = N * 3 * HW, nc = N * 1 * HW;
     NOUT = na + nb + nc;
-    gc_fill(A, na, &rng, -1, 1), gc_fill(Bv, nb, &rng, -1, 1), gc_fill(Cv, nc, &rng, -1, 1);
+    gc_fill(X, na, &rng, -1, 1), gc_fill(W, nb, &rng, -1, 1), gc_fill(B, nc, &rng, -1, 1);
     gc_fill(RW, NOUT, &rng, -1, 1);
     concat_fwd();
-    /* sample 1, channel 2 of the output is input B's channel 0 */
-    CHECK(OUT[(1 * 6 + 2) * HW + 3] == Bv[(1 * 3 + 0) * HW + 3], "concat layout");
-    CHECK(OUT[(1 * 6 + 5) * HW + 4] == Cv[1 * HW + 4], "concat layout (last input)");
+    /* sample 1, channel 2 of the output is the second input's (W's) channel 0 */
+    CHECK(OUT[(1 * 6 + 2) * HW + 3] == W[(1 * 3 + 0) * HW + 3], "concat layout");
+    CHECK(OUT[(1 * 6 + 5) * HW + 4] == B[1 * HW + 4], "concat layout (last input)");
     prefill(&rng, na, nb, nc);
-    float *dins[3] = {GA, GB, GC};
+    float *dins[3] = {GX, GW, GB};
     nn_concat_backward(dins, RW, CS, 3, N, HW);
     analytic(na, nb, nc);
     fwd = concat_fwd;
-    gc_check("concat d0", loss, NULL, A, GA, na, 100, 1e-2, 1e-4, 1e-3, &rng);
-    gc_check("concat d1", loss, NULL, Bv, GB, nb, 100, 1e-2, 1e-4, 1e-3, &rng);
-    gc_check("concat d2", loss, NULL, Cv, GC, nc, 100, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("concat d0", loss, NULL, X, GX, na, 100, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("concat d1", loss, NULL, W, GW, nb, 100, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("concat d2", loss, NULL, B, GB, nc, 100, 1e-2, 1e-4, 1e-3, &rng);
     /* a NULL input gradient is skipped */
-    memcpy(GB, G0B, nb * sizeof(float));
-    float *some[3] = {NULL, GB, NULL};
+    memcpy(GW, G0W, nb * sizeof(float));
+    float *some[3] = {NULL, GW, NULL};
     nn_concat_backward(some, RW, CS, 3, N, HW);
-    CHECK(GB[0] == G0B[0] + RW[2 * HW], "concat backward with NULLs");
+    CHECK(GW[0] == G0W[0] + RW[2 * HW], "concat backward with NULLs");
 }
 
 /* ---- add and scale_channels ---- */
-static void add_fwd(void) { nn_add_forward(OUT, A, Bv, NOUT); }
-static void scale_fwd(void) { nn_scale_channels_forward(OUT, A, Bv, 2, 3, 4); }
+static void add_fwd(void) { nn_add_forward(OUT, X, W, NOUT); }
+static void scale_fwd(void) { nn_scale_channels_forward(OUT, X, W, 2, 3, 4); }
 
 static void test_add_scale(void)
 {
     dfs_rng rng;
     dfs_rng_seed(&rng, 32);
     NOUT = 30;
-    gc_fill(A, 30, &rng, -1, 1), gc_fill(Bv, 30, &rng, -1, 1), gc_fill(RW, 30, &rng, -1, 1);
+    gc_fill(X, 30, &rng, -1, 1), gc_fill(W, 30, &rng, -1, 1), gc_fill(RW, 30, &rng, -1, 1);
     prefill(&rng, 30, 30, 0);
-    nn_add_backward(GA, GB, RW, 30);
+    nn_add_backward(GX, GW, RW, 30);
     analytic(30, 30, 0);
     fwd = add_fwd;
-    gc_check("add da", loss, NULL, A, GA, 30, 30, 1e-2, 1e-4, 1e-3, &rng);
-    gc_check("add db", loss, NULL, Bv, GB, 30, 30, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("add da", loss, NULL, X, GX, 30, 30, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("add db", loss, NULL, W, GW, 30, 30, 1e-2, 1e-4, 1e-3, &rng);
     nn_add_backward(NULL, NULL, RW, 30);   /* must not crash */
 
     NOUT = 2 * 3 * 4;
-    gc_fill(A, NOUT, &rng, -1, 1), gc_fill(Bv, 6, &rng, 0, 1), gc_fill(RW, NOUT, &rng, -1, 1);
+    gc_fill(X, NOUT, &rng, -1, 1), gc_fill(W, 6, &rng, 0, 1), gc_fill(RW, NOUT, &rng, -1, 1);
     scale_fwd();
-    CHECK_CLOSE(OUT[(1 * 3 + 2) * 4 + 1], A[(1 * 3 + 2) * 4 + 1] * Bv[5], 0, 1e-7);
+    CHECK_CLOSE(OUT[(1 * 3 + 2) * 4 + 1], X[(1 * 3 + 2) * 4 + 1] * W[5], 0, 1e-7);
     prefill(&rng, NOUT, 6, 0);
-    nn_scale_channels_backward(GA, GB, RW, A, Bv, 2, 3, 4);
+    nn_scale_channels_backward(GX, GW, RW, X, W, 2, 3, 4);
     analytic(NOUT, 6, 0);
     fwd = scale_fwd;
-    gc_check("scale_channels din", loss, NULL, A, GA, NOUT, 100, 1e-2, 1e-4, 1e-3, &rng);
-    gc_check("scale_channels ds", loss, NULL, Bv, GB, 6, 100, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("scale_channels din", loss, NULL, X, GX, NOUT, 100, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("scale_channels ds", loss, NULL, W, GW, 6, 100, 1e-2, 1e-4, 1e-3, &rng);
 }
 
 /* ---- dropout and drop-connect: the mask is fixed by re-seeding before every forward ---- */
@@ -105,13 +81,13 @@ static void dropout_fwd(void)
 {
     dfs_rng r;
     dfs_rng_seed(&r, 77);
-    nn_dropout_forward(OUT, MASK, A, RATE, NOUT, &r);
+    nn_dropout_forward(OUT, MASK, X, RATE, NOUT, &r);
 }
 static void drop_connect_fwd(void)
 {
     dfs_rng r;
     dfs_rng_seed(&r, 78);
-    nn_drop_connect_forward(OUT, MASK, A, RATE, DN, DPER, &r);
+    nn_drop_connect_forward(OUT, MASK, X, RATE, DN, DPER, &r);
 }
 
 static void test_dropout(void)
@@ -119,20 +95,20 @@ static void test_dropout(void)
     dfs_rng rng;
     dfs_rng_seed(&rng, 33);
     RATE = 0.3f, NOUT = 400;
-    gc_fill(A, NOUT, &rng, -1, 1), gc_fill(RW, NOUT, &rng, -1, 1);
+    gc_fill(X, NOUT, &rng, -1, 1), gc_fill(RW, NOUT, &rng, -1, 1);
     dropout_fwd();
     int kept = 0, ok = 1;
     for (int64_t i = 0; i < NOUT; i++) {
         kept += MASK[i];
-        ok &= MASK[i] ? fabsf(OUT[i] - A[i] / 0.7f) <= 1e-6f : OUT[i] == 0;
+        ok &= MASK[i] ? fabsf(OUT[i] - X[i] / 0.7f) <= 1e-6f : OUT[i] == 0;
     }
     CHECK(ok, "dropout values: kept ones scaled by 1/(1-rate), others zero");
     CHECK(kept > 240 && kept < 320, "kept %d of 400 at rate 0.3", kept);
     prefill(&rng, NOUT, 0, 0);
-    nn_dropout_backward(GA, RW, MASK, RATE, NOUT);
+    nn_dropout_backward(GX, RW, MASK, RATE, NOUT);
     analytic(NOUT, 0, 0);
     fwd = dropout_fwd;
-    gc_check("dropout din", loss, NULL, A, GA, NOUT, 100, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("dropout din", loss, NULL, X, GX, NOUT, 100, 1e-2, 1e-4, 1e-3, &rng);
     /* the keep rate over many draws */
     static float big_in[100000], big_out[100000];
     static uint8_t big_mask[100000];
@@ -143,31 +119,31 @@ static void test_dropout(void)
     for (int i = 0; i < 100000; i++) k += big_mask[i];
     CHECK(fabs(k / 1e5 - 0.75) < 0.006, "keep fraction %g at rate 0.25", k / 1e5);
     /* rate 0 is the identity; rate 1 drops everything without dividing by zero */
-    nn_dropout_forward(OUT, MASK, A, 0.0f, NOUT, &r);
-    CHECK(memcmp(OUT, A, NOUT * sizeof(float)) == 0, "rate 0 is not the identity");
-    nn_dropout_forward(OUT, MASK, A, 1.0f, NOUT, &r);
+    nn_dropout_forward(OUT, MASK, X, 0.0f, NOUT, &r);
+    CHECK(memcmp(OUT, X, NOUT * sizeof(float)) == 0, "rate 0 is not the identity");
+    nn_dropout_forward(OUT, MASK, X, 1.0f, NOUT, &r);
     int zero = 1;
     for (int64_t i = 0; i < NOUT; i++) zero &= OUT[i] == 0 && MASK[i] == 0;
     CHECK(zero, "rate 1 keeps something");
 
     /* drop-connect: whole samples */
     DN = 40, DPER = 10, NOUT = DN * DPER, RATE = 0.5f;
-    gc_fill(A, NOUT, &rng, -1, 1), gc_fill(RW, NOUT, &rng, -1, 1);
+    gc_fill(X, NOUT, &rng, -1, 1), gc_fill(RW, NOUT, &rng, -1, 1);
     drop_connect_fwd();
     int nk = 0;
     ok = 1;
     for (int64_t n = 0; n < DN; n++) {
         nk += MASK[n];
         for (int64_t i = 0; i < DPER; i++)
-            ok &= MASK[n] ? fabsf(OUT[n * DPER + i] - 2 * A[n * DPER + i]) <= 1e-6f : OUT[n * DPER + i] == 0;
+            ok &= MASK[n] ? fabsf(OUT[n * DPER + i] - 2 * X[n * DPER + i]) <= 1e-6f : OUT[n * DPER + i] == 0;
     }
     CHECK(ok, "drop-connect values");
     CHECK(nk > 8 && nk < 32, "kept %d of 40 samples at rate 0.5", nk);
     prefill(&rng, NOUT, 0, 0);
-    nn_drop_connect_backward(GA, RW, MASK, RATE, DN, DPER);
+    nn_drop_connect_backward(GX, RW, MASK, RATE, DN, DPER);
     analytic(NOUT, 0, 0);
     fwd = drop_connect_fwd;
-    gc_check("drop_connect din", loss, NULL, A, GA, NOUT, 100, 1e-2, 1e-4, 1e-3, &rng);
+    gc_check("drop_connect din", loss, NULL, X, GX, NOUT, 100, 1e-2, 1e-4, 1e-3, &rng);
 }
 
 /* ---- losses ---- */
@@ -178,9 +154,9 @@ static double loss_only(void *ctx)
 {
     (void)ctx;
     switch (loss_kind) {
-    case 0: return nn_loss_mse_sigmoid(NULL, A, TGT, LN);
-    case 1: return nn_loss_bce_sigmoid(NULL, A, TGT, LN);
-    default: return nn_loss_bce_softmax2(NULL, A, TGT, LN);
+    case 0: return nn_loss_mse_sigmoid(NULL, X, TGT, LN);
+    case 1: return nn_loss_bce_sigmoid(NULL, X, TGT, LN);
+    default: return nn_loss_bce_softmax2(NULL, X, TGT, LN);
     }
 }
 
@@ -195,41 +171,41 @@ static void test_losses(void)
     const char *names[3] = {"mse_sigmoid", "bce_sigmoid", "bce_softmax2"};
     for (loss_kind = 0; loss_kind < 3; loss_kind++) {
         int64_t n = loss_kind == 2 ? 2 * LN : LN;
-        gc_fill(A, n, &rng, -3, 3);
+        gc_fill(X, n, &rng, -3, 3);
         /* the value against the textbook formula on probabilities */
         double ref = 0;
         for (int i = 0; i < LN; i++) {
             double t = TGT[i];
-            if (loss_kind == 0) ref += (sig(A[i]) - t) * (sig(A[i]) - t);
-            if (loss_kind == 1) ref += -t * log(sig(A[i])) - (1 - t) * log(1 - sig(A[i]));
+            if (loss_kind == 0) ref += (sig(X[i]) - t) * (sig(X[i]) - t);
+            if (loss_kind == 1) ref += -t * log(sig(X[i])) - (1 - t) * log(1 - sig(X[i]));
             if (loss_kind == 2) {
-                double p1 = exp(A[2 * i + 1]) / (exp(A[2 * i]) + exp(A[2 * i + 1])), p0 = 1 - p1;
+                double p1 = exp(X[2 * i + 1]) / (exp(X[2 * i]) + exp(X[2 * i + 1])), p0 = 1 - p1;
                 /* Keras: the mean over both outputs of the element-wise binary cross-entropy */
                 double y0 = 1 - t, y1 = t;
                 ref += 0.5 * (-y0 * log(p0) - (1 - y0) * log(1 - p0) - y1 * log(p1) - (1 - y1) * log(1 - p1));
             }
         }
         ref /= LN;
-        for (int i = 0; i < n; i++) GA[i] = 123;   /* overwritten, not accumulated */
+        for (int i = 0; i < n; i++) GX[i] = 123;   /* overwritten, not accumulated */
         double L = 0;
         switch (loss_kind) {
-        case 0: L = nn_loss_mse_sigmoid(GA, A, TGT, LN); break;
-        case 1: L = nn_loss_bce_sigmoid(GA, A, TGT, LN); break;
-        default: L = nn_loss_bce_softmax2(GA, A, TGT, LN); break;
+        case 0: L = nn_loss_mse_sigmoid(GX, X, TGT, LN); break;
+        case 1: L = nn_loss_bce_sigmoid(GX, X, TGT, LN); break;
+        default: L = nn_loss_bce_softmax2(GX, X, TGT, LN); break;
         }
         CHECK_CLOSE(L, ref, 1e-7, 1e-6);
         /* finite differences of the returned loss itself */
         int bad = 0;
         for (int i = 0; i < n; i++) {
-            float s = A[i];
-            A[i] = s + 1e-3f;
+            float s = X[i];
+            X[i] = s + 1e-3f;
             double lp = loss_only(NULL);
-            A[i] = s - 1e-3f;
+            X[i] = s - 1e-3f;
             double lm = loss_only(NULL);
-            A[i] = s;
+            X[i] = s;
             double num = (lp - lm) / ((double)(s + 1e-3f) - (double)(s - 1e-3f));
-            if (fabs(num - GA[i]) > 1e-5 + 1e-3 * fabs(num)) {
-                printf("# %s d[%d]: analytic %.8g numeric %.8g\n", names[loss_kind], i, GA[i], num);
+            if (fabs(num - GX[i]) > 1e-5 + 1e-3 * fabs(num)) {
+                printf("# %s d[%d]: analytic %.8g numeric %.8g\n", names[loss_kind], i, GX[i], num);
                 bad++;
             }
         }
