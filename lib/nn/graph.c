@@ -862,7 +862,8 @@ static void layout(nn_graph *g, int64_t N)
             break;
         case NN_CONV: {
             n->conv.N = N;
-            size_t s = nn_conv_scratch(&n->conv);
+            /* the backend's own need: cuda's im2col chunks are laid out unlike the cpu's */
+            size_t s = g->be->conv_scratch(&n->conv);
             if (s > scratch) scratch = s;
             break;
         }

@@ -226,6 +226,55 @@ static void test_split_mirrors(void)
     free(x);
 }
 
+/* The conv scratch is sized by the backend's conv_scratch, not the cpu's (cuda's im2col chunks
+ * need (C*R*S + K)*P*Q floats per image where the cpu needs C*R*S*P*Q once): a backend asking
+ * for more gets it, and its convolutions may use all of it. */
+static size_t roomy_scratch(const nn_conv *c)
+{
+    return nn_conv_scratch(c) + (size_t)(c->P * c->K * 3 + 5);
+}
+
+static void roomy_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c,
+                          float *scratch)
+{
+    /* the whole claimed scratch is written (a NaN pattern the cpu op then overwrites where it uses it) */
+    memset(scratch, 0xff, roomy_scratch(c) * sizeof(float));
+    nn_conv2d_forward(out, in, w, b, c, scratch);
+}
+
+static void test_split_backend_scratch(void)
+{
+    const nn_backend *cpu = nn_backend_open("cpu"), *split = nn_backend_open("cpu-split");
+    static nn_backend roomy;
+    roomy = *split;
+    roomy.conv_scratch = roomy_scratch;
+    roomy.conv2d_forward = roomy_forward;
+    for (int a = 0; a < 2; a++) {   /* meso4, mesoinception4 */
+        nn_graph *gr = build(a, &roomy, NN_MEM_ALL), *gc = build(a, cpu, NN_MEM_ALL);
+        int convs = 0, short_of = 0;
+        for (int i = 0; i < gr->nnodes; i++) {
+            if (gr->nodes[i].kind != NN_CONV) continue;
+            convs++;
+            if (gr->scratch_floats < roomy_scratch(&gr->nodes[i].conv)) short_of++;
+        }
+        CHECK(convs > 0 && short_of == 0, "%s: %d of %d convolutions get less scratch than the backend asks for",
+              archs[a].arch, short_of, convs);
+        if (short_of) {   /* the forward would write past the scratch */
+            nn_graph_free(gr);
+            nn_graph_free(gc);
+            continue;
+        }
+        float *x = input(a, 6);
+        CHECK(nn_graph_forward(gr, x, N, NN_EVAL) == 0 && nn_graph_forward(gc, x, N, NN_EVAL) == 0, "%s", dfs_error());
+        int64_t C = nn_graph_output_size(gc);
+        CHECK(!memcmp(nn_graph_output(gc), nn_graph_output(gr), (size_t)(N * C) * sizeof(float)),
+              "%s: a backend using all the scratch it asked for", archs[a].arch);
+        free(x);
+        nn_graph_free(gr);
+        nn_graph_free(gc);
+    }
+}
+
 /* The real GPU against the cpu. Tolerances: outputs, gradients and running statistics within
  * 1e-3 of the array's largest magnitude (GEMM and reduction order differ); after the first Adam
  * step a weight moves by about lr * sign(g), so a gradient that rounds to the other sign near
@@ -273,6 +322,7 @@ int main(void)
 {
     RUN(test_split_training_step);
     RUN(test_split_mirrors);
+    RUN(test_split_backend_scratch);
     cuda = nn_backend_open("cuda");
     if (cuda) RUN(test_cuda_training_step);
     else SKIP(test_cuda_training_step, "%s", dfs_error());
