@@ -45,6 +45,7 @@ static const char usage[] =
     "  --device D         where the network runs: auto (default: cuda when a usable GPU is found,\n"
     "                     else cpu), cpu or cuda (fails without a usable GPU); cpu-split is a test\n"
     "                     device (cpu ops on separate memory, results equal cpu's)\n"
+    "                     DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"
     "  --verbose          name the device on stderr even when it is the cpu\n"
     "\n"
     "Overlap mode: for each K of --top, the number of neurons among the top K of exactly j of the\n"

@@ -40,6 +40,7 @@ static const char usage[] =
     "  --device D        where the network runs: auto (default: cuda when a usable GPU is\n"
     "                    found, else cpu), cpu or cuda (fails without a usable GPU); cpu-split\n"
     "                    is a test device (cpu ops on separate memory, results equal cpu's)\n"
+    "                    DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"
     "  --verbose         name the device on stderr even when it is the cpu\n"
     "  -o FILE           write the stream to FILE (default stdout)\n"
     "  -h, --help        show this help\n"

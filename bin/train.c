@@ -55,6 +55,7 @@ static const char usage[] =
     "                  device (cpu ops on separate memory, results equal cpu's). The same seed and\n"
     "                  data give the same checkpoint on cpu and cpu-split; on cuda the sums run in\n"
     "                  another order, so results agree to float rounding only\n"
+    "                  DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"
     "  --verbose       name the device on stderr even when it is the cpu (a GPU is always named)\n"
     "  --progress      live progress bar even when stderr is not a terminal\n"
     "  -q, --quiet     no per-epoch lines on stderr\n"

@@ -29,8 +29,10 @@ R    := $(abspath $(RUNS)/$(PROFILE))
 BIN  ?= $(ROOT)/bin
 override BIN := $(abspath $(BIN))
 SEED ?= 1
-# where train, predict, cam and ace compute: auto (a usable GPU, else the cpu), cpu or cuda
-DEVICE ?= auto
+# where train, predict, cam and ace compute: auto (a usable GPU, else the cpu), cpu or cuda;
+# empty: the tools' default ($DFS_DEVICE in the environment, else auto)
+DEVICE ?=
+DEVICE_FLAG = $(if $(DEVICE),--device $(DEVICE))
 export OMP_WAIT_POLICY := passive
 export OMP_NUM_THREADS := $(THREADS)
 
@@ -165,10 +167,10 @@ $(R)/data/val/FSNT.dft: $(R)/data/aug/val-fs.dft $(R)/data/aug/val-nt.dft $(BIN)
 # model 1 (4) and alternate batches of the training set and FSNT, as the study's scripts
 # EPOCHS1_<arch> / EPOCHS23_<arch> in a profile override the epochs of one architecture
 TRAIN1 = $(BIN)/train --arch $(2) --train $(R)/data/train/$(1).dft --val $(R)/data/val/$(1).dft \
-  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) --device $(DEVICE) -q
+  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) -q
 TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft --mix $(R)/data/train/FSNT.dft \
   --val $(R)/data/val/$(1).dft --val-mix $(R)/data/val/FSNT.dft \
-  --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) --device $(DEVICE) -q
+  --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) -q
 # train writes STEM.part.ckpt (+ .part.last.ckpt, .part.log.tsv), renamed to the target's names
 # only when it finished: a killed training never leaves a checkpoint that make takes for done.
 # A partial state newer than every prerequisite is that of an interrupted run: it resumes.
@@ -197,7 +199,7 @@ $(foreach a,$(ARCHS),$(eval $(call model_rules,$(name_$(a)),$(a))))
 # ---- scores and tables ------------------------------------------------------------------------
 SCORES := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/scores/$(d)/$(t).tsv))
 $(R)/scores/%.tsv: $$(R)/models/$$(*D).ckpt $$(R)/data/test/$$(*F).dft $(BIN)/predict
-	$(call timed,predict,$(BIN)/predict -m $< --threads $(THREADS) --device $(DEVICE) -o $@ $(word 2,$^))
+	$(call timed,predict,$(BIN)/predict -m $< --threads $(THREADS) $(DEVICE_FLAG) -o $@ $(word 2,$^))
 
 # Your own detectors beside the baselines: OWN=DIR, DIR/detectors.tsv holding score's config
 # lines for them (detector NAME ARCH TRAIN STAGE FINETUNE, tab-separated; score --print-config)
@@ -247,7 +249,7 @@ $(R)/rq3/fakes/%.dft: $(R)/data/test/%.dft $(BIN)/pack
 	  awk -F'\t' 'NR == 1 || $$2 == "fake"' $@.d/manifest.tsv > $@.d/fakes.tsv && \
 	  $(BIN)/pack --manifest $@.d/fakes.tsv -o $@ && rm -rf $@.d)
 $(R)/rq3/cam/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
-	$(call timed,rq3,$(BIN)/cam -m $< --device $(DEVICE) -o $@ < $(word 2,$^))
+	$(call timed,rq3,$(BIN)/cam -m $< $(DEVICE_FLAG) -o $@ < $(word 2,$^))
 CAMS := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft))
 # group G of architecture A: models 1-3 (CELEB) or 4-6 (F2F)
 GROUPS := $(foreach n,$(NAMES),$(n)1-3 $(n)4-6)
@@ -276,7 +278,7 @@ endif
 ACE_MODEL := $(name_$(ACE_ARCH))1
 ACE := $(foreach t,$(TESTSETS),$(R)/rq4/ace/$(t).tsv)
 $(R)/rq4/ace/%.tsv: $(R)/models/$(ACE_MODEL).ckpt $(R)/data/test/%.dft $(BIN)/ace
-	$(call timed,rq4,$(BIN)/ace -m $< --device $(DEVICE) $(if $(ACE_LAYER),--layer $(ACE_LAYER)) --batches $(ACE_BATCHES) --batch $(ACE_BATCH) -o $@ $(word 2,$^) 2>$@.log)
+	$(call timed,rq4,$(BIN)/ace -m $< $(DEVICE_FLAG) $(if $(ACE_LAYER),--layer $(ACE_LAYER)) --batches $(ACE_BATCHES) --batch $(ACE_BATCH) -o $@ $(word 2,$^) 2>$@.log)
 $(R)/rq4/overlap.tsv: $(ACE) $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $(ACE) > $@.tmp && mv $@.tmp $@)
 $(R)/rq4/overlap.md: $(ACE) $(BIN)/ace

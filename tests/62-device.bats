@@ -118,3 +118,16 @@ no_gpu() {
     [ "$(wc -l < p-cpu.tsv)" -eq 9 ]
     [ "$(wc -l < a-cpu.tsv)" -gt 1 ] && [ "$(wc -l < an-cpu.tsv)" -gt 1 ]
 }
+
+@test "device: DFS_DEVICE sets the default, --device overrides it, a bad value is named" {
+    DFS_DEVICE=bogus run --separate-stderr predict -m "$(F m.ckpt)" -o p.tsv "$(F v.dft)"
+    assert_failure
+    assert_equal "$stderr" "predict: DFS_DEVICE: unknown device 'bogus' (auto, cpu, cuda; cpu-split for tests)"
+    [ ! -e p.tsv ]
+    DFS_DEVICE=bogus run --separate-stderr predict -m "$(F m.ckpt)" --device cpu -o p.tsv "$(F v.dft)"
+    assert_success
+    DFS_DEVICE=cpu-split run --separate-stderr predict -m "$(F m.ckpt)" --verbose -o q.tsv "$(F v.dft)"
+    assert_success
+    assert_equal "$stderr" "predict: device cpu-split: cpu with split memory (test device)"
+    cmp p.tsv q.tsv
+}

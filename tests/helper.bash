@@ -5,6 +5,7 @@ ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 BIN="${DFS_BIN:-$ROOT/bin}"
 PATH="$BIN:$PATH"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # see tests/run.sh
+export DFS_DEVICE=${DFS_DEVICE:-cpu}                       # see tests/run.sh
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 

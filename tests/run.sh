@@ -8,6 +8,10 @@ BUILD=${BUILD:-build}
 # Idle OpenMP threads spin by default; on a loaded machine (a parallel bats run) that starves the
 # threads doing work, so tests let them sleep.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# The suite checks the cpu, the oracle, on every machine (with a GPU, auto would pick cuda, whose
+# results agree with the cpu's only to float rounding and whose tools name the GPU on stderr);
+# tests of other devices name them. DFS_DEVICE=auto make test runs the tool tests on a GPU.
+export DFS_DEVICE=${DFS_DEVICE:-cpu}
 unit_only=0
 filter=""
 while [ $# -gt 0 ]; do

@@ -14,6 +14,7 @@ B=$(cd "${1:?usage: tests/sanitize-e2e.sh BINDIR}" && pwd)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:exitcode=86}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export OMP_WAIT_POLICY=passive OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export DFS_DEVICE=${DFS_DEVICE:-cpu}   # the cpu, as tests/run.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -3,7 +3,8 @@
  *   cpu        the cpu backend
  *   cuda       the CUDA plugin; without a usable GPU the tool stops with one line
  *              "TOOL: no usable CUDA device: ..." before reading or writing anything
- *   auto       cuda when usable, else cpu (the default)
+ *   auto       cuda when usable, else cpu (the default, unless DFS_DEVICE in the environment
+ *              names another: tests/run.sh sets cpu, so the suite checks the oracle everywhere)
  *   cpu-split  a TEST device: the cpu ops on memory of their own, so that every transfer a GPU
  *              needs happens (backend.c); results are the cpu's bit for bit
  * A GPU in use is named on stderr in one line ("train: device cuda: NVIDIA H100 ... (sm_90,
@@ -17,9 +18,10 @@
     "  --device D     where the network runs: auto (default: cuda when a usable GPU is found,\n" \
     "                 else cpu), cpu or cuda (fails without a usable GPU); cpu-split is a test\n"  \
     "                 device (cpu ops on separate memory, results equal cpu's)\n"                  \
+    "                 DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"          \
     "  --verbose      name the device on stderr even when it is the cpu\n"
 
-/* The backend for a --device value, or dfs_die with the reason. */
+/* The backend for a --device value (NULL: $DFS_DEVICE, else auto), or dfs_die with the reason. */
 const nn_backend *nn_device_open(const char *device, int verbose);
 
 #endif
