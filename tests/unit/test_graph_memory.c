@@ -11,13 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N 2
-
-static const struct {
-    const char *arch;
-    int64_t size;
-} archs[] = {{"meso4", 32}, {"mesoinception4", 32}, {"shallownet", 24}, {"xception", 32}, {"efficientnet-b0", 32}};
-#define NARCH (int)(sizeof archs / sizeof *archs)
+#include "tiny_archs.h"
 
 static nn_graph *build_at(int a, int64_t size, int plan, int train)
 {
