@@ -35,12 +35,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-make -s -j2 build/libdfstudy.a
-mkdir -p build/bench
-pkgs="libpng zlib libavformat libavcodec libswscale libavutil openblas"
-# shellcheck disable=SC2046
-cc -O2 -march=native -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(pkg-config --cflags $pkgs) \
-    bench/nnbench.c build/libdfstudy.a $(pkg-config --libs $pkgs) -lm -ldl -fopenmp -o build/bench/nnbench
+bench/build-nnbench.sh
 
 export OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=passive
 tmp=$(mktemp -d)

@@ -29,16 +29,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-make -s -j"$(nproc)" build/libdfstudy.a
+bench/build-nnbench.sh
+make -s -j"$(nproc)" build/libdfs_cuda.so 2>/dev/null || true
 if [ ! -e build/libdfs_cuda.so ]; then
     echo "gpu.sh: build/libdfs_cuda.so is missing: the CUDA plugin is built only when nvcc is found" >&2
     exit 1
 fi
-mkdir -p build/bench
-pkgs="libpng zlib libavformat libavcodec libswscale libavutil openblas"
-# shellcheck disable=SC2046
-cc -O2 -march=native -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(pkg-config --cflags $pkgs) \
-    bench/nnbench.c build/libdfstudy.a $(pkg-config --libs $pkgs) -lm -ldl -fopenmp -o build/bench/nnbench
 
 # no GPU, no benchmark: the reason in one line (nnbench says "no usable CUDA device: ...")
 if ! probe=$(build/bench/nnbench meso4 32 1 infer 1 0 cuda 2>&1); then
