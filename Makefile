@@ -4,6 +4,7 @@
 #
 #   make              build everything
 #   make test         C unit tests + bats suites; ends with "N passed, N failed"
+#   make test-matrix  the suite under every OpenBLAS kernel the CPU runs, 1 and 2 threads, and under load (long)
 #   make sanitize     unit tests and a short pipeline under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind     each tool of the quick profile's kinds of commands under valgrind (slow; not in CI)
 #   make fuzz         run each fuzz target for FUZZ_SECONDS (clang libFuzzer)
@@ -55,7 +56,7 @@ TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit sanitize valgrind fuzz deps fixture-deps clean info study demo
+.PHONY: all test test-matrix unit sanitize valgrind fuzz deps fixture-deps clean info study demo
 .SECONDARY:
 all: info $(TOOLS) $(UNIT_BINS) $(CUDA_PLUGIN)
 
@@ -93,6 +94,10 @@ test: all
 
 unit: all
 	@BUILD=$(BUILD) tests/run.sh --unit-only
+
+# tests/matrix.sh: a test that depends on the BLAS kernel, the thread count or the load fails here
+test-matrix: all
+	@BUILD=$(BUILD) tests/matrix.sh
 
 # Sanitizers: a separate build tree so the normal build stays untouched: the unit tests, then a
 # short end-to-end pipeline (tests/sanitize-e2e.sh) with the tools built into build-san/tools/.

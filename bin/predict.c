@@ -25,7 +25,8 @@ static const char usage[] =
     "#INDEX, one without dataset= 'unknown'.\n"
     "\n"
     "  -m FILE        the checkpoint (required)\n"
-    "  --batch N      images per forward pass (default 64)\n"
+    "  --batch N      images per forward pass (default 64); the scores are the same bytes for any N\n"
+    "                 (on one OpenBLAS kernel and thread count; README, Numerics)\n"
     "  --threads N    OpenMP and BLAS threads (default: all cores)\n"
     "  -o FILE        write the scores to FILE, whole or not at all (default stdout)\n"
     NN_DEVICE_HELP

@@ -90,26 +90,43 @@ void nn_dense_forward(float *out, const float *in, const float *w, const float *
     free(acc);
 }
 
-/* din[n][i] += dout[n][o] w[o][i], o ascending: threads own column blocks of din; rows in
- * tiles of ROWS so each loaded weight segment serves ROWS rows. */
-static void dense_backward_data(float *din, const float *dout, const float *w, int64_t N, int64_t In, int64_t O)
+/* din[n][i] += dout[n][o] w[o][i] for o ascending, on a register tile of ROWS rows x 2 lane
+ * vectors of columns: the tile is loaded once, takes every o in order, and is stored once.
+ * Lanes run over columns (separate elements), so vectorising changes no element's order.
+ * Threads own column tiles. */
+static inline __attribute__((always_inline)) void din_tile(float *din, const float *dout, const float *w, int64_t In,
+                                                          int64_t O, int64_t n0, int64_t c0, const int nr)
 {
-    enum { COLS = 256 };
-#pragma omp parallel for schedule(static) if (N * O * In > 262144)
-    for (int64_t c0 = 0; c0 < In; c0 += COLS) {
-        int64_t c1 = c0 + COLS < In ? c0 + COLS : In;
-        for (int64_t n0 = 0; n0 < N; n0 += ROWS) {
-            int64_t nr = N - n0 < ROWS ? N - n0 : ROWS;
-            for (int64_t o = 0; o < O; o++) {
-                const float *wr = w + o * In;
-                for (int64_t r = 0; r < nr; r++) {
-                    float g = dout[(n0 + r) * O + o];
-                    float *d = din + (n0 + r) * In;
-                    for (int64_t i = c0; i < c1; i++) d[i] += g * wr[i];
-                }
-            }
+    lanes a[ROWS][2];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < 2; v++) a[r][v] = *(const lanes_u *)(din + (n0 + r) * In + c0 + v * DENSE_LANES);
+    for (int64_t o = 0; o < O; o++) {
+        lanes w0 = *(const lanes_u *)(w + o * In + c0), w1 = *(const lanes_u *)(w + o * In + c0 + DENSE_LANES);
+        for (int r = 0; r < nr; r++) {
+            float g = dout[(n0 + r) * O + o];
+            a[r][0] += g * w0;
+            a[r][1] += g * w1;
         }
     }
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < 2; v++) *(lanes_u *)(din + (n0 + r) * In + c0 + v * DENSE_LANES) = a[r][v];
+}
+
+static void dense_backward_data(float *din, const float *dout, const float *w, int64_t N, int64_t In, int64_t O)
+{
+    const int64_t T = 2 * DENSE_LANES, Iv = In - In % T;
+#pragma omp parallel for schedule(static) if (N * O * In > 262144)
+    for (int64_t c0 = 0; c0 < Iv; c0 += T) {
+        int64_t n0 = 0;
+        for (; n0 + ROWS <= N; n0 += ROWS) din_tile(din, dout, w, In, O, n0, c0, ROWS);
+        for (; n0 < N; n0++) din_tile(din, dout, w, In, O, n0, c0, 1);
+    }
+    for (int64_t n = 0; n < N; n++)   /* the last In % T columns, in the same order */
+        for (int64_t i = Iv; i < In; i++) {
+            float s = din[n * In + i];
+            for (int64_t o = 0; o < O; o++) s += dout[n * O + o] * w[o * In + i];
+            din[n * In + i] = s;
+        }
 }
 
 void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
