@@ -1,0 +1,606 @@
+/* fhog.c: dlib's HOG frontal face detector (get_frontal_face_detector()) as face_recognition runs
+ * it: face_locations(img, number_of_times_to_upsample=1, model="hog") on an RGB image.
+ *
+ * Facts from dlib 19.24's headers (Debian libdlib-dev), each step reproduced with dlib's float
+ * arithmetic and evaluation order so the scores agree to float rounding:
+ *   - the Python binding (tools/python/src/simple_object_detector.h, run_detector_with_upscale1)
+ *     upsamples the RGB image once with pyramid_up(img, up, pyramid_down<2>), runs the detector
+ *     with adjust_threshold 0 and maps each box back with pyramid_down<2>::rect_down;
+ *   - scan_fhog_pyramid<pyramid_down<6>> (image_processing/scan_fhog_pyramid.h) builds levels
+ *     with pyramid_down<6> (image_transforms/image_pyramid.h: floor(5/6 of each side), resized by
+ *     resize_image's bilinear RGB path in interpolation.h) while both sides of the next level
+ *     stay >= 64, computes fHOG on each RGB level (image_transforms/fhog.h: 8x8 cells, the
+ *     colour channel with the largest gradient, 18 signed + 9 unsigned orientations + 4
+ *     texture features, block normalisation truncated at 0.2), padded for a 10x10 filter;
+ *   - each of the 5 detectors is 31 planes of separable filter terms (the SVD that
+ *     build_fhog_filterbank computes, written out by tests/dlib_fhog_ref.cpp), applied by
+ *     float_spatially_filter_image_separable (image_transforms/spatial_filtering.h), summed over
+ *     planes; windows scoring >= the detector's threshold are detections with confidence
+ *     score - threshold, mapped to the image by fhog_to_image and pyramid_down<6>::rect_up;
+ *   - object_detector (image_processing/object_detector.h) merges the 5 detectors' windows by
+ *     confidence and drops any that test_box_overlap (box_overlap_testing.h) says overlaps a kept
+ *     one: intersection / bounding-box-of-both > iou_thresh, or intersection / either area >
+ *     percent_covered_thresh.
+ * Where dlib vectorises a loop its per-lane order is followed (8 columns at a time from the
+ * first; scalar order for the remaining columns), since the two orders round differently and,
+ * for colour-gradient ties, pick different channels. */
+#include "face/face.h"
+#pragma GCC optimize("O3", "fp-contract=off")   /* dlib's float rounding: no fused multiply-add */
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NPLANES 31
+
+typedef struct { int plane; float row[DFS_FHOG_MAX_TAPS], col[DFS_FHOG_MAX_TAPS]; } fterm;
+typedef struct { double threshold; fterm *terms; int nterms; } fdetector;
+
+struct dfs_fhog {
+    int cell, padding, win_w, win_h, filt_w, filt_h, max_levels, min_w, min_h;
+    double iou, covered;
+    fdetector det[DFS_FHOG_MAX_DETECTORS];
+    int ndet;
+};
+
+/* ---- the model file (formats/fhog-model.md) ---- */
+
+static char *next_line(char **p)
+{
+    char *s = *p;
+    if (!*s) return NULL;
+    char *e = strchr(s, '\n');
+    if (e) { *e = 0; *p = e + 1; } else *p = s + strlen(s);
+    return s;
+}
+
+static int floats(const char *s, const char *tag, float *out, int n)
+{
+    size_t tl = strlen(tag);
+    if (strncmp(s, tag, tl) || s[tl] != ' ') return -1;
+    s += tl;
+    for (int i = 0; i < n; i++) {
+        char *e;
+        double v = strtod(s, &e);
+        if (e == s || !isfinite(v) || fabs(v) > 1e30) return -1;
+        out[i] = (float)v;
+        s = e;
+    }
+    while (*s == ' ') s++;
+    return *s ? -1 : 0;
+}
+
+dfs_fhog *dfs_fhog_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { dfs_fail("%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    size_t cap = 1 << 20, len = 0;
+    char *buf = dfs_malloc(cap + 1);
+    len = fread(buf, 1, cap, f);
+    int big = !feof(f);
+    fclose(f);
+    if (big) { free(buf); dfs_fail("%s: larger than 1 MiB: not an fHOG model", path); return NULL; }
+    buf[len] = 0;
+    char hex[65];
+    dfs_sha256_hex(buf, len, hex);
+    if (strcmp(hex, DFS_FHOG_SHA256)) {
+        free(buf);
+        dfs_fail("%s: checksum mismatch (sha256 %s, want %s): not the model this build expects", path, hex,
+                 DFS_FHOG_SHA256);
+        return NULL;
+    }
+    /* the checksum vouches for the content; the parse still refuses anything unexpected so that
+     * a changed digest in face.h cannot make it read garbage */
+    dfs_fhog *m = dfs_calloc(1, sizeof *m);
+    char *p = buf, *s;
+    int ln = 0, ok = 0, d = -1, want_terms = 0;
+    const char *why = "unexpected line";
+    while ((s = next_line(&p))) {
+        ln++;
+        if (s[0] == '#' || !s[0]) continue;
+        if (ln == 1) {
+            if (strcmp(s, "dfs-fhog-model 1")) { why = "not a dfs-fhog-model 1 file"; break; }
+            continue;
+        }
+        int a, b;
+        double x, y;
+        if (sscanf(s, "cell_size %d", &a) == 1) m->cell = a;
+        else if (sscanf(s, "padding %d", &a) == 1) m->padding = a;
+        else if (sscanf(s, "window %d %d", &a, &b) == 2) { m->win_w = a; m->win_h = b; }
+        else if (sscanf(s, "filter %d %d", &a, &b) == 2) { m->filt_w = a; m->filt_h = b; }
+        else if (sscanf(s, "pyramid_down %d", &a) == 1) { if (a != 6) { why = "pyramid_down other than 6"; break; } }
+        else if (sscanf(s, "max_levels %d", &a) == 1) m->max_levels = a;
+        else if (sscanf(s, "min_layer %d %d", &a, &b) == 2) { m->min_w = a; m->min_h = b; }
+        else if (sscanf(s, "overlap %lf %lf", &x, &y) == 2) { m->iou = x; m->covered = y; }
+        else if (sscanf(s, "detectors %d", &a) == 1) {
+            if (a < 1 || a > DFS_FHOG_MAX_DETECTORS) { why = "bad detector count"; break; }
+            m->ndet = a;
+        } else if (!strncmp(s, "detector ", 9)) {
+            int idx, planes, terms;
+            if (sscanf(s, "detector %d threshold %lf planes %d terms %d", &idx, &x, &planes, &terms) != 4 ||
+                idx != d + 1 || idx >= m->ndet || planes != NPLANES || terms < 1 || terms > 100000 ||
+                (d >= 0 && m->det[d].nterms != want_terms) || !isfinite(x)) {
+                why = "bad detector line";
+                break;
+            }
+            d = idx;
+            m->det[d].threshold = x;
+            m->det[d].terms = dfs_calloc((size_t)terms, sizeof(fterm));
+            want_terms = terms;
+        } else if (!strncmp(s, "term ", 5)) {
+            if (d < 0 || m->det[d].nterms >= want_terms || m->filt_w < 1 || m->filt_w > DFS_FHOG_MAX_TAPS ||
+                m->filt_h < 1 || m->filt_h > DFS_FHOG_MAX_TAPS) { why = "term outside a detector"; break; }
+            fterm *t = &m->det[d].terms[m->det[d].nterms];
+            char *row = next_line(&p), *col = row ? next_line(&p) : NULL;
+            if (sscanf(s, "term %d", &t->plane) != 1 || t->plane < 0 || t->plane >= NPLANES || !col ||
+                floats(row, "row", t->row, m->filt_w) || floats(col, "col", t->col, m->filt_h)) {
+                why = "bad filter term";
+                break;
+            }
+            ln += 2;
+            m->det[d].nterms++;
+        } else if (!strcmp(s, "end")) {
+            ok = d == m->ndet - 1 && m->det[d].nterms == want_terms;
+            if (!ok) why = "missing detectors or terms";
+            break;
+        } else break;
+    }
+    free(buf);
+    if (ok && (m->cell != 8 || m->padding != 0 || m->filt_w < 1 || m->filt_h < 1 || m->max_levels < 1 ||
+               m->min_w < 1 || m->min_h < 1 || !(m->iou >= 0 && m->iou <= 1) || !(m->covered >= 0 && m->covered <= 1))) {
+        ok = 0;
+        why = "unsupported settings (cell size 8 and padding 0 only)";
+    }
+    if (!ok) {
+        dfs_fail("%s: line %d: %s", path, ln, why);
+        dfs_fhog_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void dfs_fhog_free(dfs_fhog *m)
+{
+    if (!m) return;
+    for (int i = 0; i < DFS_FHOG_MAX_DETECTORS; i++) free(m->det[i].terms);
+    free(m);
+}
+
+int dfs_fhog_default_path(char *buf, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        /* bin/tool and build/tests/test_x both live below the repository root */
+        static const char *const rel[] = {"../" DFS_FHOG_FILE, "../../" DFS_FHOG_FILE};
+        for (int i = 0; i < 2; i++) {
+            snprintf(buf, n, "%s/%s", exe, rel[i]);
+            if (access(buf, R_OK) == 0) return 0;
+        }
+    }
+    snprintf(buf, n, "%s", DFS_FHOG_FILE);
+    return access(buf, R_OK) == 0 ? 0 : -1;
+}
+
+/* ---- images: RGB, interleaved ---- */
+
+typedef struct { int w, h; uint8_t *px; } rgb;
+
+static void rgb_alloc(rgb *im, int w, int h)
+{
+    im->w = w;
+    im->h = h;
+    im->px = dfs_malloc((size_t)w * h * 3 + 1);
+}
+
+/* resize_image(in, out, interpolate_bilinear) for RGB: blocks of 4 columns with float weights
+ * and truncation while the block's last right neighbour is inside, double weights after. */
+static void resize_rgb(const rgb *in, rgb *out)
+{
+    const double xs = (in->w - 1) / (double)(out->w - 1 > 1 ? out->w - 1 : 1);
+    const double ys = (in->h - 1) / (double)(out->h - 1 > 1 ? out->h - 1 : 1);
+    double y = -ys;
+    for (int r = 0; r < out->h; r++) {
+        y += ys;
+        const long top = (long)floor(y);
+        const long bot = top + 1 < in->h - 1 ? top + 1 : in->h - 1;
+        const double tb = y - top;
+        const uint8_t *T = in->px + (size_t)top * in->w * 3, *B = in->px + (size_t)bot * in->w * 3;
+        uint8_t *o = out->px + (size_t)r * out->w * 3;
+        const double x0 = -4 * xs;
+        const float ftb = (float)tb, fitb = (float)(1 - tb), fstep = (float)(4 * xs);
+        float lx[4] = {(float)x0, (float)(x0 + xs), (float)(x0 + 2 * xs), (float)(x0 + 3 * xs)};
+        long c = 0;
+        for (;; c += 4) {
+            int left[4];
+            float w[4][4];
+            for (int k = 0; k < 4; k++) {
+                lx[k] += fstep;
+                left[k] = (int)lx[k];
+                float lr = lx[k] - (float)left[k], ilr = 1 - lr;
+                w[k][0] = fitb * ilr;
+                w[k][1] = fitb * lr;
+                w[k][2] = ftb * ilr;
+                w[k][3] = ftb * lr;
+            }
+            if (left[3] + 1 >= in->w) break;
+            for (int k = 0; k < 4; k++) {
+                const int a = left[k] * 3, b = a + 3;
+                for (int ch = 0; ch < 3; ch++) {
+                    float v = w[k][0] * (float)T[a + ch] + w[k][1] * (float)T[b + ch];
+                    v = v + w[k][2] * (float)B[a + ch];
+                    v = v + w[k][3] * (float)B[b + ch];
+                    o[(c + k) * 3 + ch] = (uint8_t)(int)v;
+                }
+            }
+        }
+        double x = -xs + c * xs;
+        for (; c < out->w; c++) {
+            x += xs;
+            const long left = (long)floor(x);
+            const long right = left + 1 < in->w - 1 ? left + 1 : in->w - 1;
+            const double lr = x - left;
+            for (int ch = 0; ch < 3; ch++) {
+                double v = (1 - tb) * ((1 - lr) * T[left * 3 + ch] + lr * T[right * 3 + ch]) +
+                           tb * ((1 - lr) * B[left * 3 + ch] + lr * B[right * 3 + ch]);
+                o[c * 3 + ch] = (uint8_t)(int)v;
+            }
+        }
+    }
+}
+
+/* dlib's drectangle -> rectangle: each side rounded half up */
+static long rnd(double v) { return (long)floor(v + 0.5); }
+
+/* ---- fHOG (extract_fhog_features with cell size 8) ---- */
+
+typedef struct {
+    int nr, nc;        /* plane size, padding included */
+    float *planes;     /* NPLANES * nr * nc */
+} fhog_map;
+
+static const float DIRS[9][2] = {{1.0000f, 0.0000f}, {0.9397f, 0.3420f}, {0.7660f, 0.6428f}, {0.500f, 0.8660f},
+                                 {0.1736f, 0.9848f}, {-0.1736f, 0.9848f}, {-0.5000f, 0.8660f},
+                                 {-0.7660f, 0.6428f}, {-0.9397f, 0.3420f}};
+
+/* the gradient of the channel with the largest squared length; ties go to the later channel in
+ * dlib's vector path and to the earlier one in its scalar path */
+static inline void gradient(const rgb *im, int y, int x, int later_on_tie, float *gx, float *gy)
+{
+    const uint8_t *p = im->px + ((size_t)y * im->w + x) * 3;
+    const size_t row = (size_t)im->w * 3;
+    int bx = 0, by = 0, blen = -1;
+    for (int ch = 0; ch < 3; ch++) {
+        int dx = (int)p[3 + ch] - (int)p[ch - 3], dy = (int)p[row + ch] - (int)p[ch - row];
+        int len = dx * dx + dy * dy;
+        if (len > blen || (later_on_tie && len == blen)) { blen = len; bx = dx; by = dy; }
+    }
+    *gx = (float)bx;
+    *gy = (float)by;
+}
+
+static inline float sum4(const float v[4]) { return (v[0] + v[2]) + (v[1] + v[3]); }
+
+static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
+{
+    const int cell = 8;
+    const int cells_nr = (int)((float)im->h / (float)cell + 0.5f);
+    const int cells_nc = (int)((float)im->w / (float)cell + 0.5f);
+    const int hog_nr = cells_nr - 2 > 0 ? cells_nr - 2 : 0, hog_nc = cells_nc - 2 > 0 ? cells_nc - 2 : 0;
+    out->nr = out->nc = 0;
+    out->planes = NULL;
+    if (cells_nr == 0 || cells_nc == 0 || hog_nr == 0 || hog_nc == 0) return;
+    out->nr = hog_nr + fh - 1;
+    out->nc = hog_nc + fw - 1;
+    const size_t psz = (size_t)out->nr * out->nc;
+    out->planes = dfs_calloc(NPLANES * psz, sizeof(float));
+    const int hw = cells_nc + 2;
+    float *hist = dfs_calloc((size_t)(cells_nr + 2) * hw * 18, sizeof(float));
+    float *norm = dfs_calloc((size_t)cells_nr * cells_nc, sizeof(float));
+    const int vis_nr = (cells_nr * cell < im->h ? cells_nr * cell : im->h) - 1;
+    const int vis_nc = (cells_nc * cell < im->w ? cells_nc * cell : im->w) - 1;
+    /* dlib's vector path covers x = 1, 9, 17, ... while x < vis_nc - 7 */
+    int xvec = 1;
+    while (xvec < vis_nc - 7) xvec += 8;
+    for (int y = 1; y < vis_nr; y++) {
+        const float yp = ((float)y + 0.5f) / (float)cell - 0.5f;
+        const int iyp = (int)floorf(yp);
+        const float vy0 = yp - (float)iyp, vy1 = 1.0f - vy0;
+        float *h0 = hist + (size_t)(iyp + 1) * hw * 18, *h1 = h0 + (size_t)hw * 18;
+        for (int x = 1; x < vis_nc; x++) {
+            const int vec = x < xvec;
+            float gx, gy;
+            gradient(im, y, x, vec, &gx, &gy);
+            const float v = sqrtf(gx * gx + gy * gy);
+            float best = 0;
+            int bo = 0;
+            for (int o = 0; o < 9; o++) {
+                const float dot = gx * DIRS[o][0] + gy * DIRS[o][1];
+                if (dot > best) { best = dot; bo = o; }
+                else if (-dot > best) { best = -dot; bo = o + 9; }
+            }
+            const float xp = ((float)x + 0.5f) / (float)cell - 0.5f;
+            const int ixp = (int)floorf(xp);
+            const float vx0 = xp - (float)ixp, vx1 = 1.0f - vx0;
+            float a11, a01, a10, a00;
+            if (vec) {   /* vy * (vx * v) */
+                const float wx1 = vx1 * v, wx0 = vx0 * v;
+                a11 = vy1 * wx1; a01 = vy0 * wx1; a10 = vy1 * wx0; a00 = vy0 * wx0;
+            } else {     /* (vy * vx) * v */
+                a11 = vy1 * vx1 * v; a01 = vy0 * vx1 * v; a10 = vy1 * vx0 * v; a00 = vy0 * vx0 * v;
+            }
+            h0[(ixp + 1) * 18 + bo] += a11;
+            h1[(ixp + 1) * 18 + bo] += a01;
+            h0[(ixp + 2) * 18 + bo] += a10;
+            h1[(ixp + 2) * 18 + bo] += a00;
+        }
+    }
+    for (int r = 0; r < cells_nr; r++)
+        for (int c = 0; c < cells_nc; c++) {
+            const float *h = hist + ((size_t)(r + 1) * hw + c + 1) * 18;
+            float n = 0;
+            for (int o = 0; o < 9; o++) n += (h[o] + h[o + 9]) * (h[o] + h[o + 9]);
+            norm[(size_t)r * cells_nc + c] = n;
+        }
+    const float eps = 0.0001f;
+    const int pr = (fh - 1) / 2, pc = (fw - 1) / 2;
+#define N(r, c) norm[(size_t)(r) * cells_nc + (c)]
+    for (int y = 0; y < hog_nr; y++)
+        for (int x = 0; x < hog_nc; x++) {
+            const float z1[4] = {N(y + 1, x + 1), N(y, x + 1), N(y + 1, x), N(y, x)};
+            const float z2[4] = {N(y + 1, x + 2), N(y, x + 2), N(y + 1, x + 1), N(y, x + 1)};
+            const float z3[4] = {N(y + 2, x + 1), N(y + 1, x + 1), N(y + 2, x), N(y + 1, x)};
+            const float z4[4] = {N(y + 2, x + 2), N(y + 1, x + 2), N(y + 2, x + 1), N(y + 1, x + 1)};
+            float nn[4], n[4], t[4] = {0, 0, 0, 0};
+            for (int k = 0; k < 4; k++) {
+                nn[k] = 0.2f * sqrtf(z1[k] + z2[k] + z3[k] + z4[k] + eps);
+                n[k] = 0.1f / nn[k];
+            }
+            const float *h = hist + ((size_t)(y + 2) * hw + x + 2) * 18;
+            float *dst = out->planes + (size_t)(y + pr) * out->nc + x + pc;
+            for (int o = 0; o < 18; o += 3) {
+                float q[3][4];
+                for (int j = 0; j < 3; j++) {
+                    for (int k = 0; k < 4; k++) q[j][k] = (h[o + j] < nn[k] ? h[o + j] : nn[k]) * n[k];
+                    dst[(size_t)(o + j) * psz] = sum4(q[j]);
+                }
+                for (int k = 0; k < 4; k++) t[k] += q[0][k] + q[1][k] + q[2][k];
+            }
+            for (int k = 0; k < 4; k++) t[k] *= 0.4714f;
+            for (int o = 0; o < 9; o++) {
+                const float s = h[o] + h[o + 9];
+                float q[4];
+                for (int k = 0; k < 4; k++) q[k] = (s < nn[k] ? s : nn[k]) * n[k];
+                dst[(size_t)(o + 18) * psz] = sum4(q);
+            }
+            for (int k = 0; k < 4; k++) dst[(size_t)(27 + k) * psz] = t[k];
+        }
+#undef N
+    free(hist);
+    free(norm);
+}
+
+/* ---- separable filtering, summed into the saliency map ---- */
+
+/* float_spatially_filter_image_separable: row pass into scratch, column pass into sal (added when
+ * add). Columns from c0 in blocks of 8 keep three partial sums (taps 0,3,6..., 1,4,7..., 2,5,8...)
+ * while the block fits; the rest sum the taps in order. */
+static void filter_sep(const float *in, int nr, int nc, const float *rowf, int nrow, const float *colf, int ncol,
+                       float *scratch, float *sal, int add, float *acc)
+{
+    const int r0 = ncol / 2, c0 = nrow / 2;
+    const int r1 = nr - (ncol - 1) / 2, c1 = nc - (nrow - 1) / 2;
+    int cv = c0;
+    while (cv < c1 - 7) cv += 8;
+    float *t1 = acc, *t2 = acc + nc, *t3 = acc + 2 * nc;
+    for (int r = 0; r < nr; r++) {
+        const float *src = in + (size_t)r * nc - c0;
+        float *dst = scratch + (size_t)r * nc;
+        for (int c = c0; c < cv; c++) t1[c] = t2[c] = t3[c] = 0;
+        int n = 0;
+        for (; n < nrow - 2; n += 3) {
+            const float f0 = rowf[n], f1 = rowf[n + 1], f2 = rowf[n + 2];
+            for (int c = c0; c < cv; c++) {
+                t1[c] += src[c + n] * f0;
+                t2[c] += src[c + n + 1] * f1;
+                t3[c] += src[c + n + 2] * f2;
+            }
+        }
+        for (; n < nrow; n++)
+            for (int c = c0; c < cv; c++) t1[c] += src[c + n] * rowf[n];
+        for (int c = c0; c < cv; c++) dst[c] = t1[c] + (t2[c] + t3[c]);
+        for (int c = cv; c < c1; c++) {
+            float s = 0;
+            for (int k = 0; k < nrow; k++) s += src[c + k] * rowf[k];
+            dst[c] = s;
+        }
+    }
+    for (int r = r0; r < r1; r++) {
+        float *o = sal + (size_t)r * nc;
+        const float *base = scratch + (size_t)(r - r0) * nc;
+        for (int c = c0; c < cv; c++) t1[c] = t2[c] = t3[c] = 0;
+        int m = 0;
+        for (; m < ncol - 2; m += 3) {
+            const float *s0 = base + (size_t)m * nc, *s1 = s0 + nc, *s2 = s1 + nc;
+            const float f0 = colf[m], f1 = colf[m + 1], f2 = colf[m + 2];
+            for (int c = c0; c < cv; c++) {
+                t1[c] += s0[c] * f0;
+                t2[c] += s1[c] * f1;
+                t3[c] += s2[c] * f2;
+            }
+        }
+        for (; m < ncol; m++) {
+            const float *s0 = base + (size_t)m * nc;
+            for (int c = c0; c < cv; c++) t1[c] += s0[c] * colf[m];
+        }
+        if (add)
+            for (int c = c0; c < cv; c++) o[c] = (t1[c] + (t2[c] + t3[c])) + o[c];
+        else
+            for (int c = c0; c < cv; c++) o[c] = t1[c] + (t2[c] + t3[c]);
+        for (int c = cv; c < c1; c++) {
+            float s = 0;
+            for (int k = 0; k < ncol; k++) s += base[(size_t)k * nc + c] * colf[k];
+            o[c] = add ? o[c] + s : s;
+        }
+    }
+}
+
+/* ---- detection ---- */
+
+typedef struct { long l, t, r, b; double conf; int det, level, row, col; } cand;
+typedef struct { cand *v; size_t n, cap; } candlist;
+
+static void push(candlist *L, cand c)
+{
+    if (L->n == L->cap) L->v = dfs_realloc(L->v, (L->cap = L->cap ? 2 * L->cap : 64) * sizeof *L->v);
+    L->v[L->n++] = c;
+}
+
+/* fhog_to_image for a window corner: back to pixels, then to the centre of the cell */
+static void fhog_to_image(long x, long y, int cell, int fw, int fh, long *ox, long *oy)
+{
+    x = (x + 1 - (fw - 1) / 2) * cell + 1;
+    y = (y + 1 - (fh - 1) / 2) * cell + 1;
+    *ox = x + (x >= 0 ? cell / 2 : -(cell / 2));
+    *oy = y + (y >= 0 ? cell / 2 : -(cell / 2));
+}
+
+static int by_conf(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->conf != y->conf) return x->conf > y->conf ? -1 : 1;
+    /* dlib's sort leaves ties in no defined order; ours: detector, level, row, column */
+    if (x->det != y->det) return x->det - y->det;
+    if (x->level != y->level) return x->level - y->level;
+    if (x->row != y->row) return x->row - y->row;
+    return x->col - y->col;
+}
+
+static double area(long l, long t, long r, long b) { return r < l || b < t ? 0 : (double)(r - l + 1) * (double)(b - t + 1); }
+
+static int overlaps(const dfs_fhog *m, const cand *a, const cand *b)
+{
+    const double inner = area(a->l > b->l ? a->l : b->l, a->t > b->t ? a->t : b->t, a->r < b->r ? a->r : b->r,
+                              a->b < b->b ? a->b : b->b);
+    if (inner == 0) return 0;
+    const double outer = area(a->l < b->l ? a->l : b->l, a->t < b->t ? a->t : b->t, a->r > b->r ? a->r : b->r,
+                              a->b > b->b ? a->b : b->b);
+    return inner / outer > m->iou || inner / area(a->l, a->t, a->r, a->b) > m->covered ||
+           inner / area(b->l, b->t, b->r, b->b) > m->covered;
+}
+
+static void scan_level(const dfs_fhog *m, const fhog_map *fm, int level, candlist *out)
+{
+    if (fm->nr == 0) return;
+    const size_t psz = (size_t)fm->nr * fm->nc;
+    float *sal = dfs_malloc(psz * sizeof(float));
+    float *scratch = dfs_malloc(psz * sizeof(float));
+    float *acc = dfs_malloc((size_t)fm->nc * 3 * sizeof(float));
+    const int r0 = m->filt_h / 2, c0 = m->filt_w / 2;
+    const int r1 = fm->nr - (m->filt_h - 1) / 2, c1 = fm->nc - (m->filt_w - 1) / 2;
+    /* the detection box is the window less the padding, in cells */
+    const int bw = m->filt_w - 2 * m->padding, bh = m->filt_h - 2 * m->padding;
+    for (int d = 0; d < m->ndet; d++) {
+        const fdetector *D = &m->det[d];
+        for (int k = 0; k < D->nterms; k++)
+            filter_sep(fm->planes + (size_t)D->terms[k].plane * psz, fm->nr, fm->nc, D->terms[k].row, m->filt_w,
+                       D->terms[k].col, m->filt_h, scratch, sal, k > 0, acc);
+        for (int r = r0; r < r1; r++)
+            for (int c = c0; c < c1; c++) {
+                const float s = sal[(size_t)r * fm->nc + c];
+                if (!((double)s >= D->threshold)) continue;
+                long l = c - bw / 2, t = r - bh / 2, rr = l + bw - 1, bb = t + bh - 1;
+                long il, it, ir, ib;
+                fhog_to_image(l, t, m->cell, m->filt_w, m->filt_h, &il, &it);
+                fhog_to_image(rr, bb, m->cell, m->filt_w, m->filt_h, &ir, &ib);
+                /* pyramid_down<6>::rect_up, level times */
+                double x0 = il, y0 = it, x1 = ir, y1 = ib;
+                for (int i = 0; i < level; i++) {
+                    const double ratio = 6 / 5.0;
+                    x0 = x0 * ratio + 0.3; y0 = y0 * ratio + 0.3;
+                    x1 = x1 * ratio + 0.3; y1 = y1 * ratio + 0.3;
+                }
+                push(out, (cand){rnd(x0), rnd(y0), rnd(x1), rnd(y1), (double)s - D->threshold, d, level, r, c});
+            }
+    }
+    free(sal);
+    free(scratch);
+    free(acc);
+}
+
+int dfs_fhog_detect(const dfs_fhog *m, const dfs_image *im, int upsample, dfs_fhog_face **faces)
+{
+    *faces = NULL;
+    if (!im || im->c != 3 || im->w < 1 || im->h < 1 || upsample < 0 || upsample > 4) return -1;
+    rgb cur = {im->w, im->h, NULL};
+    cur.px = dfs_malloc((size_t)im->w * im->h * 3);
+    memcpy(cur.px, im->px, (size_t)im->w * im->h * 3);
+    /* pyramid_up with pyramid_down<2>: the size rect_up gives the image rectangle */
+    for (int u = 0; u < upsample; u++) {
+        const long W = rnd((cur.w - 1 + 1.25) * 2), H = rnd((cur.h - 1 + 0.75) * 2);
+        rgb up;
+        rgb_alloc(&up, (int)W + 1, (int)H + 1);
+        resize_rgb(&cur, &up);
+        free(cur.px);
+        cur = up;
+    }
+    /* levels: while the next rectangle down keeps both sides >= the minimum */
+    int levels = 0;
+    {
+        double l = 0, t = 0, r = cur.w - 1, b = cur.h - 1;
+        long w, h;
+        do {
+            const double k = 5 / 6.0;
+            long L = rnd((l - 0.3) * k), T = rnd((t - 0.3) * k), R = rnd((r - 0.3) * k), B = rnd((b - 0.3) * k);
+            l = L; t = T; r = R; b = B;
+            w = R < L ? 0 : R - L + 1;
+            h = B < T ? 0 : B - T + 1;
+            levels++;
+        } while (w >= m->min_w && h >= m->min_h && levels < m->max_levels);
+    }
+    candlist all = {0};
+    for (int lv = 0; lv < levels; lv++) {
+        if (lv > 0) {
+            rgb down;
+            rgb_alloc(&down, (int)(5L * cur.w / 6), (int)(5L * cur.h / 6));
+            if (down.w > 0 && down.h > 0) resize_rgb(&cur, &down);
+            free(cur.px);
+            cur = down;
+        }
+        fhog_map fm;
+        extract_fhog(&cur, m->filt_h, m->filt_w, &fm);
+        scan_level(m, &fm, lv, &all);
+        free(fm.planes);
+    }
+    free(cur.px);
+    qsort(all.v, all.n, sizeof *all.v, by_conf);
+    cand *kept = dfs_malloc((all.n ? all.n : 1) * sizeof *kept);
+    size_t nk = 0;
+    for (size_t i = 0; i < all.n; i++) {
+        int hit = 0;
+        for (size_t j = 0; j < nk && !hit; j++) hit = overlaps(m, &kept[j], &all.v[i]);
+        if (!hit) kept[nk++] = all.v[i];
+    }
+    free(all.v);
+    if (nk) {
+        *faces = dfs_malloc(nk * sizeof **faces);
+        for (size_t i = 0; i < nk; i++) {
+            /* back to the caller's image: pyramid_down<2>::rect_down, upsample times */
+            double x0 = kept[i].l, y0 = kept[i].t, x1 = kept[i].r, y1 = kept[i].b;
+            for (int u = 0; u < upsample; u++) {
+                x0 = x0 / 2.0 - 1.25; y0 = y0 / 2.0 - 0.75;
+                x1 = x1 / 2.0 - 1.25; y1 = y1 / 2.0 - 0.75;
+            }
+            long l = rnd(x0), t = rnd(y0), r = rnd(x1), b = rnd(y1);
+            (*faces)[i] = (dfs_fhog_face){{(int)l, (int)t, (int)(r - l + 1), (int)(b - t + 1)}, kept[i].conf, kept[i].det};
+        }
+    }
+    free(kept);
+    return (int)nk;
+}
