@@ -25,7 +25,8 @@
  * first; scalar order for the remaining columns), since the two orders round differently and,
  * for colour-gradient ties, pick different channels. */
 #include "face/face.h"
-#pragma GCC optimize("O3", "fp-contract=off")   /* dlib's float rounding: no fused multiply-add */
+/* dlib's float rounding: no fused multiply-add; sqrtf of non-negative numbers only, so no errno */
+#pragma GCC optimize("O3", "fp-contract=off", "no-math-errno")
 
 #include <errno.h>
 #include <limits.h>
@@ -260,6 +261,28 @@ static long rnd(double v) { return (long)floor(v + 0.5); }
 
 /* ---- fHOG (extract_fhog_features with cell size 8) ---- */
 
+/* GCC vectors of 8 lanes: lane-wise IEEE arithmetic, the same on every x86-64 */
+typedef float v8 __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+static inline v8 ld(const float *p)
+{
+    v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline v8i ldi(const int *p)
+{
+    v8i v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline v8i sel(v8i m, v8i a, v8i b) { return (m & a) | (~m & b); }
+static inline v8 self(v8i m, v8 a, v8 b) { return (v8)sel(m, (v8i)a, (v8i)b); }
+
+
 typedef struct {
     int nr, nc;        /* plane size, padding included */
     float *planes;     /* NPLANES * nr * nc */
@@ -268,22 +291,6 @@ typedef struct {
 static const float DIRS[9][2] = {{1.0000f, 0.0000f}, {0.9397f, 0.3420f}, {0.7660f, 0.6428f}, {0.500f, 0.8660f},
                                  {0.1736f, 0.9848f}, {-0.1736f, 0.9848f}, {-0.5000f, 0.8660f},
                                  {-0.7660f, 0.6428f}, {-0.9397f, 0.3420f}};
-
-/* the gradient of the channel with the largest squared length; ties go to the later channel in
- * dlib's vector path and to the earlier one in its scalar path */
-static inline void gradient(const rgb *im, int y, int x, int later_on_tie, float *gx, float *gy)
-{
-    const uint8_t *p = im->px + ((size_t)y * im->w + x) * 3;
-    const size_t row = (size_t)im->w * 3;
-    int bx = 0, by = 0, blen = -1;
-    for (int ch = 0; ch < 3; ch++) {
-        int dx = (int)p[3 + ch] - (int)p[ch - 3], dy = (int)p[row + ch] - (int)p[ch - row];
-        int len = dx * dx + dy * dy;
-        if (len > blen || (later_on_tie && len == blen)) { blen = len; bx = dx; by = dy; }
-    }
-    *gx = (float)bx;
-    *gy = (float)by;
-}
 
 static inline float sum4(const float v[4]) { return (v[0] + v[2]) + (v[1] + v[3]); }
 
@@ -308,39 +315,79 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
     /* dlib's vector path covers x = 1, 9, 17, ... while x < vis_nc - 7 */
     int xvec = 1;
     while (xvec < vis_nc - 7) xvec += 8;
+    /* per column: the interpolation weights along x and which of dlib's paths covers it */
+    const int W = im->w;
+    int *ixp = dfs_malloc((size_t)W * sizeof(int));
+    float *vx0 = dfs_malloc((size_t)W * sizeof(float)), *vx1 = dfs_malloc((size_t)W * sizeof(float));
+    for (int x = 1; x < vis_nc; x++) {
+        const float xp = ((float)x + 0.5f) / (float)cell - 0.5f;
+        ixp[x] = (int)floorf(xp);
+        vx0[x] = xp - (float)ixp[x];
+        vx1[x] = 1.0f - vx0[x];
+    }
+    /* rows y-1, y, y+1 of R, G, B as ints, and per column the chosen gradient's squared length
+     * and orientation bin; 16 spare columns so that blocks of 8 may run past the end */
+    const size_t WP = (size_t)W + 16;
+    int *pl = dfs_calloc(WP * 9, sizeof(int));
+    int *gl = dfs_malloc(WP * sizeof(int)), *go = dfs_malloc(WP * sizeof(int));
+    float *gv = dfs_malloc(WP * sizeof(float));
+    const v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
     for (int y = 1; y < vis_nr; y++) {
+        for (int k = 0; k < 3; k++) {
+            const uint8_t *src = im->px + (size_t)(y - 1 + k) * W * 3;
+            int *R = pl + 3 * k * WP, *G = R + WP, *B = G + WP;
+            for (int x = 0; x < W; x++) { R[x] = src[3 * x]; G[x] = src[3 * x + 1]; B[x] = src[3 * x + 2]; }
+        }
+        const int *up = pl, *mid = pl + 3 * WP, *dn = pl + 6 * WP;
+        for (int x = 1; x < vis_nc; x += 8) {
+            v8i dx[3], dy[3], len[3];
+            for (int ch = 0; ch < 3; ch++) {
+                dx[ch] = ldi(mid + ch * WP + x + 1) - ldi(mid + ch * WP + x - 1);
+                dy[ch] = ldi(dn + ch * WP + x) - ldi(up + ch * WP + x);
+                len[ch] = dx[ch] * dx[ch] + dy[ch] * dy[ch];
+            }
+            /* the channel with the largest gradient: dlib's vector path (x < xvec) keeps the
+             * later channel on ties, its scalar path the earlier one */
+            const v8i later = (lane + x) < xvec;
+            v8i m = (later & (len[1] >= len[0])) | (~later & (len[1] > len[0]));
+            v8i bx = sel(m, dx[1], dx[0]), by = sel(m, dy[1], dy[0]), bl = sel(m, len[1], len[0]);
+            m = (later & (len[2] >= bl)) | (~later & (len[2] > bl));
+            bx = sel(m, dx[2], bx);
+            by = sel(m, dy[2], by);
+            bl = sel(m, len[2], bl);
+            const v8 gx = __builtin_convertvector(bx, v8), gy = __builtin_convertvector(by, v8);
+            v8 best = {0};
+            v8i bo = {0};
+            for (int o = 0; o < 9; o++) {
+                const v8 dot = gx * DIRS[o][0] + gy * DIRS[o][1], neg = -dot;
+                m = dot > best;
+                bo = sel(m, (v8i){0} + o, bo);
+                best = self(m, dot, best);
+                m = neg > best;
+                bo = sel(m, (v8i){0} + o + 9, bo);
+                best = self(m, neg, best);
+            }
+            memcpy(gl + x, &bl, sizeof bl);
+            memcpy(go + x, &bo, sizeof bo);
+        }
+        for (int x = 1; x < vis_nc; x++) gv[x] = sqrtf((float)gl[x]);
         const float yp = ((float)y + 0.5f) / (float)cell - 0.5f;
         const int iyp = (int)floorf(yp);
         const float vy0 = yp - (float)iyp, vy1 = 1.0f - vy0;
         float *h0 = hist + (size_t)(iyp + 1) * hw * 18, *h1 = h0 + (size_t)hw * 18;
         for (int x = 1; x < vis_nc; x++) {
-            const int vec = x < xvec;
-            float gx, gy;
-            gradient(im, y, x, vec, &gx, &gy);
-            const float v = sqrtf(gx * gx + gy * gy);
-            float best = 0;
-            int bo = 0;
-            for (int o = 0; o < 9; o++) {
-                const float dot = gx * DIRS[o][0] + gy * DIRS[o][1];
-                if (dot > best) { best = dot; bo = o; }
-                else if (-dot > best) { best = -dot; bo = o + 9; }
+            const float v = gv[x];
+            const int bo = go[x], i0 = (ixp[x] + 1) * 18 + bo, i1 = i0 + 18;
+            if (x < xvec) {   /* vy * (vx * v) */
+                const float wx1 = vx1[x] * v, wx0 = vx0[x] * v;
+                h0[i0] += vy1 * wx1; h1[i0] += vy0 * wx1; h0[i1] += vy1 * wx0; h1[i1] += vy0 * wx0;
+            } else {          /* (vy * vx) * v */
+                h0[i0] += vy1 * vx1[x] * v; h1[i0] += vy0 * vx1[x] * v;
+                h0[i1] += vy1 * vx0[x] * v; h1[i1] += vy0 * vx0[x] * v;
             }
-            const float xp = ((float)x + 0.5f) / (float)cell - 0.5f;
-            const int ixp = (int)floorf(xp);
-            const float vx0 = xp - (float)ixp, vx1 = 1.0f - vx0;
-            float a11, a01, a10, a00;
-            if (vec) {   /* vy * (vx * v) */
-                const float wx1 = vx1 * v, wx0 = vx0 * v;
-                a11 = vy1 * wx1; a01 = vy0 * wx1; a10 = vy1 * wx0; a00 = vy0 * wx0;
-            } else {     /* (vy * vx) * v */
-                a11 = vy1 * vx1 * v; a01 = vy0 * vx1 * v; a10 = vy1 * vx0 * v; a00 = vy0 * vx0 * v;
-            }
-            h0[(ixp + 1) * 18 + bo] += a11;
-            h1[(ixp + 1) * 18 + bo] += a01;
-            h0[(ixp + 2) * 18 + bo] += a10;
-            h1[(ixp + 2) * 18 + bo] += a00;
         }
     }
+    free(ixp); free(vx0); free(vx1); free(pl); free(gl); free(gv); free(go);
     for (int r = 0; r < cells_nr; r++)
         for (int c = 0; c < cells_nc; c++) {
             const float *h = hist + ((size_t)(r + 1) * hw + c + 1) * 18;
@@ -391,30 +438,29 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
 /* float_spatially_filter_image_separable: row pass into scratch, column pass into sal (added when
  * add). Columns from c0 in blocks of 8 keep three partial sums (taps 0,3,6..., 1,4,7..., 2,5,8...)
  * while the block fits; the rest sum the taps in order. */
-static void filter_sep(const float *in, int nr, int nc, const float *rowf, int nrow, const float *colf, int ncol,
-                       float *scratch, float *sal, int add, float *acc)
+
+static void filter_sep(const float *restrict in, int nr, int nc, const float *rowf, int nrow, const float *colf,
+                       int ncol, float *restrict scratch, float *restrict sal, int add)
 {
     const int r0 = ncol / 2, c0 = nrow / 2;
     const int r1 = nr - (ncol - 1) / 2, c1 = nc - (nrow - 1) / 2;
     int cv = c0;
     while (cv < c1 - 7) cv += 8;
-    float *t1 = acc, *t2 = acc + nc, *t3 = acc + 2 * nc;
     for (int r = 0; r < nr; r++) {
         const float *src = in + (size_t)r * nc - c0;
         float *dst = scratch + (size_t)r * nc;
-        for (int c = c0; c < cv; c++) t1[c] = t2[c] = t3[c] = 0;
-        int n = 0;
-        for (; n < nrow - 2; n += 3) {
-            const float f0 = rowf[n], f1 = rowf[n + 1], f2 = rowf[n + 2];
-            for (int c = c0; c < cv; c++) {
-                t1[c] += src[c + n] * f0;
-                t2[c] += src[c + n + 1] * f1;
-                t3[c] += src[c + n + 2] * f2;
+        for (int c = c0; c < cv; c += 8) {
+            v8 t1 = {0}, t2 = {0}, t3 = {0};
+            int n = 0;
+            for (; n < nrow - 2; n += 3) {
+                t1 += ld(src + c + n) * rowf[n];
+                t2 += ld(src + c + n + 1) * rowf[n + 1];
+                t3 += ld(src + c + n + 2) * rowf[n + 2];
             }
+            for (; n < nrow; n++) t1 += ld(src + c + n) * rowf[n];
+            t1 += t2 + t3;
+            memcpy(dst + c, &t1, sizeof t1);
         }
-        for (; n < nrow; n++)
-            for (int c = c0; c < cv; c++) t1[c] += src[c + n] * rowf[n];
-        for (int c = c0; c < cv; c++) dst[c] = t1[c] + (t2[c] + t3[c]);
         for (int c = cv; c < c1; c++) {
             float s = 0;
             for (int k = 0; k < nrow; k++) s += src[c + k] * rowf[k];
@@ -424,25 +470,19 @@ static void filter_sep(const float *in, int nr, int nc, const float *rowf, int n
     for (int r = r0; r < r1; r++) {
         float *o = sal + (size_t)r * nc;
         const float *base = scratch + (size_t)(r - r0) * nc;
-        for (int c = c0; c < cv; c++) t1[c] = t2[c] = t3[c] = 0;
-        int m = 0;
-        for (; m < ncol - 2; m += 3) {
-            const float *s0 = base + (size_t)m * nc, *s1 = s0 + nc, *s2 = s1 + nc;
-            const float f0 = colf[m], f1 = colf[m + 1], f2 = colf[m + 2];
-            for (int c = c0; c < cv; c++) {
-                t1[c] += s0[c] * f0;
-                t2[c] += s1[c] * f1;
-                t3[c] += s2[c] * f2;
+        for (int c = c0; c < cv; c += 8) {
+            v8 t1 = {0}, t2 = {0}, t3 = {0};
+            int m = 0;
+            for (; m < ncol - 2; m += 3) {
+                t1 += ld(base + (size_t)m * nc + c) * colf[m];
+                t2 += ld(base + (size_t)(m + 1) * nc + c) * colf[m + 1];
+                t3 += ld(base + (size_t)(m + 2) * nc + c) * colf[m + 2];
             }
+            for (; m < ncol; m++) t1 += ld(base + (size_t)m * nc + c) * colf[m];
+            t1 += t2 + t3;
+            if (add) t1 += ld(o + c);
+            memcpy(o + c, &t1, sizeof t1);
         }
-        for (; m < ncol; m++) {
-            const float *s0 = base + (size_t)m * nc;
-            for (int c = c0; c < cv; c++) t1[c] += s0[c] * colf[m];
-        }
-        if (add)
-            for (int c = c0; c < cv; c++) o[c] = (t1[c] + (t2[c] + t3[c])) + o[c];
-        else
-            for (int c = c0; c < cv; c++) o[c] = t1[c] + (t2[c] + t3[c]);
         for (int c = cv; c < c1; c++) {
             float s = 0;
             for (int k = 0; k < ncol; k++) s += base[(size_t)k * nc + c] * colf[k];
@@ -501,7 +541,6 @@ static void scan_level(const dfs_fhog *m, const fhog_map *fm, int level, candlis
     const size_t psz = (size_t)fm->nr * fm->nc;
     float *sal = dfs_malloc(psz * sizeof(float));
     float *scratch = dfs_malloc(psz * sizeof(float));
-    float *acc = dfs_malloc((size_t)fm->nc * 3 * sizeof(float));
     const int r0 = m->filt_h / 2, c0 = m->filt_w / 2;
     const int r1 = fm->nr - (m->filt_h - 1) / 2, c1 = fm->nc - (m->filt_w - 1) / 2;
     /* the detection box is the window less the padding, in cells */
@@ -510,7 +549,7 @@ static void scan_level(const dfs_fhog *m, const fhog_map *fm, int level, candlis
         const fdetector *D = &m->det[d];
         for (int k = 0; k < D->nterms; k++)
             filter_sep(fm->planes + (size_t)D->terms[k].plane * psz, fm->nr, fm->nc, D->terms[k].row, m->filt_w,
-                       D->terms[k].col, m->filt_h, scratch, sal, k > 0, acc);
+                       D->terms[k].col, m->filt_h, scratch, sal, k > 0);
         for (int r = r0; r < r1; r++)
             for (int c = c0; c < c1; c++) {
                 const float s = sal[(size_t)r * fm->nc + c];
@@ -531,7 +570,6 @@ static void scan_level(const dfs_fhog *m, const fhog_map *fm, int level, candlis
     }
     free(sal);
     free(scratch);
-    free(acc);
 }
 
 int dfs_fhog_detect(const dfs_fhog *m, const dfs_image *im, int upsample, dfs_fhog_face **faces)
