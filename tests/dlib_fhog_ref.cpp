@@ -8,12 +8,15 @@
 //                                  Python binding's upsample path: pyramid_up with pyramid_down<2>,
 //                                  adjust_threshold 0, boxes mapped back with rect_down) and print
 //                                  "PATH left top right bottom score weight_index" per face,
-//                                  or "PATH -" when there is none; also "# PATH up W H".
+//                                  or "PATH -" when there is none; also "# PATH up W H S" (the
+//                                  upsampled size and the CPU seconds pyramid_up + detection took,
+//                                  for bench/face-detectors.sh).
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/image_transforms.h>
 #include <dlib/revision.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -88,10 +91,12 @@ static int detect()
         dlib::array2d<dlib::rgb_pixel> img, up;
         if (!read_ppm(path, img)) { std::cerr << "dlib_fhog_ref: " << path << ": not a binary PPM\n"; return 1; }
         dlib::pyramid_down<2> pyr;
+        std::clock_t t0 = std::clock();
         dlib::pyramid_up(img, up, pyr);
-        std::printf("# %s up %ld %ld\n", path.c_str(), up.nc(), up.nr());
         std::vector<dlib::rect_detection> dets;
         det(up, dets, 0.0);
+        const double dt = (double)(std::clock() - t0) / CLOCKS_PER_SEC;
+        std::printf("# %s up %ld %ld %.6f\n", path.c_str(), up.nc(), up.nr(), dt);
         if (dets.empty()) std::printf("%s -\n", path.c_str());
         for (auto &d : dets) {
             dlib::rectangle r = pyr.rect_down(d.rect, 1);

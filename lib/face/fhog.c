@@ -201,59 +201,97 @@ static void rgb_alloc(rgb *im, int w, int h)
 }
 
 /* resize_image(in, out, interpolate_bilinear) for RGB: blocks of 4 columns with float weights
- * and truncation while the block's last right neighbour is inside, double weights after. */
+ * and truncation while the block's last right neighbour is inside, double weights after. The
+ * float column positions are dlib's running sums, the same for every row, so they are found
+ * once; the two source rows are kept as floats while consecutive output rows share them. */
 static void resize_rgb(const rgb *in, rgb *out)
 {
     const double xs = (in->w - 1) / (double)(out->w - 1 > 1 ? out->w - 1 : 1);
     const double ys = (in->h - 1) / (double)(out->h - 1 > 1 ? out->h - 1 : 1);
+    const int W = out->w;
+    /* dlib's blocks stop at the first whose last right neighbour is outside the source; with
+     * rounding that can be a block past the last column, whose extra columns it writes into the
+     * next row (overwritten there): here they are not stored */
+    const int WA = W + 8;
+    int *left = dfs_malloc((size_t)WA * 2 * sizeof(int)), *iv = left + WA;
+    float *lr = dfs_malloc((size_t)WA * 6 * sizeof(float)), *ilr = lr + WA, *w0 = ilr + WA, *w1 = w0 + WA,
+          *w2 = w1 + WA, *w3 = w2 + WA;
+    int cv = 0;
+    {
+        const double x0 = -4 * xs;
+        const float fstep = (float)(4 * xs);
+        float lx[4] = {(float)x0, (float)(x0 + xs), (float)(x0 + 2 * xs), (float)(x0 + 3 * xs)};
+        for (;; cv += 4) {
+            if (cv + 4 > WA) break;   /* not reached: the source's last column ends it first */
+            for (int k = 0; k < 4; k++) {
+                lx[k] += fstep;
+                left[cv + k] = (int)lx[k];
+                lr[cv + k] = lx[k] - (float)left[cv + k];
+                ilr[cv + k] = 1 - lr[cv + k];
+            }
+            if (left[cv + 3] + 1 >= in->w) break;
+        }
+    }
+    const int cs = cv < W ? cv : W;   /* block columns stored */
+    const size_t rowlen = (size_t)in->w * 3;
+    float *rowf = dfs_malloc(2 * rowlen * sizeof(float));
+    long cached[2] = {-1, -1};
     double y = -ys;
     for (int r = 0; r < out->h; r++) {
         y += ys;
         const long top = (long)floor(y);
         const long bot = top + 1 < in->h - 1 ? top + 1 : in->h - 1;
         const double tb = y - top;
-        const uint8_t *T = in->px + (size_t)top * in->w * 3, *B = in->px + (size_t)bot * in->w * 3;
-        uint8_t *o = out->px + (size_t)r * out->w * 3;
-        const double x0 = -4 * xs;
-        const float ftb = (float)tb, fitb = (float)(1 - tb), fstep = (float)(4 * xs);
-        float lx[4] = {(float)x0, (float)(x0 + xs), (float)(x0 + 2 * xs), (float)(x0 + 3 * xs)};
-        long c = 0;
-        for (;; c += 4) {
-            int left[4];
-            float w[4][4];
-            for (int k = 0; k < 4; k++) {
-                lx[k] += fstep;
-                left[k] = (int)lx[k];
-                float lr = lx[k] - (float)left[k], ilr = 1 - lr;
-                w[k][0] = fitb * ilr;
-                w[k][1] = fitb * lr;
-                w[k][2] = ftb * ilr;
-                w[k][3] = ftb * lr;
-            }
-            if (left[3] + 1 >= in->w) break;
-            for (int k = 0; k < 4; k++) {
-                const int a = left[k] * 3, b = a + 3;
-                for (int ch = 0; ch < 3; ch++) {
-                    float v = w[k][0] * (float)T[a + ch] + w[k][1] * (float)T[b + ch];
-                    v = v + w[k][2] * (float)B[a + ch];
-                    v = v + w[k][3] * (float)B[b + ch];
-                    o[(c + k) * 3 + ch] = (uint8_t)(int)v;
-                }
-            }
+        const uint8_t *T = in->px + (size_t)top * rowlen, *B = in->px + (size_t)bot * rowlen;
+        uint8_t *o = out->px + (size_t)r * W * 3;
+        /* the two rows as floats in two slots, reusing what the previous output row had */
+        int st = cached[0] == top ? 0 : cached[1] == top ? 1 : -1;
+        if (st < 0) {
+            st = cached[0] == bot ? 1 : 0;
+            for (size_t i = 0; i < rowlen; i++) rowf[st * rowlen + i] = (float)T[i];
+            cached[st] = top;
         }
-        double x = -xs + c * xs;
-        for (; c < out->w; c++) {
+        int sb = cached[0] == bot ? 0 : cached[1] == bot ? 1 : -1;
+        if (sb < 0) {
+            sb = 1 - st;
+            for (size_t i = 0; i < rowlen; i++) rowf[sb * rowlen + i] = (float)B[i];
+            cached[sb] = bot;
+        }
+        const float *Tf = rowf + st * rowlen, *Bf = rowf + sb * rowlen;
+        const float ftb = (float)tb, fitb = (float)(1 - tb);
+        for (int c = 0; c < cs; c++) {
+            w0[c] = fitb * ilr[c];
+            w1[c] = fitb * lr[c];
+            w2[c] = ftb * ilr[c];
+            w3[c] = ftb * lr[c];
+        }
+        for (int ch = 0; ch < 3; ch++) {   /* a channel at a time: gathers the compiler vectorises */
+            const float *t = Tf + ch, *b = Bf + ch;
+            for (int c = 0; c < cs; c++) {
+                const int a = left[c] * 3;
+                float v = w0[c] * t[a] + w1[c] * t[a + 3];
+                v = v + w2[c] * b[a];
+                v = v + w3[c] * b[a + 3];
+                iv[c] = (int)v;
+            }
+            for (int c = 0; c < cs; c++) o[c * 3 + ch] = (uint8_t)iv[c];
+        }
+        double x = -xs + cv * xs;
+        for (int c = cv; c < W; c++) {
             x += xs;
-            const long left = (long)floor(x);
-            const long right = left + 1 < in->w - 1 ? left + 1 : in->w - 1;
-            const double lr = x - left;
+            const long l = (long)floor(x);
+            const long rr = l + 1 < in->w - 1 ? l + 1 : in->w - 1;
+            const double f = x - l;
             for (int ch = 0; ch < 3; ch++) {
-                double v = (1 - tb) * ((1 - lr) * T[left * 3 + ch] + lr * T[right * 3 + ch]) +
-                           tb * ((1 - lr) * B[left * 3 + ch] + lr * B[right * 3 + ch]);
+                double v = (1 - tb) * ((1 - f) * T[l * 3 + ch] + f * T[rr * 3 + ch]) +
+                           tb * ((1 - f) * B[l * 3 + ch] + f * B[rr * 3 + ch]);
                 o[c * 3 + ch] = (uint8_t)(int)v;
             }
         }
     }
+    free(left);
+    free(lr);
+    free(rowf);
 }
 
 /* dlib's drectangle -> rectangle: each side rounded half up */
@@ -332,13 +370,20 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
     int *gl = dfs_malloc(WP * sizeof(int)), *go = dfs_malloc(WP * sizeof(int));
     float *gv = dfs_malloc(WP * sizeof(float));
     const v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    int *slot[3] = {pl, pl + 3 * WP, pl + 6 * WP};   /* rows y-1, y, y+1, rotated as y advances */
     for (int y = 1; y < vis_nr; y++) {
-        for (int k = 0; k < 3; k++) {
+        for (int k = y == 1 ? 0 : 2; k < 3; k++) {
+            if (y > 1 && k == 2) {
+                int *t = slot[0];
+                slot[0] = slot[1];
+                slot[1] = slot[2];
+                slot[2] = t;
+            }
             const uint8_t *src = im->px + (size_t)(y - 1 + k) * W * 3;
-            int *R = pl + 3 * k * WP, *G = R + WP, *B = G + WP;
+            int *R = slot[k], *G = R + WP, *B = G + WP;
             for (int x = 0; x < W; x++) { R[x] = src[3 * x]; G[x] = src[3 * x + 1]; B[x] = src[3 * x + 2]; }
         }
-        const int *up = pl, *mid = pl + 3 * WP, *dn = pl + 6 * WP;
+        const int *up = slot[0], *mid = slot[1], *dn = slot[2];
         for (int x = 1; x < vis_nc; x += 8) {
             v8i dx[3], dy[3], len[3];
             for (int ch = 0; ch < 3; ch++) {
