@@ -300,6 +300,8 @@ static long rnd(double v) { return (long)floor(v + 0.5); }
 /* ---- fHOG (extract_fhog_features with cell size 8) ---- */
 
 /* GCC vectors of 8 lanes: lane-wise IEEE arithmetic, the same on every x86-64 */
+/* file-local helpers only, always inlined: the 32-byte vector ABI note does not apply */
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8 __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
 
@@ -317,8 +319,9 @@ static inline v8i ldi(const int *p)
     return v;
 }
 
-static inline v8i sel(v8i m, v8i a, v8i b) { return (m & a) | (~m & b); }
-static inline v8 self(v8i m, v8 a, v8 b) { return (v8)sel(m, (v8i)a, (v8i)b); }
+/* lane-wise m ? a : b for masks m of all-ones or zero lanes (macros: no vector arguments to pass) */
+#define sel(m, a, b) (((m) & (a)) | (~(m) & (b)))
+#define self(m, a, b) ((v8)sel((m), (v8i)(a), (v8i)(b)))
 
 
 typedef struct {
