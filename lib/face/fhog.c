@@ -665,7 +665,7 @@ int dfs_fhog_detect(const dfs_fhog *m, const dfs_image *im, int upsample, dfs_fh
         free(fm.planes);
     }
     free(cur.px);
-    qsort(all.v, all.n, sizeof *all.v, by_conf);
+    if (all.n) qsort(all.v, all.n, sizeof *all.v, by_conf);
     cand *kept = dfs_malloc((all.n ? all.n : 1) * sizeof *kept);
     size_t nk = 0;
     for (size_t i = 0; i < all.n; i++) {
