@@ -1,5 +1,5 @@
 // dlib_fhog_ref: dlib's own HOG frontal face detector, for lib/face/fhog.c. Built against Debian's
-// libdlib-dev by tests/make-fixtures-fhog.sh only (never by make).
+// libdlib-dev by tests/make-fixtures-fhog.py and bench/face-detectors.sh only (never by make).
 //
 //   dlib_fhog_ref weights          write the detector (get_frontal_face_detector()) as the text
 //                                  file lib/face/fhog.c reads (formats/fhog-model.md) to stdout

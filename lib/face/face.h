@@ -45,7 +45,7 @@ int dfs_box_largest(const dfs_box *boxes, int n);
 
 /* ---- dlib's HOG frontal face detector (fhog.c) ---- */
 /* The model: dlib 19.24's get_frontal_face_detector() written out by tests/dlib_fhog_ref.cpp
- * (tests/make-fixtures-fhog.sh) and committed; loading refuses any file whose SHA-256 differs. */
+ * (tests/make-fixtures-fhog.py) and committed; loading refuses any file whose SHA-256 differs. */
 #define DFS_FHOG_FILE "lib/face/frontal_face_fhog.txt"
 #define DFS_FHOG_SHA256 "34ea7feb7da887e1dcd7323c3cad29ccf8aa5745980bbaa4f31f731a057d68f8"
 #define DFS_FHOG_MAX_TAPS 32
