@@ -189,22 +189,37 @@ int dfs_fhog_default_path(char *buf, size_t n)
     return access(buf, R_OK) == 0 ? 0 : -1;
 }
 
+/* ---- scratch memory kept across the pyramid's levels (fresh pages cost more than the work) ---- */
+
+enum { W_PLANES, W_HIST, W_NORM, W_COLS, W_ROWS, W_SAL, W_SCRATCH, W_IMG0, W_IMG1, W_RESIZE, W_N };
+typedef struct { void *p[W_N]; size_t cap[W_N]; } work;
+
+static void *wget(work *w, int slot, size_t bytes, int zero)
+{
+    if (bytes > w->cap[slot]) {
+        free(w->p[slot]);
+        w->p[slot] = dfs_malloc(bytes);
+        w->cap[slot] = bytes;
+    }
+    if (zero) memset(w->p[slot], 0, bytes);
+    return w->p[slot];
+}
+
+static void work_free(work *w)
+{
+    for (int i = 0; i < W_N; i++) free(w->p[i]);
+}
+
 /* ---- images: RGB, interleaved ---- */
 
 typedef struct { int w, h; uint8_t *px; } rgb;
 
-static void rgb_alloc(rgb *im, int w, int h)
-{
-    im->w = w;
-    im->h = h;
-    im->px = dfs_malloc((size_t)w * h * 3 + 1);
-}
 
 /* resize_image(in, out, interpolate_bilinear) for RGB: blocks of 4 columns with float weights
  * and truncation while the block's last right neighbour is inside, double weights after. The
  * float column positions are dlib's running sums, the same for every row, so they are found
  * once; the two source rows are kept as floats while consecutive output rows share them. */
-static void resize_rgb(const rgb *in, rgb *out)
+static void resize_rgb(const rgb *in, rgb *out, work *wk)
 {
     const double xs = (in->w - 1) / (double)(out->w - 1 > 1 ? out->w - 1 : 1);
     const double ys = (in->h - 1) / (double)(out->h - 1 > 1 ? out->h - 1 : 1);
@@ -213,9 +228,11 @@ static void resize_rgb(const rgb *in, rgb *out)
      * rounding that can be a block past the last column, whose extra columns it writes into the
      * next row (overwritten there): here they are not stored */
     const int WA = W + 8;
-    int *left = dfs_malloc((size_t)WA * 2 * sizeof(int)), *iv = left + WA;
-    float *lr = dfs_malloc((size_t)WA * 6 * sizeof(float)), *ilr = lr + WA, *w0 = ilr + WA, *w1 = w0 + WA,
-          *w2 = w1 + WA, *w3 = w2 + WA;
+    const size_t rowlen = (size_t)in->w * 3;
+    char *mem = wget(wk, W_RESIZE, (size_t)WA * 8 * 4 + 2 * rowlen * sizeof(float), 0);
+    int *left = (int *)mem, *iv = left + WA;
+    float *lr = (float *)(mem + (size_t)WA * 8), *ilr = lr + WA, *w0 = ilr + WA, *w1 = w0 + WA, *w2 = w1 + WA,
+          *w3 = w2 + WA, *rowf = w3 + WA;
     int cv = 0;
     {
         const double x0 = -4 * xs;
@@ -233,8 +250,6 @@ static void resize_rgb(const rgb *in, rgb *out)
         }
     }
     const int cs = cv < W ? cv : W;   /* block columns stored */
-    const size_t rowlen = (size_t)in->w * 3;
-    float *rowf = dfs_malloc(2 * rowlen * sizeof(float));
     long cached[2] = {-1, -1};
     double y = -ys;
     for (int r = 0; r < out->h; r++) {
@@ -289,9 +304,6 @@ static void resize_rgb(const rgb *in, rgb *out)
             }
         }
     }
-    free(left);
-    free(lr);
-    free(rowf);
 }
 
 /* dlib's drectangle -> rectangle: each side rounded half up */
@@ -335,7 +347,7 @@ static const float DIRS[9][2] = {{1.0000f, 0.0000f}, {0.9397f, 0.3420f}, {0.7660
 
 static inline float sum4(const float v[4]) { return (v[0] + v[2]) + (v[1] + v[3]); }
 
-static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
+static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out, work *wk)
 {
     const int cell = 8;
     const int cells_nr = (int)((float)im->h / (float)cell + 0.5f);
@@ -347,10 +359,10 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
     out->nr = hog_nr + fh - 1;
     out->nc = hog_nc + fw - 1;
     const size_t psz = (size_t)out->nr * out->nc;
-    out->planes = dfs_calloc(NPLANES * psz, sizeof(float));
+    out->planes = wget(wk, W_PLANES, NPLANES * psz * sizeof(float), 1);
     const int hw = cells_nc + 2;
-    float *hist = dfs_calloc((size_t)(cells_nr + 2) * hw * 18, sizeof(float));
-    float *norm = dfs_calloc((size_t)cells_nr * cells_nc, sizeof(float));
+    float *hist = wget(wk, W_HIST, (size_t)(cells_nr + 2) * hw * 18 * sizeof(float), 1);
+    float *norm = wget(wk, W_NORM, (size_t)cells_nr * cells_nc * sizeof(float), 0);
     const int vis_nr = (cells_nr * cell < im->h ? cells_nr * cell : im->h) - 1;
     const int vis_nc = (cells_nc * cell < im->w ? cells_nc * cell : im->w) - 1;
     /* dlib's vector path covers x = 1, 9, 17, ... while x < vis_nc - 7 */
@@ -358,8 +370,8 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
     while (xvec < vis_nc - 7) xvec += 8;
     /* per column: the interpolation weights along x and which of dlib's paths covers it */
     const int W = im->w;
-    int *ixp = dfs_malloc((size_t)W * sizeof(int));
-    float *vx0 = dfs_malloc((size_t)W * sizeof(float)), *vx1 = dfs_malloc((size_t)W * sizeof(float));
+    int *ixp = wget(wk, W_COLS, (size_t)W * 3 * sizeof(float), 0);
+    float *vx0 = (float *)(ixp + W), *vx1 = vx0 + W;
     for (int x = 1; x < vis_nc; x++) {
         const float xp = ((float)x + 0.5f) / (float)cell - 0.5f;
         ixp[x] = (int)floorf(xp);
@@ -369,9 +381,9 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
     /* rows y-1, y, y+1 of R, G, B as ints, and per column the chosen gradient's squared length
      * and orientation bin; 16 spare columns so that blocks of 8 may run past the end */
     const size_t WP = (size_t)W + 16;
-    int *pl = dfs_calloc(WP * 9, sizeof(int));
-    int *gl = dfs_malloc(WP * sizeof(int)), *go = dfs_malloc(WP * sizeof(int));
-    float *gv = dfs_malloc(WP * sizeof(float));
+    int *pl = wget(wk, W_ROWS, WP * 12 * sizeof(int), 1);
+    int *gl = pl + 9 * WP, *go = gl + WP;
+    float *gv = (float *)(go + WP);
     const v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
     int *slot[3] = {pl, pl + 3 * WP, pl + 6 * WP};   /* rows y-1, y, y+1, rotated as y advances */
     for (int y = 1; y < vis_nr; y++) {
@@ -435,7 +447,6 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
             }
         }
     }
-    free(ixp); free(vx0); free(vx1); free(pl); free(gl); free(gv); free(go);
     for (int r = 0; r < cells_nr; r++)
         for (int c = 0; c < cells_nc; c++) {
             const float *h = hist + ((size_t)(r + 1) * hw + c + 1) * 18;
@@ -477,8 +488,6 @@ static void extract_fhog(const rgb *im, int fh, int fw, fhog_map *out)
             for (int k = 0; k < 4; k++) dst[(size_t)(27 + k) * psz] = t[k];
         }
 #undef N
-    free(hist);
-    free(norm);
 }
 
 /* ---- separable filtering, summed into the saliency map ---- */
@@ -583,12 +592,12 @@ static int overlaps(const dfs_fhog *m, const cand *a, const cand *b)
            inner / area(b->l, b->t, b->r, b->b) > m->covered;
 }
 
-static void scan_level(const dfs_fhog *m, const fhog_map *fm, int level, candlist *out)
+static void scan_level(const dfs_fhog *m, const fhog_map *fm, int level, candlist *out, work *wk)
 {
     if (fm->nr == 0) return;
     const size_t psz = (size_t)fm->nr * fm->nc;
-    float *sal = dfs_malloc(psz * sizeof(float));
-    float *scratch = dfs_malloc(psz * sizeof(float));
+    float *sal = wget(wk, W_SAL, psz * sizeof(float), 0);
+    float *scratch = wget(wk, W_SCRATCH, psz * sizeof(float), 0);
     const int r0 = m->filt_h / 2, c0 = m->filt_w / 2;
     const int r1 = fm->nr - (m->filt_h - 1) / 2, c1 = fm->nc - (m->filt_w - 1) / 2;
     /* the detection box is the window less the padding, in cells */
@@ -616,25 +625,23 @@ static void scan_level(const dfs_fhog *m, const fhog_map *fm, int level, candlis
                 push(out, (cand){rnd(x0), rnd(y0), rnd(x1), rnd(y1), (double)s - D->threshold, d, level, r, c});
             }
     }
-    free(sal);
-    free(scratch);
 }
 
 int dfs_fhog_detect(const dfs_fhog *m, const dfs_image *im, int upsample, dfs_fhog_face **faces)
 {
     *faces = NULL;
     if (!im || im->c != 3 || im->w < 1 || im->h < 1 || upsample < 0 || upsample > 4) return -1;
-    rgb cur = {im->w, im->h, NULL};
-    cur.px = dfs_malloc((size_t)im->w * im->h * 3);
-    memcpy(cur.px, im->px, (size_t)im->w * im->h * 3);
+    work wk = {0};
+    int slot = W_IMG0;   /* images alternate between two workspace slots; the caller's is only read */
+    rgb cur = {im->w, im->h, im->px};
     /* pyramid_up with pyramid_down<2>: the size rect_up gives the image rectangle */
     for (int u = 0; u < upsample; u++) {
         const long W = rnd((cur.w - 1 + 1.25) * 2), H = rnd((cur.h - 1 + 0.75) * 2);
-        rgb up;
-        rgb_alloc(&up, (int)W + 1, (int)H + 1);
-        resize_rgb(&cur, &up);
-        free(cur.px);
+        rgb up = {(int)W + 1, (int)H + 1, NULL};
+        up.px = wget(&wk, slot, (size_t)up.w * up.h * 3 + 1, 0);
+        resize_rgb(&cur, &up, &wk);
         cur = up;
+        slot = slot == W_IMG0 ? W_IMG1 : W_IMG0;
     }
     /* levels: while the next rectangle down keeps both sides >= the minimum */
     int levels = 0;
@@ -653,18 +660,17 @@ int dfs_fhog_detect(const dfs_fhog *m, const dfs_image *im, int upsample, dfs_fh
     candlist all = {0};
     for (int lv = 0; lv < levels; lv++) {
         if (lv > 0) {
-            rgb down;
-            rgb_alloc(&down, (int)(5L * cur.w / 6), (int)(5L * cur.h / 6));
-            if (down.w > 0 && down.h > 0) resize_rgb(&cur, &down);
-            free(cur.px);
+            rgb down = {(int)(5L * cur.w / 6), (int)(5L * cur.h / 6), NULL};
+            down.px = wget(&wk, slot, (size_t)down.w * down.h * 3 + 1, 0);
+            if (down.w > 0 && down.h > 0) resize_rgb(&cur, &down, &wk);
             cur = down;
+            slot = slot == W_IMG0 ? W_IMG1 : W_IMG0;
         }
         fhog_map fm;
-        extract_fhog(&cur, m->filt_h, m->filt_w, &fm);
-        scan_level(m, &fm, lv, &all);
-        free(fm.planes);
+        extract_fhog(&cur, m->filt_h, m->filt_w, &fm, &wk);
+        scan_level(m, &fm, lv, &all, &wk);
     }
-    free(cur.px);
+    work_free(&wk);
     if (all.n) qsort(all.v, all.n, sizeof *all.v, by_conf);
     cand *kept = dfs_malloc((all.n ? all.n : 1) * sizeof *kept);
     size_t nk = 0;
