@@ -214,7 +214,6 @@ static void work_free(work *w)
 
 typedef struct { int w, h; uint8_t *px; } rgb;
 
-
 /* resize_image(in, out, interpolate_bilinear) for RGB: blocks of 4 columns with float weights
  * and truncation while the block's last right neighbour is inside, double weights after. The
  * float column positions are dlib's running sums, the same for every row, so they are found
@@ -334,7 +333,6 @@ static inline v8i ldi(const int *p)
 /* lane-wise m ? a : b for masks m of all-ones or zero lanes (macros: no vector arguments to pass) */
 #define sel(m, a, b) (((m) & (a)) | (~(m) & (b)))
 #define self(m, a, b) ((v8)sel((m), (v8i)(a), (v8i)(b)))
-
 
 typedef struct {
     int nr, nc;        /* plane size, padding included */
