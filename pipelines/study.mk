@@ -142,7 +142,7 @@ REAL_MANIFEST = $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $
     --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(images_$(firstword $(1)))) \
     $(if $(2),$(exclude_$(lastword $(1)))) > $@.tmp && rm $@.all && mv $@.tmp $@
 space := $(subst ,, )
-EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) \
+EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) $(if $(FACE_DETECTOR),--detector $(FACE_DETECTOR)) \
   || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft
 $(R)/data/train/%.dft: $(R)/data/manifests/train-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(TRAIN_IMAGES)))

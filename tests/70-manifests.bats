@@ -206,6 +206,23 @@ col() { tail -n +2 | cut -f"$1" | tr '\n' ' '; }
     assert_no_temporaries
 }
 
+@test "extract-set: --detector reaches crop" {
+    "$MAN" ff++ "$BATS_FILE_TMPDIR/ff" --split test --method FS > fs.tsv
+    run --separate-stderr "$EXT" fs.tsv hog.dft -n 2 --size 64 --detector hog
+    assert_success
+    # the same as by hand; crop's account of the frames without a face reaches stderr
+    frame-extract -n 2 --dataset fs $(tail -n +2 fs.tsv | cut -f1) | crop --size 64 --detector hog 2> crop.err |
+        pack --relabel fs.tsv -o byhand.dft
+    cmp hog.dft byhand.dft
+    assert_equal "$(tail -1 crop.err)" "crop: 8 frames: 6 cropped, 2 without a face"
+    [[ "$stderr" == *"crop: 8 frames: 6 cropped, 2 without a face"* ]]
+    run --separate-stderr "$EXT" fs.tsv bad.dft -n 2 --detector bogus
+    assert_failure
+    [[ "$stderr" == *"crop: --detector: 'bogus': want hog or haar"* ]]
+    assert_no_files bad.dft
+    assert_no_temporaries
+}
+
 @test "extract-set: --no-crop, relative paths, and errors leave no output" {
     "$MAN" dfd "$BATS_FILE_TMPDIR/dfd" --split test --relative 2>/dev/null > dfd.tsv
     run --separate-stderr "$EXT" dfd.tsv out.dft --root "$BATS_FILE_TMPDIR/dfd" -n 3 --size 32 --no-crop

@@ -190,8 +190,10 @@ make_video() {
     fixture img.dft
     head -c 1000 /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml > c.xml
     head -c 100000 /usr/share/dlib/shape_predictor_68_face_landmarks.dat > l.dat
-    bad crop c.xml "no <cascade> element" -- crop --detector c.xml img.dft -o out.dft
+    bad crop c.xml "no <cascade> element" -- crop --cascade c.xml img.dft -o out.dft
     bad crop l.dat "" -- crop --landmarks l.dat img.dft -o out.dft
+    head -c 5000 "$ROOT/lib/face/frontal_face_fhog.txt" > h.txt
+    bad crop h.txt "checksum mismatch" -- crop --detector hog --hog-model h.txt img.dft -o out.dft
 }
 
 @test "crop: unknown flag" {

@@ -24,6 +24,8 @@ DFD_ROOT      ?= $(FFPP)
 SIZE          := 256
 FRAMES        := 10
 MIN_FACE      :=
+# faces found as the study's scripts found them: face_recognition's default, dlib's HOG detector
+FACE_DETECTOR := hog
 TRAIN_IMAGES  := 16000
 VAL_IMAGES    := 2000
 TEST_IMAGES   := 2000
