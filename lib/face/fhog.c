@@ -310,25 +310,15 @@ static long rnd(double v) { return (long)floor(v + 0.5); }
 
 /* ---- fHOG (extract_fhog_features with cell size 8) ---- */
 
-/* GCC vectors of 8 lanes: lane-wise IEEE arithmetic, the same on every x86-64 */
-/* file-local helpers only, always inlined: the 32-byte vector ABI note does not apply */
-#pragma GCC diagnostic ignored "-Wpsabi"
+/* GCC vectors of 8 lanes: lane-wise IEEE arithmetic, the same on every target whatever its
+ * native width (narrower targets split them). Never passed or returned by value: the loads are
+ * macros over unaligned, aliasing vector types, so no function has a vector in its ABI. */
 typedef float v8 __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
-
-static inline v8 ld(const float *p)
-{
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline v8i ldi(const int *p)
-{
-    v8i v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int v8iu __attribute__((vector_size(32), aligned(4), may_alias));
+#define ld(p) (*(const v8u *)(p))
+#define ldi(p) (*(const v8iu *)(p))
 
 /* lane-wise m ? a : b for masks m of all-ones or zero lanes (macros: no vector arguments to pass) */
 #define sel(m, a, b) (((m) & (a)) | (~(m) & (b)))
