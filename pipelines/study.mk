@@ -76,7 +76,7 @@ ifeq ($(FANOUT),1)
 study:
 	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' \
 	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 $(MAKEOVERRIDES)' \
-	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5
+	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
 	@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study
 FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS)) in waves, then make
 else
@@ -110,6 +110,7 @@ $(foreach v,FFPP CELEB_V2 CELEB_V1 DFD_ROOT,$(if $(wildcard $($(v))/.),,$(error 
 MANIFEST_SH := $(ROOT)/pipelines/manifest.sh
 SAMPLE_SH   := $(ROOT)/pipelines/sample-manifest.sh
 EXTRACT_SH  := $(ROOT)/pipelines/extract-set.sh
+LEAK_SH     := $(ROOT)/pipelines/leak-check.sh
 REAL_TOOLS  := $(MANIFEST_SH) $(SAMPLE_SH) $(EXTRACT_SH) $(BIN)/frame-extract $(BIN)/crop $(BIN)/pack
 # manifest.sh arguments of each set (split, then dataset); test sets: DFD whole (the study tests
 # on all of it), FS-I/NT-I from F2F's training identities (manifest.sh --help)
@@ -129,20 +130,27 @@ split_arg   = $(if $(filter test/DFD test/FS-I test/NT-I,$(1)/$(2)),,--split $(1
 images_train = $(TRAIN_IMAGES)
 images_val   = $(VAL_IMAGES)
 images_test  = $(TEST_IMAGES)
-# The FS (NT) videos of stages 2/3 come from the pool FS-I (NT-I) is drawn from: keep them apart.
-exclude_fs  = --exclude $(R)/data/manifests/test-FS-I.tsv
-exclude_nt  = --exclude $(R)/data/manifests/test-NT-I.tsv
+# The FS (NT) videos of stages 2/3 come from the pool FS-I (NT-I) is drawn from: keep them apart,
+# with the reverse pair B_A of each FS-I (NT-I) fake A_B (the same two persons' videos).
+exclude_fs  = --exclude $(R)/data/manifests/test-FS-I.tsv --exclude-source $(R)/data/manifests/test-FS-I.tsv
+exclude_nt  = --exclude $(R)/data/manifests/test-NT-I.tsv --exclude-source $(R)/data/manifests/test-NT-I.tsv
 # data/manifests/SPLIT-SET.tsv -> data/SPLIT/SET.dft (aug: data/manifests/aug-SPLIT-set.tsv)
-$(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(if $$(filter aug-%-fs,$$*),$(R)/data/manifests/test-FS-I.tsv) \
-  $$(if $$(filter aug-%-nt,$$*),$(R)/data/manifests/test-NT-I.tsv)
+# (a function: a '%' written in a pattern rule's prerequisites would be replaced by the stem)
+aug_needs = $(if $(filter aug-train-fs aug-val-fs,$(1)),$(R)/data/manifests/test-FS-I.tsv)$(if $(filter aug-train-nt aug-val-nt,$(1)),$(R)/data/manifests/test-NT-I.tsv)
+$(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(call aug_needs,$$*)
 	$(call timed,data,$(call REAL_MANIFEST,$(subst -, ,$(patsubst aug-%,%,$*)),$(filter aug-%,$*)))
 # REAL_MANIFEST split set [aug]: split is the first word, set the rest joined again by '-'
+# (--stats: DIR/NAME.stats, what the sample left out and took, for the report)
 REAL_MANIFEST = $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all && \
-  $(SAMPLE_SH) $@.all --frames $(FRAMES) --seed $(SEED) \
-    --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(images_$(firstword $(1)))) \
+  $(SAMPLE_SH) $@.all --frames $(call frames_of,$(1)) --seed $(SEED) --stats $(@:.tsv=.stats) \
+    --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(call images_of,$(1))) \
     $(if $(2),$(exclude_$(lastword $(1)))) > $@.tmp && rm $@.all && mv $@.tmp $@
 space := $(subst ,, )
-EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) \
+# frames and images of a set from its words (test FS I: FS-I and NT-I take FRAMES_I frames, TEST_IMAGES_I images)
+frames_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(FRAMES_I),$(FRAMES)),$(FRAMES))
+images_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(TEST_IMAGES_I),$(images_test)),$(images_$(firstword $(1))))
+EXTRACT_OPTS = --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE))
+EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) \
   || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft
 $(R)/data/train/%.dft: $(R)/data/manifests/train-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(TRAIN_IMAGES)))
@@ -150,6 +158,18 @@ $(R)/data/val/%.dft: $(R)/data/manifests/val-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(VAL_IMAGES)))
 $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(TEST_IMAGES)))
+# FS-I and NT-I: F2F's training identities, so their real videos are F2F's (and stages 2/3's)
+# real training videos. They take FRAMES_I evenly spaced frames per video (default 2 x FRAMES, a
+# frame grid that shares few frames with the training sets' FRAMES) and drop every frame a
+# training or validation set holds (leak-check.sh --list-leaks), so no test image was trained on.
+FRAMES_I ?= $$((2 * $(FRAMES)))
+TEST_IMAGES_I ?= $(TEST_IMAGES)
+$(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft: $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(DATA_TRAIN) $(DATA_AUG) $(REAL_TOOLS) $(LEAK_SH)
+	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) \
+	  || [ $$? -eq 2 ]; } && $(LEAK_SH) --manifests $(R)/data/manifests $(call leak_sets,train,$(DATA_TRAIN) $(DATA_AUG)) \
+	  --test $*=$@.raw.dft --list-leaks $@.drop > /dev/null && \
+	  $(BIN)/pack --drop-keys $@.drop --shuffle --seed $(SEED) --balance --take $(TEST_IMAGES_I) $@.raw.dft -o $@ && rm $@.raw.dft $@.drop)
+DATA_TEST_LATE := $(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft
 $(R)/data/aug/train-%.dft: $(R)/data/manifests/aug-train-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$$(($(AUG_IMAGES_train) / 2))))
 $(R)/data/aug/val-%.dft: $(R)/data/manifests/aug-val-%.tsv $(REAL_TOOLS)
@@ -161,6 +181,16 @@ $(R)/data/train/FSNT.dft: $(R)/data/aug/train-fs.dft $(R)/data/aug/train-nt.dft 
 	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $(filter %.dft,$^) -o $@)
 $(R)/data/val/FSNT.dft: $(R)/data/aug/val-fs.dft $(R)/data/aug/val-nt.dft $(BIN)/pack
 	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $(filter %.dft,$^) -o $@)
+
+# ---- the leak check ----------------------------------------------------------------------------
+# No test image may be a training or validation image (the same frame of the same video file):
+# leak-check.sh compares every test set with every training and validation set and fails the
+# study when one does, before any training. Its output, data/sets.tsv, is the size of every set.
+leak_sets = $(foreach f,$(2),--$(1) $(patsubst $(R)/data/%.dft,%,$(f))=$(f))
+SETS_TRAIN := $(foreach s,train val,$(foreach t,CELEB F2F FSNT,$(R)/data/$(s)/$(t).dft))
+$(R)/data/sets.tsv: $(SETS_TRAIN) $(DATA_TEST) $(ROOT)/pipelines/leak-check.sh $(BIN)/pack
+	$(call timed,data,$(ROOT)/pipelines/leak-check.sh $(if $(filter real,$(DATA_SOURCE)),--manifests $(R)/data/manifests) \
+	  $(call leak_sets,train,$(SETS_TRAIN)) $(call leak_sets,test,$(DATA_TEST)) -o $@)
 
 # ---- models -----------------------------------------------------------------------------------
 # stage 1 (k = 1, 4): from scratch on CELEB or F2F; stages 2/3 (transfer, merge) start from
@@ -177,7 +207,7 @@ TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft 
 PART = $(@:.ckpt=.part)
 RESUME = r=--resume; for d in $^; do test $(PART).last.ckpt -nt $$d || r=; done;
 # models also depend on the profile (epochs, batch...) and on train
-MODEL_DEPS = $(PROFILE_FILE) $(BIN)/train
+MODEL_DEPS = $(PROFILE_FILE) $(BIN)/train | $(R)/data/sets.tsv
 FINISH = && mv $(PART).last.ckpt $(@:.ckpt=.last.ckpt) && mv $(PART).log.tsv $(@:.ckpt=.log.tsv) && mv $(PART).ckpt $@
 
 define model_rules
@@ -287,7 +317,7 @@ $(R)/rq4/overlap.md: $(ACE) $(BIN)/ace
 MODELS1   := $(foreach a,$(NAMES),$(R)/models/$(a)1.ckpt $(R)/models/$(a)4.ckpt)
 MODELS23  := $(foreach a,$(NAMES),$(foreach k,2 3 5 6,$(R)/models/$(a)$(k).ckpt))
 FAKES     := $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft)
-ALL_FILES = $(MODELS1) $(MODELS23) $(SCORES) $(OWN_SCORES) $(SSIM) $(CAMS) $(FAKES) $(DATA_TEST) $(ACE) \
+ALL_FILES = $(R)/data/sets.tsv $(MODELS1) $(MODELS23) $(SCORES) $(OWN_SCORES) $(SSIM) $(CAMS) $(FAKES) $(DATA_TEST) $(ACE) \
   $(R)/figures/cams.png
 
 # The waves of the fan-out (pipelines/fanout.sh): a wave's targets need only earlier waves'.
@@ -299,11 +329,13 @@ MANIFESTS_REST := $(foreach s,train val,$(R)/data/manifests/$(s)-CELEB.tsv $(R)/
 endif
 wave0: $(MANIFESTS_TEST)
 wave1: $(MANIFESTS_REST)
-wave2: $(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST)
-wave3: $(DATA_FSNT) $(MODELS1) $(FAKES)
-wave4: $(MODELS23)
-wave5: $(SCORES) $(CAMS) $(ACE)
-.PHONY: wave0 wave1 wave2 wave3 wave4 wave5
+wave2: $(DATA_TRAIN) $(DATA_AUG) $(filter-out $(DATA_TEST_LATE),$(DATA_TEST))
+wave3: $(DATA_FSNT) $(DATA_TEST_LATE)
+wave4: $(R)/data/sets.tsv
+wave5: $(MODELS1) $(FAKES)
+wave6: $(MODELS23)
+wave7: $(SCORES) $(CAMS) $(ACE)
+.PHONY: wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
 
 # ---- figures (gnuplot; left out when it is not installed, and the report says so) -------------
 GNUPLOT := $(shell command -v gnuplot 2>/dev/null)
@@ -314,7 +346,7 @@ $(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq
 # ---- report -----------------------------------------------------------------------------------
 # the profile's variables with their values in this run (command-line overrides included)
 PROFILE_VARS := $(shell sed -n 's/^\([A-Za-z_][A-Za-z_0-9]*\) *[:?]*=.*/\1/p' $(PROFILE_FILE))
-$(R)/report.md: $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
+$(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
   $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png \
   $(ROOT)/pipelines/study-report.sh $(ROOT)/pipelines/paper-tables.tsv
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \

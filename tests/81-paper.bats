@@ -6,8 +6,10 @@ load helper
 load dataset-trees
 
 # Tiny sizes: 2 frames per video, 32 px crops, one epoch; the trees hold 3 to 16 videos per set.
+# FS-I and NT-I take 4 images (one video of each label), so that the two training pairs of the
+# tree leave one pair to the stages 2/3 FS and NT sets.
 TINY=(SIZE=32 FRAMES=2 MIN_FACE=20 TRAIN_IMAGES=16 VAL_IMAGES=8 TEST_IMAGES=8 AUG_IMAGES_train=8
-      AUG_IMAGES_val=4 EPOCHS1=1 EPOCHS23=1 BATCH1=4 BATCH23=4 STEPS=1 "ARCHS=meso4 shallownet"
+      AUG_IMAGES_val=4 TEST_IMAGES_I=4 EPOCHS1=1 EPOCHS23=1 BATCH1=4 BATCH23=4 STEPS=1 "ARCHS=meso4 shallownet"
       CAM_FAKES=1 SHEET_FAKES=1 SHEET_TILE=32 ACE_BATCHES=1 ACE_BATCH=2 ACE_TOP=64,128 THREADS=1)
 
 setup_file() {
@@ -76,6 +78,56 @@ celeb/id1_0000 real)?$'
     [ "$(tail -n +2 "$R/data/manifests/aug-train-fs.tsv" | wc -l)" -ge 2 ]
 }
 
+# "id frame" of the real FF++ images of streams (keys PREFIX/NNN/fK): the video file is NNN.mp4
+ff_real_frames() {
+    pack --list --meta frame "$@" | awk -F'\t' '$3 == "real" { split($2, k, "/"); if (k[2] ~ /^[0-9]+$/) print k[2], $6 }' | sort -u
+}
+
+@test "paper profile: no test image is a training or validation image (FS-I/NT-I at other frames)" {
+    local R="$RUNS/paper" s
+    [ -s "$R/data/sets.tsv" ] || { cat "$BATS_FILE_TMPDIR/run.log"; fail "no data/sets.tsv"; }
+    # the check ran over all 15 sets and found nothing
+    run awk -F'\t' 'NR > 1 { n++; l += $7 } END { print n, l }' "$R/data/sets.tsv"
+    assert_output '15 0'
+    # FS-I and NT-I show F2F's training identities: their real videos are F2F's training videos...
+    ff_real_frames "$R/data/train/F2F.dft" "$R/data/val/F2F.dft" "$R/data/train/FSNT.dft" "$R/data/val/FSNT.dft" > trained
+    for s in FS-I NT-I; do
+        ff_real_frames "$R/data/test/$s.dft" > tested
+        [ -s tested ] || fail "$s has no real images"
+        run comm -12 <(cut -d' ' -f1 tested | sort -u) <(cut -d' ' -f1 trained | sort -u)
+        [ -n "$output" ] || fail "$s's real videos are not F2F's training videos: nothing tested"
+        # ... but never at a trained frame
+        run comm -12 tested trained
+        assert_output ''
+    done
+    # no FS (NT) fake of stages 2/3 is an FS-I (NT-I) fake or its reverse pair
+    for s in fs nt; do
+        run bash -c "comm -12 <(tail -n +2 '$R/data/manifests/aug-train-$s.tsv' | awk -F'\t' '\$2 == \"fake\"' | cut -f3 | cut -d/ -f2 | awk -F_ '{ print (\$1 < \$2 ? \$1 \"_\" \$2 : \$2 \"_\" \$1) }' | sort -u) \
+                            <(tail -n +2 '$R/data/manifests/test-${s^^}-I.tsv' | awk -F'\t' '\$2 == \"fake\"' | cut -f3 | cut -d/ -f2 | awk -F_ '{ print (\$1 < \$2 ? \$1 \"_\" \$2 : \$2 \"_\" \$1) }' | sort -u)"
+        assert_output ''
+        [ "$(tail -n +2 "$R/data/manifests/aug-train-$s.tsv" | grep -c '	fake	')" -ge 1 ]
+    done
+}
+
+@test "paper profile: a test image that is a training image fails the study before any training" {
+    cp -a "$RUNS" "$BATS_TEST_TMPDIR/runs"
+    RUNS="$BATS_TEST_TMPDIR/runs"
+    local R="$RUNS/paper"
+    # plant one F2F training image in NT-I
+    pack --take 1 "$R/data/train/F2F.dft" -o one.dft
+    pack "$R/data/test/NT-I.dft" one.dft -o "$R/data/test/NT-I.dft"
+    local key; key=$(pack --list one.dft | cut -f2)
+    rm "$R/models/MesoNet4.ckpt"   # a model to make: the check stops the study before it
+    local before; before=$(wc -l < "$R/timings.tsv")
+    run paper
+    assert_failure
+    assert_output --partial "leak-check.sh: 1 test images are training or validation images (the same frame of the same video): test/NT-I: 1"
+    assert_output --regexp "leak	test/NT-I	$key	train/F2F	$key	/[^	]*/trees/ff/[^	]*\.mp4	[0-9]+"
+    [ ! -e "$R/data/sets.tsv" ] && [ -s "$R/data/sets.tsv.leaks" ]
+    [ ! -e "$R/models/MesoNet4.ckpt" ]
+    assert_equal "$(tail -n +$((before + 1)) "$R/timings.tsv" | cut -f2 | grep -c '^models/')" 0
+}
+
 @test "paper profile: without DATA it stops and says what to give" {
     run make -C "$ROOT" --no-print-directory -f pipelines/study.mk PROFILE=paper RUNS="$BATS_TEST_TMPDIR/r"
     assert_failure
@@ -107,7 +159,7 @@ celeb/id1_0000 real)?$'
 sample-manifest.sh: m.tsv: 7 fake videos, fewer than the 32 wanted: taking all"
     run --separate-stderr "$S" m.tsv --images 0 --frames 2
     assert_failure
-    assert_equal "$stderr" "sample-manifest.sh: --images and --frames need positive whole numbers"
+    assert_equal "$stderr" "sample-manifest.sh: --images, --frames and --real-frames need positive whole numbers"
     run --separate-stderr "$S" nosuch.tsv --images 2 --frames 2
     assert_failure
     assert_equal "$stderr" "sample-manifest.sh: nosuch.tsv: no such file"
