@@ -2,7 +2,8 @@
 # study-report.sh RUNDIR: write the study's report.md (Markdown) on stdout from what
 # pipelines/study.mk left in RUNDIR. Environment (set by study.mk): PROFILE, PROFILE_FILE,
 # DATA_SOURCE, ARCHS, DETECTORS, TESTSETS, OWN_NAMES, ACE_MODEL, ACE_LAYER, PARALLELISM,
-# PAPER_TABLES.
+# PAPER_TABLES; the wanted set sizes TRAIN_IMAGES, VAL_IMAGES, TEST_IMAGES, TEST_IMAGES_I,
+# AUG_IMAGES_train, AUG_IMAGES_val (empty for synth profiles), CELEB_M_EXCLUDE, CAM_COMPAT.
 set -eu
 R=$1
 test -d "$R" || { echo "study-report.sh: $R: no such run directory" >&2; exit 1; }
@@ -48,6 +49,63 @@ $(cat "$R/settings.txt")
 \`\`\`
 
 EOF
+
+# ---- the sets: achieved sizes, the leak check, what the samples left out ----
+cat <<EOF
+## Data: the sets this run trained and tested on
+
+Images of every set as built (\`data/sets.tsv\`, written by \`pipelines/leak-check.sh\`), against
+the size the profile asks for; "videos" counts distinct video ids. The check compared every test
+set with every training and validation set, image by image (the same frame of the same video
+file): no test image is a training or validation image, or the study would have stopped there.
+
+| set | images | wanted | real | fake | videos |
+|---|---|---|---|---|---|
+EOF
+awk -F'\t' -v tr="${TRAIN_IMAGES:-}" -v va="${VAL_IMAGES:-}" -v te="${TEST_IMAGES:-}" -v ti="${TEST_IMAGES_I:-}" \
+    -v at="${AUG_IMAGES_train:-}" -v av="${AUG_IMAGES_val:-}" '
+    NR > 1 {
+        w = ""
+        if ($1 == "train/FSNT") w = at; else if ($1 == "val/FSNT") w = av
+        else if ($1 ~ /^train\//) w = tr; else if ($1 ~ /^val\//) w = va
+        else if ($1 == "test/FS-I" || $1 == "test/NT-I") w = ti; else if ($1 ~ /^test\//) w = te
+        short = (w != "" && $3 + 0 < w + 0) ? " (short)" : ""
+        printf "| %s | %d%s | %s | %d | %d | %d |\n", $1, $3, short, (w == "" ? "-" : w), $4, $5, $6
+    }' "$R/data/sets.tsv"
+if [ "$DATA_SOURCE" = real ]; then
+    echo
+    echo "Videos each set's sample could draw from and took (\`data/manifests/<SET>.stats\`; a label"
+    echo "with fewer videos than wanted is taken whole, and then the set can fall short):"
+    echo
+    echo "| manifest | videos listed | left out | real: available / taken | fake: available / taken |"
+    echo "|---|---|---|---|---|"
+    for f in "$R"/data/manifests/*.stats; do
+        case $f in *.identity.stats) continue ;; esac
+        [ -f "$f" ] || continue
+        awk -F'\t' -v m="$(basename "$f" .stats)" '{ v[$1] = $2 }
+            END { printf "| %s | %d | %d | %d / %d | %d / %d |\n", m, v["listed"],
+                  v["excluded_path"] + v["excluded_source"] + v["excluded_identity"],
+                  v["real_available"], v["real_taken"], v["fake_available"], v["fake_taken"] }' "$f"
+    done
+    s=$R/data/manifests/test-CELEB-M.stats i=$R/data/manifests/test-CELEB-M.identity.stats
+    if [ -f "$s" ] && [ -f "$i" ]; then
+        listed=$(awk -F'\t' '$1 == "listed" { print $2 }' "$s")
+        bysrc=$(awk -F'\t' '$1 == "excluded_source" { print $2 }' "$s")
+        byid=$(awk -F'\t' '$1 == "excluded_identity" { print $2 }' "$s")
+        would=$(awk -F'\t' '$1 == "excluded_identity" { print $2 }' "$i")
+        echo
+        echo "CELEB-M (Celeb-DF v1's test list: $listed videos) leaves out the videos made from a source"
+        echo "video of Celeb-DF v2's training or validation videos (the same name, or a fake whose target"
+        echo "video is one of them): $bysrc videos left out."
+        if [ "${CELEB_M_EXCLUDE:-source}" = identity ]; then
+            echo "With CELEB_M_EXCLUDE=identity, also those showing a person of those videos: $byid more left out."
+        else
+            echo "Videos showing a person of those v2 videos are kept; CELEB_M_EXCLUDE=identity would leave out"
+            echo "$would of the $((listed - bysrc)) left."
+        fi
+    fi
+fi
+echo
 
 for n in 4 5 6 7; do
     case $n in

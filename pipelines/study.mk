@@ -141,19 +141,44 @@ $(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(call a
 	$(call timed,data,$(call REAL_MANIFEST,$(subst -, ,$(patsubst aug-%,%,$*)),$(filter aug-%,$*)))
 # REAL_MANIFEST split set [aug]: split is the first word, set the rest joined again by '-'
 # (--stats: DIR/NAME.stats, what the sample left out and took, for the report)
-REAL_MANIFEST = $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all && \
-  $(SAMPLE_SH) $@.all --frames $(call frames_of,$(1)) --seed $(SEED) --stats $(@:.tsv=.stats) \
+REAL_MANIFEST = $(prep_$(subst $(space),-,$(1))) \
+  $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all && \
+  $(count_$(subst $(space),-,$(1))) \
+  $(SAMPLE_SH) $@.all --frames $(call frames_of,$(1),$(2)) --seed $(SEED) --stats $(@:.tsv=.stats) \
+    $(if $(2),,$(if $(filter train,$(firstword $(1))),--real-frames $(FRAMES_REAL_TRAIN))) \
     --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(call images_of,$(1))) \
-    $(if $(2),$(exclude_$(lastword $(1)))) > $@.tmp && rm $@.all && mv $@.tmp $@
+    $(if $(2),$(exclude_$(lastword $(1))))$(excl_$(subst $(space),-,$(1))) > $@.tmp && rm -f $@.all $@.v2 && mv $@.tmp $@
+# CELEB-M (Celeb-DF v1) leaves out the videos made from a source video of Celeb-DF v2's training or
+# validation videos (v1 and v2 share sources and names; sample-manifest.sh --exclude-source), with
+# CELEB_M_EXCLUDE=identity also those showing one of their persons. The v2 list is the whole of
+# both splits, not the sample the CELEB sets took. DIR/test-CELEB-M.identity.stats counts what an
+# exclusion by person would leave out.
+CELEB_M_EXCLUDE ?= source
+$(if $(filter source identity,$(CELEB_M_EXCLUDE)),,$(error CELEB_M_EXCLUDE '$(CELEB_M_EXCLUDE)' is neither source nor identity))
+prep_test-CELEB-M = { $(MANIFEST_SH) $(src_CELEB) --split train && $(MANIFEST_SH) $(src_CELEB) --split val | tail -n +2; } > $@.v2 &&
+count_test-CELEB-M = $(SAMPLE_SH) $@.all --frames $(FRAMES) --images $(TEST_IMAGES) --exclude-source $@.v2 --exclude-identity $@.v2 \
+    --stats $(@:.tsv=.identity.stats) > /dev/null 2>&1 &&
+excl_test-CELEB-M = $(space)--exclude-source $@.v2 $(if $(filter identity,$(CELEB_M_EXCLUDE)),--exclude-identity $@.v2)
 space := $(subst ,, )
-# frames and images of a set from its words (test FS I: FS-I and NT-I take FRAMES_I frames, TEST_IMAGES_I images)
-frames_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(FRAMES_I),$(FRAMES)),$(FRAMES))
+# frames (per fake video) and images of a set from its words and aug flag (test FS I: FS-I and
+# NT-I take FRAMES_I frames and TEST_IMAGES_I images; train: FRAMES_FAKE_TRAIN frames)
+frames_of = $(if $(2),$(FRAMES),$(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(FRAMES_I),$(FRAMES)),$(if $(filter train,$(firstword $(1))),$(FRAMES_FAKE_TRAIN),$(FRAMES))))
 images_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(TEST_IMAGES_I),$(images_test)),$(images_$(firstword $(1))))
 EXTRACT_OPTS = --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE))
 EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) \
   || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft
+# Training sets: FRAMES_REAL_TRAIN frames per real video, FRAMES_FAKE_TRAIN per fake (default
+# FRAMES): FF++ has 720 real and 720 F2F training videos, so 16,000 balanced images need 12 frames
+# of each; Celeb-DF v2 some 570 real ones after the test list and validation (paper.mk).
+FRAMES_REAL_TRAIN ?= $(FRAMES)
+FRAMES_FAKE_TRAIN ?= $(FRAMES)
+EXTRACT_TRAIN = $(if $(filter $(FRAMES)/$(FRAMES),$(FRAMES_REAL_TRAIN)/$(FRAMES_FAKE_TRAIN)),$(call EXTRACT,$(TRAIN_IMAGES)),\
+  for l in real fake; do awk -F'\t' -v l=$$l 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "label") c = i; print; next } $$c == l' $< > $@.$$l.tsv || exit 1; done && \
+  { $(EXTRACT_SH) $@.real.tsv $@.real.dft -n $(FRAMES_REAL_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
+  { $(EXTRACT_SH) $@.fake.tsv $@.fake.dft -n $(FRAMES_FAKE_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
+  $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(TRAIN_IMAGES) $@.real.dft $@.fake.dft -o $@ && rm $@.real.* $@.fake.*)
 $(R)/data/train/%.dft: $(R)/data/manifests/train-%.tsv $(REAL_TOOLS)
-	$(call timed,data,$(call EXTRACT,$(TRAIN_IMAGES)))
+	$(call timed,data,$(EXTRACT_TRAIN))
 $(R)/data/val/%.dft: $(R)/data/manifests/val-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(VAL_IMAGES)))
 $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(REAL_TOOLS)
@@ -162,7 +187,9 @@ $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(REAL_TOOLS)
 # real training videos. They take FRAMES_I evenly spaced frames per video (default 2 x FRAMES, a
 # frame grid that shares few frames with the training sets' FRAMES) and drop every frame a
 # training or validation set holds (leak-check.sh --list-leaks), so no test image was trained on.
-FRAMES_I ?= $$((2 * $(FRAMES)))
+ifeq ($(origin FRAMES_I),undefined)
+FRAMES_I := $(shell echo $$((2 * $(FRAMES))))
+endif
 TEST_IMAGES_I ?= $(TEST_IMAGES)
 $(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft: $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(DATA_TRAIN) $(DATA_AUG) $(REAL_TOOLS) $(LEAK_SH)
 	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) \
@@ -352,6 +379,8 @@ $(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
-	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' \
+	  TRAIN_IMAGES='$(TRAIN_IMAGES)' VAL_IMAGES='$(VAL_IMAGES)' TEST_IMAGES='$(TEST_IMAGES)' TEST_IMAGES_I='$(TEST_IMAGES_I)' \
+	  AUG_IMAGES_train='$(AUG_IMAGES_train)' AUG_IMAGES_val='$(AUG_IMAGES_val)' \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \
 	  sh $(ROOT)/pipelines/study-report.sh $(R) > $@.tmp && mv $@.tmp $@)

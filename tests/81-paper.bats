@@ -128,6 +128,49 @@ ff_real_frames() {
     assert_equal "$(tail -n +$((before + 1)) "$R/timings.tsv" | cut -f2 | grep -c '^models/')" 0
 }
 
+@test "paper profile: report.md gives every set's size and what CELEB-M left out of Celeb-DF v1" {
+    local R="$RUNS/paper"
+    grep -q '^## Data: the sets this run trained and tested on$' "$R/report.md"
+    # the size of every set as built beside the wanted one; FS-I and NT-I want TEST_IMAGES_I
+    grep -qx '| train/F2F | 16 | 16 | 8 | 8 | 8 |' "$R/report.md"
+    grep -qx '| train/CELEB | 8 (short) | 16 | 4 | 4 | 5 |' "$R/report.md"
+    grep -qx '| test/FS-I | 4 | 4 | 2 | 2 | 2 |' "$R/report.md"
+    grep -qx '| val/FSNT | 4 | 4 | 2 | 2 | 4 |' "$R/report.md"
+    [ "$(grep -c '^| \(train\|val\|test\)/' "$R/report.md")" -eq 15 ]
+    # what each sample could draw from: the F2F training pairs' 4 real and 4 fake videos
+    grep -qx '| train-F2F | 8 | 0 | 4 / 4 | 4 / 4 |' "$R/report.md"
+    # the tree's v1 is its v2: its test list shares no source video with v2's training and
+    # validation videos, but two of its three videos show person 1, a training person
+    grep -q "^CELEB-M (Celeb-DF v1's test list: 3 videos) leaves out" "$R/report.md"
+    grep -q '^video is one of them): 0 videos left out\.$' "$R/report.md"
+    grep -qx '2 of the 3 left.' "$R/report.md"
+}
+
+@test "paper profile: CELEB_M_EXCLUDE=identity leaves out Celeb-DF v1 videos of v2's training persons" {
+    cp -a "$RUNS" "$BATS_TEST_TMPDIR/runs"
+    RUNS="$BATS_TEST_TMPDIR/runs"
+    local M="$RUNS/paper/data/manifests"
+    rm "$M/test-CELEB-M.tsv"   # a command-line variable does not make a file out of date
+    paper CELEB_M_EXCLUDE=identity "$M/test-CELEB-M.tsv"
+    run cut -f3 "$M/test-CELEB-M.tsv"
+    assert_output "$(printf 'video\nceleb-m/00170')"
+    assert_equal "$(cut -f2 "$M/test-CELEB-M.stats" | head -n 4 | tr '\n' ' ')" "3 0 0 2 "
+    run paper CELEB_M_EXCLUDE=person "$M/test-CELEB-M.tsv"
+    assert_failure
+    assert_output --partial "CELEB_M_EXCLUDE 'person' is neither source nor identity"
+}
+
+@test "paper profile: FRAMES_REAL_TRAIN and FRAMES_FAKE_TRAIN take more frames of each training video" {
+    cp -a "$RUNS" "$BATS_TEST_TMPDIR/runs"
+    RUNS="$BATS_TEST_TMPDIR/runs"
+    local R="$RUNS/paper"
+    rm "$R/data/manifests/train-F2F.tsv"   # a command-line variable does not make a file out of date
+    paper FRAMES_REAL_TRAIN=3 FRAMES_FAKE_TRAIN=4 TRAIN_IMAGES=20 "$R/data/train/F2F.dft"
+    # 3 frames of each real video, 4 of each fake, 10 + 10 images kept of 12 + 16
+    run sh -c "pack --list --meta frame '$R/data/train/F2F.dft' | cut -f2,3 | sed 's|/f0\([0-9]\)	| \1 |' | sort -k3,3 -k2,2n | awk '{ n[\$3] = \$2 > n[\$3] ? \$2 : n[\$3]; c[\$3]++ } END { print n[\"real\"], c[\"real\"], n[\"fake\"], c[\"fake\"] }'"
+    assert_output '2 10 3 10'
+}
+
 @test "paper profile: without DATA it stops and says what to give" {
     run make -C "$ROOT" --no-print-directory -f pipelines/study.mk PROFILE=paper RUNS="$BATS_TEST_TMPDIR/r"
     assert_failure
