@@ -1,4 +1,4 @@
-# The study as a make graph (issue 10, DESIGN.md section 4): data -> 30 (or ARCHS x 6) detectors
+# The study as a make graph: data -> 30 (or ARCHS x 6) detectors
 # -> score TSVs -> Tables 4-7, Grad-CAM + SSIM (RQ3), neuron analysis (RQ4), report.md.
 #
 #   make -f pipelines/study.mk PROFILE=quick|demo|paper|test [RUNS=runs] [DATA=dir] [JOBS=N] [HOSTS=file]
@@ -308,17 +308,40 @@ $(R)/rq3/fakes/%.dft: $(R)/data/test/%.dft $(BIN)/pack
 $(R)/rq3/cam/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
 	$(call timed,rq3,$(BIN)/cam -m $< $(DEVICE_FLAG) -o $@ < $(word 2,$^))
 CAMS := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft))
+# CAM_COMPAT=study (the paper profile): also the images the study compared (cam --compat study:
+# no ReLU, tf-explain's overlay on the face, min-max, the study's gray conversion and JET) of the
+# class it explained, class_index 0: P(real) for the sigmoid models, P(fake) for the softmax
+# ones (docs/study-facts.md section 3); an architecture not listed here explains P(fake)
+cam_class_meso4          := real
+cam_class_mesoinception4 := real
+cam_class_shallownet     := real
+cam_class_xception       := fake
+cam_class_efficientnet-b0 := fake
+$(foreach a,$(ARCHS),$(eval arch_$(name_$(a)) := $(a)))
+det_arch = $(arch_$(patsubst %1,%,$(patsubst %2,%,$(patsubst %3,%,$(patsubst %4,%,$(patsubst %5,%,$(patsubst %6,%,$(1))))))))
+CAM_COMPAT ?=
+$(if $(filter-out study,$(CAM_COMPAT)),$(error CAM_COMPAT '$(CAM_COMPAT)' is neither empty nor study))
+CAMS_STUDY := $(if $(CAM_COMPAT),$(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam-study/$(d)/$(t).dft)))
+$(R)/rq3/cam-study/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
+	$(call timed,rq3,$(BIN)/cam -m $< --compat study --class $(or $(cam_class_$(call det_arch,$(*D))),fake) $(DEVICE_FLAG) -o $@ < $(word 2,$^))
 # group G of architecture A: models 1-3 (CELEB) or 4-6 (F2F)
 GROUPS := $(foreach n,$(NAMES),$(n)1-3 $(n)4-6)
 group_models = $(if $(filter %1-3,$(1)),1 2 3,4 5 6)
 group_name = $(patsubst %1-3,%,$(patsubst %4-6,%,$(1)))
 SSIM := $(foreach g,$(GROUPS),$(foreach t,$(TESTSETS),$(R)/rq3/ssim/$(g)/$(t).tsv))
+SSIM_STUDY := $(if $(CAM_COMPAT),$(foreach g,$(GROUPS),$(foreach t,$(TESTSETS),$(R)/rq3/ssim-study/$(g)/$(t).tsv)))
 $(R)/rq3/ssim/%.tsv: $$(foreach k,$$(call group_models,$$(*D)),$$(R)/rq3/cam/$$(call group_name,$$(*D))$$(k)/$$(*F).dft) $(BIN)/ssim
 	$(call timed,rq3,$(BIN)/ssim --intersect --hist $(@:.tsv=.hist.tsv) -o $@ $(filter %.dft,$^))
-$(R)/rq3/ssim-hist.tsv: $(SSIM)
-	$(call timed,rq3,{ printf 'group\tdataset\tbin\tcount\tpercent\n'; for f in $(SSIM); do \
+$(R)/rq3/ssim-study/%.tsv: $$(foreach k,$$(call group_models,$$(*D)),$$(R)/rq3/cam-study/$$(call group_name,$$(*D))$$(k)/$$(*F).dft) $(BIN)/ssim
+	$(call timed,rq3,$(BIN)/ssim --intersect --hist $(@:.tsv=.hist.tsv) -o $@ $(filter %.dft,$^))
+# rq3/ssim-hist.tsv (the maps) and rq3/ssim-study-hist.tsv (the study's images): every histogram
+HIST_ALL = { printf 'group\tdataset\tbin\tcount\tpercent\n'; for f in $(1); do \
 	  g=$$(basename $$(dirname $$f)); t=$$(basename $$f .tsv); \
-	  awk -F'\t' -v g=$$g -v t=$$t 'NR > 1 { print g "\t" t "\t" $$0 }' $${f%.tsv}.hist.tsv; done; } > $@.tmp && mv $@.tmp $@)
+	  awk -F'\t' -v g=$$g -v t=$$t 'NR > 1 { print g "\t" t "\t" $$0 }' $${f%.tsv}.hist.tsv; done; } > $@.tmp && mv $@.tmp $@
+$(R)/rq3/ssim-hist.tsv: $(SSIM)
+	$(call timed,rq3,$(call HIST_ALL,$(SSIM)))
+$(R)/rq3/ssim-study-hist.tsv: $(SSIM_STUDY)
+	$(call timed,rq3,$(call HIST_ALL,$(SSIM_STUDY)))
 # Figure 2: a contact sheet of the heatmaps over the fakes, a row per detector (congenetic
 # groups one after the other), a column per test set, SHEET_FAKES images per cell
 SHEET_FAKES ?= 2
@@ -327,6 +350,11 @@ $(R)/figures/cams.png: $(CAMS) $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft) 
 	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
 	  $(foreach t,$(TESTSETS),--images $(R)/rq3/fakes/$(t).dft) \
 	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam/$(d)/$(t).dft)))
+# the same sheet of the study's images (CAM_COMPAT=study)
+$(R)/figures/cams-study.png: $(CAMS_STUDY) $(BIN)/cam
+	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
+	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam-study/$(d)/$(t).dft)))
+RQ3_STUDY := $(if $(CAM_COMPAT),$(R)/rq3/ssim-study-hist.tsv $(R)/figures/cams-study.png)
 
 # ---- RQ4: neuron causal effects (ace) of ACE_ARCH's model 1 on every test set, overlap ---------
 ifeq ($(filter $(ACE_ARCH),$(ARCHS)),)
@@ -336,6 +364,13 @@ ACE_MODEL := $(name_$(ACE_ARCH))1
 ACE := $(foreach t,$(TESTSETS),$(R)/rq4/ace/$(t).tsv)
 $(R)/rq4/ace/%.tsv: $(R)/models/$(ACE_MODEL).ckpt $(R)/data/test/%.dft $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace -m $< $(DEVICE_FLAG) $(if $(ACE_LAYER),--layer $(ACE_LAYER)) --batches $(ACE_BATCHES) --batch $(ACE_BATCH) -o $@ $(word 2,$^) 2>$@.log)
+# rq4/overlap5.*: the study's five sets, the main result (Figure 5: CELEB, FS, NT, DF, DFD;
+# docs/study-facts.md section 5); rq4/overlap.*: all nine test sets, an extra
+ACE5 := $(foreach t,CELEB FS NT DF DFD,$(R)/rq4/ace/$(t).tsv)
+$(R)/rq4/overlap5.tsv: $(ACE5) $(BIN)/ace
+	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $(ACE5) > $@.tmp && mv $@.tmp $@)
+$(R)/rq4/overlap5.md: $(ACE5) $(BIN)/ace
+	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) --markdown $(ACE5) > $@.tmp && mv $@.tmp $@)
 $(R)/rq4/overlap.tsv: $(ACE) $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $(ACE) > $@.tmp && mv $@.tmp $@)
 $(R)/rq4/overlap.md: $(ACE) $(BIN)/ace
@@ -345,7 +380,7 @@ MODELS1   := $(foreach a,$(NAMES),$(R)/models/$(a)1.ckpt $(R)/models/$(a)4.ckpt)
 MODELS23  := $(foreach a,$(NAMES),$(foreach k,2 3 5 6,$(R)/models/$(a)$(k).ckpt))
 FAKES     := $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft)
 ALL_FILES = $(R)/data/sets.tsv $(MODELS1) $(MODELS23) $(SCORES) $(OWN_SCORES) $(SSIM) $(CAMS) $(FAKES) $(DATA_TEST) $(ACE) \
-  $(R)/figures/cams.png
+  $(R)/figures/cams.png $(CAMS_STUDY) $(SSIM_STUDY) $(RQ3_STUDY)
 
 # The waves of the fan-out (pipelines/fanout.sh): a wave's targets need only earlier waves'.
 # Real data: test manifests first (the aug manifests exclude FS-I/NT-I's videos), then the rest.
@@ -361,20 +396,20 @@ wave3: $(DATA_FSNT) $(DATA_TEST_LATE)
 wave4: $(R)/data/sets.tsv
 wave5: $(MODELS1) $(FAKES)
 wave6: $(MODELS23)
-wave7: $(SCORES) $(CAMS) $(ACE)
+wave7: $(SCORES) $(CAMS) $(CAMS_STUDY) $(ACE)
 .PHONY: wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
 
 # ---- figures (gnuplot; left out when it is not installed, and the report says so) -------------
 GNUPLOT := $(shell command -v gnuplot 2>/dev/null)
 FIGURES := $(if $(GNUPLOT),$(R)/figures/ssim.png $(R)/figures/overlap.png)
-$(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap.tsv $(ROOT)/pipelines/study-figures.sh
+$(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap5.tsv $(ROOT)/pipelines/study-figures.sh
 	$(call timed,figures,sh $(ROOT)/pipelines/study-figures.sh $(R))
 
 # ---- report -----------------------------------------------------------------------------------
 # the profile's variables with their values in this run (command-line overrides included)
 PROFILE_VARS := $(shell sed -n 's/^\([A-Za-z_][A-Za-z_0-9]*\) *[:?]*=.*/\1/p' $(PROFILE_FILE))
 $(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
-  $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png \
+  $(R)/rq4/overlap5.tsv $(R)/rq4/overlap5.md $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png $(RQ3_STUDY) \
   $(ROOT)/pipelines/study-report.sh $(ROOT)/pipelines/paper-tables.tsv
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \

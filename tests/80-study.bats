@@ -48,6 +48,12 @@ study() {
         [ -s "$R/$f" ] || fail "empty $f"
     done
     [ "$(ls "$R/rq4/ace" | grep -c '\.tsv$')" -eq 9 ]
+    # RQ4: the study's five sets are the main overlap (counts 1..5), the nine sets an extra
+    [ "$(head -n 1 "$R/rq4/overlap5.md" | grep -o 'in exactly [0-9]' | tr '\n' ' ')" = "in exactly 1 in exactly 2 in exactly 3 in exactly 4 in exactly 5 " ]
+    grep -q '| p (all 9) |$' "$R/rq4/overlap.md"
+    [ "$(grep -n 'p (all 5)' "$R/report.md" | cut -d: -f1)" -lt "$(grep -n 'p (all 9)' "$R/report.md" | cut -d: -f1)" ]
+    # every set's size, and no leak
+    [ "$(awk -F'\t' 'NR > 1 { n++; l += $7 } END { print n, l }' "$R/data/sets.tsv")" = "15 0" ]
     run grep -c '^> \*\*SYNTHETIC DATA\.\*\*' "$R/report.md"
     assert_output 1
     grep -q '^## Comparison with the published numbers (SYNTHETIC DATA: not comparable)$' "$R/report.md"

@@ -171,6 +171,34 @@ ff_real_frames() {
     assert_output '2 10 3 10'
 }
 
+@test "paper profile: RQ3 compares the study's images, of the class the study explained; both figures shown" {
+    local R="$RUNS/paper" d k
+    # cam --compat study: u8 RGB images; class index 0 = P(real) for the sigmoid models (both archs here)
+    for d in MesoNet1 MesoNet5 ShallowNet3; do
+        run pack --list --meta compat --meta class "$R/rq3/cam-study/$d/DFD.dft"
+        assert_output --regexp "	u8	32x32x3	study	real$"
+    done
+    # the sigmoid/softmax class table: real for meso4, mesoinception4, shallownet; fake for the others
+    run make -C "$ROOT" --no-print-directory -f pipelines/study.mk -n PROFILE=paper DATA="$BATS_FILE_TMPDIR/DATA" \
+        DFD_ROOT="$BATS_FILE_TMPDIR/trees/dfd" RUNS="$BATS_TEST_TMPDIR/r" BIN="$BIN" "${TINY[@]}" \
+        "ARCHS=meso4 mesoinception4 shallownet xception efficientnet-b0" "$BATS_TEST_TMPDIR/r/paper/rq3/cam-study/MesoInception2/FS.dft" \
+        "$BATS_TEST_TMPDIR/r/paper/rq3/cam-study/XceptionNet4/FS.dft" "$BATS_TEST_TMPDIR/r/paper/rq3/cam-study/EfficientNet6/NT.dft"
+    assert_success
+    [ "$(echo "$output" | grep -c -- '--compat study --class real .*-o [^ ]*/cam-study/MesoInception2/FS.dft')" -eq 1 ]
+    [ "$(echo "$output" | grep -c -- '--compat study --class fake .*-o [^ ]*/cam-study/XceptionNet4/FS.dft')" -eq 1 ]
+    [ "$(echo "$output" | grep -c -- '--compat study --class fake .*-o [^ ]*/cam-study/EfficientNet6/NT.dft')" -eq 1 ]
+    # the study images' SSIM is the main table; dfstudy's maps follow; two labelled figures
+    [ -s "$R/rq3/ssim-study-hist.tsv" ] && [ -s "$R/rq3/ssim-study/MesoNet4-6/FS-I.tsv" ]
+    grep -q '^\*\*The study.s images\*\* (`CAM_COMPAT=study`' "$R/report.md"
+    grep -q "^\*\*dfstudy's Grad-CAM maps\*\*, for comparison" "$R/report.md"
+    [ "$(head -c 8 "$R/figures/cams-study.png" | od -An -t x1 | tr -d ' ')" = 89504e470d0a1a0a ]
+    grep -qx "!\[Figure 2: the study's Grad-CAM images, detectors x test sets\](figures/cams-study.png)" "$R/report.md"
+    grep -qx "!\[Second figure: dfstudy's Grad-CAM maps, detectors x test sets\](figures/cams.png)" "$R/report.md"
+    # the differences from the study are listed, with this run's short training sets
+    grep -q '^## Differences from the study$' "$R/report.md"
+    grep -q '^- Sizes: training sets short of TRAIN_IMAGES: train/CELEB 8\.' "$R/report.md"
+}
+
 @test "paper profile: without DATA it stops and says what to give" {
     run make -C "$ROOT" --no-print-directory -f pipelines/study.mk PROFILE=paper RUNS="$BATS_TEST_TMPDIR/r"
     assert_failure
