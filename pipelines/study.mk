@@ -12,7 +12,9 @@
 # profile or rebuilding a tool reruns what it affects.
 # Independent trainings, predictions and heatmaps run concurrently: with make -jN, or, when
 # JOBS=N or HOSTS=FILE is given, through GNU parallel in waves (pipelines/fanout.sh; HOSTS is
-# parallel's --sshloginfile, the machines sharing the run directory at the same path).
+# parallel's --sshloginfile, the machines sharing the run directory at the same path, or slurm:
+# the nodes of the Slurm allocation). GPUS=0,1,... (or all) gives each concurrent job of a machine
+# its own GPU (pipelines/gpu-job.sh); FANOUT_DRY=1 prints the fan-out's command and hosts only.
 
 PROFILE ?= quick
 ROOT    := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))))
@@ -66,7 +68,7 @@ endef
 
 # Every file is named here, so none is intermediate: a deleted one is rebuilt (with what reads
 # it) and none is removed after the run.
-ifneq ($(strip $(JOBS)$(HOSTS)),)
+ifneq ($(strip $(JOBS)$(HOSTS)$(GPUS)),)
 FANOUT ?= 1
 endif
 ifeq ($(FANOUT),1)
@@ -74,11 +76,11 @@ ifeq ($(FANOUT),1)
 # left) by make itself. Each parallel job is a make of one target whose prerequisites earlier
 # waves made, so make's graph still decides what is out of date.
 study:
-	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' \
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' FANOUT_DRY='$(FANOUT_DRY)' \
 	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 $(MAKEOVERRIDES)' \
 	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
-	@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study
-FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS)) in waves, then make
+	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study)
+FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS), one GPU per job of $(GPUS)) in waves, then make
 else
 study: $(R)/report.md $$(ALL_FILES)
 endif

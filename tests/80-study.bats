@@ -218,9 +218,13 @@ would_build() {
 @test "study: the GNU parallel fan-out over a HOSTS file (the local host) makes the same files" {
     local F="$BATS_TEST_TMPDIR/fan" f
     echo ':' > hosts
-    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" RUNS="$F" BIN="$BIN"
+    # with two (made-up) GPUs: each job holds one (DFS_DEVICE=cpu keeps the tools on the cpu)
+    DFS_GPU_LOG="$PWD/gpus.log" TMPDIR="$BATS_TEST_TMPDIR" run make -C "$ROOT" --no-print-directory study \
+        PROFILE=test JOBS=2 HOSTS="$PWD/hosts" GPUS=0,1 RUNS="$F" BIN="$BIN"
     assert_success
-    grep -q 'jobs: GNU parallel -j 2 --sshloginfile .*/hosts in waves, then make\.$' "$F/test/report.md"
+    grep -q 'jobs: GNU parallel -j 2 --sshloginfile .*/hosts one GPU per job of 0,1 in waves, then make\.$' "$F/test/report.md"
+    assert_equal "$(cut -f1 gpus.log | sort -u | tr '\n' ' ')" "0 1 "
+    grep -q '^[01]	make -s --no-print-directory .* [^ ]*/models/MesoNet1\.ckpt$' gpus.log
     # every data file, model, score, heatmap, SSIM, ace table, table and figure is the same
     local n=0
     while IFS= read -r f; do
@@ -232,7 +236,7 @@ would_build() {
     [ "$(cd "$F/test" && find data models scores rq3 rq4 tables figures -type f ! -name '*.log' ! -name '*.log.tsv' ! -name '*.png' | wc -l)" -eq "$n" ]
     # the waves ran through parallel; a second fan-out finds nothing to do
     local before; before=$(wc -l < "$F/test/timings.tsv")
-    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" RUNS="$F" BIN="$BIN"
+    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" GPUS=0,1 RUNS="$F" BIN="$BIN"
     assert_success
     assert_output --partial "Nothing to be done for 'study'"
     [ "$(wc -l < "$F/test/timings.tsv")" -eq "$before" ]
