@@ -37,6 +37,8 @@ static const char usage[] =
     "  --size N           resize every image to NxN: area averaging when shrinking (OpenCV's\n"
     "                     INTER_AREA), bilinear with half-pixel centres when enlarging (INTER_LINEAR);\n"
     "                     also applies to image records read from streams\n"
+    "  --drop-keys FILE   stream input: leave out the records whose key is a line of FILE (before\n"
+    "                     any sampling); the study drops test frames seen in training this way\n"
     "  --relabel M.tsv    stream input: set each record's label (and dataset=, when that column is\n"
     "                     there) from the line of its video in a video manifest with a header\n"
     "                     naming video, label[, dataset] (formats/video-manifest.md; other columns\n"
@@ -69,6 +71,8 @@ static const char usage[] =
     "                     across all inputs), key (else name=VALUE, else -), label (real, fake,\n"
     "                     unknown), dtype, shape (HxWxC, or scalar); reads payloads past, never\n"
     "                     holding more than one record's metadata\n"
+    "  --meta KEY         with --list: one more column per --meta (up to 8), the record's KEY=\n"
+    "                     metadata value, or - when it has none\n"
     "  --progress         show progress on stderr even when it is not a terminal\n"
     "  -h, --help         this help\n"
     "\n"
@@ -82,7 +86,10 @@ typedef struct opts {
     int nmanifests;
     const char *outs[2];
     int nouts;
-    const char *unpack, *dataset, *root, *prefix, *relabel_path;
+    const char *unpack, *dataset, *root, *prefix, *relabel_path, *drop_path;
+    const char *meta[8];
+    int nmeta;
+    dfs_strmap drop;
     dfs_relabel relabel;
     int label, have_label, list, size, progress, by_set;
     dfs_sample_opts s;
@@ -264,6 +271,16 @@ static void prepare(const opts *o, sink *k, dfs_record *r, const char *file, uin
     }
 }
 
+/* --drop-keys: the record's key is listed */
+static int dropped(const opts *o, const dfs_record *r)
+{
+    char *key = dfs_meta_dup(r, "key");
+    size_t v;
+    int hit = key && dfs_strmap_get(&o->drop, key, &v);
+    free(key);
+    return hit;
+}
+
 static void run_stream(const opts *o, sink *k)
 {
     static char *stdin_name[] = {"-"};
@@ -301,6 +318,10 @@ static void run_stream(const opts *o, sink *k)
             if (got == 0) {
                 if (in_memory) dfs_record_free(r);
                 break;
+            }
+            if (o->drop_path && dropped(o, r)) {
+                if (in_memory) dfs_record_free(r);
+                continue;
             }
             prepare(o, k, r, rd.name, index);
             if (in_memory) {
@@ -380,9 +401,15 @@ static void run_list(const opts *o)
             const char *pre = "";
             if (!key && (key = dfs_meta_find(&rec, "name", &kl))) pre = "name=";
             if (!key) { key = "-"; kl = 1; }
-            if (fprintf(out.f, "%llu\t%s%.*s\t%s\t%s\t%s\n", (unsigned long long)index++, pre, (int)kl, key,
-                        dfs_label_name(rec.label), dfs_dtype_name(rec.dtype),
-                        dfs_shape_str(&rec, shape, sizeof shape)) < 0)
+            int bad = fprintf(out.f, "%llu\t%s%.*s\t%s\t%s\t%s", (unsigned long long)index++, pre, (int)kl, key,
+                              dfs_label_name(rec.label), dfs_dtype_name(rec.dtype),
+                              dfs_shape_str(&rec, shape, sizeof shape)) < 0;
+            for (int m = 0; m < o->nmeta && !bad; m++) {
+                size_t vl;
+                const char *v = dfs_meta_find(&rec, o->meta[m], &vl);
+                bad = v ? fprintf(out.f, "\t%.*s", (int)vl, v) < 0 : fputs("\t-", out.f) < 0;
+            }
+            if (bad || fputc('\n', out.f) == EOF)
                 dfs_die("%s: write failed: %s", dfs_out_name(&out), strerror(errno));
         }
         if (got < 0) dfs_die_error();
@@ -436,6 +463,13 @@ int main(int argc, char **argv)
             o.relabel_path = need(argc, argv, &i);
         }
         else if (strcmp(a, "--list") == 0) o.list = 1;
+        else if (strcmp(a, "--meta") == 0) {
+            if (o.nmeta == 8) dfs_die("--meta: at most 8");
+            o.meta[o.nmeta++] = need(argc, argv, &i);
+        } else if (strcmp(a, "--drop-keys") == 0) {
+            if (o.drop_path) dfs_die("--drop-keys: given twice");
+            o.drop_path = need(argc, argv, &i);
+        }
         else if (strcmp(a, "--take") == 0) o.s.take = dfs_arg_long(a, need(argc, argv, &i), 0, LONG_MAX);
         else if (strcmp(a, "--balance") == 0) o.s.balance = 1;
         else if (strcmp(a, "--shuffle") == 0) o.s.shuffle = 1;
@@ -454,8 +488,9 @@ int main(int argc, char **argv)
         else dfs_die("unknown option '%s' (see pack --help)", a);
     }
     int sampling = o.s.shuffle || o.s.balance || o.s.take >= 0 || o.s.split >= 0;
-    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path))
+    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path || o.drop_path))
         dfs_die("--list takes only input streams (and -o FILE)");
+    if (o.nmeta && !o.list) dfs_die("--meta goes with --list");
     if (o.unpack && o.nouts) dfs_die("--unpack writes a directory; -o does not apply");
     if (o.unpack && o.s.split >= 0) dfs_die("--split writes two streams; it cannot be combined with --unpack");
     if (o.by_set && o.s.split < 0) dfs_die("--by needs --split");
@@ -474,12 +509,15 @@ int main(int argc, char **argv)
     memset(&k, 0, sizeof k);
     if (png) {
         if (o.relabel_path) dfs_die("--relabel applies to stream input only (a PNG manifest carries its own labels)");
+        if (o.drop_path) dfs_die("--drop-keys applies to stream input only");
         run_png(&o, &k);
     } else {
         if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0)
             dfs_die("--label, --dataset, --root and --key-prefix apply to PNG input only");
         if (o.relabel_path && dfs_relabel_read(o.relabel_path, &o.relabel) != 0) dfs_die_error();
+        if (o.drop_path && dfs_keylist_read(o.drop_path, &o.drop) != 0) dfs_die_error();
         run_stream(&o, &k);
+        if (o.drop_path) dfs_strmap_free(&o.drop);
         if (o.relabel_path) dfs_relabel_free(&o.relabel);
     }
     free(o.inputs);
