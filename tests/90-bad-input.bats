@@ -87,6 +87,17 @@ setup_file() { make_fixtures; }
     bad pack cut.png "m.tsv: line 2" -- pack --manifest m.tsv -o out.dft
 }
 
+@test "pack: a manifest named without a directory reads its paths from the current one" {
+    # a bare name has no directory to prefix (the fuzz replay checks it under UBSan: make sanitize)
+    cp "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" a.png
+    printf 'path\tlabel\na.png\t1\n' > m.tsv
+    run pack --manifest m.tsv -o bare.dft
+    assert_success
+    pack --manifest ./m.tsv -o dotted.dft
+    cmp bare.dft dotted.dft
+    [ "$(pack --list bare.dft | cut -f2,3)" = "$(printf "a\tfake")" ]
+}
+
 @test "pack: unknown flag" {
     bad pack "" "'--bogus'" -- pack --bogus
 }
