@@ -257,6 +257,16 @@ int main(int argc, char **argv)
     dfs_tool_init(argv[0]);
     cam_args a;
     parse_args(argc, argv, &a);
+    {
+        const char **ins = dfs_malloc(((size_t)a.n_images + (size_t)a.n_cells + 1) * sizeof *ins);
+        size_t nins = 0;
+        for (int i = 0; i < a.n_images; i++) ins[nins++] = a.images[i];
+        for (int i = 0; i < a.n_cells; i++) ins[nins++] = a.cells[i].path;
+        ins[nins++] = a.model;
+        const char *outs[] = {a.sheet, a.out, a.png};
+        if (dfs_paths_distinct(outs, 3, ins, nins) != 0) dfs_die_error();
+        free(ins);
+    }
     if (a.sheet) {
         if (dfs_cam_sheet(a.sheet, a.cells, a.n_cells, a.images, a.n_images, (int)a.per_cell, (int)a.tile) != 0)
             dfs_die_error();
@@ -271,7 +281,11 @@ int main(int argc, char **argv)
 
     const nn_backend *be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
     nn_ckpt_info info;
-    nn_graph *g = nn_checkpoint_load(a.model, NULL, &info);
+    dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
+    if (dfs_spool_open(&sp, a.model) != 0) dfs_die_error();
+    nn_graph *g = nn_checkpoint_load(sp.path, NULL, &info);
+    if (!g) dfs_spool_error(&sp);
+    dfs_spool_close(&sp);
     if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *mi = nn_model_find(info.arch);
     const char *lname = a.layer ? a.layer : mi ? mi->cam_layer : NULL;

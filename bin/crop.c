@@ -197,6 +197,17 @@ int main(int argc, char **argv)
         default: dfs_die("%s: unknown option (see --help)", argv[optind - 1]);
         }
     }
+    {
+        size_t nf = optind < argc ? (size_t)(argc - optind) : 0;
+        const char **ins = dfs_malloc((nf + 3) * sizeof *ins);
+        for (size_t i = 0; i < nf; i++) ins[i] = argv[optind + (int)i];
+        ins[nf] = boxes;
+        ins[nf + 1] = boxes ? NULL : detector;
+        ins[nf + 2] = landmarks;
+        const char *outs[] = {output};
+        if (dfs_paths_distinct(outs, 1, ins, nf + 3) != 0) dfs_die_error();
+        free(ins);
+    }
     boxtable table = {0};
     dfs_cascade *cascade = NULL;
     if (boxes) {

@@ -90,6 +90,8 @@ int main(int argc, char **argv)
         dfs_die("--dataset: '%s' must be non-empty, without '/' or newline", dataset);
     for (int i = optind; i < argc; i++)
         if (strchr(argv[i], '\n')) dfs_die("a file name with a newline cannot become a key");
+    const char *outs[] = {output};
+    if (dfs_paths_distinct(outs, 1, (const char *const *)argv + optind, (size_t)(argc - optind)) != 0) dfs_die_error();
     dfs_video_log(verbose);
     /* with several videos in flight, one decoder thread each keeps the cores busy already */
     eo.threads = jobs > 1 ? 1 : 0;

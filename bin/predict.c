@@ -60,13 +60,19 @@ int main(int argc, char **argv)
         have_in = 1;
     }
     if (!model) dfs_die("-m M.ckpt is required (see --help)");
+    const char *outs[] = {outp}, *ins[] = {model, in};
+    if (dfs_paths_distinct(outs, 1, ins, 2) != 0) dfs_die_error();
     const nn_backend *be = nn_device_open(device, verbose);   /* before any file is read or written */
     if (threads > 0) {
         omp_set_num_threads((int)threads);
         openblas_set_num_threads((int)threads);
     }
     nn_ckpt_info info;
-    nn_graph *g = nn_checkpoint_load(model, NULL, &info);
+    dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
+    if (dfs_spool_open(&sp, model) != 0) dfs_die_error();
+    nn_graph *g = nn_checkpoint_load(sp.path, NULL, &info);
+    if (!g) dfs_spool_error(&sp);
+    dfs_spool_close(&sp);
     if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *m = nn_model_find(info.arch);
     dfs_out o;

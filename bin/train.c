@@ -203,12 +203,24 @@ int main(int argc, char **argv)
         if (fflush(stdout) != 0 || ferror(stdout)) dfs_die("<stdout>: write failed");
         return 0;
     }
+    const char *outs[] = {a.o.out, a.o.last, a.o.log};
+    const char *ins[] = {a.o.train, a.o.val, a.o.from, a.o.mix, a.o.val_mix};
+    if (dfs_paths_distinct(outs, 3, ins, 5) != 0) dfs_die_error();
     a.o.be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
+    dfs_spool from;   /* --from is opened twice (header, then tensors): a pipe is copied once */
+    if (a.o.from) {
+        if (dfs_spool_open(&from, a.o.from) != 0) dfs_die_error();
+        a.o.from = from.path;
+    }
     if (a.threads > 0) {
         omp_set_num_threads((int)a.threads);
         openblas_set_num_threads((int)a.threads);
     }
-    if (nn_train_run(&a.o) != 0) dfs_die_error();
+    if (nn_train_run(&a.o) != 0) {
+        if (a.o.from) dfs_spool_error(&from);
+        dfs_die_error();
+    }
+    if (a.o.from) dfs_spool_close(&from);
     free(a.last_alloc);
     free(a.log_alloc);
     return 0;

@@ -472,6 +472,150 @@ int dfs_outdir_error(const dfs_outdir *d)
     return -1;
 }
 
+/* ---- outputs that never replace an input ---- */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    const char *name;   /* NULL: the file exists and dev/ino are its own; else its directory's */
+} file_id;
+
+/* 1 with the identity of path, 0 when it has none worth comparing (skipped), for an output
+ * (is_out: a missing file is identified by its directory) or an input. */
+static int path_id(const char *path, int is_out, file_id *id)
+{
+    if (!path || !*path || strcmp(path, "-") == 0) return 0;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (is_out && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
+        *id = (file_id){st.st_dev, st.st_ino, NULL};
+        return 1;
+    }
+    if (!is_out || errno != ENOENT) return 0;
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && path[b - 1] != '/') b--;
+    char *dir = b ? dfs_strdup(path) : dfs_strdup(".");
+    if (b) dir[b > 1 ? b - 1 : 1] = 0;
+    int ok = stat(dir, &st) == 0;
+    free(dir);
+    if (!ok) return 0;
+    *id = (file_id){st.st_dev, st.st_ino, path + b};
+    return 1;
+}
+
+static int same_id(const file_id *a, const file_id *b)
+{
+    if (a->dev != b->dev || a->ino != b->ino || !a->name != !b->name) return 0;
+    if (!a->name) return 1;
+    size_t la = strcspn(a->name, "/"), lb = strcspn(b->name, "/");
+    return la == lb && strncmp(a->name, b->name, la) == 0;
+}
+
+int dfs_paths_distinct(const char *const *outs, size_t nouts, const char *const *ins, size_t nins)
+{
+    file_id *in = dfs_malloc((nins ? nins : 1) * sizeof *in), *out = dfs_malloc((nouts ? nouts : 1) * sizeof *out);
+    uint8_t *has_in = dfs_calloc(nins ? nins : 1, 1), *has_out = dfs_calloc(nouts ? nouts : 1, 1);
+    int rv = 0;
+    for (size_t j = 0; j < nins; j++) has_in[j] = (uint8_t)path_id(ins[j], 0, &in[j]);
+    for (size_t i = 0; i < nouts && !rv; i++) {
+        if (!(has_out[i] = (uint8_t)path_id(outs[i], 1, &out[i]))) continue;
+        for (size_t j = 0; j < nins && !rv; j++)
+            if (has_in[j] && same_id(&out[i], &in[j]))
+                rv = dfs_fail("%s: is also the input %s: refusing to replace an input", outs[i], ins[j]);
+        for (size_t k = 0; k < i && !rv; k++)
+            if (has_out[k] && same_id(&out[i], &out[k]))
+                rv = strcmp(outs[i], outs[k]) == 0 ? dfs_fail("%s: given twice as an output", outs[i])
+                                                   : dfs_fail("%s: given twice as an output (also as %s)", outs[i], outs[k]);
+    }
+    free(in);
+    free(out);
+    free(has_in);
+    free(has_out);
+    return rv;
+}
+
+/* ---- inputs read more than once, from a pipe ---- */
+int dfs_spool_open(dfs_spool *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    s->path = s->name = path;
+    int from_stdin = strcmp(path, "-") == 0;
+    struct stat st;
+    if (!from_stdin) {
+        if (stat(path, &st) != 0) return dfs_fail("%s: %s", path, strerror(errno));
+        if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;   /* a directory fails where it is read */
+    }
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0) return dfs_fail("%s: cannot make a temporary copy of this pipe in %s: %s", path, dir, strerror(errno));
+    int in = from_stdin ? STDIN_FILENO : open(path, O_RDONLY);
+    if (in < 0) {
+        int e = errno;
+        close(fd);
+        return dfs_fail("%s: %s", path, strerror(e));
+    }
+    char buf[65536];
+    int rv = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rv = dfs_fail("%s: read error: %s", path, strerror(errno));
+            break;
+        }
+        for (ssize_t off = 0; off < n && !rv;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) rv = dfs_fail("%s: cannot copy this pipe to %s: %s", path, dir, strerror(errno));
+            else off += w;
+        }
+        if (rv) break;
+    }
+    if (!from_stdin) close(in);
+    if (rv) {
+        close(fd);
+        return -1;
+    }
+    s->fd = fd;
+    snprintf(s->buf, sizeof s->buf, "/proc/self/fd/%d", fd);
+    s->path = s->buf;
+    return 0;
+}
+
+void dfs_spool_close(dfs_spool *s)
+{
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    s->path = s->name;
+}
+
+int dfs_spool_error(const dfs_spool *s)
+{
+    if (s->fd < 0) return -1;
+    const char *name = strcmp(s->name, "-") ? s->name : "<stdin>";
+    size_t bl = strlen(s->buf);
+    const char *from = err_buf;
+    for (int k = 0; k < 8; k++) {
+        const char *at = strstr(from, s->buf);
+        if (!at) break;
+        if (at[bl] >= '0' && at[bl] <= '9') {   /* /proc/self/fd/5 inside /proc/self/fd/57 */
+            from = at + bl;
+            continue;
+        }
+        char tmp[sizeof err_buf];
+        size_t pre = (size_t)(at - err_buf);
+        snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)pre, err_buf, name, at + bl);
+        memcpy(err_buf, tmp, sizeof err_buf);
+        from = err_buf + pre + strlen(name);
+        if (from >= err_buf + sizeof err_buf) break;
+    }
+    return -1;
+}
+
 int dfs_mkdir_p(const char *dir)
 {
     char *p = dfs_strdup(dir);

@@ -342,3 +342,71 @@ make_scores() {
     full_dir full
     bad ssim full/out.tsv "No space left on device" -- ssim img.dft img.dft -o full/out.tsv
 }
+
+# ---- an output that is an input: refused before anything is written ----
+# (compared by device and inode: another spelling or a hard link is the same file)
+@test "pack, frame-extract, crop, score, ssim: an output that is an input is refused" {
+    fixture img.dft
+    make_video
+    ln img.dft hard.dft
+    printf 'key\tdataset\tlabel\tp_fake\na/v/f0\tfs\t1\t0.5\nb/v/f0\tfs\t0\t0.2\n' > s.tsv
+    bad pack img.dft "is also the input img.dft" -- pack img.dft -o img.dft
+    bad pack ./hard.dft "is also the input img.dft" -- pack --shuffle img.dft -o ./hard.dft
+    bad pack img.dft "is also the input" -- pack --split 0.5 img.dft -o a.dft -o img.dft
+    bad frame-extract v.mp4 "is also the input v.mp4" -- frame-extract -n 2 v.mp4 -o v.mp4
+    bad crop img.dft "is also the input img.dft" -- crop --no-align --boxes s.tsv img.dft -o img.dft
+    bad score s.tsv "is also the input s.tsv" -- score s.tsv -o s.tsv
+    bad ssim img.dft "is also the input img.dft" -- ssim img.dft hard.dft -o ./img.dft
+    bad ssim hard.dft "is also the input" -- ssim img.dft img.dft --hist hard.dft
+}
+
+@test "pack --split: the same output twice is refused before anything is written" {
+    fixture img.dft
+    bad pack a.dft "given twice as an output" -- pack --split 0.5 img.dft -o a.dft -o a.dft
+    bad pack ./a.dft "given twice as an output (also as a.dft)" -- pack --split 0.5 img.dft -o a.dft -o ./a.dft
+}
+
+# ---- inputs from a pipe, a FIFO or process substitution ----
+@test "pack: a stream and a PNG from process substitution or a FIFO, read once" {
+    fixture img.dft
+    run pack <(cat img.dft) -o o.dft
+    assert_success
+    cmp o.dft img.dft
+    mkfifo in.fifo
+    cat img.dft > in.fifo &
+    run timeout 60 pack --shuffle --seed 1 in.fifo -o s1.dft
+    assert_success
+    pack --shuffle --seed 1 img.dft -o s2.dft
+    cmp s1.dft s2.dft
+    cp "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" a.png
+    pack --label real a.png -o p1.dft
+    mkdir f
+    mkfifo f/a.png
+    cat a.png > f/a.png &
+    # the key comes from the name given, the pixels from the FIFO
+    run timeout 60 pack --label real --root f f/a.png -o p2.dft
+    assert_success
+    cmp p1.dft p2.dft
+    assert_no_temporaries .
+}
+
+@test "pack: an error in a piped input names the path given, not a temporary copy" {
+    fixture img.dft
+    head -c 5000 img.dft > cut.dft
+    mkfifo in.fifo
+    cat cut.dft > in.fifo &
+    bad pack in.fifo "in.fifo: record 1: truncated payload" -- timeout 60 pack in.fifo -o out.dft
+    [[ "$stderr" != *"/proc/"* ]]
+}
+
+@test "frame-extract: a video from a FIFO is refused in one line, without hanging" {
+    make_video
+    mkfifo v.fifo
+    sleep 60 > v.fifo &   # a writer that never writes: FFmpeg would wait on it for ever
+    local writer=$!
+    run --separate-stderr timeout 30 frame-extract -n 2 v.fifo -o out.dft
+    kill "$writer" 2> /dev/null || true
+    [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+    [[ "$stderr" == *"frame-extract: v.fifo: not a regular file"*"pipe"* ]]
+    [ ! -e out.dft ]
+}

@@ -387,3 +387,56 @@ make_heat() {
     full_dir full
     bad cam full/out.png "No space left on device" -- cam --sheet full/out.png r,c=heat.dft
 }
+
+# ---- an output that is an input: refused before anything is written ----
+@test "train, predict, cam, ace: an output that is an input is refused" {
+    fixture img.dft val.dft meso4.ckpt shallow.ckpt
+    ln meso4.ckpt hard.ckpt
+    local stage2=(--mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft)
+    bad train val.dft "is also the input val.dft" -- train --arch meso4 --train img.dft --val val.dft -o val.dft "${TRAIN_ARGS[@]}"
+    bad train img.dft "is also the input img.dft" -- train --arch meso4 --train img.dft --val val.dft -o m.ckpt --log img.dft "${TRAIN_ARGS[@]}"
+    bad train hard.ckpt "is also the input meso4.ckpt" -- train --from meso4.ckpt "${stage2[@]}" -o hard.ckpt "${TRAIN_ARGS[@]}"
+    bad predict meso4.ckpt "is also the input meso4.ckpt" -- predict -m meso4.ckpt img.dft -o meso4.ckpt
+    bad predict ./img.dft "is also the input img.dft" -- predict -m meso4.ckpt img.dft -o ./img.dft
+    bad cam hard.ckpt "is also the input meso4.ckpt" -- sh -c 'cam -m meso4.ckpt -o hard.ckpt < img.dft'
+    bad ace img.dft "is also the input img.dft" -- ace -m shallow.ckpt "${ACE_ARGS[@]}" img.dft -o img.dft
+}
+
+# ---- a checkpoint from a pipe, a FIFO or process substitution ----
+@test "predict, cam, ace: the checkpoint from process substitution or a FIFO" {
+    fixture img.dft meso4.ckpt shallow.ckpt
+    predict -m meso4.ckpt img.dft -o want.tsv
+    run predict -m <(cat meso4.ckpt) img.dft -o got.tsv
+    assert_success
+    cmp want.tsv got.tsv
+    mkfifo m.fifo
+    cat meso4.ckpt > m.fifo &
+    run timeout 60 predict -m m.fifo img.dft -o fifo.tsv
+    assert_success
+    cmp want.tsv fifo.tsv
+    cam -m meso4.ckpt -o want.dft < img.dft
+    run sh -c 'cam -m "$1" -o got.dft < img.dft' sh <(cat meso4.ckpt)
+    assert_success
+    cmp want.dft got.dft
+    ace -m shallow.ckpt "${ACE_ARGS[@]}" img.dft -o want-ace.tsv
+    run ace -m <(cat shallow.ckpt) "${ACE_ARGS[@]}" img.dft -o got-ace.tsv
+    assert_success
+    cmp want-ace.tsv got-ace.tsv
+    assert_no_temporaries .
+}
+
+@test "train --from: the checkpoint from a FIFO; errors name the FIFO" {
+    fixture img.dft val.dft meso4.ckpt
+    local stage2=(--mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft --steps 1)
+    train --from meso4.ckpt "${stage2[@]}" -o want.ckpt "${TRAIN_ARGS[@]}"
+    mkfifo m.fifo
+    cat meso4.ckpt > m.fifo &
+    run timeout 120 train --from m.fifo "${stage2[@]}" -o got.ckpt "${TRAIN_ARGS[@]}"
+    assert_success
+    cmp want.ckpt got.ckpt
+    rm want.ckpt got.ckpt got.log.tsv want.log.tsv got.last.ckpt want.last.ckpt
+    head -c 30000 meso4.ckpt > cut.ckpt
+    cat cut.ckpt > m.fifo &
+    bad train m.fifo "truncated" -- timeout 60 train --from m.fifo "${stage2[@]}" -o got.ckpt "${TRAIN_ARGS[@]}"
+    [[ "$stderr" != *"/proc/"* ]]
+}
