@@ -440,3 +440,30 @@ make_heat() {
     bad train m.fifo "truncated" -- timeout 60 train --from m.fifo "${stage2[@]}" -o got.ckpt "${TRAIN_ARGS[@]}"
     [[ "$stderr" != *"/proc/"* ]]
 }
+
+# ---- batchnorm statistics: a negative running variance is refused like NaN/Inf ----
+# neg_var IN OUT: IN with the first element of its first running_var tensor set to -1
+neg_var() {
+    local off=0 len m
+    cp "$1" "$2"
+    while [ "$off" -lt "$(stat -c %s "$2")" ]; do
+        len=$(rec_len "$2" "$off")
+        m=$(dd if="$2" bs=1 skip=$((off + 128)) count="$(u32_at "$2" $((off + 12)))" status=none)
+        if [[ "$m" == *"running_var"* ]]; then
+            patch "$2" "$(payload_at "$2" "$off")" '\x00\x00\x80\xbf'
+            return 0
+        fi
+        off=$((off + len))
+    done
+    return 1
+}
+
+@test "predict, cam, ace, train: a negative batchnorm variance in the checkpoint" {
+    fixture img.dft val.dft meso4.ckpt
+    neg_var meso4.ckpt neg.ckpt
+    local t="running_var holds a negative variance (element 0: -1)"
+    bad predict neg.ckpt "$t" -- predict -m neg.ckpt img.dft -o out.tsv
+    bad cam neg.ckpt "$t" -- sh -c 'cam -m neg.ckpt -o out.dft < img.dft'
+    bad ace neg.ckpt "$t" -- ace -m neg.ckpt --layer block4.relu "${ACE_ARGS[@]}" img.dft -o out.tsv
+    bad train neg.ckpt "$t" -- train --from neg.ckpt --mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft -o m.ckpt "${TRAIN_ARGS[@]}"
+}
