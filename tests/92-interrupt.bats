@@ -151,3 +151,47 @@ train_case() {
     diff -r dir ref
     assert_no_temporaries .
 }
+
+# ---- train --resume when the best checkpoint is gone; a NaN before any epoch completed ----
+@test "train --resume: a deleted best checkpoint is rewritten when the last epoch is the best" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    local args=(--arch meso4 --train img.dft --val val.dft --batch 4 --threads 1 -q)
+    train "${args[@]}" --epochs 1 -o m.ckpt
+    mv m.ckpt ref.ckpt
+    # no epoch left to run: the run still ends with its -o, the bytes epoch 1 wrote
+    run train "${args[@]}" --epochs 1 -o m.ckpt --resume
+    assert_success
+    cmp m.ckpt ref.ckpt
+    rm m.ckpt
+    run train "${args[@]}" --epochs 2 -o m.ckpt --resume
+    assert_success
+    [ -f m.ckpt ]
+    assert_no_temporaries .
+}
+
+@test "train --resume: a deleted best checkpoint of an earlier epoch is refused before training" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    # 4 images, one batch, 0.5 validation accuracy from epoch 1 on: the best stays epoch 1
+    local args=(--arch meso4 --train img.dft --val val.dft --batch 8 --threads 1 -q)
+    pack --take 4 img.dft -o four.dft
+    args[3]=four.dft
+    train "${args[@]}" --epochs 2 -o m.ckpt
+    grep -a -q '^best_epoch=1$' m.last.ckpt || fail "the setting no longer makes epoch 1 the best"
+    grep -a -q '^epoch=2$' m.last.ckpt
+    rm m.ckpt
+    cp m.last.ckpt before.ckpt
+    bad train m.ckpt "the best epoch (1) is not the last saved one (2 in m.last.ckpt)" -- \
+        train "${args[@]}" --epochs 3 -o m.ckpt --resume
+    cmp m.last.ckpt before.ckpt
+}
+
+@test "train: a NaN loss in epoch 1 names no checkpoint; in epoch 2 it names the last" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    local args=(--arch meso4 --train img.dft --val val.dft --threads 1 --lr 1e30 -q --epochs 3)
+    bad train "" "epoch 1 step 2: loss is nan (stopped; no epoch completed, so no checkpoint was written)" -- \
+        train "${args[@]}" --batch 1 -o t.ckpt
+    run --separate-stderr train "${args[@]}" --batch 32 -o u.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: epoch 2 step 1: loss is nan (stopped; the last completed epoch, 1, is in u.last.ckpt)"
+    grep -a -q '^epoch=1$' u.last.ckpt
+}
