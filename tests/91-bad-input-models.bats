@@ -467,3 +467,16 @@ neg_var() {
     bad ace neg.ckpt "$t" -- ace -m neg.ckpt --layer block4.relu "${ACE_ARGS[@]}" img.dft -o out.tsv
     bad train neg.ckpt "$t" -- train --from neg.ckpt --mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft -o m.ckpt "${TRAIN_ARGS[@]}"
 }
+
+# ---- output names that collide ----
+@test "cam --png: two keys that make one PNG name, or one key twice, are refused" {
+    fixture meso4.ckpt
+    head -c $((32 * 32 * 3)) /dev/urandom > p.bin
+    { record 1 1 'key=a/b_c\n' p.bin 32 32 3; record 1 0 'key=a_b/c\n' p.bin 32 32 3; } > clash.dft
+    { record 1 1 'key=a/b_c\n' p.bin 32 32 3; record 1 1 'key=a/b_c\n' p.bin 32 32 3; } > twice.dft
+    rm p.bin
+    bad cam "record 1" "key 'a_b/c' gives the PNG name a_b_c.png, already written for record 0" -- \
+        sh -c 'cam -m meso4.ckpt --png png -o out.dft < clash.dft'
+    bad cam "record 1" "key 'a/b_c' gives the PNG name a_b_c.png, already written for record 0" -- \
+        sh -c 'cam -m meso4.ckpt --png png -o out.dft < twice.dft'
+}
