@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -614,6 +615,69 @@ int dfs_spool_error(const dfs_spool *s)
         if (from >= err_buf + sizeof err_buf) break;
     }
     return -1;
+}
+
+/* ---- a lock on an output set ---- */
+int dfs_lock_take(dfs_lock *l, const char *path)
+{
+    l->fd = -1;
+    l->slot = -1;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) return dfs_fail("%s: cannot create the lock file: %s", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char buf[32] = "";
+            ssize_t n = e == EWOULDBLOCK ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+            close(fd);
+            if (e != EWOULDBLOCK) return dfs_fail("%s: cannot lock: %s", path, strerror(e));
+            long pid = 0;
+            if (n > 0) {
+                buf[n] = 0;
+                pid = strtol(buf, NULL, 10);
+            }
+            if (pid > 0)
+                return dfs_fail("%s: pid %ld is writing the same outputs; wait for it to end, or stop it", path, pid);
+            return dfs_fail("%s: another process is writing the same outputs; wait for it to end, or stop it", path);
+        }
+        /* the holder before us may have removed the file between our open and our flock: the
+         * lock counts only on the file that path names now */
+        struct stat a, b;
+        if (fstat(fd, &a) != 0 || stat(path, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+            close(fd);
+            continue;
+        }
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+            int e = errno;
+            unlink(path);   /* ours while we hold the flock */
+            close(fd);
+            return dfs_fail("%s: cannot write the lock file: %s", path, strerror(e));
+        }
+        int slot = register_temporary(path, 1);
+        if (slot < 0) {
+            unlink(path);
+            close(fd);
+            return dfs_fail("%s: too many open outputs", path);
+        }
+        l->fd = fd;
+        l->slot = slot;
+        return 0;
+    }
+    return dfs_fail("%s: the lock file keeps changing under another process", path);
+}
+
+void dfs_lock_release(dfs_lock *l)
+{
+    if (l->fd < 0) return;
+    if (l->slot >= 0) {
+        unlink(tmp_paths[l->slot]);   /* while still holding the flock: see dfs_lock_take */
+        tmp_used[l->slot] = 0;
+    }
+    close(l->fd);
+    l->fd = -1;
+    l->slot = -1;
 }
 
 int dfs_mkdir_p(const char *dir)

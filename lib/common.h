@@ -113,6 +113,18 @@ int dfs_spool_open(dfs_spool *s, const char *path);
 void dfs_spool_close(dfs_spool *s);
 int dfs_spool_error(const dfs_spool *s);   /* always -1 */
 
+/* ---- a lock on an output set (train's checkpoints and log) ----
+ * dfs_lock_take(l, path) creates path holding this process's pid and holds an exclusive flock on
+ * it, or fails with "PATH: pid N is writing the same outputs (...)". The kernel drops a flock when
+ * its holder dies, however it dies, so a lock file left by a killed run (SIGKILL) is stale and is
+ * simply taken over. dfs_lock_release, dfs_die and SIGINT/SIGTERM/SIGHUP remove the file. */
+typedef struct dfs_lock {
+    int fd;
+    int slot;
+} dfs_lock;
+int dfs_lock_take(dfs_lock *l, const char *path);
+void dfs_lock_release(dfs_lock *l);
+
 /* Make a directory and its parents (mkdir -p); 0 or -1 with an error. */
 int dfs_mkdir_p(const char *dir);
 

@@ -195,3 +195,37 @@ train_case() {
     assert_equal "$stderr" "train: epoch 2 step 1: loss is nan (stopped; the last completed epoch, 1, is in u.last.ckpt)"
     grep -a -q '^epoch=1$' u.last.ckpt
 }
+
+# ---- two trainings into one output set ----
+@test "train: a second run into the same output set is refused, naming the first's pid" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    train "${TRAIN_ARGS[@]}" -q -o m.ckpt &
+    local pid=$! i
+    for ((i = 0; i < 2000; i++)); do
+        [ -s m.lock ] && break
+        sleep 0.005
+    done
+    [ "$(cat m.lock)" = "$pid" ]
+    run --separate-stderr train "${TRAIN_ARGS[@]}" --seed 7 -q -o m.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: m.lock: pid $pid is writing the same outputs; wait for it to end, or stop it"
+    # the second run wrote nothing: the first ends as if alone
+    wait "$pid"
+    cmp m.ckpt "$BATS_FILE_TMPDIR/ref.ckpt"
+    cmp m.last.ckpt "$BATS_FILE_TMPDIR/ref.last.ckpt"
+    cmp <(cut -f1-5 m.log.tsv) <(cut -f1-5 "$BATS_FILE_TMPDIR/ref.log.tsv")
+    [ ! -e m.lock ]
+    assert_no_temporaries .
+}
+
+@test "train: a lock left by a killed run is stale and taken over" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    sh -c 'echo $$ > m.lock'   # the pid of a process that has ended, holding no lock
+    run train "${TRAIN_ARGS[@]}" --epochs 1 -q -o m.ckpt
+    assert_success
+    [ -f m.ckpt ] && [ ! -e m.lock ]
+    # a failing run removes its lock too
+    run train "${TRAIN_ARGS[@]}" --epochs 1 --val nothere.dft -q -o m.ckpt
+    assert_failure
+    [ ! -e m.lock ]
+}
