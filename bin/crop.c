@@ -99,6 +99,9 @@ static void process(const settings *s, item *it)
     dfs_image im = {0}, gray = {0}, crop = {0};
     it->status = -1;
     if (dfs_image_from_record(&it->in, &im) != 0 || im.c != 3) {
+        char shape[128];
+        if (im.px) dfs_fail("expected an u8 image of shape HxWx3, got %s %s", dfs_dtype_name(it->in.dtype),
+                            dfs_shape_str(&it->in, shape, sizeof shape));   /* one channel: no error was set */
         snprintf(it->err, sizeof it->err, "not an RGB image record (%s)", dfs_error());
         dfs_image_free(&im);
         return;

@@ -510,8 +510,13 @@ int main(int argc, char **argv)
         if (o.relabel_path) dfs_die("--relabel applies to stream input only (a PNG manifest carries its own labels)");
         run_png(&o, &k);
     } else {
-        if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0)
+        if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0) {
+            for (int i = 0; i < o.ninputs; i++)
+                if (strcmp(o.inputs[i], "-") != 0)   /* the first input, which is not a PNG */
+                    dfs_die("%s: not a PNG file (--label, --dataset, --root and --key-prefix apply to PNG input only)",
+                            o.inputs[i]);
             dfs_die("--label, --dataset, --root and --key-prefix apply to PNG input only");
+        }
         if (o.relabel_path && dfs_relabel_read(o.relabel_path, &o.relabel) != 0) dfs_die_error();
         run_stream(&o, &k);
         if (o.relabel_path) dfs_relabel_free(&o.relabel);

@@ -82,8 +82,10 @@ int main(int argc, char **argv)
         dfs_die_error();
     }
     if (ferror(o.f)) {
+        int e = errno ? errno : EIO;
+        dfs_fail("%s: write failed: %s", dfs_out_name(&o), strerror(e));   /* the name, before abort frees it */
         dfs_out_abort(&o);
-        dfs_die("%s: write failed: %s", dfs_out_name(&o), strerror(errno ? errno : EIO));
+        dfs_die_error();
     }
     if (dfs_out_commit(&o) != 0) dfs_die_error();
     nn_ckpt_info_free(&info);

@@ -410,3 +410,52 @@ make_scores() {
     [[ "$stderr" == *"frame-extract: v.fifo: not a regular file"*"pipe"* ]]
     [ ! -e out.dft ]
 }
+
+# ---- messages that name the right thing (#20 item 9) ----
+@test "synth --video: a disk that fills in the middle of a video says No space left on device" {
+    can_mount || skip "full disk: needs root and mount (tmpfs), not available here"
+    mkdir full
+    mount -t tmpfs -o size=256k tmpfs full
+    MOUNTS+=("$PWD/full")
+    local c mid=0
+    # fill the disk to leave from 80 KiB to nothing: somewhere the H.264 writer itself runs out
+    for ((c = 44; c <= 64; c++)); do
+        rm -rf full/vids full/filler
+        dd if=/dev/zero of=full/filler bs=4k count="$c" status=none 2> /dev/null || true
+        run --separate-stderr synth --role fs --videos 2 --frames 10 --size 128 --video full/vids
+        [ "$status" -eq 0 ] && continue
+        [ "${#stderr_lines[@]}" -eq 1 ] || fail "more than one line: $stderr"
+        [[ "$stderr" == "synth: full/vids/"*"No space left on device" ]] || fail "at $c pages: $stderr"
+        [[ "$stderr" == *".mp4: write:"* ]] && mid=1
+    done
+    [ "$mid" = 1 ] || fail "no fill level made the video writer fail"
+}
+
+@test "pack: out of memory on a PNG bomb or a huge record names the file and record" {
+    python3 -c "
+import struct, zlib
+w = h = 12000
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+z = zlib.compressobj(9)
+idat = b''.join(z.compress(b'\0' * (w * 3 + 1)) for _ in range(h)) + z.flush()
+open('bomb.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+                             + chunk(b'IDAT', idat) + chunk(b'IEND', b''))"
+    bad pack bomb.png "bomb.png: out of memory allocating 432000000 bytes" -- \
+        sh -c 'ulimit -v 600000; exec pack --label real bomb.png -o out.dft'
+    # a record that claims 1.9 GB, read from a pipe (a file's size would show the truncation)
+    header 1 1 0 1900000000 1900000000 > claim.dft
+    bad pack "<stdin>" "record 0: payload of 1900000000 bytes: out of memory allocating" -- \
+        sh -c 'ulimit -v 600000; cat claim.dft | pack -o out.dft'
+}
+
+@test "pack, crop: a text file, a non-PNG with --label, a one-channel image are named as such" {
+    printf 'hello world text!\n' > t.dft
+    bad pack t.dft "record 0: text, not a tensor stream" -- pack t.dft -o out.dft
+    printf 'hello world text!\n' > x.png
+    bad pack x.png "x.png: not a PNG file (--label" -- pack --label real x.png -o out.dft
+    head -c $((64 * 64)) /dev/zero > p.bin
+    record 1 1 'key=a/b/f0\n' p.bin 64 64 1 > gray.dft
+    rm p.bin
+    run --separate-stderr crop --no-align --boxes /dev/null gray.dft -o out.dft
+    [[ "${stderr_lines[0]}" == "crop: gray.dft: record 0 (a/b/f0): not an RGB image record (expected an u8 image of shape HxWx3, got u8 64x64x1)" ]] || fail "$stderr"
+}

@@ -480,3 +480,13 @@ neg_var() {
     bad cam "record 1" "key 'a/b_c' gives the PNG name a_b_c.png, already written for record 0" -- \
         sh -c 'cam -m meso4.ckpt --png png -o out.dft < twice.dft'
 }
+
+# ---- messages that name the right thing (#20 item 9) ----
+@test "predict: a disk that fills while the scores stream out names the -o file, not <stdout>" {
+    fixture img.dft meso4.ckpt
+    local i
+    for ((i = 0; i < 60; i++)); do cat img.dft; done > big.dft   # 240 lines of scores: past stdio's buffer
+    full_dir full
+    bad predict full/out.tsv "full/out.tsv: write failed: No space left on device" -- predict -m meso4.ckpt big.dft -o full/out.tsv
+    [[ "$stderr" != *"<stdout>"* ]]
+}
