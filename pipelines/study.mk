@@ -106,6 +106,8 @@ else ifeq ($(DATA_SOURCE),real)
 # Real data (the paper profile): manifest.sh lists a split's videos, sample-manifest.sh draws
 # enough of them (half real), extract-set.sh decodes FRAMES frames each and crops the faces, and
 # pack keeps a balanced, shuffled sample of the wanted number of images.
+# make splits words at spaces: a path with one cannot be a target or a prerequisite
+$(foreach v,DATA FFPP CELEB_V2 CELEB_V1 DFD_ROOT RUNS,$(if $(word 2,$($(v))),$(error $(v)='$($(v))' holds a space, which make cannot take in a path: link it from a path without spaces (ln -s '$($(v))' /data/dfs) and give that)))
 $(foreach v,FFPP CELEB_V2 CELEB_V1 DFD_ROOT,$(if $(wildcard $($(v))/.),,$(error PROFILE=$(PROFILE) reads real data: $(v)=$($(v)) is not a directory (give DATA=DIR holding FaceForensics++, Celeb-DF-v2 and Celeb-DF, or $(v)=; see $(PROFILE_FILE)))))
 MANIFEST_SH := $(ROOT)/pipelines/manifest.sh
 SAMPLE_SH   := $(ROOT)/pipelines/sample-manifest.sh
@@ -137,13 +139,26 @@ $(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(if $$(
   $$(if $$(filter aug-%-nt,$$*),$(R)/data/manifests/test-NT-I.tsv)
 	$(call timed,data,$(call REAL_MANIFEST,$(subst -, ,$(patsubst aug-%,%,$*)),$(filter aug-%,$*)))
 # REAL_MANIFEST split set [aug]: split is the first word, set the rest joined again by '-'
-REAL_MANIFEST = $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all && \
+# manifest.sh's warnings go to stderr and, kept in $@.warnings, into report.md
+REAL_MANIFEST = ( $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all 2> $@.err; \
+  st=$$?; cat $@.err >&2; grep '^manifest.sh: WARNING:' $@.err > $@.warnings || :; rm -f $@.err; exit $$st ) && \
   $(SAMPLE_SH) $@.all --frames $(FRAMES) --seed $(SEED) \
     --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(images_$(firstword $(1)))) \
     $(if $(2),$(exclude_$(lastword $(1)))) > $@.tmp && rm $@.all && mv $@.tmp $@
 space := $(subst ,, )
 EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) \
-  || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft
+  $(if $(MIN_NEIGHBORS),--min-neighbors $(MIN_NEIGHBORS)) || [ $$? -eq 2 ]; } && \
+  $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft && \
+  { test -s $@ || { echo "study: $@: an empty set (no faces, or no real or no fake images kept): stopping" >&2; exit 1; }; }
+# Every manifest before any extraction: a set with no videos stops the study at once, not at the
+# analysis that first reads it after all the training.
+ALL_MANIFESTS := $(foreach f,$(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST),$(R)/data/manifests/$(subst /,-,$(patsubst $(R)/data/%.dft,%,$(f))).tsv)
+$(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST): | $(ALL_MANIFESTS)
+# the FS (NT) videos of stages 2/3 exclude FS-I's (NT-I's): explicit, because in the pattern rule
+# above make puts the stem into the '%' of $$(filter aug-%-fs,$$*) before expanding it, so that
+# prerequisite never appears
+$(foreach s,train val,$(R)/data/manifests/aug-$(s)-fs.tsv): $(R)/data/manifests/test-FS-I.tsv
+$(foreach s,train val,$(R)/data/manifests/aug-$(s)-nt.tsv): $(R)/data/manifests/test-NT-I.tsv
 $(R)/data/train/%.dft: $(R)/data/manifests/train-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(TRAIN_IMAGES)))
 $(R)/data/val/%.dft: $(R)/data/manifests/val-%.tsv $(REAL_TOOLS)
