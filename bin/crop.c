@@ -74,7 +74,7 @@ static void load_boxes(const char *path, boxtable *t)
     }
     free(line);
     fclose(f);
-    qsort(t->v, t->n, sizeof *t->v, cmp_entry);
+    if (t->n) qsort(t->v, t->n, sizeof *t->v, cmp_entry);   /* an empty table has no array (qsort wants one) */
     for (size_t i = 1; i < t->n; i++)
         if (!strcmp(t->v[i].key, t->v[i - 1].key)) dfs_die("%s: key '%s' listed twice", path, t->v[i].key);
 }
@@ -213,15 +213,20 @@ int main(int argc, char **argv)
     }
     boxtable table = {0};
     dfs_cascade *cascade = NULL;
+    dfs_spool sp;   /* the models are sized, then read or mapped: a pipe is copied once */
     if (boxes) {
         load_boxes(boxes, &table);
         s.boxes = &table;
     } else {
-        if (!(cascade = dfs_cascade_load(detector))) dfs_die_error();
+        if (dfs_spool_open(&sp, detector) != 0) dfs_die_error();
+        if (!(cascade = dfs_cascade_load(sp.path))) dfs_spool_error(&sp), dfs_die_error();
+        dfs_spool_close(&sp);
         s.cascade = cascade;
     }
-    dfs_shape_model *shape = dfs_shape_model_load(landmarks);
-    if (!shape) dfs_die_error();
+    if (dfs_spool_open(&sp, landmarks) != 0) dfs_die_error();
+    dfs_shape_model *shape = dfs_shape_model_load(sp.path);
+    if (!shape) dfs_spool_error(&sp), dfs_die_error();
+    dfs_spool_close(&sp);
     if (dfs_shape_model_points(shape) != 68) dfs_die("%s: a 68-point model is needed for alignment", landmarks);
     s.shape = shape;
 

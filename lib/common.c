@@ -551,6 +551,14 @@ int dfs_spool_open(dfs_spool *s, const char *path)
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
     int fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {   /* no O_TMPFILE there */
+        size_t n = strlen(dir) + 32;
+        char *t = dfs_malloc(n);
+        snprintf(t, n, "%s/dfs-spool.XXXXXX", dir);
+        fd = mkstemp(t);
+        if (fd >= 0) unlink(t);
+        free(t);
+    }
     if (fd < 0) return dfs_fail("%s: cannot make a temporary copy of this pipe in %s: %s", path, dir, strerror(errno));
     int in = from_stdin ? STDIN_FILENO : open(path, O_RDONLY);
     if (in < 0) {

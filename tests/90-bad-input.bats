@@ -459,3 +459,16 @@ open('bomb.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('
     run --separate-stderr crop --no-align --boxes /dev/null gray.dft -o out.dft
     [[ "${stderr_lines[0]}" == "crop: gray.dft: record 0 (a/b/f0): not an RGB image record (expected an u8 image of shape HxWx3, got u8 64x64x1)" ]] || fail "$stderr"
 }
+
+@test "crop: the Haar cascade and the landmark model from process substitution" {
+    requires opencv-data
+    local lm=/usr/share/dlib/shape_predictor_68_face_landmarks.dat xml=/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
+    [ -f "$lm" ] || skip "needs dlib's shape_predictor_68_face_landmarks.dat"
+    synth --role fs --videos 2 --frames 2 --size 128 --seed 1 > faces.dft
+    crop --size 32 faces.dft -o want.dft 2> /dev/null
+    [ -s want.dft ]
+    run crop --size 32 --detector <(cat "$xml") --landmarks <(cat "$lm") faces.dft -o got.dft
+    assert_success
+    cmp want.dft got.dft
+    bad crop /dev/fd/ "no <cascade> element" -- bash -c "crop --detector <(head -c 100 '$xml') faces.dft -o out.dft"
+}
