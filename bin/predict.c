@@ -77,18 +77,13 @@ int main(int argc, char **argv)
     const nn_model_info *m = nn_model_find(info.arch);
     dfs_out o;
     if (dfs_out_open(&o, outp, 0, 1) != 0) dfs_die_error();
-    if (nn_predict_stream(g, m, info.size, in, (int)batch, o.f, progress) != 0) {
-        dfs_out_abort(&o);
-        dfs_die_error();
-    }
-    if (ferror(o.f)) {
-        int e = errno ? errno : EIO;
-        dfs_fail("%s: write failed: %s", dfs_out_name(&o), strerror(e));   /* the name, before abort frees it */
-        dfs_out_abort(&o);
-        dfs_die_error();
-    }
-    if (dfs_out_commit(&o) != 0) dfs_die_error();
+    int rc = nn_predict_stream(g, m, info.size, in, (int)batch, o.f, progress);
+    if (rc == 0 && ferror(o.f))   /* the name now: abort frees it */
+        rc = dfs_fail("%s: write failed: %s", dfs_out_name(&o), strerror(errno ? errno : EIO));
+    if (rc != 0) dfs_out_abort(&o);
+    else rc = dfs_out_commit(&o);
     nn_ckpt_info_free(&info);
     nn_graph_free(g);
+    if (rc != 0) dfs_die_error();
     return 0;
 }
