@@ -23,6 +23,8 @@ static const char usage[] =
     "  FILE.png...        PNG files (any colour type and bit depth; converted to 8-bit RGB, alpha\n"
     "                     dropped). Inputs are told apart by content: PNG files and tensor streams\n"
     "                     cannot be mixed in one run. An empty file is a valid, empty stream.\n"
+    "                     An input that is a FIFO or process substitution is copied once to\n"
+    "                     $TMPDIR (else /tmp) so it can be told apart and then read.\n"
     "  --manifest M.tsv   TSV of path, label[, key[, dataset]] (formats/manifest-tsv.md); paths are\n"
     "                     relative to the manifest's directory. Repeatable; may be combined with\n"
     "                     PNG files.\n"

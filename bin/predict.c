@@ -24,7 +24,7 @@ static const char usage[] =
     "checkpoint's size; any label (-1 unknown is printed as -1). A record without key= is named\n"
     "#INDEX, one without dataset= 'unknown'.\n"
     "\n"
-    "  -m FILE        the checkpoint (required)\n"
+    "  -m FILE        the checkpoint (required; a pipe or FIFO is copied once to $TMPDIR)\n"
     "  --batch N      images per forward pass (default 64)\n"
     "  --threads N    OpenMP and BLAS threads (default: all cores)\n"
     "  -o FILE        write the scores to FILE, whole or not at all (default stdout)\n"

@@ -545,8 +545,8 @@ int dfs_spool_open(dfs_spool *s, const char *path)
     int from_stdin = strcmp(path, "-") == 0;
     struct stat st;
     if (!from_stdin) {
-        if (stat(path, &st) != 0) return dfs_fail("%s: %s", path, strerror(errno));
-        if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;   /* a directory fails where it is read */
+        /* a missing file, or a directory, is left to the loader, whose error names it as usual */
+        if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;
     }
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";

@@ -99,8 +99,8 @@ int dfs_paths_distinct(const char *const *outs, size_t nouts, const char *const 
 /* ---- inputs read more than once, from a pipe ----
  * A loader that opens its file twice (a checkpoint's header, then its tensors) or sniffs a file
  * before reading it could not read a pipe, a FIFO or process substitution (the second open gets
- * nothing, or blocks on the FIFO for ever). dfs_spool_open(s, path) leaves a regular file as it
- * is (s->path == path) and reads anything else ("-" is stdin) once, whole, into an unlinked
+ * nothing, or blocks on the FIFO for ever). dfs_spool_open(s, path) leaves a regular file, a
+ * directory and a missing path as they are (s->path == path) and reads anything else ("-" is stdin) once, whole, into an unlinked
  * temporary file in $TMPDIR (else /tmp) that s->path names (/proc/self/fd/N) until
  * dfs_spool_close. dfs_spool_error rewrites the current error to name the original path. */
 typedef struct dfs_spool {
