@@ -82,7 +82,7 @@ static void load_boxes(const char *path, boxtable *t)
     }
     free(line);
     fclose(f);
-    qsort(t->v, t->n, sizeof *t->v, cmp_entry);
+    if (t->n) qsort(t->v, t->n, sizeof *t->v, cmp_entry);   /* an empty table has no array (qsort wants one) */
     for (size_t i = 1; i < t->n; i++)
         if (!strcmp(t->v[i].key, t->v[i - 1].key)) dfs_die("%s: key '%s' listed twice", path, t->v[i].key);
 }
@@ -109,6 +109,9 @@ static void process(const settings *s, item *it)
     dfs_image im = {0}, gray = {0}, crop = {0};
     it->status = -1;
     if (dfs_image_from_record(&it->in, &im) != 0 || im.c != 3) {
+        char shape[128];
+        if (im.px) dfs_fail("expected an u8 image of shape HxWx3, got %s %s", dfs_dtype_name(it->in.dtype),
+                            dfs_shape_str(&it->in, shape, sizeof shape));   /* one channel: no error was set */
         snprintf(it->err, sizeof it->err, "not an RGB image record (%s)", dfs_error());
         dfs_image_free(&im);
         return;
@@ -225,9 +228,22 @@ int main(int argc, char **argv)
     int hog = !strcmp(detector, "hog");
     if (!hog && strcmp(detector, "haar")) dfs_die("--detector: '%s': want hog or haar (a cascade file is --cascade)", detector);
     if (hog && haar_opts) dfs_die("--min-face, --scale-factor and --min-neighbors are for --detector haar");
+    {
+        size_t nf = optind < argc ? (size_t)(argc - optind) : 0;
+        const char **ins = dfs_malloc((nf + 4) * sizeof *ins);
+        for (size_t i = 0; i < nf; i++) ins[i] = argv[optind + (int)i];
+        ins[nf] = boxes;
+        ins[nf + 1] = boxes || hog ? NULL : cascade_path;
+        ins[nf + 2] = landmarks;
+        ins[nf + 3] = boxes || !hog ? NULL : hog_path;
+        const char *outs[] = {output};
+        if (dfs_paths_distinct(outs, 1, ins, nf + 4) != 0) dfs_die_error();
+        free(ins);
+    }
     boxtable table = {0};
     dfs_cascade *cascade = NULL;
     dfs_fhog *fhog = NULL;
+    dfs_spool sp;   /* the models are sized, then read or mapped: a pipe is copied once */
     if (boxes) {
         load_boxes(boxes, &table);
         s.boxes = &table;
@@ -240,11 +256,15 @@ int main(int argc, char **argv)
         if (!(fhog = dfs_fhog_load(hog_path))) dfs_die_error();
         s.hog = fhog;
     } else {
-        if (!(cascade = dfs_cascade_load(cascade_path))) dfs_die_error();
+        if (dfs_spool_open(&sp, cascade_path) != 0) dfs_die_error();
+        if (!(cascade = dfs_cascade_load(sp.path))) dfs_spool_error(&sp), dfs_die_error();
+        dfs_spool_close(&sp);
         s.cascade = cascade;
     }
-    dfs_shape_model *shape = dfs_shape_model_load(landmarks);
-    if (!shape) dfs_die_error();
+    if (dfs_spool_open(&sp, landmarks) != 0) dfs_die_error();
+    dfs_shape_model *shape = dfs_shape_model_load(sp.path);
+    if (!shape) dfs_spool_error(&sp), dfs_die_error();
+    dfs_spool_close(&sp);
     if (dfs_shape_model_points(shape) != 68) dfs_die("%s: a 68-point model is needed for alignment", landmarks);
     s.shape = shape;
 

@@ -23,6 +23,8 @@ static const char usage[] =
     "  FILE.png...        PNG files (any colour type and bit depth; converted to 8-bit RGB, alpha\n"
     "                     dropped). Inputs are told apart by content: PNG files and tensor streams\n"
     "                     cannot be mixed in one run. An empty file is a valid, empty stream.\n"
+    "                     An input that is a FIFO or process substitution is copied once to\n"
+    "                     $TMPDIR (else /tmp) so it can be told apart and then read.\n"
     "  --manifest M.tsv   TSV of path, label[, key[, dataset]] (formats/manifest-tsv.md); paths are\n"
     "                     relative to the manifest's directory. Repeatable; may be combined with\n"
     "                     PNG files.\n"
@@ -97,6 +99,17 @@ typedef struct opts {
     int ninputs;
 } opts;
 
+/* Inputs that are not regular files (a pipe, a FIFO, process substitution) are sniffed, then
+ * read: each is copied once (dfs_spool_open); errors name the path given, not the copy. */
+static dfs_spool *spools;
+static int nspools;
+
+static void die_named(void)
+{
+    for (int i = 0; i < nspools; i++) dfs_spool_error(&spools[i]);
+    dfs_die_error();
+}
+
 /* ---- sinks: one or two streams, or a PNG directory ---- */
 typedef struct sink {
     dfs_out out[2];
@@ -124,7 +137,7 @@ static void sink_put(sink *k, int part, const dfs_record *r, const char *where)
     int rv = k->is_dir ? dfs_pngdir_add(&k->dir, r, where) : dfs_write_record(&k->out[part], r);
     if (rv != 0) {
         if (k->is_dir) dfs_pngdir_abort(&k->dir);
-        dfs_die_error();
+        die_named();
     }
     k->written++;
 }
@@ -142,7 +155,7 @@ static void sink_commit(sink *k)
 static void sink_fail(sink *k)
 {
     if (k->is_dir) dfs_pngdir_abort(&k->dir);
-    dfs_die_error();
+    die_named();
 }
 
 /* A stream is binary: waiting for one to be typed on a terminal helps nobody. */
@@ -188,13 +201,13 @@ static void run_png(const opts *o, sink *k)
 #define GROW() do { if (n == cap) items = dfs_realloc(items, (cap = cap ? 2 * cap : 64) * sizeof *items); } while (0)
     for (int i = 0; i < o->ninputs; i++) {
         const char *p = o->inputs[i];
-        if (!is_png_file(p))
+        if (!is_png_file(spools[i].path))
             dfs_die("%s: not a PNG file (PNG files and tensor streams cannot be mixed in one run)", p);
         if (!o->have_label) dfs_die("%s: PNG input needs --label real|fake|unknown", p);
         char *key;
         if (dfs_key_from_path(p, o->root, o->prefix, &key) != 0) dfs_die("%s: %s", p, dfs_error());
         GROW();
-        items[n++] = (png_item){dfs_strdup(p), key, NULL, o->dataset, o->label};
+        items[n++] = (png_item){dfs_strdup(spools[i].path), key, NULL, o->dataset, o->label};
     }
     for (int m = 0; m < o->nmanifests; m++) {
         if (dfs_manifest_read(o->manifests[m], o->prefix, &ms[m]) != 0) dfs_die_error();
@@ -299,7 +312,11 @@ static void run_stream(const opts *o, sink *k)
     uint64_t seen = 0;
     for (int i = 0; i < ninputs; i++) {
         dfs_reader rd;
-        if (dfs_reader_open(&rd, inputs[i]) != 0) sink_fail(k);
+        if (dfs_reader_open(&rd, o->ninputs ? spools[i].path : "-") != 0) sink_fail(k);
+        if (o->ninputs && spools[i].fd >= 0) {
+            free(rd.name);
+            rd.name = dfs_strdup(inputs[i]);
+        }
         for (;;) {
             if (!in_memory && o->s.take >= 0 && k->written >= (uint64_t)o->s.take) break;
             dfs_record *r = &rec;
@@ -498,13 +515,32 @@ int main(int argc, char **argv)
     if (o.s.split < 0 && o.nouts > 1) dfs_die("two outputs only with --split");
     if (o.nouts == 2 && strcmp(o.outs[0], "-") == 0 && strcmp(o.outs[1], "-") == 0)
         dfs_die("-o: only one output can be stdout");
+    {
+        const char **ins = dfs_malloc(((size_t)o.ninputs + (size_t)o.nmanifests + 1) * sizeof *ins);
+        size_t nins = 0;
+        for (int i = 0; i < o.ninputs; i++) ins[nins++] = o.inputs[i];
+        for (int i = 0; i < o.nmanifests; i++) ins[nins++] = o.manifests[i];
+        ins[nins++] = o.relabel_path;
+        const char *outs[] = {o.nouts > 0 ? o.outs[0] : NULL, o.nouts > 1 ? o.outs[1] : NULL, o.unpack};
+        if (dfs_paths_distinct(outs, 3, ins, nins) != 0) dfs_die_error();
+        free(ins);
+    }
     if (o.list) {
         run_list(&o);
         free(o.inputs);
         return 0;
     }
+    spools = dfs_calloc((size_t)o.ninputs + 1, sizeof *spools);
+    for (int i = 0; i < o.ninputs; i++) {
+        if (strcmp(o.inputs[i], "-") == 0) {
+            spools[i] = (dfs_spool){.path = "-", .name = "-", .fd = -1};
+        } else if (dfs_spool_open(&spools[i], o.inputs[i]) != 0) {
+            dfs_die_error();
+        }
+        nspools = i + 1;
+    }
     int png = o.nmanifests > 0;
-    for (int i = 0; !png && i < o.ninputs; i++) png = strcmp(o.inputs[i], "-") != 0 && is_png_file(o.inputs[i]);
+    for (int i = 0; !png && i < o.ninputs; i++) png = strcmp(o.inputs[i], "-") != 0 && is_png_file(spools[i].path);
     sink k;
     memset(&k, 0, sizeof k);
     if (png) {
@@ -512,14 +548,21 @@ int main(int argc, char **argv)
         if (o.drop_path) dfs_die("--drop-keys applies to stream input only");
         run_png(&o, &k);
     } else {
-        if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0)
+        if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0) {
+            for (int i = 0; i < o.ninputs; i++)
+                if (strcmp(o.inputs[i], "-") != 0)   /* the first input, which is not a PNG */
+                    dfs_die("%s: not a PNG file (--label, --dataset, --root and --key-prefix apply to PNG input only)",
+                            o.inputs[i]);
             dfs_die("--label, --dataset, --root and --key-prefix apply to PNG input only");
+        }
         if (o.relabel_path && dfs_relabel_read(o.relabel_path, &o.relabel) != 0) dfs_die_error();
         if (o.drop_path && dfs_keylist_read(o.drop_path, &o.drop) != 0) dfs_die_error();
         run_stream(&o, &k);
         if (o.drop_path) dfs_strmap_free(&o.drop);
         if (o.relabel_path) dfs_relabel_free(&o.relabel);
     }
+    for (int i = 0; i < nspools; i++) dfs_spool_close(&spools[i]);
+    free(spools);
     free(o.inputs);
     return 0;
 }

@@ -338,7 +338,7 @@ int dfs_manifest_read(const char *path, const char *prefix, dfs_manifest *m)
         e->line = lineno;
         size_t dl = dir && fpath[0] != '/' ? strlen(dir) : 0;
         e->path = dfs_malloc(dl + strlen(fpath) + 1);
-        memcpy(e->path, dir, dl);
+        if (dl) memcpy(e->path, dir, dl);   /* dir is NULL for a bare manifest name */
         strcpy(e->path + dl, fpath);
         errno = 0;
     }

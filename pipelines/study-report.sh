@@ -22,6 +22,12 @@ else
 > **Real data**: face crops extracted from the datasets under the profile's roots
 > (\`data/manifests/*.tsv\` list the videos each set was drawn from).
 EOF
+    # what manifest.sh warned about (a split derived without FF++'s official lists) stays visible
+    warned=$(cat "$R"/data/manifests/*.warnings 2> /dev/null | sort -u)
+    if [ -n "$warned" ]; then
+        echo ">"
+        printf '%s\n' "$warned" | sed 's/^/> **/; s/$/**/'
+    fi
 fi
 
 cat <<EOF

@@ -108,6 +108,8 @@ else ifeq ($(DATA_SOURCE),real)
 # Real data (the paper profile): manifest.sh lists a split's videos, sample-manifest.sh draws
 # enough of them (half real), extract-set.sh decodes FRAMES frames each and crops the faces, and
 # pack keeps a balanced, shuffled sample of the wanted number of images.
+# make splits words at spaces: a path with one cannot be a target or a prerequisite
+$(foreach v,DATA FFPP CELEB_V2 CELEB_V1 DFD_ROOT RUNS,$(if $(word 2,$($(v))),$(error $(v)='$($(v))' holds a space, which make cannot take in a path: link it from a path without spaces (ln -s '$($(v))' /data/dfs) and give that)))
 $(foreach v,FFPP CELEB_V2 CELEB_V1 DFD_ROOT,$(if $(wildcard $($(v))/.),,$(error PROFILE=$(PROFILE) reads real data: $(v)=$($(v)) is not a directory (give DATA=DIR holding FaceForensics++, Celeb-DF-v2 and Celeb-DF, or $(v)=; see $(PROFILE_FILE)))))
 MANIFEST_SH := $(ROOT)/pipelines/manifest.sh
 SAMPLE_SH   := $(ROOT)/pipelines/sample-manifest.sh
@@ -143,8 +145,10 @@ $(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(call a
 	$(call timed,data,$(call REAL_MANIFEST,$(subst -, ,$(patsubst aug-%,%,$*)),$(filter aug-%,$*)))
 # REAL_MANIFEST split set [aug]: split is the first word, set the rest joined again by '-'
 # (--stats: DIR/NAME.stats, what the sample left out and took, for the report)
+# manifest.sh's warnings go to stderr and, kept in $@.warnings, into report.md
 REAL_MANIFEST = $(prep_$(subst $(space),-,$(1))) \
-  $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all && \
+  ( $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all 2> $@.err; \
+  st=$$?; cat $@.err >&2; grep '^manifest.sh: WARNING:' $@.err > $@.warnings || :; rm -f $@.err; exit $$st ) && \
   $(count_$(subst $(space),-,$(1))) \
   $(SAMPLE_SH) $@.all --frames $(call frames_of,$(1),$(2)) --seed $(SEED) --stats $(@:.tsv=.stats) \
     $(if $(2),,$(if $(filter train,$(firstword $(1))),--real-frames $(FRAMES_REAL_TRAIN))) \
@@ -166,9 +170,11 @@ space := $(subst ,, )
 # NT-I take FRAMES_I frames and TEST_IMAGES_I images; train: FRAMES_FAKE_TRAIN frames)
 frames_of = $(if $(2),$(FRAMES),$(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(FRAMES_I),$(FRAMES)),$(if $(filter train,$(firstword $(1))),$(FRAMES_FAKE_TRAIN),$(FRAMES))))
 images_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(TEST_IMAGES_I),$(images_test)),$(images_$(firstword $(1))))
-EXTRACT_OPTS = --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) $(if $(FACE_DETECTOR),--detector $(FACE_DETECTOR))
+EXTRACT_OPTS = --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) $(if $(FACE_DETECTOR),--detector $(FACE_DETECTOR)) \
+  $(if $(MIN_NEIGHBORS),--min-neighbors $(MIN_NEIGHBORS))
+NOT_EMPTY = { test -s $@ || { echo "study: $@: an empty set (no faces, or no real or no fake images kept): stopping" >&2; exit 1; }; }
 EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) \
-  || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft
+  || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft && $(NOT_EMPTY)
 # Training sets: FRAMES_REAL_TRAIN frames per real video, FRAMES_FAKE_TRAIN per fake (default
 # FRAMES): FF++ has 720 real and 720 F2F training videos, so 16,000 balanced images need 12 frames
 # of each; Celeb-DF v2 some 570 real ones after the test list and validation (paper.mk).
@@ -178,7 +184,11 @@ EXTRACT_TRAIN = $(if $(filter $(FRAMES)/$(FRAMES),$(FRAMES_REAL_TRAIN)/$(FRAMES_
   for l in real fake; do awk -F'\t' -v l=$$l 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "label") c = i; print; next } $$c == l' $< > $@.$$l.tsv || exit 1; done && \
   { $(EXTRACT_SH) $@.real.tsv $@.real.dft -n $(FRAMES_REAL_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
   { $(EXTRACT_SH) $@.fake.tsv $@.fake.dft -n $(FRAMES_FAKE_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
-  $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(TRAIN_IMAGES) $@.real.dft $@.fake.dft -o $@ && rm $@.real.* $@.fake.*)
+  $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(TRAIN_IMAGES) $@.real.dft $@.fake.dft -o $@ && rm $@.real.* $@.fake.* && $(NOT_EMPTY))
+# Every manifest before any extraction: a set with no videos stops the study at once, not at the
+# analysis that first reads it after all the training.
+ALL_MANIFESTS := $(foreach f,$(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST),$(R)/data/manifests/$(subst /,-,$(patsubst $(R)/data/%.dft,%,$(f))).tsv)
+$(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST): | $(ALL_MANIFESTS)
 $(R)/data/train/%.dft: $(R)/data/manifests/train-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(EXTRACT_TRAIN))
 $(R)/data/val/%.dft: $(R)/data/manifests/val-%.tsv $(REAL_TOOLS)
@@ -197,7 +207,7 @@ $(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft: $(R)/data/test/%.dft: $(R)/data
 	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) \
 	  || [ $$? -eq 2 ]; } && $(LEAK_SH) --manifests $(R)/data/manifests $(call leak_sets,train,$(DATA_TRAIN) $(DATA_AUG)) \
 	  --test $*=$@.raw.dft --list-leaks $@.drop > /dev/null && \
-	  $(BIN)/pack --drop-keys $@.drop --shuffle --seed $(SEED) --balance --take $(TEST_IMAGES_I) $@.raw.dft -o $@ && rm $@.raw.dft $@.drop)
+	  $(BIN)/pack --drop-keys $@.drop --shuffle --seed $(SEED) --balance --take $(TEST_IMAGES_I) $@.raw.dft -o $@ && rm $@.raw.dft $@.drop && $(NOT_EMPTY))
 DATA_TEST_LATE := $(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft
 $(R)/data/aug/train-%.dft: $(R)/data/manifests/aug-train-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$$(($(AUG_IMAGES_train) / 2))))

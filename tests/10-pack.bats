@@ -120,7 +120,7 @@ keys() { pack --list "$@" | cut -f2; }
     [[ $stderr == *"rgb8.dft: not a PNG file (PNG files and tensor streams cannot be mixed in one run)" ]]
     run --separate-stderr pack --label real "$FIX/rgb8.dft" -o out.dft
     assert_failure
-    [[ $stderr == *"apply to PNG input only" ]]
+    [[ $stderr == *"rgb8.dft: not a PNG file (--label, --dataset, --root and --key-prefix apply to PNG input only)" ]]
     run --separate-stderr pack --label maybe x.png
     assert_failure
     [ "$stderr" = "pack: --label: label 'maybe' is not real, fake, unknown, 0, 1 or -1" ]

@@ -245,3 +245,64 @@ sample-manifest.sh: m.tsv: 7 fake videos, fewer than the 32 wanted: taking all"
     assert_failure
     assert_equal "$stderr" "sample-manifest.sh: nosuch.tsv: no such file"
 }
+
+# ---- real dataset trees that used to fail late or silently (#20) ----
+# paper_in DATA_DIR DFD_DIR RUNS_DIR [make args...]: the paper profile on other trees
+paper_in() {
+    local data=$1 dfd=$2 runs=$3
+    shift 3
+    make -C "$ROOT" --no-print-directory -f pipelines/study.mk PROFILE=paper DATA="$data" DFD_ROOT="$dfd" \
+        RUNS="$runs" BIN="$BIN" "${TINY[@]}" "$@"
+}
+
+@test "paper profile: a DATA path with a space is refused, saying make cannot take it" {
+    mkdir "with space"
+    run --separate-stderr paper_in "$TMP/with space" "$BATS_FILE_TMPDIR/trees/dfd" "$TMP/runs" -n
+    assert_failure
+    [[ "$stderr" == *"DATA='$TMP/with space' holds a space, which make cannot take in a path"* ]] || fail "$stderr"
+    [[ "$stderr" != *"is not a directory"* ]]
+}
+
+@test "paper profile: a set with no videos stops the study before any extraction or training" {
+    cp -r "$BATS_FILE_TMPDIR/trees/dfd" dfd
+    rm dfd/original_sequences/actors/c23/videos/*.mp4   # e.g. a folder on an unmounted disk
+    run --separate-stderr paper_in "$BATS_FILE_TMPDIR/DATA" "$TMP/dfd" "$TMP/runs" -j2
+    assert_failure
+    [[ "$stderr" == *"manifest.sh: $TMP/dfd: no real videos for dfd"* ]] || fail "$stderr"
+    [ ! -e runs/paper/data/test/DFD.dft ]
+    [ -z "$(find runs/paper/data -name '*.dft' 2> /dev/null)" ]
+    [ -z "$(ls runs/paper/models 2> /dev/null)" ]
+}
+
+@test "paper profile: a split derived without FF++'s splits/ is warned on stderr and in report.md" {
+    mkdir DATA
+    cp -r "$BATS_FILE_TMPDIR/trees/ff" DATA/FaceForensics++
+    rm -r DATA/FaceForensics++/splits
+    ln -s "$BATS_FILE_TMPDIR/trees/cdf" DATA/Celeb-DF-v2
+    ln -s "$BATS_FILE_TMPDIR/trees/cdf" DATA/Celeb-DF
+    local m="$TMP/runs/paper/data/manifests/test-FS-I.tsv"
+    run --separate-stderr paper_in "$TMP/DATA" "$BATS_FILE_TMPDIR/trees/dfd" "$TMP/runs" "$m"
+    assert_success
+    [[ "$stderr" == *"manifest.sh: WARNING: $TMP/DATA/FaceForensics++/splits/{train,val,test}.json missing"* ]] || fail "$stderr"
+    grep -q "^manifest.sh: WARNING: .*derived from the fake names" "$m.warnings"
+    # report.md's header carries it (the rest of the report needs the whole study)
+    mkdir -p rep/data/manifests
+    cp "$m.warnings" rep/data/manifests/
+    : > rep/settings.txt
+    PROFILE=paper PROFILE_FILE=x DATA_SOURCE=real ARCHS=meso4 DETECTORS=MesoNet1 TESTSETS=CELEB OWN_NAMES= \
+        ACE_MODEL=x ACE_LAYER=y PARALLELISM=1 PAPER_TABLES="$ROOT/pipelines/paper-tables.tsv" \
+        sh "$ROOT/pipelines/study-report.sh" rep > report.md 2> /dev/null || true
+    grep -q '^> \*\*manifest.sh: WARNING: .*splits/{train,val,test}.json missing.*\*\*$' report.md
+    # with the official lists there is nothing to warn about
+    [ ! -s "$RUNS/paper/data/manifests/test-FS-I.tsv.warnings" ]
+}
+
+@test "extract-set.sh --min-neighbors reaches crop (MIN_NEIGHBORS in the paper profile)" {
+    local R="$RUNS/paper"
+    run paper -n "$R/data/test/CELEB.dft" -W "$R/data/manifests/test-CELEB.tsv" MIN_NEIGHBORS=7
+    assert_success
+    assert_output --partial "--min-neighbors 7"
+    run --separate-stderr "$ROOT/pipelines/extract-set.sh" "$R/data/manifests/test-CELEB.tsv" out.dft -n 1 --size 32 --min-neighbors 1000
+    [ ! -e out.dft ] || [ ! -s out.dft ] || [ "$(pack --list out.dft | wc -l)" -eq 0 ]
+    [[ "$stderr" == *"no face"* ]] || fail "$stderr"
+}
