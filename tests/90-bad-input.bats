@@ -469,8 +469,8 @@ open('bomb.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('
     synth --role fs --videos 2 --frames 2 --size 128 --seed 1 > faces.dft
     crop --size 32 faces.dft -o want.dft 2> /dev/null
     [ -s want.dft ]
-    run crop --size 32 --detector <(cat "$xml") --landmarks <(cat "$lm") faces.dft -o got.dft
+    run crop --size 32 --cascade <(cat "$xml") --landmarks <(cat "$lm") faces.dft -o got.dft
     assert_success
     cmp want.dft got.dft
-    bad crop /dev/fd/ "no <cascade> element" -- bash -c "crop --detector <(head -c 100 '$xml') faces.dft -o out.dft"
+    bad crop /dev/fd/ "no <cascade> element" -- bash -c "crop --cascade <(head -c 100 '$xml') faces.dft -o out.dft"
 }

@@ -48,8 +48,9 @@ FRAMES        := 10
 MIN_FACE      :=
 # faces found as the study's scripts found them: face_recognition's default, dlib's HOG detector
 FACE_DETECTOR := hog
-# crop's --min-neighbors (empty: crop's default, OpenCV's 3): Haar's false positives crop non-faces
-# on cluttered backgrounds (25 of 60 frames of one real photo video); a higher value keeps fewer
+# with FACE_DETECTOR=haar only (crop refuses it with hog): crop's --min-neighbors (empty: crop's
+# default, OpenCV's 3). Haar's false positives crop non-faces on cluttered backgrounds (25 of 60
+# frames of one real photo video); a higher value keeps fewer
 MIN_NEIGHBORS :=
 TRAIN_IMAGES  := 16000
 VAL_IMAGES    := 2000
