@@ -125,7 +125,7 @@ ff_real_frames() {
     local R="$RUNS/paper"
     # plant one F2F training image in NT-I
     pack --take 1 "$R/data/train/F2F.dft" -o one.dft
-    pack "$R/data/test/NT-I.dft" one.dft -o "$R/data/test/NT-I.dft"
+    pack "$R/data/test/NT-I.dft" one.dft -o nti.dft && mv nti.dft "$R/data/test/NT-I.dft"   # (pack refuses to overwrite an input)
     local key; key=$(pack --list one.dft | cut -f2)
     rm "$R/models/MesoNet4.ckpt"   # a model to make: the check stops the study before it
     local before; before=$(wc -l < "$R/timings.tsv")
