@@ -255,7 +255,8 @@ void nn_conv_direct_backward_data(float *din, const float *dout, const float *w,
  * (channel c, kernel row r): sum over p, q of dout[k][p][q] * x[p*sh + r*dh][q + s*dw], where
  * dout rows are padded with zeros to Qv columns. The SB shifted input vectors stay in registers
  * and each dout vector is loaded once for them: KB + SB loads feed KB * SB multiply-adds
- * (KB * SB + SB + 1 <= 32 vector registers). The lane sums go to part[((k*C + c)*R + r)*S + s]. */
+ * (KB * SB + SB + 1 <= 32 vector registers; with 16, AVX2 and SSE, these tiles spill:
+ * bench/march-notes.md). The lane sums go to part[((k*C + c)*R + r)*S + s]. */
 static inline float hsum(const vf *v)
 {
     float s = 0;
@@ -281,8 +282,8 @@ static inline __attribute__((always_inline)) void wtile(float *part, const float
      * AVX-512 it is cut out of the two aligned vectors around it with one permute. An unaligned
      * load there straddles two cache lines, and GCC folds it into every one of the KB
      * multiply-adds that use it (20 split loads per step for a 4 x 5 tile), which halved this
-     * loop's rate. Narrower vectors have no one-instruction two-vector permute (GCC would build
-     * it from several), and straddle a line at most every other load: they load unaligned. */
+     * loop's rate. Narrower targets lack AVX-512's two-vector permute (vpermt2ps), and their
+     * vectors straddle a line at most every other load: they load unaligned. */
     int64_t base[5];
     vi sel[5];
 #pragma GCC unroll 5
