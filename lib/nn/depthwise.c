@@ -239,7 +239,8 @@ static void unpad_add(float *din, const float *dpad, const nn_conv *c, const pad
 /* The weight gradient's partial sums at stride 1: DW_LANES lanes per tap, kept in vector
  * registers (nn_vf, simd.h) across loops, since an `omp simd reduction` ends in a slow horizontal
  * sum at every loop exit. The lane count is fixed, not the vector width: lane l sums the products
- * j = l (mod 16) in order whatever the width, so dw has the same bits on every target. */
+ * j = l (mod DW_LANES) in order whatever the width, so with the build's -std=c11 (no contraction
+ * into FMAs) dw has the same bits on every target. */
 #define DW_LANES 16
 #define DW_VECS (DW_LANES / NN_VL)
 
