@@ -261,9 +261,10 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     const nn_conv c = *cp;
     int64_t PQ = c.P * c.Q, HW = c.H * c.W;
     int64_t G = c.groups, Cg = c.C / G, Kg = c.K / G, CRSg = Cg * c.R * c.S;
-    if (cudnn_handles(&c)) {
+    int via_cudnn = cudnn_handles(&c) ? cudnn_forward(out, in, w, &c) : -1;
+    if (via_cudnn == 0) return;
+    if (via_cudnn == 1) {
         /* cuDNN leaves the bias to the kernel below */
-        if (!cudnn_forward(out, in, w, &c)) return;
     } else if (is_depthwise(&c)) {
         dw_forward_kernel<<<plane_grid(c.N * c.K), plane_threads(PQ), 0, stream>>>(out, in, w, b, c);
         LAUNCHED("dw_forward_kernel");
@@ -304,8 +305,14 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
      * first layers: one block per channel would leave most of the GPU idle) */
     if (db && !channel_sum_add(op, db, dout, c.N, c.K, PQ)) return;
     if (cudnn_handles(&c)) {
-        cudnn_backward(din, dw, dout, in, w, &c);
-        return;
+        /* what cuDNN did is taken out of what remains for the paths below */
+        int r = din ? cudnn_backward_data(din, dout, w, &c) : -1;
+        if (r == 0) return;
+        if (r == 1) din = NULL;
+        r = dw ? cudnn_backward_filter(dw, dout, in, &c) : -1;
+        if (r == 0) return;
+        if (r == 1) dw = NULL;
+        if (!din && !dw) return;
     }
     if (is_depthwise(&c)) {
         if (din) {

@@ -230,6 +230,7 @@ struct plan {
     int algo[3], math[3];   /* forward, backward data, backward filter; found lazily */
     size_t ws[3];
     bool found[3];
+    bool refused[3];        /* cuDNN found no usable algorithm: im2col runs that direction */
 };
 static plan *plans;
 static int nplans, capplans;
@@ -301,75 +302,85 @@ static int choose(const dnnAlgoPerf *r, int n)
 
 enum { FWD, BWD_DATA, BWD_FILTER };
 
-/* Find (once) the algorithm of direction d, and set the math type it was timed with. */
-static bool prepare(const char *op, plan *p, int d)
+/* Find (once) the algorithm of direction d, and set the math type it was timed with: 1 ready,
+ * 0 failed (error recorded), -1 cuDNN has no usable algorithm (or its search failed) for this
+ * shape, so the caller runs im2col instead. */
+static int prepare(const char *op, plan *p, int d)
 {
+    if (p->refused[d]) return -1;
     if (!p->found[d]) {
         /* cudnnFind* times the candidates with memory it allocates itself: queued work first */
-        if (!CUDA_OK(cudaStreamSynchronize, stream)) return false;
+        if (!CUDA_OK(cudaStreamSynchronize, stream)) return 0;
         dnnAlgoPerf r[16];
         int n = 0;
-        bool ok = d == FWD        ? DNN_OK(FindConvolutionForwardAlgorithm, handle, p->x, p->w, p->conv, p->y, 16, &n, r)
-                  : d == BWD_DATA ? DNN_OK(FindConvolutionBackwardDataAlgorithm, handle, p->w, p->y, p->conv, p->x, 16,
-                                           &n, r)
-                                  : DNN_OK(FindConvolutionBackwardFilterAlgorithm, handle, p->x, p->y, p->conv, p->w,
-                                           16, &n, r);
-        if (!ok) return false;
-        int i = choose(r, n);
-        if (i < 0) return record_error(op, "cudnnFind*Algorithm", "no usable algorithm for this shape"), false;
+        dnnStatus st = d == FWD ? dnn.FindConvolutionForwardAlgorithm(handle, p->x, p->w, p->conv, p->y, 16, &n, r)
+                       : d == BWD_DATA
+                           ? dnn.FindConvolutionBackwardDataAlgorithm(handle, p->w, p->y, p->conv, p->x, 16, &n, r)
+                           : dnn.FindConvolutionBackwardFilterAlgorithm(handle, p->x, p->y, p->conv, p->w, 16, &n, r);
+        int i = st == 0 ? choose(r, n) : -1;
+        if (i < 0) {
+            (void)cudaGetLastError();
+            p->refused[d] = true;
+            return -1;
+        }
         p->algo[d] = r[i].algo;
         p->math[d] = tf32 ? r[i].mathType : DNN_FMA_MATH;
-        if (!DNN_OK(SetConvolutionMathType, p->conv, p->math[d])) return false;
+        if (!DNN_OK(SetConvolutionMathType, p->conv, p->math[d])) return 0;
         size_t ws = 0;
-        ok = d == FWD ? DNN_OK(GetConvolutionForwardWorkspaceSize, handle, p->x, p->w, p->conv, p->y, p->algo[d], &ws)
+        bool ok = d == FWD ? DNN_OK(GetConvolutionForwardWorkspaceSize, handle, p->x, p->w, p->conv, p->y, p->algo[d], &ws)
              : d == BWD_DATA
                  ? DNN_OK(GetConvolutionBackwardDataWorkspaceSize, handle, p->w, p->y, p->conv, p->x, p->algo[d], &ws)
                  : DNN_OK(GetConvolutionBackwardFilterWorkspaceSize, handle, p->x, p->y, p->conv, p->w, p->algo[d],
                           &ws);
-        if (!ok) return false;
+        if (!ok) return 0;
         p->ws[d] = ws;
         p->found[d] = true;
     }
-    return DNN_OK(SetConvolutionMathType, p->conv, p->math[d]);
+    return DNN_OK(SetConvolutionMathType, p->conv, p->math[d]) ? 1 : 0;
 }
 
-/* out = conv(in, w) (no bias: the caller adds it) */
-bool cudnn_forward(float *out, const float *in, const float *w, const nn_conv *c)
+/* Run direction d of plan p on the workspace it needs: 1 done, 0 failed, -1 not handled. */
+#define RUN_DIRECTION(d, call)                                               \
+    do {                                                                     \
+        int ready = prepare(op, p, d);                                       \
+        if (ready <= 0) return ready;                                        \
+        void *ws = p->ws[d] ? workspace(op, p->ws[d]) : NULL;                \
+        if (p->ws[d] && !ws) return 0;                                       \
+        return call ? 1 : 0;                                                 \
+    } while (0)
+
+/* out = conv(in, w), no bias (the caller adds it): 1 done, 0 failed (error recorded), -1 not
+ * handled (run im2col) */
+int cudnn_forward(float *out, const float *in, const float *w, const nn_conv *c)
 {
     const char *op = "conv2d_forward";
     plan *p = plan_for(op, c);
-    if (!p || !prepare(op, p, FWD)) return false;
-    void *ws = p->ws[FWD] ? workspace(op, p->ws[FWD]) : NULL;
-    if (p->ws[FWD] && !ws) return false;
+    if (!p) return 0;
     const float one = 1.0f, zero = 0.0f;
-    return DNN_OK(ConvolutionForward, handle, &one, p->x, in, p->w, w, p->conv, p->algo[FWD], ws, p->ws[FWD], &zero,
-                  p->y, out);
+    RUN_DIRECTION(FWD, DNN_OK(ConvolutionForward, handle, &one, p->x, in, p->w, w, p->conv, p->algo[FWD], ws,
+                              p->ws[FWD], &zero, p->y, out));
 }
 
-/* din += dL/din and dw += dL/dw (either may be NULL) */
-bool cudnn_backward(float *din, float *dw, const float *dout, const float *in, const float *w, const nn_conv *c)
+/* din += dL/din: as cudnn_forward */
+int cudnn_backward_data(float *din, const float *dout, const float *w, const nn_conv *c)
 {
     const char *op = "conv2d_backward";
     plan *p = plan_for(op, c);
-    if (!p) return false;
+    if (!p) return 0;
     const float one = 1.0f;
-    if (din) {
-        if (!prepare(op, p, BWD_DATA)) return false;
-        void *ws = p->ws[BWD_DATA] ? workspace(op, p->ws[BWD_DATA]) : NULL;
-        if (p->ws[BWD_DATA] && !ws) return false;
-        if (!DNN_OK(ConvolutionBackwardData, handle, &one, p->w, w, p->y, dout, p->conv, p->algo[BWD_DATA], ws,
-                    p->ws[BWD_DATA], &one, p->x, din))
-            return false;
-    }
-    if (dw) {
-        if (!prepare(op, p, BWD_FILTER)) return false;
-        void *ws = p->ws[BWD_FILTER] ? workspace(op, p->ws[BWD_FILTER]) : NULL;
-        if (p->ws[BWD_FILTER] && !ws) return false;
-        if (!DNN_OK(ConvolutionBackwardFilter, handle, &one, p->x, in, p->y, dout, p->conv, p->algo[BWD_FILTER], ws,
-                    p->ws[BWD_FILTER], &one, p->w, dw))
-            return false;
-    }
-    return true;
+    RUN_DIRECTION(BWD_DATA, DNN_OK(ConvolutionBackwardData, handle, &one, p->w, w, p->y, dout, p->conv,
+                                   p->algo[BWD_DATA], ws, p->ws[BWD_DATA], &one, p->x, din));
+}
+
+/* dw += dL/dw: as cudnn_forward */
+int cudnn_backward_filter(float *dw, const float *dout, const float *in, const nn_conv *c)
+{
+    const char *op = "conv2d_backward";
+    plan *p = plan_for(op, c);
+    if (!p) return 0;
+    const float one = 1.0f;
+    RUN_DIRECTION(BWD_FILTER, DNN_OK(ConvolutionBackwardFilter, handle, &one, p->x, in, p->y, dout, p->conv,
+                                     p->algo[BWD_FILTER], ws, p->ws[BWD_FILTER], &one, p->w, dw));
 }
 
 }   // namespace dfs_cuda
