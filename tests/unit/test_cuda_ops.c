@@ -183,6 +183,9 @@ static const conv_case CONVS[] = {
     {"depthwise x2 3x3 dilation 2 same", 3, 4, 9, 11, 8, 3, 3, 1, 2, 4, 1, 0, 0, 0, 0},
     {"depthwise 3x3 s2 valid", 3, 6, 9, 8, 6, 3, 3, 2, 1, 6, 0, 0, 0, 0, 0},
     {"3x3 32->64 same (one image per chunk)", 3, 32, 17, 17, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
+    /* a layer of model size, where cuDNN picks among all its algorithms (Winograd, FFT, ...) */
+    {"3x3 64->64 same 32x32", 2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
+    {"depthwise 3x3 64 same 32x32", 2, 64, 32, 32, 64, 3, 3, 1, 1, 64, 1, 0, 0, 0, 0},
 };
 
 static int conv_setup(const conv_case *k, nn_conv *c)
