@@ -226,7 +226,7 @@ static int start(char *err, size_t errlen)
     }
     /* cuDNN is optional: without it (or with DFS_CUDNN=0) the convolutions run as im2col + GEMM */
     cudnn_start();
-    snprintf(table.device_name, sizeof table.device_name, "%.60s (sm_%d%d, %llu GiB), conv %.50s", prop.name,
+    snprintf(table.device_name, sizeof table.device_name, "%.40s (sm_%d%d, %llu GiB), conv %.70s", prop.name,
              prop.major, prop.minor, (unsigned long long)((prop.totalGlobalMem + (1ull << 29)) >> 30), cudnn_why);
     return 0;
 }

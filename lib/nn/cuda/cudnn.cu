@@ -8,7 +8,11 @@
  * cudnn_cnn.h: the Find/WorkspaceSize/Forward/BackwardData/BackwardFilter signatures and the
  * AlgoPerf structs, whose `reserved` field sits at byte 32 after algo, status, time, memory,
  * determinism and mathType; the cuDNN 9 binding listing these beside cudnnCnnVersionCheck shows
- * they remain in 9's cnn sub-library), and resolved with dlsym at run time.
+ * they remain in 9's cnn sub-library), and resolved with dlsym at run time. Checked against
+ * cuDNN 9.19's own headers (cudnn_graph_v9.h, cudnn_ops_v9.h, cudnn_cnn_v9.h: the prototypes
+ * read side by side; enum values and the AlgoPerf structs' size and offsets by static_assert in a
+ * throwaway compile that included them), and libcudnn.so.9 itself exports every function used
+ * (it forwards the convolutions to libcudnn_cnn.so.9), per nm -D.
  *
  * Loading (first success wins): the folder $DFS_CUDNN_PATH (e.g. a Python wheel's
  * nvidia/cudnn/lib), then the loader's default search path, then $CUDA_PATH/lib64 and
@@ -178,15 +182,21 @@ static bool load_symbols(void *h, void *cnn)
 void cudnn_start(void)
 {
     cudnn_on = false;
+    cudnn_why[0] = '\0';
     const char *off = getenv("DFS_CUDNN");
     if (off && !strcmp(off, "0")) {
         snprintf(cudnn_why, sizeof cudnn_why, "im2col (DFS_CUDNN=0)");
         return;
     }
-    char why[512] = "";
+    char why[512] = "", dir_why[512] = "";
     void *h = NULL;
     const char *dir = getenv("DFS_CUDNN_PATH");
-    if (dir && *dir) h = open_in(dir, why, sizeof why);
+    if (dir && *dir && !(h = open_in(dir, dir_why, sizeof dir_why))) {
+        /* a library that is there but does not load (a dependency missing) is worth naming: the
+         * loader's message then starts with the missing name rather than the path tried */
+        if (strncmp(dir_why, dir, strlen(dir)))
+            snprintf(cudnn_why, sizeof cudnn_why, "im2col (DFS_CUDNN_PATH: %.60s)", dir_why);
+    }
     if (!h) h = open_in("", why, sizeof why);
     if (!h) {
         const char *cp = getenv("CUDA_PATH");
@@ -198,6 +208,7 @@ void cudnn_start(void)
         if (!h) h = open_in("/usr/local/cuda/lib64", why, sizeof why);
     }
     if (!h) {
+        if (!strncmp(cudnn_why, "im2col (DFS_CUDNN_PATH", 22)) return;
         snprintf(cudnn_why, sizeof cudnn_why, "im2col (no libcudnn.so.9%s)",
                  dir && *dir ? " in DFS_CUDNN_PATH or the loader path" : "; set DFS_CUDNN_PATH");
         return;
