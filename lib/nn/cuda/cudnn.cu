@@ -18,7 +18,8 @@
  * nvidia/cudnn/lib), then the loader's default search path, then $CUDA_PATH/lib64 and
  * /usr/local/cuda/lib64. libcudnn.so.9 loads its sub-libraries (libcudnn_cnn.so.9 holds the
  * convolutions) by soname; those found in the same folder are opened first, so that a folder
- * outside the loader's path works too. DFS_CUDNN=0 skips cuDNN altogether.
+ * outside the loader's path works too. DFS_CUDNN=0 skips cuDNN altogether; DFS_CUDNN_DEPTHWISE=0
+ * keeps depthwise convolutions on conv.cu's own kernels (to compare their speed with cuDNN's).
  *
  * Padding: the legacy descriptors take one pad per axis, applied on both sides. Our convolutions
  * pad (top, left) before and (bottom, right) after (Keras 'same' puts the odd pixel after). Zero
@@ -107,6 +108,7 @@ static struct {
 } dnn;
 
 static dnnHandle handle;
+static bool depthwise_off;   /* DFS_CUDNN_DEPTHWISE=0: depthwise convolutions keep to conv.cu's kernels */
 bool cudnn_on;
 char cudnn_why[96];   /* the device line's words on the convolution path */
 
@@ -227,6 +229,8 @@ void cudnn_start(void)
         return;
     }
     cudnn_on = true;
+    const char *dw = getenv("DFS_CUDNN_DEPTHWISE");
+    depthwise_off = dw && !strcmp(dw, "0");
     snprintf(cudnn_why, sizeof cudnn_why, "cuDNN %zu.%zu.%zu%s", v / 10000, v / 100 % 100, v % 100,
              tf32 ? ", TF32" : "");
 }
@@ -258,6 +262,7 @@ static bool dnn_ok(const char *op, const char *call, dnnStatus s)
 bool cudnn_handles(const nn_conv *c)
 {
     if (!cudnn_on) return false;
+    if (depthwise_off && c->groups == c->C && c->groups > 1) return false;
     /* the legacy API takes int sizes */
     if (c->N * c->C * c->H * c->W > 0x7fffffff || c->N * c->K * c->P * c->Q > 0x7fffffff) return false;
     int64_t P = (c->H + 2 * c->pad_t - c->dil_h * (c->R - 1) - 1) / c->stride_h + 1;
