@@ -5,12 +5,12 @@
 #   bench/gpu-check.sh [--from DIR] [--device D] [--quick] [--tar-only] [OUTDIR]
 #
 #   1. DFS_REQUIRE_CUDA=1 build/tests/test_cuda_ops and build/tests/test_backend_graph
-#   2. compute-sanitizer --tool memcheck on both, where compute-sanitizer exists
+#   2. bench/gpu.sh: ours (nnbench) against PyTorch (bench/torchbench.py, the `python3` on PATH)
+#      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1
 #   3. the train/predict/cam/ace tool tests (tests/60-train, 62-device, 55-cam, 65-ace.bats) with
 #      DFS_DEVICE=D, the tools' default device; with bats, or bats carried in DIR/bats; without
 #      either they are skipped with a line
-#   4. bench/gpu.sh: ours (nnbench) against PyTorch (bench/torchbench.py, the `python3` on PATH)
-#      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1
+#   4. compute-sanitizer --tool memcheck on the two unit tests, where compute-sanitizer exists
 #   5. per-kernel GPU time of one training step of each architecture: ncu where it exists, else
 #      skipped with a line
 # Every log goes to OUTDIR/logs (OUTDIR: the argument, else $OUT when set, else gpu-check-out),
@@ -56,8 +56,8 @@ if [ -n "$from" ]; then
     export LD_LIBRARY_PATH="$from/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     # the tests call $ROOT/bin/TOOL and $ROOT/build/tests/TEST; the tools find the CUDA plugin at
     # ../build/ from their real path, so links into the pack are enough
-    if [ ! -e build ]; then ln -s "$from/build" build; fi
-    for t in "$from"/bin/*; do [ -e "bin/${t##*/}" ] || ln -s "$t" "bin/${t##*/}"; done
+    if [ ! -e build ] && [ -d "$from/build" ]; then ln -s "$from/build" build; fi
+    for t in "$from"/bin/*; do [ -e "$t" ] && [ ! -e "bin/${t##*/}" ] && ln -s "$t" "bin/${t##*/}"; done
     if [ -x "$from/bats/bin/bats" ] && ! command -v bats > /dev/null; then
         PATH="$from/bats/bin:$PATH"
         export DFS_BATS_LIB="$from/bats/lib/bats"
@@ -142,22 +142,20 @@ note() {
     esac
 }
 
-# ---- 1, 2: op tests, graph test, memcheck ----
+# ---- 1: op tests, graph test ----
 export DFS_REQUIRE_CUDA=$([ "$device" = cuda ] && echo 1 || echo 0)
 step test_cuda_ops 120 build/tests/test_cuda_ops
 step test_backend_graph 180 build/tests/test_backend_graph
-sanitizer=$(command -v compute-sanitizer || { [ -x /usr/local/cuda/bin/compute-sanitizer ] && echo /usr/local/cuda/bin/compute-sanitizer; })
-if [ "$device" != cuda ]; then
-    echo "memcheck|skipped|0|--device $device" >> "$rows"
-elif [ -n "$sanitizer" ]; then
-    # test_cuda_ops asks for 1 PiB on purpose (the out-of-memory path): memcheck reports that
-    # failed allocation too; invalid accesses are what count
-    step memcheck-test_cuda_ops 60 "$sanitizer" --tool memcheck build/tests/test_cuda_ops
-    step memcheck-test_backend_graph 90 "$sanitizer" --tool memcheck build/tests/test_backend_graph
-else
-    echo "memcheck|skipped|0|no compute-sanitizer on PATH or in /usr/local/cuda/bin" >> "$rows"
-fi
 unset DFS_REQUIRE_CUDA
+
+# ---- 2: the benchmark, ours with and without TF32 ----
+if [ -z "$python" ]; then
+    echo "gpu-bench|skipped|0|no python3 on PATH" >> "$rows"
+else
+    if [ "$device" = cuda ] && [ "$quick" = 0 ]; then size=(--size 256 --batch 32 --steps-scale 0.2); else size=(--size 32 --batch 2 --steps-scale 0.00001); fi
+    PYTHON=$python step gpu-bench 240 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 0,1 \
+        "${size[@]}" --out "$logs/gpu-bench.md" --raw "$logs/gpu-bench.tsv"
+fi
 
 # ---- 3: tool tests on the device ----
 if command -v bats > /dev/null; then
@@ -168,14 +166,25 @@ else
     echo "bats|skipped|0|no bats on PATH and none carried (bench/gpu-pack.sh packs it)" >> "$rows"
 fi
 
-# ---- 4: the benchmark, ours with and without TF32 ----
-if [ -z "$python" ]; then
-    echo "gpu-bench|skipped|0|no python3 on PATH" >> "$rows"
+# ---- 4: memcheck ----
+export DFS_REQUIRE_CUDA=$([ "$device" = cuda ] && echo 1 || echo 0)
+sanitizer=$(command -v compute-sanitizer || { [ -x /usr/local/cuda/bin/compute-sanitizer ] && echo /usr/local/cuda/bin/compute-sanitizer; })
+if [ "$device" != cuda ]; then
+    echo "memcheck|skipped|0|--device $device" >> "$rows"
+elif [ -n "$sanitizer" ]; then
+    # test_cuda_ops asks for 1 PiB on purpose (the out-of-memory path), which memcheck reports
+    # ("Program hit cudaErrorMemoryAllocation"); the step passes when the test passes and every
+    # other report is absent (invalid accesses, leaks, other API errors)
+    memcheck='"$1" --tool memcheck --leak-check full "$2"; rc=$?
+        ! grep -q "^not ok" "$3" 2>/dev/null || exit 1
+        [ "$rc" = 0 ] && exit 0
+        ! grep "^========= [A-Z]" "$3" | grep -v "COMPUTE-SANITIZER\|ERROR SUMMARY\|Program hit cudaErrorMemoryAllocation" | grep -q .'
+    step memcheck-test_cuda_ops 60 bash -c "$memcheck" sh "$sanitizer" build/tests/test_cuda_ops "$logs/memcheck-test_cuda_ops.log"
+    step memcheck-test_backend_graph 90 bash -c "$memcheck" sh "$sanitizer" build/tests/test_backend_graph "$logs/memcheck-test_backend_graph.log"
 else
-    if [ "$device" = cuda ] && [ "$quick" = 0 ]; then size=(--size 256 --batch 32 --steps-scale 0.2); else size=(--size 32 --batch 2 --steps-scale 0.00001); fi
-    PYTHON=$python step gpu-bench 240 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 0,1 \
-        "${size[@]}" --out "$logs/gpu-bench.md" --raw "$logs/gpu-bench.tsv"
+    echo "memcheck|skipped|0|no compute-sanitizer on PATH or in /usr/local/cuda/bin" >> "$rows"
 fi
+unset DFS_REQUIRE_CUDA
 
 # ---- 5: per-kernel time of one training step ----
 ncu=$(command -v ncu || { [ -x /usr/local/cuda/bin/ncu ] && echo /usr/local/cuda/bin/ncu; })
