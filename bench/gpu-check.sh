@@ -31,7 +31,7 @@
 # says which); 2 when something needed is missing (named in one line); 3 with --device cuda and no
 # usable CUDA device: the dry run, one line saying why, nothing run.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 2
+caller=$(pwd)
 from="" device=cuda quick=0 out="" tar_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -45,13 +45,18 @@ while [ $# -gt 0 ]; do
     esac
 done
 out=${out:-${OUT:-gpu-check-out}}
+# paths given are the caller's; the steps run in the repository root
+case "$out" in /*) ;; *) out=$caller/$out ;; esac
+case "$from" in /*|"") ;; *) from=$caller/$from ;; esac
+cd "$(dirname "$0")/.." || exit 2
 case "$device" in cuda|cpu|cpu-split) ;; *) echo "gpu-check.sh: --device: cuda, cpu or cpu-split, not '$device'" >&2; exit 2 ;; esac
 tools="synth pack train predict cam ace score ssim"
 tests="test_cuda_ops test_backend_graph test_cam"
 
 # ---- the binaries: from a pack, or this checkout's build ----
 if [ -n "$from" ]; then
-    from=$(cd "$from" 2>/dev/null && pwd) || { echo "gpu-check.sh: --from: no directory $from" >&2; exit 2; }
+    [ -d "$from" ] || { echo "gpu-check.sh: --from: no directory $from" >&2; exit 2; }
+    from=$(cd "$from" && pwd)
     [ -f "$from/MANIFEST" ] || { echo "gpu-check.sh: $from is not a pack of bench/gpu-pack.sh (no MANIFEST)" >&2; exit 2; }
     export LD_LIBRARY_PATH="$from/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     # the tests call $ROOT/bin/TOOL and $ROOT/build/tests/TEST; the tools find the CUDA plugin at

@@ -28,7 +28,7 @@ no_gpu() {
     assert_equal "$stderr" "gpu-check.sh: $TMP/notapack is not a pack of bench/gpu-pack.sh (no MANIFEST)"
     run --separate-stderr "$CHECK" --from nothere out
     [ "$status" -eq 2 ]
-    assert_equal "$stderr" "gpu-check.sh: --from: no directory nothere"
+    assert_equal "$stderr" "gpu-check.sh: --from: no directory $TMP/nothere"
     run --separate-stderr "$CHECK" --device tpu out
     [ "$status" -eq 2 ]
     assert_equal "$stderr" "gpu-check.sh: --device: cuda, cpu or cpu-split, not 'tpu'"
