@@ -4,9 +4,13 @@
 #
 #   bench/gpu-check.sh [--from DIR] [--device D] [--quick] [--tar-only] [OUTDIR]
 #
-#   1. DFS_REQUIRE_CUDA=1 build/tests/test_cuda_ops and build/tests/test_backend_graph
+#   1. DFS_REQUIRE_CUDA=1 build/tests/test_cuda_ops and build/tests/test_backend_graph (the
+#      default convolution path, then DFS_CUDNN=0 where cuDNN was found, then DFS_CUDA_TF32=1).
+#      cuDNN: DFS_CUDNN_PATH as given, else the folder of libcudnn.so.9 in the site-packages of
+#      the `python3` on PATH (PyTorch's nvidia wheels), and then test_cuda_ops must use it
 #   2. bench/gpu.sh: ours (nnbench) against PyTorch (bench/torchbench.py, the `python3` on PATH)
-#      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1
+#      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1,
+#      and with DFS_CUDNN=0 where cuDNN was found
 #   3. the train/predict/cam/ace tool tests (tests/60-train, 62-device, 55-cam, 65-ace.bats) with
 #      DFS_DEVICE=D, the tools' default device; with bats, or bats carried in DIR/bats; without
 #      either they are skipped with a line
@@ -39,7 +43,7 @@ while [ $# -gt 0 ]; do
     --device) device=${2:?}; shift 2 ;;
     --quick) quick=1; shift ;;
     --tar-only) tar_only=1; shift ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gpu-check.sh: unknown option $1" >&2; exit 2 ;;
     *) out=$1; shift ;;
     esac
@@ -147,10 +151,25 @@ note() {
     esac
 }
 
-# ---- 1: op tests, graph test ----
+# ---- cuDNN: the plugin loads it from DFS_CUDNN_PATH; a GPU machine's PyTorch wheels hold one ----
+if [ "$device" = cuda ] && [ -z "${DFS_CUDNN_PATH:-}" ] && [ -n "$python" ]; then
+    DFS_CUDNN_PATH=$("$python" -c '
+import glob, os, site, sys
+for sp in site.getsitepackages():
+    for f in sorted(glob.glob(sp + "/nvidia/**/libcudnn.so.9", recursive=True)):
+        print(os.path.dirname(f)); sys.exit(0)' 2>/dev/null)
+    [ -z "$DFS_CUDNN_PATH" ] || export DFS_CUDNN_PATH
+fi
+cudnn_note=${DFS_CUDNN_PATH:+DFS_CUDNN_PATH=$DFS_CUDNN_PATH}
+cudnn_note=${cudnn_note:-no cuDNN found beside python3: im2col + cuBLAS}
+echo "gpu-check.sh: $cudnn_note" >&2
+
+# ---- 1: op tests, graph test (the default path, then im2col, then TF32: the parity figures) ----
 export DFS_REQUIRE_CUDA=$([ "$device" = cuda ] && echo 1 || echo 0)
-step test_cuda_ops 120 build/tests/test_cuda_ops
-step test_backend_graph 180 build/tests/test_backend_graph
+DFS_REQUIRE_CUDNN=$([ -n "${DFS_CUDNN_PATH:-}" ] && echo 1 || echo 0) step test_cuda_ops 120 build/tests/test_cuda_ops
+step test_backend_graph 120 build/tests/test_backend_graph
+[ -z "${DFS_CUDNN_PATH:-}" ] || DFS_CUDNN=0 step test_backend_graph-im2col 120 build/tests/test_backend_graph
+DFS_CUDA_TF32=1 step test_backend_graph-tf32 120 build/tests/test_backend_graph
 unset DFS_REQUIRE_CUDA
 
 # ---- 2: the benchmark, ours with and without TF32 ----
@@ -159,6 +178,7 @@ if [ -z "$python" ]; then
 else
     if [ "$device" = cuda ] && [ "$quick" = 0 ]; then size=(--size 256 --batch 32 --steps-scale 0.2); else size=(--size 32 --batch 2 --steps-scale 0.00001); fi
     PYTHON=$python step gpu-bench 240 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 0,1 \
+        $([ -n "${DFS_CUDNN_PATH:-}" ] && echo --im2col) \
         "${size[@]}" --out "$logs/gpu-bench.md" --raw "$logs/gpu-bench.tsv"
 fi
 
@@ -213,6 +233,7 @@ fails=$(awk -F'|' '$2 != "pass" && $2 != "skipped"' "$rows" | wc -l)
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(($(date +%s) - t_start)) s in all"
     echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ -n "$from" ] && echo ", binaries from $from: $(head -1 "$from/MANIFEST")")"
     echo "- device: $device$([ "$device" = cuda ] && command -v nvidia-smi > /dev/null && echo ": $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -1)")"
+    echo "- cuDNN: $cudnn_note"
     echo "- python3: ${python:-none}$([ -n "$python" ] && "$python" -c 'import torch; print(", torch", torch.__version__)' 2>/dev/null)"
     echo "- steps not passed: $fails"
     echo
