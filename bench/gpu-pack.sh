@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 dest=${1:-.gpu}
 build=build-gpu
 limit_mib=60
-flags="-O2 -g -march=x86-64-v3 -Wno-psabi -Wl,--as-needed"
+flags="-O2 -g -march=x86-64-v3 -Wl,--as-needed"
 command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ] || {
     echo "gpu-pack.sh: nvcc not found (PATH or /usr/local/cuda/bin): the CUDA plugin cannot be built" >&2
     exit 1
