@@ -11,6 +11,7 @@
  * crossed (a mask, a parameter, a statistic) fails. */
 #include "check.h"
 #include "common.h"
+#include "analysis/ace.h"
 #include "nn/backend.h"
 #include "nn/gradcam.h"
 #include "nn/graph.h"
@@ -132,9 +133,62 @@ static void test_gradcam_batch(void)
     nn_graph_free(g);
 }
 
+/* ACE's interventions are made on the host: per batch the input goes up and the layer comes down
+ * (both phases); in phase B the tail graph's input (G copies of the layer) goes up and its
+ * first node comes back once, then each intervention (a group of up to G neurons at one value)
+ * puts the edited copies up and reads the tail's logits; the tail's parameters go up once. The
+ * count below is that schedule and nothing more. */
+static void test_ace_run(void)
+{
+    const nn_backend *split = nn_backend_open("cpu-split");
+    if (!split) return;
+    int a = 0;   /* meso4: its head after block4 is a tail graph */
+    nn_graph *g = build(a, split, NN_MEM_FORWARD);
+    int layer = nn_graph_find(g, "block4.relu");
+    CHECK(layer > 0, "meso4 has block4.relu");
+    if (layer <= 0) return;
+    int64_t h = archs[a].size, B = 2, n = 4;
+    ace_sample s = {.n = n, .h = h, .w = h, .seen = (uint64_t)n};
+    s.px = malloc((size_t)(n * h * h * 3));
+    for (int64_t i = 0; i < n * h * h * 3; i++) s.px[i] = (uint8_t)(i * 37 % 251);
+    ace_opts o;
+    ace_opts_default(&o);
+    o.batches = 1;
+    o.batch = (int)B;
+    o.steps = 2;
+    ace_result r;
+    nn_backend_split_traffic(NULL, NULL, 1);
+    CHECK(ace_run(g, nn_model_find("meso4"), layer, &s, &o, &r) == 0, "%s", dfs_error());
+    uint64_t up, down;
+    nn_backend_split_traffic(&up, &down, 1);
+    CHECK(r.tail == 1, "the tail graph is used");
+    int64_t S = nn_node_size(g, layer), C = g->nodes[layer].C, Cout = nn_graph_output_size(g);
+    int64_t G = C;   /* the tail's copies: every neuron of this small layer in one group */
+    uint64_t f = sizeof(float), xb = (uint64_t)(B * 3 * h * h) * f, lb = (uint64_t)(B * S) * f;
+    uint64_t groups = (uint64_t)((C + G - 1) / G), iv = groups * (uint64_t)o.steps;
+    /* the tail's parameters and statistics, once: those of every node after the layer */
+    uint64_t pb = 0;
+    for (int i = layer + 1; i < g->nnodes; i++) {
+        const nn_node *nd = &g->nodes[i];
+        const int ts[4] = {nd->w, nd->b, nd->rmean, nd->rvar};
+        for (int k = 0; k < 4; k++)
+            if (ts[k] >= 0) pb += (uint64_t)g->tensors[ts[k]].n * f;
+    }
+    /* phase A: one batch; phase B: one batch */
+    uint64_t want_up = pb + xb + xb + (uint64_t)G * lb + iv * (uint64_t)G * lb;
+    uint64_t want_down = lb + lb + (uint64_t)G * lb + iv * (uint64_t)(G * B * Cout) * f;
+    CHECK(up == want_up && down == want_down, "ace: %llu up (expected %llu), %llu down (expected %llu)",
+          (unsigned long long)up, (unsigned long long)want_up, (unsigned long long)down,
+          (unsigned long long)want_down);
+    ace_result_free(&r);
+    free(s.px);
+    nn_graph_free(g);
+}
+
 int main(void)
 {
     RUN(test_train_and_eval);
     RUN(test_gradcam_batch);
+    RUN(test_ace_run);
     return CHECK_DONE();
 }
