@@ -597,6 +597,33 @@ static void test_dropout(void)
     }
 }
 
+/* The masks the graph draws on the device (dropout_mask, counter_rng.h) equal the cpu's byte for
+ * byte: sizes around the four-value blocks and past one grid's worth of threads, several rates,
+ * keys and node streams. Guard bytes catch a write past n. */
+static void test_dropout_mask(void)
+{
+    static const int64_t sizes[] = {1, 3, 4, 5, 1237, 1 << 20, (1 << 22) + 7};
+    static const float rates[] = {0.5f, 0.3f, 0.0f, 1.0f};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int64_t n = sizes[s];
+        for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+            uint64_t key = 0x9e3779b97f4a7c15ull * (s + 1) + r;
+            uint32_t node = (uint32_t)(17 * s + r);
+            uint8_t *mask = hmem((size_t)n), *back = hmem((size_t)n);
+            nn_dropout_mask(mask, rates[r], n, key, node);
+            uint8_t *gmask = dmem((size_t)n);
+            DEV->dropout_mask(gmask, rates[r], n, key, node);
+            CHECK(DEV->download(back, gmask, (size_t)n) == 0, "download: %s", DEV->last_error());
+            CHECK(DEV->sync() == 0, "sync: %s", DEV->last_error());
+            int64_t diff = 0;
+            for (int64_t i = 0; i < n; i++) diff += mask[i] != back[i];
+            CHECK(diff == 0, "dropout_mask n %lld rate %.1f: %lld of the device's bytes differ from the cpu's",
+                  (long long)n, rates[r], (long long)diff);
+            release_all();
+        }
+    }
+}
+
 static void test_drop_connect(void)
 {
     for (int variant = 0; variant < 2; variant++) {
@@ -891,6 +918,7 @@ int main(void)
     T(test_pool);
     T(test_global_avgpool);
     T(test_dropout);
+    T(test_dropout_mask);
     T(test_drop_connect);
     T(test_concat);
     T(test_add);

@@ -284,6 +284,7 @@ extern "C" __attribute__((visibility("default"))) const nn_backend *dfs_cuda_bac
             t->avgpool_backward = avgpool_backward;
             t->global_avgpool_forward = global_avgpool_forward;
             t->global_avgpool_backward = global_avgpool_backward;
+            t->dropout_mask = dropout_mask;
             t->dropout_apply = dropout_apply;
             t->dropout_backward = dropout_backward;
             t->drop_connect_apply = drop_connect_apply;

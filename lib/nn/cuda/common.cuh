@@ -136,6 +136,7 @@ void avgpool_backward(float *din, const float *dout, const nn_pool *p);
 void global_avgpool_forward(float *out, const float *in, int64_t N, int64_t C, int64_t HW);
 void global_avgpool_backward(float *din, const float *dout, int64_t N, int64_t C, int64_t HW);
 
+void dropout_mask(uint8_t *mask, float rate, int64_t n, uint64_t key, uint32_t node);
 void dropout_apply(float *out, const uint8_t *mask, const float *in, float rate, int64_t n);
 void dropout_backward(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
 void drop_connect_apply(float *out, const uint8_t *keep, const float *in, float rate, int64_t N, int64_t per_sample);
