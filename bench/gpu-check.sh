@@ -31,6 +31,7 @@
 #
 # The steps share one time budget (GPU_CHECK_BUDGET seconds, default 540): a step gets what is
 # left at most, and a step that would start with under 15 s left is skipped with a line.
+# GPU_CHECK_BATS: the tool test files of step 3 (default "60-train 62-device 55-cam 65-ace").
 # Exit status: 0 when every step ran and passed; 1 when a step failed or timed out (summary.md
 # says which); 2 when something needed is missing (named in one line); 3 with --device cuda and no
 # usable CUDA device: the dry run, one line saying why, nothing run.
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     --device) device=${2:?}; shift 2 ;;
     --quick) quick=1; shift ;;
     --tar-only) tar_only=1; shift ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gpu-check.sh: unknown option $1" >&2; exit 2 ;;
     *) out=$1; shift ;;
     esac
@@ -184,7 +185,7 @@ fi
 
 # ---- 3: tool tests on the device ----
 if command -v bats > /dev/null; then
-    for f in 60-train 62-device 55-cam 65-ace; do
+    for f in ${GPU_CHECK_BATS:-60-train 62-device 55-cam 65-ace}; do
         DFS_DEVICE=$device step "bats-$f" 100 bats --tap "tests/$f.bats"
     done
 else
