@@ -3,7 +3,7 @@
 # against PyTorch with cuDNN on the same GPU, in one run (issue 11).
 #
 #   bench/gpu.sh [--archs a,b,...] [--size S] [--batch N] [--reps R] [--steps-scale F] [--out FILE]
-#                [--tf32 0,1] [--im2col] [--prebuilt] [--device D] [--raw FILE]
+#                [--tf32 0,1] [--cudnn] [--prebuilt] [--device D] [--raw FILE]
 #
 # Ours: bench/nnbench.c with DEVICE cuda (the library's graph on the cuda backend, random data in
 # memory). Theirs: bench/torchbench.py --device cuda (the PyTorch definitions of
@@ -16,14 +16,14 @@
 # --tf32 0,1: ours once per value of DFS_CUDA_TF32 (rows ours, ours-tf32). --prebuilt: use
 # build/bench/nnbench and build/libdfs_cuda.so as they are (binaries from bench/gpu-pack.sh).
 # --device cpu|cpu-split: the same runs on the cpu (trying the script without a GPU).
-# --im2col: ours also with DFS_CUDNN=0 (rows ours-im2col: the convolutions as im2col + cuBLAS
-#   where cuDNN is found), in float32, and a table of the two paths.
+# --cudnn: ours also with DFS_CUDNN=1 (rows ours-cudnn: the convolutions through cuDNN where the
+#   plugin finds it, DFS_CUDNN_PATH), in float32, and a table of the two paths.
 # --raw FILE: the raw measurements (who, arch, mode, img/s) as TSV too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmdline="bench/gpu.sh $*"
 archs=meso4,mesoinception4,shallownet,xception,efficientnet-b0
-size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 im2col=0 prebuilt=0 device=cuda raw=""
+size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 cudnn=0 prebuilt=0 device=cuda raw=""
 python=${PYTHON:-python3}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --steps-scale) scale=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --tf32) tf32=$2; shift 2 ;;
-    --im2col) im2col=1; shift ;;
+    --cudnn) cudnn=1; shift ;;
     --prebuilt) prebuilt=1; shift ;;
     --device) device=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
@@ -87,9 +87,9 @@ steps_for() {   # timed steps per run at 256x256, batch 32, scaled by --steps-sc
 measure() {   # who arch mode steps
     local who=$1 arch=$2 mode=$3 steps=$4 line ips
     case "$who" in
-    ours) line=$(DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-im2col) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-tf32) line=$(DFS_CUDA_TF32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-cudnn) line=$(DFS_CUDNN=1 DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-tf32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
     *) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device") ;;
     esac
     read -r _ _ _ _ _ _ ips _ <<< "$line"
@@ -100,7 +100,7 @@ measure() {   # who arch mode steps
 gpu_name=$(build/bench/nnbench meso4 32 1 infer 1 0 "$device" 2>&1 >/dev/null | sed -n 's/^nnbench: device cuda: //p')
 ours_runs=(ours)
 case "$tf32" in 0) ;; 1) ours_runs=(ours-tf32) ;; 0,1|1,0) ours_runs=(ours ours-tf32) ;; *) echo "gpu.sh: --tf32: 0, 1 or 0,1" >&2; exit 2 ;; esac
-[ "$im2col" = 0 ] || ours_runs+=(ours-im2col)
+[ "$cudnn" = 0 ] || ours_runs+=(ours-cudnn)
 IFS=, read -r -a arch_list <<< "$archs"
 for arch in "${arch_list[@]}"; do
     ts=$(steps_for "$arch" train) is=$(steps_for "$arch" infer)
@@ -144,13 +144,13 @@ if ours == "ours" and any(r[0] == "ours-tf32" for r in rows):
         t = [med(w, a, "train") for w in ("ours-tf32", "ours")]
         i = [med(w, a, "infer") for w in ("ours-tf32", "ours")]
         print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[0] / t[1]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[0] / i[1]:.2f} |")
-if any(r[0] == "ours-im2col" for r in rows):
-    print("\nOurs with DFS_CUDNN=0 (im2col + cuBLAS) against the default path (the device line says which ran), float32:\n")
-    print("| arch | train img/s im2col | default | default / im2col | infer img/s im2col | default | default / im2col |")
+if any(r[0] == "ours-cudnn" for r in rows):
+    print("\nOurs with DFS_CUDNN=1 (cuDNN where found) against im2col + cuBLAS, float32:\n")
+    print("| arch | train img/s im2col | cuDNN | cuDNN / im2col | infer img/s im2col | cuDNN | cuDNN / im2col |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for a in archs:
-        t = [med(w, a, "train") for w in ("ours-im2col", "ours")]
-        i = [med(w, a, "infer") for w in ("ours-im2col", "ours")]
+        t = [med(w, a, "train") for w in ("ours", "ours-cudnn")]
+        i = [med(w, a, "infer") for w in ("ours", "ours-cudnn")]
         print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[1] / i[0]:.2f} |")
 EOF
 

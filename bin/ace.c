@@ -46,7 +46,7 @@ static const char usage[] =
     "                     else cpu), cpu or cuda (fails without a usable GPU); cpu-split is a test\n"
     "                     device (cpu ops on separate memory, results equal cpu's)\n"
     "                     DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"
-    "  --verbose          name the device on stderr even when it is the cpu\n"
+    "  --verbose          name the device on stderr (without it, only a GPU that auto chose is named)\n"
     "\n"
     "Overlap mode: for each K of --top, the number of neurons among the top K of exactly j of the\n"
     "n files (j = 1..n), the number expected by chance, N C(n,j) p^j (1-p)^(n-j) with p = K/N, if\n"

@@ -44,7 +44,7 @@ static const char usage[] =
     "                    found, else cpu), cpu or cuda (fails without a usable GPU); cpu-split\n"
     "                    is a test device (cpu ops on separate memory, results equal cpu's)\n"
     "                    DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"
-    "  --verbose         name the device on stderr even when it is the cpu\n"
+    "  --verbose         name the device on stderr (without it, only a GPU that auto chose is named)\n"
     "  -o FILE           write the stream to FILE (default stdout)\n"
     "  -h, --help        show this help\n"
     "\n"

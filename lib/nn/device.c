@@ -20,7 +20,7 @@ const nn_backend *nn_device_open(const char *device, int verbose)
         dfs_die("%s: unknown device '%s' (auto, cpu, cuda; cpu-split for tests)", from, device);
     const nn_backend *be = nn_backend_open(device);
     if (!be) dfs_die_error();
-    if (!strcmp(be->name, "cuda") || verbose) {
+    if (verbose || (!strcmp(device, "auto") && strcmp(be->name, "cpu"))) {
         if (strcmp(be->name, be->device_name)) fprintf(stderr, "%s: device %s: %s\n", dfs_progname, be->name, be->device_name);
         else fprintf(stderr, "%s: device %s\n", dfs_progname, be->name);
     }

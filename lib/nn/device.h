@@ -7,8 +7,10 @@
  *              names another: tests/run.sh sets cpu, so the suite checks the oracle everywhere)
  *   cpu-split  a TEST device: the cpu ops on memory of their own, so that every transfer a GPU
  *              needs happens (backend.c); results are the cpu's bit for bit
- * A GPU in use is named on stderr in one line ("train: device cuda: NVIDIA H100 ... (sm_90,
- * 79 GiB)"); the cpu is named only when verbose, so pipes stay quiet. */
+ * A GPU that auto chose is named on stderr in one line ("train: device cuda: NVIDIA H100 ...
+ * (sm_90, 79 GiB), conv im2col"), so nobody wonders where a run went; a device asked for by name
+ * (--device, DFS_DEVICE) and the cpu are named only when verbose, so pipes stay quiet and a tool's
+ * messages read the same on every device. */
 #ifndef DFS_NN_DEVICE_H
 #define DFS_NN_DEVICE_H
 
@@ -19,7 +21,7 @@
     "                 else cpu), cpu or cuda (fails without a usable GPU); cpu-split is a test\n"  \
     "                 device (cpu ops on separate memory, results equal cpu's)\n"                  \
     "                 DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"          \
-    "  --verbose      name the device on stderr even when it is the cpu\n"
+    "  --verbose      name the device on stderr (without it, only a GPU that auto chose is named)\n"
 
 /* The backend for a --device value (NULL: $DFS_DEVICE, else auto), or dfs_die with the reason. */
 const nn_backend *nn_device_open(const char *device, int verbose);

@@ -18,7 +18,8 @@
  * nvidia/cudnn/lib), then the loader's default search path, then $CUDA_PATH/lib64 and
  * /usr/local/cuda/lib64. libcudnn.so.9 loads its sub-libraries (libcudnn_cnn.so.9 holds the
  * convolutions) by soname; those found in the same folder are opened first, so that a folder
- * outside the loader's path works too. DFS_CUDNN=0 skips cuDNN altogether; DFS_CUDNN_DEPTHWISE=0
+ * outside the loader's path works too. cuDNN is used only with DFS_CUDNN=1 (see cudnn_start);
+ * DFS_CUDNN_ALGOS=all lets it choose FFT and Winograd algorithms too; DFS_CUDNN_DEPTHWISE=0
  * keeps depthwise convolutions on conv.cu's own kernels (to compare their speed with cuDNN's).
  *
  * Padding: the legacy descriptors take one pad per axis, applied on both sides. Our convolutions
@@ -108,6 +109,7 @@ static struct {
 } dnn;
 
 static dnnHandle handle;
+static bool all_algos;       /* DFS_CUDNN_ALGOS=all: FFT and Winograd algorithms allowed too */
 static bool depthwise_off;   /* DFS_CUDNN_DEPTHWISE=0: depthwise convolutions keep to conv.cu's kernels */
 bool cudnn_on;
 char cudnn_why[96];   /* the device line's words on the convolution path */
@@ -185,11 +187,16 @@ void cudnn_start(void)
 {
     cudnn_on = false;
     cudnn_why[0] = '\0';
-    const char *off = getenv("DFS_CUDNN");
-    if (off && !strcmp(off, "0")) {
-        snprintf(cudnn_why, sizeof cudnn_why, "im2col (DFS_CUDNN=0)");
+    /* opt-in until bench/gpu-check.sh has passed with it: on the H200 (2026-12-04) the
+     * fastest algorithms cuDNN found for some weight gradients (FFT, Winograd) missed float32's
+     * tolerance, and cuDNN gained at most 1.22x over im2col (bench/gpu.md) */
+    const char *use = getenv("DFS_CUDNN");
+    if (!use || strcmp(use, "1")) {
+        snprintf(cudnn_why, sizeof cudnn_why, "im2col (%s)", use && !strcmp(use, "0") ? "DFS_CUDNN=0" : "DFS_CUDNN=1 for cuDNN");
         return;
     }
+    const char *algos = getenv("DFS_CUDNN_ALGOS");
+    all_algos = algos && !strcmp(algos, "all");
     char why[512] = "", dir_why[512] = "";
     void *h = NULL;
     const char *dir = getenv("DFS_CUDNN_PATH");
@@ -301,13 +308,29 @@ static plan *plan_for(const char *op, const nn_conv *c)
     return p;
 }
 
-/* The fastest usable result: succeeded, no tensor-op math unless TF32 is on, deterministic if
- * any such is usable. -1 when none. */
-static int choose(const dnnAlgoPerf *r, int n)
+enum { FWD, BWD_DATA, BWD_FILTER };
+
+/* FFT and Winograd algorithms transform the operands, and their rounding is not float32's: on the
+ * H200 a Winograd or FFT weight gradient of a 3x3 convolution differed from the cpu by 2e-3
+ * relative, 100 times the im2col path. Enum values from cuDNN 9's cudnn_ops_v9.h
+ * (cudnnConvolutionFwdAlgo_t FFT 4, FFT_TILING 5, WINOGRAD 6, WINOGRAD_NONFUSED 7;
+ * BwdDataAlgo FFT 2, FFT_TILING 3, WINOGRAD 4, WINOGRAD_NONFUSED 5; BwdFilterAlgo FFT 2,
+ * WINOGRAD 4, WINOGRAD_NONFUSED 5, FFT_TILING 6). */
+static bool transforms(int d, int algo)
+{
+    if (d == FWD) return algo >= 4;
+    if (d == BWD_DATA) return algo >= 2;
+    return algo == 2 || algo >= 4;
+}
+
+/* The fastest usable result: succeeded, no tensor-op math unless TF32 is on, no FFT or Winograd
+ * unless DFS_CUDNN_ALGOS=all, deterministic if any such is usable. -1 when none. */
+static int choose(int d, const dnnAlgoPerf *r, int n)
 {
     int any = -1;
     for (int i = 0; i < n; i++) {
         if (r[i].status != 0) continue;
+        if (!all_algos && transforms(d, r[i].algo)) continue;
         if (!tf32 && (r[i].mathType == DNN_TENSOR_OP_MATH || r[i].mathType == DNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
             continue;
         if (r[i].determinism == DNN_DETERMINISTIC) return i;
@@ -315,8 +338,6 @@ static int choose(const dnnAlgoPerf *r, int n)
     }
     return any;
 }
-
-enum { FWD, BWD_DATA, BWD_FILTER };
 
 /* Find (once) the algorithm of direction d, and set the math type it was timed with: 1 ready,
  * 0 failed (error recorded), -1 cuDNN has no usable algorithm (or its search failed) for this
@@ -333,7 +354,7 @@ static int prepare(const char *op, plan *p, int d)
                        : d == BWD_DATA
                            ? dnn.FindConvolutionBackwardDataAlgorithm(handle, p->w, p->y, p->conv, p->x, 16, &n, r)
                            : dnn.FindConvolutionBackwardFilterAlgorithm(handle, p->x, p->y, p->conv, p->w, 16, &n, r);
-        int i = st == 0 ? choose(r, n) : -1;
+        int i = st == 0 ? choose(d, r, n) : -1;
         if (i < 0) {
             (void)cudaGetLastError();
             p->refused[d] = true;
