@@ -63,8 +63,25 @@ comma     := ,
 define timed
 @: dfs-build $@
 @mkdir -p $(dir $@) $(R)
-@s=$$(date +%s.%N); $(2) && e=$$(date +%s.%N) && awk -v s=$$s -v e=$$e -v st=$(1) -v t='$(patsubst $(R)/%,%,$@)' 'BEGIN { printf "%s\t%s\t%.3f\t%.3f\t%.2f\n", st, t, s, e, e - s }' >> $(R)/timings.tsv
+@s=$$(date +%s.%N); $(2) && e=$$(date +%s.%N) && awk -v s=$$s -v e=$$e -v st=$(1) -v t='$(patsubst $(R)/%,%,$@)' 'BEGIN { printf "%s\t%s\t%.3f\t%.3f\t%.2f\n", st, t, s, e, e - s }' >> $(R)/timings.tsv$(if $(filter 1,$(PROGRESS)), && $(PROGRESS_SH) done $(R) '$(patsubst $(R)/%,%,$@)' $$s $$e)
 endef
+# Progress (make study): a line on stderr per finished target, "study: [done/total] TARGET
+# SECONDS, about T left" (pipelines/progress.sh); a training's own progress bar shows when stderr
+# is a terminal. When the goal is study (and make neither only prints nor asks, -n/-q), the
+# out-of-date targets are counted first with a dry run (PROGRESS=0: no count within it), and the
+# recipes, here or in the fan-out's makes, report with PROGRESS=1.
+PROGRESS_SH := $(ROOT)/pipelines/progress.sh
+PROGRESS ?=
+ifeq ($(PROGRESS),)
+ifneq ($(filter study,$(or $(MAKECMDGOALS),study)),)
+MAKE_LETTERS := $(filter-out -%,$(firstword $(MAKEFLAGS)))
+ifeq ($(findstring n,$(MAKE_LETTERS))$(findstring q,$(MAKE_LETTERS))$(FANOUT_DRY),)
+PROGRESS_N := $(shell mkdir -p $(R) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -n --no-print-directory -f $(ROOT)/pipelines/study.mk $(MAKEOVERRIDES) FANOUT=0 PROGRESS=0 study | $(PROGRESS_SH) init $(R))
+$(shell echo 'study: $(if $(filter 0,$(PROGRESS_N)),nothing to make,$(PROGRESS_N) targets to make) in $(R)' >&2)
+override PROGRESS := 1
+endif
+endif
+endif
 
 # Every file is named here, so none is intermediate: a deleted one is rebuilt (with what reads
 # it) and none is removed after the run.
@@ -77,9 +94,9 @@ ifeq ($(FANOUT),1)
 # waves made, so make's graph still decides what is out of date.
 study:
 	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' FANOUT_DRY='$(FANOUT_DRY)' \
-	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 $(MAKEOVERRIDES)' \
+	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) $(MAKEOVERRIDES)' \
 	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
-	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study)
+	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) PARALLELISM='$(FANOUT_NOTE)' study)
 FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS), one GPU per job of $(GPUS)) in waves, then make
 else
 study: $(R)/report.md $$(ALL_FILES)
