@@ -76,7 +76,7 @@ ifeq ($(PROGRESS),)
 ifneq ($(filter study,$(or $(MAKECMDGOALS),study)),)
 MAKE_LETTERS := $(filter-out -%,$(firstword $(MAKEFLAGS)))
 ifeq ($(findstring n,$(MAKE_LETTERS))$(findstring q,$(MAKE_LETTERS))$(FANOUT_DRY),)
-PROGRESS_N := $(shell mkdir -p $(R) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -n --no-print-directory -f $(ROOT)/pipelines/study.mk $(MAKEOVERRIDES) FANOUT=0 PROGRESS=0 study | $(PROGRESS_SH) init $(R))
+PROGRESS_N := $(shell mkdir -p $(R) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -n $(if $(findstring B,$(MAKE_LETTERS)),-B) --no-print-directory -f $(ROOT)/pipelines/study.mk $(MAKEOVERRIDES) FANOUT=0 PROGRESS=0 study | $(PROGRESS_SH) init $(R))
 $(shell echo 'study: $(if $(filter 0,$(PROGRESS_N)),nothing to make,$(PROGRESS_N) targets to make) in $(R)' >&2)
 override PROGRESS := 1
 endif
@@ -190,7 +190,12 @@ images_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1
 EXTRACT_OPTS = --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) $(if $(FACE_DETECTOR),--detector $(FACE_DETECTOR)) \
   $(if $(MIN_NEIGHBORS),--min-neighbors $(MIN_NEIGHBORS))
 NOT_EMPTY = { test -s $@ || { echo "study: $@: an empty set (no faces, or no real or no fake images kept): stopping" >&2; exit 1; }; }
-EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) \
+# FACES: crop's account of the set, DIR/SET.faces.tsv (extract-set.sh --faces; report.md); a
+# training set extracted in two parts (real, fake) adds theirs up
+FACES = --faces $(@:.dft=.faces.tsv)
+FACES_SUM = awk -F'\t' 'FNR == 1 { h = $$0; next } { for (i = 1; i <= NF; i++) t[i] += $$i; n = NF } \
+  END { print h; for (i = 1; i <= n; i++) printf "%d%s", t[i], (i < n ? "\t" : "\n") }' $(1) > $(@:.dft=.faces.tsv).tmp && mv $(@:.dft=.faces.tsv).tmp $(@:.dft=.faces.tsv)
+EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) $(FACES) \
   || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft && $(NOT_EMPTY)
 # Training sets: FRAMES_REAL_TRAIN frames per real video, FRAMES_FAKE_TRAIN per fake (default
 # FRAMES): FF++ has 720 real and 720 F2F training videos, so 16,000 balanced images need 12 frames
@@ -199,8 +204,9 @@ FRAMES_REAL_TRAIN ?= $(FRAMES)
 FRAMES_FAKE_TRAIN ?= $(FRAMES)
 EXTRACT_TRAIN = $(if $(filter $(FRAMES)/$(FRAMES),$(FRAMES_REAL_TRAIN)/$(FRAMES_FAKE_TRAIN)),$(call EXTRACT,$(TRAIN_IMAGES)),\
   for l in real fake; do awk -F'\t' -v l=$$l 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "label") c = i; print; next } $$c == l' $< > $@.$$l.tsv || exit 1; done && \
-  { $(EXTRACT_SH) $@.real.tsv $@.real.dft -n $(FRAMES_REAL_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
-  { $(EXTRACT_SH) $@.fake.tsv $@.fake.dft -n $(FRAMES_FAKE_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
+  { $(EXTRACT_SH) $@.real.tsv $@.real.dft -n $(FRAMES_REAL_TRAIN) $(EXTRACT_OPTS) --faces $@.real.faces || [ $$? -eq 2 ]; } && \
+  { $(EXTRACT_SH) $@.fake.tsv $@.fake.dft -n $(FRAMES_FAKE_TRAIN) $(EXTRACT_OPTS) --faces $@.fake.faces || [ $$? -eq 2 ]; } && \
+  $(call FACES_SUM,$@.real.faces $@.fake.faces) && \
   $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(TRAIN_IMAGES) $@.real.dft $@.fake.dft -o $@ && rm $@.real.* $@.fake.* && $(NOT_EMPTY))
 # Every manifest before any extraction: a set with no videos stops the study at once, not at the
 # analysis that first reads it after all the training.
@@ -221,7 +227,7 @@ FRAMES_I := $(shell echo $$((2 * $(FRAMES))))
 endif
 TEST_IMAGES_I ?= $(TEST_IMAGES)
 $(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft: $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(DATA_TRAIN) $(DATA_AUG) $(REAL_TOOLS) $(LEAK_SH)
-	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) \
+	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) $(FACES) \
 	  || [ $$? -eq 2 ]; } && $(LEAK_SH) --manifests $(R)/data/manifests $(call leak_sets,train,$(DATA_TRAIN) $(DATA_AUG)) \
 	  --test $*=$@.raw.dft --list-leaks $@.drop > /dev/null && \
 	  $(BIN)/pack --drop-keys $@.drop --shuffle --seed $(SEED) --balance --take $(TEST_IMAGES_I) $@.raw.dft -o $@ && rm $@.raw.dft $@.drop && $(NOT_EMPTY))
