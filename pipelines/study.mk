@@ -258,11 +258,15 @@ $(R)/data/sets.tsv: $(SETS_TRAIN) $(DATA_TEST) $(ROOT)/pipelines/leak-check.sh $
 # stage 1 (k = 1, 4): from scratch on CELEB or F2F; stages 2/3 (transfer, merge) start from
 # model 1 (4) and alternate batches of the training set and FSNT, as the study's scripts
 # EPOCHS1_<arch> / EPOCHS23_<arch> in a profile override the epochs of one architecture
+# BN_RECALIBRATE=N (empty: off, as the study): train --bn-recalibrate N, the batchnorm statistics
+# recomputed exactly over N training batches (0: all) before each validation and save
+BN_RECALIBRATE ?=
+BN_FLAG = $(if $(BN_RECALIBRATE),--bn-recalibrate $(BN_RECALIBRATE))
 TRAIN1 = $(BIN)/train --arch $(2) --train $(R)/data/train/$(1).dft --val $(R)/data/val/$(1).dft \
-  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) -q
+  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q
 TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft --mix $(R)/data/train/FSNT.dft \
   --val $(R)/data/val/$(1).dft --val-mix $(R)/data/val/FSNT.dft \
-  --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) -q
+  --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q
 # train writes STEM.part.ckpt (+ .part.last.ckpt, .part.log.tsv), renamed to the target's names
 # only when it finished: a killed training never leaves a checkpoint that make takes for done.
 # A partial state newer than every prerequisite is that of an interrupted run: it resumes.
@@ -449,7 +453,7 @@ $(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
-	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' BN_RECALIBRATE='$(BN_RECALIBRATE)' \
 	  TRAIN_IMAGES='$(TRAIN_IMAGES)' VAL_IMAGES='$(VAL_IMAGES)' TEST_IMAGES='$(TEST_IMAGES)' TEST_IMAGES_I='$(TEST_IMAGES_I)' \
 	  AUG_IMAGES_train='$(AUG_IMAGES_train)' AUG_IMAGES_val='$(AUG_IMAGES_val)' \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \
