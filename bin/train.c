@@ -62,6 +62,11 @@ static const char usage[] =
     "                  unless DFS_CUDA_TF32=1 (TF32 tensor cores: faster, less exact)\n"
     "  --verbose       name the device on stderr (without it, only a GPU that auto chose is named)\n"
     "  --progress      live progress bar even when stderr is not a terminal\n"
+    "  --bn-recalibrate N  before each validation (and so before each save), replace every\n"
+    "                  batchnorm's running mean and variance by the exact statistics of its input\n"
+    "                  over the first N batches of --train in file order (0: the whole set), the\n"
+    "                  network in training mode (\"precise BN\"; frozen batchnorms are left alone).\n"
+    "                  Off by default: the study's Keras keeps the momentum averages only\n"
     "  -q, --quiet     no per-epoch lines on stderr\n"
     "  -h, --help      show this help\n"
     "\n"
@@ -108,7 +113,7 @@ static void parse_args(int argc, char **argv, train_args *a)
         if (!strcmp(f, "-q") || !strcmp(f, "--quiet")) { o->quiet = 1; continue; }
         static const char *const valued[] = {"--arch", "--size", "--train", "--val", "-o", "--from", "--mode",
                                              "--mix", "--val-mix", "--epochs", "--batch", "--steps", "--lr",
-                                             "--loss", "--seed", "--threads", "--log", "--device", NULL};
+                                             "--loss", "--seed", "--threads", "--log", "--device", "--bn-recalibrate", NULL};
         int k = 0;
         while (valued[k] && strcmp(valued[k], f)) k++;
         if (!valued[k]) dfs_die("unknown argument '%s' (see --help)", f);
@@ -126,7 +131,10 @@ static void parse_args(int argc, char **argv, train_args *a)
         else if (!strcmp(f, "--epochs")) epochs = dfs_arg_long(f, v, 1, 1000000);
         else if (!strcmp(f, "--batch")) batch = dfs_arg_long(f, v, 1, 65536);
         else if (!strcmp(f, "--steps")) steps = dfs_arg_long(f, v, 1, 100000000);
-        else if (!strcmp(f, "--lr")) o->lr = dfs_arg_double(f, v, 1e-12, 1e30);
+        else if (!strcmp(f, "--bn-recalibrate")) {
+            o->bn_recalibrate = 1;
+            o->bn_batches = dfs_arg_long(f, v, 0, 1000000000);
+        } else if (!strcmp(f, "--lr")) o->lr = dfs_arg_double(f, v, 1e-12, 1e30);
         else if (!strcmp(f, "--loss")) {
             if (strcmp(v, "mse") && strcmp(v, "bce")) dfs_die("--loss: '%s' is not mse or bce", v);
             o->loss = v;

@@ -11,7 +11,7 @@ usage() {
     cat <<'USAGE'
 usage: pipelines/extract-set.sh MANIFEST OUT.dft [-n 10] [--size 256] [--jobs N]
                                 [--root DIR] [--detector hog|haar] [--min-face PX] [--min-neighbors N]
-                                [--no-crop]
+                                [--no-crop] [--faces FILE]
 
 Turn the videos of a video manifest (formats/video-manifest.md, as pipelines/manifest.sh writes
 it) into one tensor stream of face crops: for each video N evenly spaced frames (frame-extract),
@@ -37,6 +37,10 @@ options:
       --min-face PX smallest face crop searches for (crop's --min-face; default crop's 40)
       --min-neighbors N  detections a face needs (crop's --min-neighbors; default crop's):
                     higher keeps fewer non-faces on cluttered backgrounds
+      --faces FILE  write what crop found, a TSV with a header and one line: videos,
+                    videos_without_face (no frame of the video had one),
+                    videos_missing_frames (some frame had none), frames (decoded),
+                    frames_without_face (left out of OUT.dft); written with OUT.dft
       --no-crop     skip face detection and cropping (for frames that are already faces)
   -h, --help        this help
 
@@ -48,7 +52,7 @@ USAGE
 
 die() { echo "$me: $*" >&2; exit 1; }
 
-manifest= out= frames=10 size=256 jobs=1 root= minface= minnb= detector= crop=1
+manifest= out= frames=10 size=256 jobs=1 root= minface= minnb= detector= crop=1 faces=
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
         --detector) [ $# -ge 2 ] || die "$1 needs a value"; detector=$2; shift 2 ;;
         --min-neighbors) [ $# -ge 2 ] || die "$1 needs a value"; minnb=$2; shift 2 ;;
         --no-crop) crop=0; shift ;;
+        --faces) [ $# -ge 2 ] || die "$1 needs a value"; faces=$2; shift 2 ;;
         -*) die "unknown option '$1' (see --help)" ;;
         *) if [ -z "$manifest" ]; then manifest=$1
            elif [ -z "$out" ]; then out=$1
@@ -123,12 +128,28 @@ extract() {
 }
 
 if [ "$crop" = 1 ]; then
-    extract | "$bin/crop" --size "$size" -j "$jobs" ${detector:+--detector "$detector"} ${minface:+--min-face "$minface"} ${minnb:+--min-neighbors "$minnb"} |
-        "$bin/pack" --relabel "$manifest" -o "$tmp/out.dft" || exit 1
+    # crop's stderr is kept for --faces (its 'crop: KEY: no face' lines), then passed on
+    extract | "$bin/crop" --size "$size" -j "$jobs" ${detector:+--detector "$detector"} ${minface:+--min-face "$minface"} ${minnb:+--min-neighbors "$minnb"} 2> "$tmp/crop.err" |
+        "$bin/pack" --relabel "$manifest" -o "$tmp/out.dft"
+    rc=$?
+    cat "$tmp/crop.err" >&2
+    [ $rc -eq 0 ] || exit 1
 else
     extract | "$bin/pack" --relabel "$manifest" --size "$size" -o "$tmp/out.dft" || exit 1
 fi
 status=$(cat "$tmp/extract-status")
 [ -s "$tmp/out.dft" ] || die "$manifest: no frames came out (no video decoded, or no face found)"
+if [ -n "$faces" ]; then
+    [ "$crop" = 1 ] || die "--faces needs face detection (not --no-crop)"
+    # a key is VIDEO/fNN: a video's frames share the key up to the last '/'
+    { "$bin/pack" --list "$tmp/out.dft" | awk -F'\t' '{ print "face\t" $2 }'
+      sed -n 's/^crop: \(.*\): no face$/none\t\1/p' "$tmp/crop.err"; } |
+    awk -F'\t' '{ v = $2; sub(/\/[^\/]*$/, "", v); if (!(v in seen)) { seen[v] = 1; nv++ }
+                  nf++; if ($1 == "face") has[v] = 1; else { nof++; miss[v] = 1 } }
+        END { for (v in seen) { if (!(v in has)) vnone++; if (v in miss) vmiss++ }
+              print "videos\tvideos_without_face\tvideos_missing_frames\tframes\tframes_without_face"
+              printf "%d\t%d\t%d\t%d\t%d\n", nv, vnone, vmiss, nf, nof }' > "$tmp/faces.tsv" || exit 1
+    mv -f "$tmp/faces.tsv" "$faces" || die "$faces: cannot write"
+fi
 mv -f "$tmp/out.dft" "$out" || die "$out: cannot write"
 exit "$status"

@@ -33,8 +33,12 @@ set style histogram cluster gap 1
 set style fill solid 0.8 border -1
 set ylabel "% of images"
 set yrange [0:105]
-set xtics nomirror
-set key top right
+# labels such as MesoInception4-6 side by side run into each other once there are ten groups
+# (the demo's five architectures): slanted, they need only a line's height each; the key sits
+# above the bars so it never covers one
+set xtics nomirror rotate by 30 right
+set key outside top center horizontal
+set bmargin 6
 plot "$tmp/ssim.dat" using 2:xtic(1) title "SSIM < 0.7", '' using 3 title "0.7 <= SSIM < 0.9", '' using 4 title "SSIM >= 0.9"
 GP
 mv "$tmp/ssim.png" "$R/figures/ssim.png"
@@ -44,7 +48,9 @@ nk=$(echo $ks | wc -w)
 {
     echo "set terminal pngcairo size $((320 * nk)),360 font \",10\""
     echo "set output \"$tmp/overlap.png\""
-    echo "set multiplot layout 1,$nk title \"RQ4: neurons in the top K of exactly j of the five test sets CELEB, FS, NT, DF, DFD, observed vs chance (synthetic data)\""
+    # the title on two lines: at two panels (640 px) one line runs past both edges
+    printf '%s\n' "set multiplot layout 1,$nk title \"RQ4: neurons in the top K of exactly j of the five test sets\\nCELEB, FS, NT, DF, DFD: observed vs chance (synthetic data)\""
+    echo "set key outside top center horizontal"
     echo "set style data histogram; set style histogram cluster gap 1; set style fill solid 0.8 border -1"
     echo "set xlabel \"j\"; set logscale y; set yrange [0.1:*]"
     for k in $ks; do

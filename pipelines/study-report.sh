@@ -93,6 +93,18 @@ if [ "$DATA_SOURCE" = real ]; then
                   v["excluded_path"] + v["excluded_source"] + v["excluded_identity"],
                   v["real_available"], v["real_taken"], v["fake_available"], v["fake_taken"] }' "$f"
     done
+    echo
+    echo "Faces crop found in each set's extracted frames (\`data/<SET>.faces.tsv\`, before the balanced"
+    echo "sample): a frame without a face is left out of the set, so a video none of whose frames"
+    echo "showed one gives the set nothing; no crop is made up for them."
+    echo
+    echo "| set | videos | videos without a face | videos with frames left out | frames | frames without a face |"
+    echo "|---|---|---|---|---|---|"
+    for f in "$R"/data/*/*.faces.tsv; do
+        [ -f "$f" ] || continue
+        set=${f#"$R/data/"}; set=${set%.faces.tsv}
+        awk -F'\t' -v s="$set" 'NR == 2 { printf "| %s | %d | %d | %d | %d | %d |\n", s, $1, $2, $3, $4, $5 }' "$f"
+    done
     s=$R/data/manifests/test-CELEB-M.stats i=$R/data/manifests/test-CELEB-M.identity.stats
     if [ -f "$s" ] && [ -f "$i" ]; then
         listed=$(awk -F'\t' '$1 == "listed" { print $2 }' "$s")
@@ -288,6 +300,15 @@ chance baseline is that of nine sets, so its counts do not compare with Figure 5
 EOF
 cat "$R/rq4/overlap.md"
 
+# precise batchnorm (BN_RECALIBRATE): an item of the list ending in a newline, or nothing
+bn_item=
+if [ -n "${BN_RECALIBRATE:-}" ]; then
+    if [ "$BN_RECALIBRATE" = 0 ]; then bn_over="the whole training set"; else bn_over="its first $BN_RECALIBRATE training batches"; fi
+    bn_item="- Batchnorm statistics (BN_RECALIBRATE=$BN_RECALIBRATE, \`train --bn-recalibrate\`): before each
+  validation and save, every batchnorm layer's mean and variance are recomputed exactly over
+  $bn_over (\"precise BN\"); the study's Keras evaluated with its momentum-0.99 moving averages.
+"
+fi
 if [ "$DATA_SOURCE" = real ]; then
     short=$(awk -F'\t' -v tr="${TRAIN_IMAGES:-0}" 'NR > 1 && $1 ~ /^train\/(CELEB|F2F)$/ && $3 + 0 < tr + 0 { printf "%s%s %d", (n++ ? ", " : ""), $1, $3 }' "$R/data/sets.tsv")
     cat <<EOF
@@ -317,7 +338,15 @@ the run says by how much. README.md gives the reasons at more length.
 - RQ3: $( [ "${CAM_COMPAT:-}" = study ] && echo "the study's images (CAM_COMPAT=study) on every test set, not only the study's five; EfficientNet's maps come from the trained model, whereas the study's analysis left its head random." || echo "dfstudy's Grad-CAM maps, not the study's images (CAM_COMPAT=study makes those)." )
 - RQ4: ${ACE_MODEL} only, as the study's scripts (the paper's Figure 5 also shows MesoNet and
   MesoInception); the five-set overlap is the study's, the nine-set one an extra.
-- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
+${bn_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
+EOF
+else
+    cat <<EOF
+
+## Differences from the study
+
+- Data: synthetic (\`synth\`), not the study's datasets: no number here compares with the paper's.
+${bn_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
 EOF
 fi
 

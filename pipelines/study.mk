@@ -63,8 +63,25 @@ comma     := ,
 define timed
 @: dfs-build $@
 @mkdir -p $(dir $@) $(R)
-@s=$$(date +%s.%N); $(2) && e=$$(date +%s.%N) && awk -v s=$$s -v e=$$e -v st=$(1) -v t='$(patsubst $(R)/%,%,$@)' 'BEGIN { printf "%s\t%s\t%.3f\t%.3f\t%.2f\n", st, t, s, e, e - s }' >> $(R)/timings.tsv
+@s=$$(date +%s.%N); $(2) && e=$$(date +%s.%N) && awk -v s=$$s -v e=$$e -v st=$(1) -v t='$(patsubst $(R)/%,%,$@)' 'BEGIN { printf "%s\t%s\t%.3f\t%.3f\t%.2f\n", st, t, s, e, e - s }' >> $(R)/timings.tsv$(if $(filter 1,$(PROGRESS)), && $(PROGRESS_SH) done $(R) '$(patsubst $(R)/%,%,$@)' $$s $$e)
 endef
+# Progress (make study): a line on stderr per finished target, "study: [done/total] TARGET
+# SECONDS, about T left" (pipelines/progress.sh); a training's own progress bar shows when stderr
+# is a terminal. When the goal is study (and make neither only prints nor asks, -n/-q), the
+# out-of-date targets are counted first with a dry run (PROGRESS=0: no count within it), and the
+# recipes, here or in the fan-out's makes, report with PROGRESS=1.
+PROGRESS_SH := $(ROOT)/pipelines/progress.sh
+PROGRESS ?=
+ifeq ($(PROGRESS),)
+ifneq ($(filter study,$(or $(MAKECMDGOALS),study)),)
+MAKE_LETTERS := $(filter-out -%,$(firstword $(MAKEFLAGS)))
+ifeq ($(findstring n,$(MAKE_LETTERS))$(findstring q,$(MAKE_LETTERS))$(FANOUT_DRY),)
+PROGRESS_N := $(shell mkdir -p $(R) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -n $(if $(findstring B,$(MAKE_LETTERS)),-B) --no-print-directory -f $(ROOT)/pipelines/study.mk $(MAKEOVERRIDES) FANOUT=0 PROGRESS=0 study | $(PROGRESS_SH) init $(R))
+$(shell echo 'study: $(if $(filter 0,$(PROGRESS_N)),nothing to make,$(PROGRESS_N) targets to make) in $(R)' >&2)
+override PROGRESS := 1
+endif
+endif
+endif
 
 # Every file is named here, so none is intermediate: a deleted one is rebuilt (with what reads
 # it) and none is removed after the run.
@@ -77,9 +94,9 @@ ifeq ($(FANOUT),1)
 # waves made, so make's graph still decides what is out of date.
 study:
 	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' FANOUT_DRY='$(FANOUT_DRY)' \
-	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 $(MAKEOVERRIDES)' \
+	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) $(MAKEOVERRIDES)' \
 	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
-	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study)
+	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) PARALLELISM='$(FANOUT_NOTE)' study)
 FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS), one GPU per job of $(GPUS)) in waves, then make
 else
 study: $(R)/report.md $$(ALL_FILES)
@@ -173,7 +190,12 @@ images_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1
 EXTRACT_OPTS = --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) $(if $(FACE_DETECTOR),--detector $(FACE_DETECTOR)) \
   $(if $(MIN_NEIGHBORS),--min-neighbors $(MIN_NEIGHBORS))
 NOT_EMPTY = { test -s $@ || { echo "study: $@: an empty set (no faces, or no real or no fake images kept): stopping" >&2; exit 1; }; }
-EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) \
+# FACES: crop's account of the set, DIR/SET.faces.tsv (extract-set.sh --faces; report.md); a
+# training set extracted in two parts (real, fake) adds theirs up
+FACES = --faces $(@:.dft=.faces.tsv)
+FACES_SUM = awk -F'\t' 'FNR == 1 { h = $$0; next } { for (i = 1; i <= NF; i++) t[i] += $$i; n = NF } \
+  END { print h; for (i = 1; i <= n; i++) printf "%d%s", t[i], (i < n ? "\t" : "\n") }' $(1) > $(@:.dft=.faces.tsv).tmp && mv $(@:.dft=.faces.tsv).tmp $(@:.dft=.faces.tsv)
+EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) $(FACES) \
   || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft && $(NOT_EMPTY)
 # Training sets: FRAMES_REAL_TRAIN frames per real video, FRAMES_FAKE_TRAIN per fake (default
 # FRAMES): FF++ has 720 real and 720 F2F training videos, so 16,000 balanced images need 12 frames
@@ -182,8 +204,9 @@ FRAMES_REAL_TRAIN ?= $(FRAMES)
 FRAMES_FAKE_TRAIN ?= $(FRAMES)
 EXTRACT_TRAIN = $(if $(filter $(FRAMES)/$(FRAMES),$(FRAMES_REAL_TRAIN)/$(FRAMES_FAKE_TRAIN)),$(call EXTRACT,$(TRAIN_IMAGES)),\
   for l in real fake; do awk -F'\t' -v l=$$l 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "label") c = i; print; next } $$c == l' $< > $@.$$l.tsv || exit 1; done && \
-  { $(EXTRACT_SH) $@.real.tsv $@.real.dft -n $(FRAMES_REAL_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
-  { $(EXTRACT_SH) $@.fake.tsv $@.fake.dft -n $(FRAMES_FAKE_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
+  { $(EXTRACT_SH) $@.real.tsv $@.real.dft -n $(FRAMES_REAL_TRAIN) $(EXTRACT_OPTS) --faces $@.real.faces || [ $$? -eq 2 ]; } && \
+  { $(EXTRACT_SH) $@.fake.tsv $@.fake.dft -n $(FRAMES_FAKE_TRAIN) $(EXTRACT_OPTS) --faces $@.fake.faces || [ $$? -eq 2 ]; } && \
+  $(call FACES_SUM,$@.real.faces $@.fake.faces) && \
   $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(TRAIN_IMAGES) $@.real.dft $@.fake.dft -o $@ && rm $@.real.* $@.fake.* && $(NOT_EMPTY))
 # Every manifest before any extraction: a set with no videos stops the study at once, not at the
 # analysis that first reads it after all the training.
@@ -204,7 +227,7 @@ FRAMES_I := $(shell echo $$((2 * $(FRAMES))))
 endif
 TEST_IMAGES_I ?= $(TEST_IMAGES)
 $(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft: $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(DATA_TRAIN) $(DATA_AUG) $(REAL_TOOLS) $(LEAK_SH)
-	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) \
+	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) $(FACES) \
 	  || [ $$? -eq 2 ]; } && $(LEAK_SH) --manifests $(R)/data/manifests $(call leak_sets,train,$(DATA_TRAIN) $(DATA_AUG)) \
 	  --test $*=$@.raw.dft --list-leaks $@.drop > /dev/null && \
 	  $(BIN)/pack --drop-keys $@.drop --shuffle --seed $(SEED) --balance --take $(TEST_IMAGES_I) $@.raw.dft -o $@ && rm $@.raw.dft $@.drop && $(NOT_EMPTY))
@@ -235,11 +258,15 @@ $(R)/data/sets.tsv: $(SETS_TRAIN) $(DATA_TEST) $(ROOT)/pipelines/leak-check.sh $
 # stage 1 (k = 1, 4): from scratch on CELEB or F2F; stages 2/3 (transfer, merge) start from
 # model 1 (4) and alternate batches of the training set and FSNT, as the study's scripts
 # EPOCHS1_<arch> / EPOCHS23_<arch> in a profile override the epochs of one architecture
+# BN_RECALIBRATE=N (empty: off, as the study): train --bn-recalibrate N, the batchnorm statistics
+# recomputed exactly over N training batches (0: all) before each validation and save
+BN_RECALIBRATE ?=
+BN_FLAG = $(if $(BN_RECALIBRATE),--bn-recalibrate $(BN_RECALIBRATE))
 TRAIN1 = $(BIN)/train --arch $(2) --train $(R)/data/train/$(1).dft --val $(R)/data/val/$(1).dft \
-  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) -q
+  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q
 TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft --mix $(R)/data/train/FSNT.dft \
   --val $(R)/data/val/$(1).dft --val-mix $(R)/data/val/FSNT.dft \
-  --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) -q
+  --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q
 # train writes STEM.part.ckpt (+ .part.last.ckpt, .part.log.tsv), renamed to the target's names
 # only when it finished: a killed training never leaves a checkpoint that make takes for done.
 # A partial state newer than every prerequisite is that of an interrupted run: it resumes.
@@ -426,7 +453,7 @@ $(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
-	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' BN_RECALIBRATE='$(BN_RECALIBRATE)' \
 	  TRAIN_IMAGES='$(TRAIN_IMAGES)' VAL_IMAGES='$(VAL_IMAGES)' TEST_IMAGES='$(TEST_IMAGES)' TEST_IMAGES_I='$(TEST_IMAGES_I)' \
 	  AUG_IMAGES_train='$(AUG_IMAGES_train)' AUG_IMAGES_val='$(AUG_IMAGES_val)' \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \

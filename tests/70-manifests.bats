@@ -264,6 +264,16 @@ col() { tail -n +2 | cut -f"$1" | tr '\n' ' '; }
     cmp hog.dft byhand.dft
     assert_equal "$(tail -1 crop.err)" "crop: 8 frames: 6 cropped, 2 without a face"
     [[ "$stderr" == *"crop: 8 frames: 6 cropped, 2 without a face"* ]]
+    # --faces counts them: 4 videos of 2 frames; the videos with a frame left out are those of
+    # crop's 'no face' lines; a video is without a face when both its frames are
+    run --separate-stderr "$EXT" fs.tsv hog2.dft -n 2 --size 64 --detector hog --faces faces.tsv
+    assert_success
+    cmp hog.dft hog2.dft
+    local miss none
+    miss=$(sed -n 's|^crop: \(.*\)/f[0-9]*: no face$|\1|p' crop.err | sort -u | wc -l)
+    none=$(sed -n 's|^crop: \(.*\)/f[0-9]*: no face$|\1|p' crop.err | sort | uniq -c | awk '$1 == 2' | wc -l)
+    [ "$miss" -ge 1 ]
+    assert_equal "$(cat faces.tsv)" "$(printf 'videos\tvideos_without_face\tvideos_missing_frames\tframes\tframes_without_face\n4\t%d\t%d\t8\t2' "$none" "$miss")"
     run --separate-stderr "$EXT" fs.tsv bad.dft -n 2 --detector bogus
     assert_failure
     [[ "$stderr" == *"crop: --detector: 'bogus': want hog or haar"* ]]

@@ -243,3 +243,19 @@ would_build() {
     run find "$F" -name '*.tmp' -o -name '*.part.*'
     assert_output ''
 }
+
+@test "study: BN_RECALIBRATE reaches train (on in the demo profile, off in paper) and report.md lists it" {
+    run study -n -B PROFILE=demo "$RUNS/demo/models/MesoNet1.ckpt" "$RUNS/demo/models/MesoNet2.ckpt"
+    assert_success
+    [ "$(grep -c 'train .*--bn-recalibrate 0 ' <<< "$output")" -eq 2 ]
+    run study -n -B "$RUNS/test/models/MesoNet1.ckpt"
+    refute_output --partial '--bn-recalibrate'
+    grep -qx 'BN_RECALIBRATE :=' "$ROOT/pipelines/profiles/paper.mk"
+    grep -q '^## Differences from the study$' "$RUNS/test/report.md"
+    ! grep -q 'Batchnorm statistics' "$RUNS/test/report.md"
+    own_copy
+    touch "$RUNS/test/rq4/overlap5.md"
+    study BN_RECALIBRATE=2
+    grep -q '^- Batchnorm statistics (BN_RECALIBRATE=2, `train --bn-recalibrate`): before each$' "$RUNS/test/report.md"
+    grep -q 'its first 2 training batches ("precise BN")' "$RUNS/test/report.md"
+}

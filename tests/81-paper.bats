@@ -146,7 +146,13 @@ ff_real_frames() {
     grep -qx '| train/CELEB | 8 (short) | 16 | 4 | 4 | 5 |' "$R/report.md"
     grep -qx '| test/FS-I | 4 | 4 | 2 | 2 | 2 |' "$R/report.md"
     grep -qx '| val/FSNT | 4 | 4 | 2 | 2 | 4 |' "$R/report.md"
-    [ "$(grep -c '^| \(train\|val\|test\)/' "$R/report.md")" -eq 15 ]
+    [ "$(sed '/^| set | videos |/q' "$R/report.md" | grep -c '^| \(train\|val\|test\)/')" -eq 15 ]
+    # crop's account of every extracted set: a row each (train and val CELEB and F2F, the four
+    # aug halves, nine test sets), as many frames as its videos times FRAMES (FS-I/NT-I: FRAMES_I)
+    sed -n '/^| set | videos |/,/^$/p' "$R/report.md" > faces.md
+    [ "$(grep -c '^| \(train\|val\|aug\|test\)/' faces.md)" -eq 17 ] || { cat faces.md; false; }
+    awk -F' *[|] *' '$2 ~ /\// { f = ($2 ~ /-I$/) ? 4 : 2; if ($6 != $3 * f || $7 > $6 || $4 > $3 || $5 > $3) { print "bad: " $0; exit 1 } }' faces.md
+    grep -qx '| train/F2F | 8 | 0 | 0 | 16 | 0 |' faces.md || { cat faces.md; false; }
     # what each sample could draw from: the F2F training pairs' 4 real and 4 fake videos
     grep -qx '| train-F2F | 8 | 0 | 4 / 4 | 4 / 4 |' "$R/report.md"
     # the tree's v1 is its v2: its test list shares no source video with v2's training and

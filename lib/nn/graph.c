@@ -1334,3 +1334,92 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a)
     poison(g, g->adam_m, g->nparams * sizeof(float));
     poison(g, g->adam_v, g->nparams * sizeof(float));
 }
+
+/* ---- precise batchnorm (graph.h) ---- */
+
+struct nn_bn_pop {
+    int64_t count;   /* values per channel so far (samples x H x W) */
+    double *acc;     /* per node with a running mean, per channel: shift, sum, sum of squares */
+    size_t *at;      /* per node: offset of its channels in acc, or SIZE_MAX */
+    int plan;        /* the memory plan to restore */
+};
+
+static int bn_pop_node(const nn_node *n)
+{
+    return n->kind == NN_BATCHNORM && !n->frozen && n->rmean >= 0 && n->rvar >= 0;
+}
+
+nn_bn_pop *nn_bn_pop_begin(nn_graph *g)
+{
+    nn_bn_pop *p = dfs_calloc(1, sizeof *p);
+    p->at = dfs_malloc((size_t)(g->nnodes > 0 ? g->nnodes : 1) * sizeof *p->at);
+    size_t total = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        p->at[i] = bn_pop_node(&g->nodes[i]) ? total : SIZE_MAX;
+        if (p->at[i] != SIZE_MAX) total += 3 * (size_t)g->nodes[i].C;
+    }
+    p->acc = dfs_calloc(total ? total : 1, sizeof *p->acc);
+    /* every node's output readable after the forward: a plan for training may reuse a
+     * batchnorm's input buffer once its backward no longer needs it */
+    p->plan = g->mem_plan;
+    nn_graph_set_memory(g, NN_MEM_ALL);
+    return p;
+}
+
+int nn_bn_pop_add(nn_graph *g, nn_bn_pop *p, const float *x, int64_t N)
+{
+    dfs_rng keep = g->rng;
+    int rc = nn_graph_forward(g, x, N, NN_TRAIN);
+    g->rng = keep;
+    if (rc != 0) return -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        if (p->at[i] == SIZE_MAX) continue;
+        const nn_node *n = &g->nodes[i];
+        if (nn_graph_fetch(g, n->in[0], NN_FETCH_OUT) != 0) return -1;
+        const float *in = g->nodes[n->in[0]].out;
+        int64_t HW = n->H * n->W;
+        double *a = p->acc + p->at[i];
+        for (int64_t c = 0; c < n->C; c++, a += 3) {
+            if (p->count == 0) a[0] = in[c * HW];
+            double k = a[0], s = 0, sq = 0;
+            for (int64_t b = 0; b < N; b++) {
+                const float *v = in + (b * n->C + c) * HW;
+                for (int64_t j = 0; j < HW; j++) {
+                    double d = (double)v[j] - k;
+                    s += d;
+                    sq += d * d;
+                }
+            }
+            a[1] += s;
+            a[2] += sq;
+        }
+    }
+    p->count += N;
+    return 0;
+}
+
+int nn_bn_pop_end(nn_graph *g, nn_bn_pop *p)
+{
+    int rc = 0;
+    /* the host mirrors of params and stats current before the stats are written back */
+    if (p->count > 0 && nn_graph_sync_params(g, NN_TO_HOST) != 0) rc = -1;
+    for (int i = 0; i < g->nnodes && !rc && p->count > 0; i++) {
+        if (p->at[i] == SIZE_MAX) continue;
+        const nn_node *n = &g->nodes[i];
+        double cnt = (double)p->count * (double)(n->H * n->W);
+        float *rm = nn_tensor_data(g, n->rmean), *rv = nn_tensor_data(g, n->rvar);
+        const double *a = p->acc + p->at[i];
+        for (int64_t c = 0; c < n->C; c++, a += 3) {
+            double m2 = a[2] - a[1] * a[1] / cnt;
+            if (m2 < 0) m2 = 0;
+            rm[c] = (float)(a[0] + a[1] / cnt);
+            rv[c] = (float)(cnt > 1 ? m2 / (cnt - 1) : 0);
+        }
+    }
+    if (!rc && p->count > 0 && nn_graph_sync_params(g, NN_TO_DEVICE) != 0) rc = -1;
+    nn_graph_set_memory(g, p->plan);
+    free(p->acc);
+    free(p->at);
+    free(p);
+    return rc;
+}

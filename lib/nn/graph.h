@@ -223,6 +223,21 @@ int nn_graph_train_only(nn_graph *g, const char *const *names, int n);
 enum { NN_EVAL = 0, NN_TRAIN = 1 };
 /* Copy x (N,C,H,W) into the input node and run every node. N <= the arena's batch. */
 int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
+/* Precise batchnorm (Wu & Johnson's "precise BN"): the population statistics of every
+ * batchnorm node that is not frozen, over the batches given, replace its running statistics.
+ * Each batch runs forward in training mode (earlier batchnorms normalise with the batch's own
+ * statistics, as in training) and each node's input is summed per channel in double, shifted by
+ * one of its values; _end stores mean = sum / count and the variance with the convention the
+ * running variance has here, unbiased (count - 1), as nn_batchnorm_forward_train's update:
+ * Keras 2.2's BatchNormalization.call (keras/layers/normalization.py) scales tf.nn.moments'
+ * biased batch variance by m / (m - (1 + epsilon)) before K.moving_average_update.
+ * The dropout generator (g->rng) is restored after each batch, so training that follows draws
+ * the same masks as without the pass. _begin: NULL with an error; _add/_end: 0, or -1 with an
+ * error (_end frees p either way). */
+typedef struct nn_bn_pop nn_bn_pop;
+nn_bn_pop *nn_bn_pop_begin(nn_graph *g);
+int nn_bn_pop_add(nn_graph *g, nn_bn_pop *p, const float *x, int64_t N);
+int nn_bn_pop_end(nn_graph *g, nn_bn_pop *p);
 /* Rerun the nodes after `from` (a caller has changed node `from`'s output), same N as before.
  * Under NN_MEM_FORWARD and NN_MEM_BACKWARD `from` must be kept (nn_graph_keep). */
 int nn_graph_forward_from(nn_graph *g, int from, int mode);

@@ -164,8 +164,11 @@ static int log_write(const textbuf *t, const char *path)
 static void run_signature(const nn_train_opts *o, const char *arch, int64_t size, double lr, const char *loss,
                           int batch, int steps, char *buf, size_t n)
 {
-    snprintf(buf, n, "stage=%d arch=%s size=%lld seed=%llu lr=%.17g loss=%s batch=%d steps=%d", o->stage, arch,
-             (long long)size, (unsigned long long)o->seed, lr, loss, batch, steps);
+    int k = snprintf(buf, n, "stage=%d arch=%s size=%lld seed=%llu lr=%.17g loss=%s batch=%d steps=%d", o->stage,
+                     arch, (long long)size, (unsigned long long)o->seed, lr, loss, batch, steps);
+    /* only when on: the checkpoints of runs without it keep their signature */
+    if (o->bn_recalibrate && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, " bn_recalibrate=%lld", (long long)o->bn_batches);
 }
 
 static int meta_get(const char *meta, const char *key, char *val, size_t n)
@@ -243,6 +246,24 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
     nn_graph_adam_step(g, &t->adam);
     *loss_sum += L * (double)n;
     return 0;
+}
+
+/* Precise batchnorm: the population statistics over the first o->bn_batches batches of the
+ * training set (0: all of it) in file order, not shuffled, so the pass is the same on resume. */
+static int bn_recalibrate(trainer *t)
+{
+    size_t n = t->tr.ix.n, want = t->o->bn_batches > 0 ? (size_t)t->o->bn_batches * (size_t)t->batch : n;
+    if (want < n) n = want;
+    nn_bn_pop *p = nn_bn_pop_begin(t->g);
+    for (size_t at = 0; at < n;) {
+        int64_t k = 0;
+        while (k < t->batch && at < n) t->idx[k++] = at++;
+        if (nn_batch_load(&t->tr.ix, t->idx, k, t->x[0], t->y[0]) != 0 || nn_bn_pop_add(t->g, p, t->x[0], k) != 0) {
+            nn_bn_pop_end(t->g, p);
+            return -1;
+        }
+    }
+    return nn_bn_pop_end(t->g, p);
 }
 
 /* The validation batches in order: file order; the mixed stages alternate the two files batch
@@ -544,7 +565,7 @@ int nn_train_run(const nn_train_opts *o)
             break;
         }
         double t1 = dfs_now();
-        if (validate(&t, &vl, &va) != 0) {
+        if ((o->bn_recalibrate && bn_recalibrate(&t) != 0) || validate(&t, &vl, &va) != 0) {
             rc = -1;
             break;
         }

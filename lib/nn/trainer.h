@@ -47,6 +47,8 @@ typedef struct nn_train_opts {
     int resume;
     int progress;             /* force the live bar */
     int quiet;                /* no per-epoch lines */
+    int bn_recalibrate;       /* precise batchnorm before each validation (nn_bn_pop_*, graph.h) */
+    int64_t bn_batches;       /* its batches: the first bn_batches of --train in file order; 0 all */
     const struct nn_backend *be;   /* where to compute (backend.h); NULL: cpu */
 } nn_train_opts;
 

@@ -61,6 +61,8 @@ FRAMES_FAKE_TRAIN := $(FRAMES)
 CELEB_M_EXCLUDE := source
 AUG_IMAGES_train := 2000
 AUG_IMAGES_val   := 2000
+# precise batchnorm off (train --bn-recalibrate): the study's Keras evaluates with momentum averages
+BN_RECALIBRATE :=
 EPOCHS1       := 100
 EPOCHS23      := 50
 BATCH1        := 32
