@@ -1,4 +1,13 @@
-/* optim.c: Adam as Keras computes it, the L2 penalty, Glorot-uniform initialisation. */
+/* optim.c: Adam as Keras computes it, the L2 penalty, Glorot-uniform initialisation.
+ *
+ * Adam is Keras 2's (keras-team/keras keras/optimizers.py Adam.get_updates; TF1's tf.keras copy
+ * is tensorflow/python/keras/optimizer_v1.py): per step the counter `iterations` is advanced by
+ * one FIRST, t = iterations, lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), m = beta1 m + (1 - beta1) g,
+ * v = beta2 v + (1 - beta2) g^2, p -= lr_t m / (sqrt(v) + epsilon), with epsilon = K.epsilon() =
+ * 1e-7 by default (tensorflow/python/keras/optimizer_v2/adam.py: `epsilon or
+ * backend_config.epsilon()`; the TF ApplyAdam kernel has the same update). So the first step
+ * (t = 1) moves every parameter whose |g| is well above epsilon by lr: lr_t = lr sqrt(0.001) / 0.1
+ * and m / sqrt(v) = 0.1 g / (sqrt(0.001) |g|). The caller (nn_graph_adam_step) advances a->t. */
 #include "nn/ops.h"
 
 #include <math.h>

@@ -232,8 +232,7 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
         return dfs_fail("epoch %lld step %lld: loss is %s (stopped; the last completed epoch is in %s)",
                         (long long)epoch, (long long)step, isnan(L) ? "nan" : "inf", t->o->last);
     *correct += batch_correct(t->m, logits, t->y[b], n, t->pf);
-    t->adam.t++;
-    nn_graph_adam_step(g, &t->adam);
+    nn_graph_adam_step(g, &t->adam);   /* advances adam.t by one, as Keras's iterations */
     *loss_sum += L * (double)n;
     return 0;
 }

@@ -1,5 +1,7 @@
 /* test_trainer: stage 2 (transfer) changes only the head; stage 3 (merge) changes the rest too;
- * batch assembly and input checks. Tiny 64x64 meso4 runs on generated images. */
+ * Adam's first step and step counter as Keras's; batch assembly and input checks. Tiny 64x64
+ * meso4 runs on generated images. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +137,161 @@ static void test_transfer_and_merge(void)
     nn_graph_free(g1);
 }
 
+/* Stage 1 of meso4 on `train` (and `val`), seed 5, batch 8, writing <stem>.ckpt/.last.ckpt/.log.tsv. */
+static int run_stage1(const char *stem, const char *train, const char *val, int epochs, double lr, int resume)
+{
+    static char b[6][128];
+    nn_train_opts o = base_opts(b);
+    o.stage = NN_STAGE_SCRATCH;
+    o.arch = "meso4";
+    path(b[0], 128, train);
+    path(b[1], 128, val);
+    snprintf(b[3], 128, "%s/%s.ckpt", dir, stem);
+    snprintf(b[4], 128, "%s/%s.last.ckpt", dir, stem);
+    snprintf(b[5], 128, "%s/%s.log.tsv", dir, stem);
+    o.out = b[3];
+    o.last = b[4];
+    o.log = b[5];
+    o.batch = 8;
+    o.epochs = epochs;
+    o.lr = lr;
+    o.resume = resume;
+    return nn_train_run(&o);
+}
+
+/* The weights, Adam moments and state of <stem>.last.ckpt (NULL with an error). */
+static nn_graph *load_last(const char *stem, nn_ckpt_state *st)
+{
+    char p[160];
+    snprintf(p, sizeof p, "%s/%s.last.ckpt", dir, stem);
+    nn_graph *g = nn_model_build("meso4", 64);
+    dfs_rng r;
+    dfs_rng_seed(&r, 1);
+    nn_graph_alloc_params(g, &r);
+    nn_graph_alloc_train(g);
+    int has = 0;
+    if (nn_checkpoint_load_into(g, "meso4", p, st, &has) != 0 || !has) {
+        nn_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static double ulpf(float x)
+{
+    return (double)nextafterf(fabsf(x), INFINITY) - fabsf(x);
+}
+
+/* Keras's first Adam step (t = 1): lr_t = lr sqrt(1 - b2) / (1 - b1), m = (1 - b1) g,
+ * v = (1 - b2) g^2, so a parameter moves by lr sqrt(1 - b2) |g| / (sqrt(1 - b2) |g| + eps): lr
+ * itself unless |g| is near eps. One step of meso4 (8 images, batch 8, seed 5) at lr 1e-3; the
+ * gradient is read back from m = (1 - b1) g (m does not depend on t). A counter advanced twice
+ * (t = 2) moves the same weights by 0.744 lr. */
+static void test_adam_first_step(void)
+{
+    write_set("one.dft", 8, 64, 2, 11);
+    const double lr = 1e-3;
+    CHECK(run_stage1("one", "one.dft", "one.dft", 1, lr, 0) == 0, "%s", dfs_error());
+    nn_ckpt_state st;
+    nn_graph *g = load_last("one", &st);
+    CHECK(g != NULL, "%s", dfs_error());
+    if (!g) return;
+    CHECK(st.adam_t == 1, "one batch: %lld Adam steps recorded", (long long)st.adam_t);
+    nn_graph *g0 = nn_model_build("meso4", 64);   /* the run's initial weights */
+    dfs_rng init;
+    dfs_rng_derive(&init, 5, dfs_hash_str("init"));
+    nn_graph_alloc_params(g0, &init);
+    const double b1 = 0.9f, b2 = 0.999f, eps = 1e-7f, lrf = (float)lr;
+    int64_t moved = 0, at_lr = 0, bad = 0;
+    double worst = 0;
+    for (int t = 0; t < g->ntensors; t++) {
+        const nn_tensor *T = &g->tensors[t];
+        if (T->is_stat) continue;
+        const float *p0 = nn_tensor_data(g0, t), *p1 = nn_tensor_data(g, t), *m = g->adam_m + T->off;
+        for (int64_t i = 0; i < T->n; i++) {
+            double grad = m[i] / (1 - b1), d = (double)p0[i] - (double)p1[i];
+            double want = grad == 0 ? 0 : lrf * sqrt(1 - b2) * grad / (sqrt(1 - b2) * fabs(grad) + eps);
+            /* float32 rounding: of p1 (half an ulp of p0 and p1 each) and of the update (a few
+             * float ulps relative) */
+            double tol = ulpf(p0[i]) + ulpf(p1[i]) + 2e-6 * fabs(want);
+            if (fabs(d - want) > tol) {
+                if (bad++ < 5)
+                    printf("# %s[%lld]: moved %.9g, Keras %.9g (g %.3g)\n", T->name, (long long)i, d, want, grad);
+            }
+            if (d != 0) moved++;
+            if (fabs(grad) >= 1e-2) {   /* non-negligible: eps changes the move by < 3.2e-4 */
+                at_lr++;
+                double r = fabs(d) / lrf - 1;
+                if (fabs(r) > worst) worst = fabs(r);
+            }
+        }
+    }
+    printf("# one step: %lld parameters moved, %lld with |g| >= 1e-2 moved by lr within %.2g (relative)\n",
+           (long long)moved, (long long)at_lr, worst);
+    CHECK(bad == 0, "%lld parameters did not move as Keras's first Adam step", (long long)bad);
+    CHECK(at_lr > 100, "only %lld parameters with a non-negligible gradient", (long long)at_lr);
+    CHECK(worst < 4e-4, "a parameter with |g| >= 1e-2 moved by lr x (1 +- %.3g)", worst);
+    nn_graph_free(g0);
+    nn_graph_free(g);
+}
+
+/* The counter is one per batch, survives a resume, and a state saved with the old doubled count
+ * (key adam_t) is refused for resume with one line. */
+static void test_adam_counter_resume(void)
+{
+    CHECK(run_stage1("full", "one.dft", "one.dft", 3, 1e-3, 0) == 0, "%s", dfs_error());
+    CHECK(run_stage1("part", "one.dft", "one.dft", 1, 1e-3, 0) == 0, "%s", dfs_error());
+    CHECK(run_stage1("part", "one.dft", "one.dft", 3, 1e-3, 1) == 0, "resume: %s", dfs_error());
+    nn_ckpt_state a, b;
+    nn_graph *ga = load_last("full", &a), *gb = load_last("part", &b);
+    CHECK(ga && gb, "%s", dfs_error());
+    if (ga && gb) {
+        CHECK(a.adam_t == 3 && b.adam_t == 3, "Adam steps after 3 one-batch epochs: %lld, resumed %lld",
+              (long long)a.adam_t, (long long)b.adam_t);
+        CHECK(!memcmp(ga->params, gb->params, ga->nparams * sizeof(float)), "resumed weights differ");
+    }
+    nn_graph_free(ga);
+    nn_graph_free(gb);
+    /* an older build's state: the same file with its last record's adam_steps renamed adam_t */
+    char src[160], dst[160];
+    snprintf(src, sizeof src, "%s/part.last.ckpt", dir);
+    snprintf(dst, sizeof dst, "%s/old.last.ckpt", dir);
+    dfs_reader rd;
+    CHECK(dfs_reader_open(&rd, src) == 0, "%s", dfs_error());
+    dfs_out o;
+    dfs_out_open(&o, dst, 1, 1);
+    dfs_record r;
+    dfs_record_init(&r);
+    while (dfs_reader_next(&rd, &r) > 0) {
+        char *steps = dfs_meta_dup(&r, "adam_steps");
+        if (steps) {
+            char *ep = dfs_meta_dup(&r, "epoch");
+            char twice[32];
+            snprintf(twice, sizeof twice, "%lld", 2 * atoll(steps));
+            dfs_meta_clear(&r);
+            dfs_meta_set(&r, "name", "train_state");
+            dfs_meta_set(&r, "adam_t", twice);
+            dfs_meta_set(&r, "epoch", ep);
+            free(ep);
+            free(steps);
+        }
+        dfs_write_record(&o, &r);
+    }
+    dfs_out_commit(&o);
+    dfs_record_free(&r);
+    dfs_reader_close(&rd);
+    nn_ckpt_state st;
+    nn_graph *g = load_last("old", &st);
+    CHECK(g == NULL, "a doubled-count state was accepted");
+    CHECK(strstr(dfs_error(), "old.last.ckpt: training state from an older build that counted each Adam step twice") != NULL,
+          "%s", dfs_error());
+    nn_graph_free(g);
+    /* its weights still load */
+    g = nn_checkpoint_load(dst, "meso4", NULL);
+    CHECK(g != NULL, "%s", dfs_error());
+    nn_graph_free(g);
+}
+
 static void test_input_checks(void)
 {
     char p[128];
@@ -173,6 +330,8 @@ int main(void)
     write_set("small.dft", 4, 32, 2, 4);
     write_set("unlabelled.dft", 4, 32, -1, 5);
     RUN(test_transfer_and_merge);
+    RUN(test_adam_first_step);
+    RUN(test_adam_counter_resume);
     RUN(test_input_checks);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
