@@ -132,6 +132,18 @@ celeb_set() {
         # 2 steps of 8 from each stream per epoch: 32 images
         ! cmp -s m1.ckpt $mode.ckpt
     done
+    # frozen batchnorm normalising with its running statistics trains the head on other features
+    train --from m1.ckpt --mode transfer --frozen-bn moving --train t.dft --mix fs.dft --val v.dft \
+        --val-mix ntv.dft -o moving.ckpt --epochs 2 --steps 4 --batch 8 --threads 2 -q
+    ! cmp -s transfer.last.ckpt moving.last.ckpt
+    run --separate-stderr train --from m1.ckpt --mode merge --frozen-bn moving --train t.dft --mix fs.dft \
+        --val v.dft --val-mix ntv.dft -o x.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: --frozen-bn belongs to --mode transfer"
+    run --separate-stderr train --from m1.ckpt --mode transfer --frozen-bn eval --train t.dft --mix fs.dft \
+        --val v.dft --val-mix ntv.dft -o x.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: --frozen-bn: 'eval' is not batch or moving"
     run --separate-stderr train --from m1.ckpt --mode transfer --train t.dft --mix fs.dft --val v.dft \
         --val-mix ntv.dft -o x.ckpt --arch meso4
     assert_failure

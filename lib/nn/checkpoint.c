@@ -271,7 +271,7 @@ int nn_checkpoint_load_into(nn_graph *g, const char *arch, const char *path, nn_
         rc = dfs_fail_prefix(path);
     if (!rc) {
         for (int i = 0; i < g->ntensors; i++) g->tensors[i].trainable = trainable[i];
-        /* a batchnorm whose gamma is frozen is frozen (running statistics in training) */
+        /* a batchnorm whose gamma is frozen is frozen (graph.h: frozen, frozen_bn_moving) */
         for (int i = 0; i < g->nnodes; i++)
             if (g->nodes[i].kind == NN_BATCHNORM) g->nodes[i].frozen = !g->tensors[g->nodes[i].w].trainable;
     }

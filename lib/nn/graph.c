@@ -991,6 +991,12 @@ static void upload_mask(nn_graph *g, const uint8_t *mask, size_t bytes)
     if (!on_host(g) && g->be->upload(dv(g, mask), mask, bytes) != 0) be_die(g, "dropout mask upload");
 }
 
+/* Whether a batchnorm normalises with the batch's statistics in the current mode. */
+static int bn_batch_stats(const nn_graph *g, const nn_node *n)
+{
+    return g->mode == NN_TRAIN && (!n->frozen || !g->frozen_bn_moving);
+}
+
 static void forward_node(nn_graph *g, int i)
 {
     const nn_backend *be = g->be;
@@ -1012,10 +1018,17 @@ static void forward_node(nn_graph *g, int i)
         be->dense_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), N, a->C, n->C);
         break;
     case NN_BATCHNORM:
-        if (g->mode == NN_TRAIN && !n->frozen)
+        /* Keras 2 / TF 1.x: a BatchNormalization layer with trainable=False still normalises a
+         * training batch with the batch's statistics (its call() picks them by the learning phase
+         * alone: keras-team/keras keras/layers/normalization.py, tensorflow/python/keras/layers/
+         * normalization.py before TF 2.0's "trainable=False means inference"), and its moving
+         * statistics are not updated, because Layer.updates returns [] for a layer that is not
+         * trainable (keras/engine/base_layer.py; tensorflow/python/keras/engine/base_layer.py) */
+        if (bn_batch_stats(g, n))
             be->batchnorm_forward_train_ex(out, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
-                                           param_ptr(g, n->b), param_ptr(g, n->rmean), param_ptr(g, n->rvar),
-                                           n->momentum, n->eps, 1, N, n->C, n->H * n->W);
+                                           param_ptr(g, n->b), n->frozen ? NULL : param_ptr(g, n->rmean),
+                                           n->frozen ? NULL : param_ptr(g, n->rvar), n->momentum, n->eps, 1, N,
+                                           n->C, n->H * n->W);
         else
             be->batchnorm_forward_eval(out, x, param_ptr(g, n->w), param_ptr(g, n->b), param_ptr(g, n->rmean),
                                        param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
@@ -1167,7 +1180,7 @@ static void backward_node(nn_graph *g, int i)
         be->dense_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), N, a->C, n->C);
         break;
     case NN_BATCHNORM:
-        if (g->mode == NN_TRAIN && !n->frozen)
+        if (bn_batch_stats(g, n))
             be->batchnorm_backward_train(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
                                          DV(n->save_mean), DV(n->save_invstd), N, n->C, n->H * n->W);
         else

@@ -73,7 +73,8 @@ typedef struct nn_node {
     float rate;          /* dropout, drop-connect */
     float alpha;         /* leaky relu */
     float momentum, eps; /* batchnorm (Keras convention: running = m * running + (1-m) * batch) */
-    int frozen;          /* batchnorm: running statistics and no update even in training */
+    int frozen;          /* batchnorm: not trained and its running statistics never updated; how it
+                          * normalises in training is nn_graph.frozen_bn_moving */
     int w, b;            /* tensor indices: conv/dense weight and bias, batchnorm gamma and beta; -1 none */
     int rmean, rvar;     /* batchnorm running statistics; -1 none */
     /* arena pointers, valid after nn_graph_set_batch */
@@ -108,6 +109,10 @@ typedef struct nn_graph {
     int mode;                        /* mode of the last forward (backward follows it) */
     int reuse_masks;                 /* training forward reuses the previous dropout masks */
     int no_dropout;                  /* training forward treats dropout and drop-connect as identity */
+    int frozen_bn_moving;            /* training forward of a frozen batchnorm: 0 (default) normalises with
+                                      * the batch's own statistics, as Keras 2 / TF 1.x did for a layer with
+                                      * trainable=False; 1 with its running statistics (TF 2.x, PyTorch
+                                      * eval()). Either way its statistics, gamma and beta stay as they are */
     int guided_relu;                 /* backward: ReLU and leaky ReLU pass a gradient only where both it
                                       * and the input are positive (guided backpropagation) */
     /* memory plan (nn_graph_set_memory); the layout is redone when a field below changes */
@@ -211,7 +216,8 @@ size_t nn_graph_memory(const nn_graph *g, size_t *grad_bytes);
 /* Make every parameter trainable and every batchnorm unfrozen. */
 void nn_graph_unfreeze_all(nn_graph *g);
 /* Make only the parameters of the named nodes trainable; batchnorm nodes not named become
- * frozen (running statistics, no update). Unknown name: -1 with an error. */
+ * frozen (no update of gamma, beta or the running statistics; see frozen_bn_moving for how they
+ * normalise in training). Unknown name: -1 with an error. */
 int nn_graph_train_only(nn_graph *g, const char *const *names, int n);
 
 /* ---- running ---- */

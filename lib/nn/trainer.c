@@ -163,8 +163,10 @@ static int log_write(const textbuf *t, const char *path)
 static void run_signature(const nn_train_opts *o, const char *arch, int64_t size, double lr, const char *loss,
                           int batch, int steps, char *buf, size_t n)
 {
-    snprintf(buf, n, "stage=%d arch=%s size=%lld seed=%llu lr=%.17g loss=%s batch=%d steps=%d", o->stage, arch,
-             (long long)size, (unsigned long long)o->seed, lr, loss, batch, steps);
+    int k = snprintf(buf, n, "stage=%d arch=%s size=%lld seed=%llu lr=%.17g loss=%s batch=%d steps=%d", o->stage,
+                     arch, (long long)size, (unsigned long long)o->seed, lr, loss, batch, steps);
+    if (o->stage == NN_STAGE_TRANSFER && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, " frozen_bn=%s", o->frozen_bn_moving ? "moving" : "batch");
 }
 
 static int meta_get(const char *meta, const char *key, char *val, size_t n)
@@ -429,6 +431,7 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     nn_graph_alloc_params(t->g, &init);
     nn_graph_alloc_train(t->g);
     dfs_rng_derive(&t->g->rng, o->seed, dfs_hash_str("dropout"));
+    t->g->frozen_bn_moving = o->frozen_bn_moving;
     t->adam.lr = (float)t->lr;
     t->adam.beta1 = 0.9f;
     t->adam.beta2 = 0.999f;

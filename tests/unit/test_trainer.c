@@ -15,6 +15,7 @@
 #include "nn/batch.h"
 #include "nn/checkpoint.h"
 #include "nn/models.h"
+#include "nn/ops.h"
 #include "nn/trainer.h"
 
 static char dir[64];
@@ -292,6 +293,131 @@ static void test_adam_counter_resume(void)
     nn_graph_free(g);
 }
 
+/* meso4's loss (MSE, the mean over the batch) for the current weights; dropout is off. */
+static double frozen_loss(nn_graph *g, const float *x, const float *y, int64_t N, float *dl)
+{
+    CHECK(nn_graph_forward(g, x, N, NN_TRAIN) == 0, "%s", dfs_error());
+    return nn_loss_mse_sigmoid(dl, nn_graph_output(g), y, N);
+}
+
+/* A frozen batchnorm in a training step: by default it normalises with the batch's own
+ * statistics (Keras/TF1), with frozen_bn_moving with its running ones; in both its running
+ * statistics, gamma and beta stay bitwise unchanged, and the gradient through it is the
+ * derivative of what its forward computed (central differences on block1.conv, trained under
+ * three frozen batchnorm layers). */
+static void test_frozen_batchnorm(void)
+{
+    enum { N = 8, S = 32 };
+    nn_graph *g = nn_model_build("meso4", S);
+    dfs_rng r;
+    dfs_rng_seed(&r, 21);
+    nn_graph_alloc_params(g, &r);
+    nn_graph_alloc_train(g);
+    for (int t = 0; t < g->ntensors; t++) {   /* statistics and affine maps far from 0 and 1 */
+        const char *nm = g->tensors[t].name;
+        float *d = nn_tensor_data(g, t);
+        double lo = 0, hi = 0;
+        if (strstr(nm, ".running_mean")) lo = -0.5, hi = 0.5;
+        else if (strstr(nm, ".running_var")) lo = 0.5, hi = 2;
+        else if (strstr(nm, ".gamma")) lo = 0.5, hi = 1.5;
+        else if (strstr(nm, ".beta")) lo = -0.5, hi = 0.5;
+        else continue;
+        for (int64_t i = 0; i < g->tensors[t].n; i++) d[i] = (float)dfs_rng_range(&r, lo, hi);
+    }
+    const char *train[] = {"block1.conv", "head.logits"};
+    CHECK(nn_graph_train_only(g, train, 2) == 0, "%s", dfs_error());
+    g->no_dropout = 1;
+    nn_graph_set_batch(g, N);
+    static float x[N * 3 * S * S];
+    float y[N], dl[N];
+    for (int i = 0; i < N * 3 * S * S; i++) x[i] = (float)dfs_rng_range(&r, 0, 1);
+    for (int i = 0; i < N; i++) y[i] = (float)(i & 1);
+    float *stats0 = dfs_malloc(g->nstats * sizeof(float)), *params0 = dfs_malloc(g->nparams * sizeof(float));
+    memcpy(stats0, g->stats, g->nstats * sizeof(float));
+    int bn = nn_graph_find(g, "block2.bn");
+    const nn_node *B = &g->nodes[bn], *A = &g->nodes[B->in[0]];
+    const float *gam = nn_tensor_data(g, B->w), *bet = nn_tensor_data(g, B->b);
+    const float *rm = nn_tensor_data(g, B->rmean), *rv = nn_tensor_data(g, B->rvar);
+    int wt = nn_graph_find_tensor(g, "block1.conv.weight");
+    for (int moving = 0; moving <= 1; moving++) {
+        g->frozen_bn_moving = moving;
+        memcpy(params0, g->params, g->nparams * sizeof(float));
+        frozen_loss(g, x, y, N, dl);
+        /* block2.bn against its definition, in double */
+        int64_t HW = A->H * A->W;
+        double worst = 0;
+        for (int64_t c = 0; c < A->C; c++) {
+            double s = 0, sq = 0;
+            for (int n = 0; n < N; n++)
+                for (int64_t i = 0; i < HW; i++) s += A->out[(n * A->C + c) * HW + i];
+            double mean = s / (double)(N * HW);
+            for (int n = 0; n < N; n++)
+                for (int64_t i = 0; i < HW; i++) {
+                    double d = A->out[(n * A->C + c) * HW + i] - mean;
+                    sq += d * d;
+                }
+            double var = sq / (double)(N * HW);
+            if (moving) mean = rm[c], var = rv[c];
+            for (int n = 0; n < N; n++)
+                for (int64_t i = 0; i < HW; i++) {
+                    int64_t k = (n * A->C + c) * HW + i;
+                    double want = gam[c] * (A->out[k] - mean) / sqrt(var + B->eps) + bet[c];
+                    if (fabs(B->out[k] - want) > worst) worst = fabs(B->out[k] - want);
+                }
+        }
+        CHECK(worst < 1e-4, "frozen_bn_moving=%d: block2.bn output off its definition by %.3g", moving, worst);
+        /* a whole step: backward, Adam */
+        nn_graph_zero_grad(g);
+        nn_graph_backward(g, dl);
+        /* the gradient through the frozen layers against central differences */
+        float *w = nn_tensor_data(g, wt), *gw = nn_tensor_grad(g, wt);
+        int64_t nw = g->tensors[wt].n, pick[4] = {0, 0, 0, 0};
+        for (int k = 0; k < 4; k++)   /* the 4 largest gradients */
+            for (int64_t i = 0; i < nw; i++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++) taken |= pick[j] == i;
+                if (!taken && fabsf(gw[i]) > fabsf(gw[pick[k]])) pick[k] = i;
+            }
+        float *ga = dfs_malloc((size_t)nw * sizeof(float));
+        memcpy(ga, gw, (size_t)nw * sizeof(float));
+        for (int k = 0; k < 4; k++) {
+            /* h: small enough to cross no ReLU or max-pool kink here (1e-3 crosses one), large
+             * enough that float32 noise in the loss stays below 0.1% of the derivative */
+            float w0 = w[pick[k]], h = 3e-4f;
+            w[pick[k]] = w0 + h;
+            double lp = frozen_loss(g, x, y, N, NULL);
+            w[pick[k]] = w0 - h;
+            double lm = frozen_loss(g, x, y, N, NULL);
+            w[pick[k]] = w0;
+            double num = (lp - lm) / ((double)(w0 + h) - (double)(w0 - h));
+            CHECK(fabs(num - ga[pick[k]]) <= 1e-5 + 0.02 * fabs(num),
+                  "frozen_bn_moving=%d: d loss / d block1.conv.weight[%lld]: analytic %.6g, numeric %.6g", moving,
+                  (long long)pick[k], ga[pick[k]], num);
+        }
+        free(ga);
+        frozen_loss(g, x, y, N, dl);
+        nn_graph_zero_grad(g);
+        nn_graph_backward(g, dl);
+        nn_adam adam = {1e-3f, 0.9f, 0.999f, 1e-7f, 0};
+        nn_graph_adam_step(g, &adam);
+        CHECK(!memcmp(g->stats, stats0, g->nstats * sizeof(float)), "frozen_bn_moving=%d: running statistics changed",
+              moving);
+        int changed_frozen = 0, changed_w = 0;
+        for (int t = 0; t < g->ntensors; t++) {
+            const nn_tensor *T = &g->tensors[t];
+            if (T->is_stat) continue;
+            int same = !memcmp(g->params + T->off, params0 + T->off, (size_t)T->n * sizeof(float));
+            if (!T->trainable) changed_frozen += !same;
+            else if (t == wt) changed_w = !same;
+        }
+        CHECK(changed_frozen == 0, "frozen_bn_moving=%d: %d frozen tensors changed", moving, changed_frozen);
+        CHECK(changed_w, "frozen_bn_moving=%d: block1.conv did not train through the frozen layers", moving);
+    }
+    free(stats0);
+    free(params0);
+    nn_graph_free(g);
+}
+
 static void test_input_checks(void)
 {
     char p[128];
@@ -332,6 +458,7 @@ int main(void)
     RUN(test_transfer_and_merge);
     RUN(test_adam_first_step);
     RUN(test_adam_counter_resume);
+    RUN(test_frozen_batchnorm);
     RUN(test_input_checks);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
