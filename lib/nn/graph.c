@@ -586,7 +586,12 @@ void nn_graph_init_params(nn_graph *g, dfs_rng *rng)
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];
         float *d = nn_tensor_data(g, i);
-        if (t->fan_in > 0) {
+        if (t->fan_in > 0 && t->init == NN_INIT_VS_NORMAL_FAN_OUT) {
+            nn_init_variance_scaling_normal(d, t->n, t->init_scale, t->fan_out, rng);
+        } else if (t->fan_in > 0 && t->init == NN_INIT_VS_UNIFORM_FAN_OUT) {
+            double limit = sqrt(3.0 * t->init_scale / (double)t->fan_out);
+            for (int64_t j = 0; j < t->n; j++) d[j] = (float)dfs_rng_range(rng, -limit, limit);
+        } else if (t->fan_in > 0) {
             nn_init_glorot_uniform(d, t->n, t->fan_in, t->fan_out, rng);
         } else {
             for (int64_t j = 0; j < t->n; j++) d[j] = t->init_value;

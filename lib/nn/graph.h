@@ -57,9 +57,21 @@ typedef struct nn_tensor {
     int is_stat;         /* running mean/var: updated by training forward, never by Adam */
     int trainable;       /* parameters only; stats are never trainable */
     float l2;            /* L2 regularisation factor (0: none) */
-    int64_t fan_in, fan_out;   /* > 0: Glorot-uniform kernel; otherwise constant init_value */
+    int64_t fan_in, fan_out;   /* Keras's fans of a kernel; 0: a constant (init_value) */
     float init_value;
+    int init;            /* kernels (fan_in > 0): NN_INIT_* */
+    float init_scale;    /* VarianceScaling's scale */
 } nn_tensor;
+
+/* Kernel initialisers, as Keras defines them (keras/initializers.py; tensorflow/python/ops/
+ * init_ops.py for TF 1.x's VarianceScaling):
+ *  GLOROT_UNIFORM (Keras's default): uniform in +-sqrt(6 / (fan_in + fan_out));
+ *  VS_NORMAL_FAN_OUT: VarianceScaling(scale, 'fan_out', 'normal'), a normal truncated at two
+ *    standard deviations and widened by 1/0.8796 so that its standard deviation after the
+ *    truncation is sqrt(scale / fan_out);
+ *  VS_UNIFORM_FAN_OUT: VarianceScaling(scale, 'fan_out', 'uniform'): uniform in
+ *    +-sqrt(3 scale / fan_out). */
+enum { NN_INIT_GLOROT_UNIFORM = 0, NN_INIT_VS_NORMAL_FAN_OUT = 1, NN_INIT_VS_UNIFORM_FAN_OUT = 2 };
 
 typedef struct nn_node {
     char name[NN_NAME_MAX];
@@ -174,8 +186,9 @@ int64_t nn_node_params(const nn_graph *g, int node);             /* parameters a
 void nn_graph_count(const nn_graph *g, int64_t *total, int64_t *trainable);
 
 /* ---- memory ---- */
-/* Allocate params and stats and initialise them (Glorot-uniform kernels from rng, zero biases,
- * gamma 1, beta 0, running mean 0, var 1). */
+/* Allocate params and stats and initialise them (kernels from rng by their nn_tensor.init,
+ * Glorot-uniform unless the model says otherwise; zero biases, gamma 1, beta 0, running mean 0,
+ * var 1), tensor by tensor in graph order. */
 void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng);
 /* Re-initialise already allocated params and stats. */
 void nn_graph_init_params(nn_graph *g, dfs_rng *rng);

@@ -186,5 +186,8 @@ double nn_l2_penalty(float *g, const float *w, float lambda, int64_t n);
 /* ---- initialisation (Keras defaults) ---- */
 /* Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) */
 void nn_init_glorot_uniform(float *w, int64_t n, int64_t fan_in, int64_t fan_out, dfs_rng *rng);
+/* VarianceScaling(scale, mode, 'normal') of TF 1.x: truncated at 2 standard deviations, standard
+ * deviation sqrt(scale / fan) after the truncation (fan: fan_in or fan_out per the mode) */
+void nn_init_variance_scaling_normal(float *w, int64_t n, double scale, int64_t fan, dfs_rng *rng);
 
 #endif

@@ -55,3 +55,18 @@ void nn_init_glorot_uniform(float *w, int64_t n, int64_t fan_in, int64_t fan_out
     double limit = sqrt(6.0 / (double)(fan_in + fan_out));
     for (int64_t i = 0; i < n; i++) w[i] = (float)dfs_rng_range(rng, -limit, limit);
 }
+
+/* TF 1.x's VarianceScaling 'normal' (tensorflow/python/ops/init_ops.py, which tf.keras used): a
+ * truncated normal (redrawn outside two standard deviations) whose standard deviation before
+ * truncation is sqrt(scale / fan) / 0.87962566103423978, the standard deviation of a unit normal
+ * truncated to [-2, 2]: so the values have standard deviation sqrt(scale / fan). */
+void nn_init_variance_scaling_normal(float *w, int64_t n, double scale, int64_t fan, dfs_rng *rng)
+{
+    double sd = sqrt(scale / (double)fan) / 0.87962566103423978;
+    for (int64_t i = 0; i < n; i++) {
+        double z;
+        do z = dfs_rng_normal(rng);
+        while (z < -2.0 || z > 2.0);
+        w[i] = (float)(sd * z);
+    }
+}

@@ -418,6 +418,84 @@ static void test_frozen_batchnorm(void)
     nn_graph_free(g);
 }
 
+/* Initial weights per architecture, by their distribution: Keras's Glorot-uniform kernels for
+ * meso4, mesoinception4, shallownet and xception; for efficientnet-b0 (qubvel) VarianceScaling
+ * (2, fan_out, truncated normal) convolutions and VarianceScaling(1/3, fan_out, uniform) for the
+ * classifier; zero biases, gamma 1, beta 0, running mean 0 and variance 1. Bounds are exact; the
+ * mean and variance of every kernel with >= 200 values are within 6 standard errors of the
+ * distribution's. The same seed gives the same bits, another seed other ones. */
+static void test_initialisers(void)
+{
+    for (int a = 0; nn_model_names[a]; a++) {
+        const char *arch = nn_model_names[a];
+        int effnet = !strcmp(arch, "efficientnet-b0");
+        nn_graph *g = nn_model_build(arch, 64);
+        CHECK(g != NULL, "%s", dfs_error());
+        if (!g) continue;
+        dfs_rng r;
+        dfs_rng_derive(&r, 9, 1);
+        nn_graph_alloc_params(g, &r);
+        int bad = 0, kernels = 0, tested = 0;
+        for (int t = 0; t < g->ntensors; t++) {
+            const nn_tensor *T = &g->tensors[t];
+            const float *d = nn_tensor_data(g, t);
+            const nn_node *nd = &g->nodes[T->node];
+            if (T->fan_in == 0) {   /* biases, gamma, beta, statistics: constants */
+                float want = (strstr(T->name, ".gamma") || strstr(T->name, ".running_var")) ? 1.0f : 0.0f;
+                for (int64_t i = 0; i < T->n; i++) bad += d[i] != want;
+                continue;
+            }
+            kernels++;
+            /* the distribution's bound, variance and fourth moment about 0 */
+            double bound, var, m4;
+            if (effnet && nd->kind == NN_CONV) {
+                double sd = sqrt(2.0 / (double)T->fan_out);
+                bound = 2 * sd / 0.87962566103423978;
+                var = sd * sd;
+                m4 = 3 * var * var;   /* less after truncation: a safe overestimate */
+            } else {
+                double lim = effnet ? sqrt(3.0 / 3.0 / (double)T->fan_out)
+                                    : sqrt(6.0 / (double)(T->fan_in + T->fan_out));
+                bound = lim;
+                var = lim * lim / 3;
+                m4 = pow(lim, 4) / 5;
+            }
+            double s = 0, sq = 0, mx = 0;
+            for (int64_t i = 0; i < T->n; i++) {
+                s += d[i];
+                sq += (double)d[i] * d[i];
+                if (fabs(d[i]) > mx) mx = fabs(d[i]);
+            }
+            if (mx > bound * (1 + 1e-6)) {
+                printf("# %s %s: |w| up to %.6g, bound %.6g\n", arch, T->name, mx, bound);
+                bad++;
+            }
+            if (T->n < 200) continue;
+            tested++;
+            double n = (double)T->n, mean = s / n, msq = sq / n;
+            double se_mean = sqrt(var / n), se_msq = sqrt((m4 - var * var) / n);
+            if (fabs(mean) > 6 * se_mean || fabs(msq - var) > 6 * se_msq) {
+                printf("# %s %s: mean %.4g (se %.2g), mean square %.6g, expected %.6g (se %.2g)\n", arch, T->name,
+                       mean, se_mean, msq, var, se_msq);
+                bad++;
+            }
+        }
+        CHECK(bad == 0, "%s: %d tensors off their initialiser", arch, bad);
+        CHECK(tested > 0 && kernels > 0, "%s: no kernel tested", arch);
+        /* the same seed, the same bits; another seed, others */
+        float *p0 = dfs_malloc(g->nparams * sizeof(float));
+        memcpy(p0, g->params, g->nparams * sizeof(float));
+        dfs_rng_derive(&r, 9, 1);
+        nn_graph_init_params(g, &r);
+        CHECK(!memcmp(p0, g->params, g->nparams * sizeof(float)), "%s: same seed, other weights", arch);
+        dfs_rng_derive(&r, 10, 1);
+        nn_graph_init_params(g, &r);
+        CHECK(memcmp(p0, g->params, g->nparams * sizeof(float)) != 0, "%s: another seed, same weights", arch);
+        free(p0);
+        nn_graph_free(g);
+    }
+}
+
 static void test_input_checks(void)
 {
     char p[128];
@@ -459,6 +537,7 @@ int main(void)
     RUN(test_adam_first_step);
     RUN(test_adam_counter_resume);
     RUN(test_frozen_batchnorm);
+    RUN(test_initialisers);
     RUN(test_input_checks);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
