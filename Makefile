@@ -4,11 +4,16 @@
 #
 #   make              build everything
 #   make test         C unit tests + bats suites; ends with "N passed, N failed"
+#   make test-matrix  the suite under every OpenBLAS kernel the CPU runs, 1 and 2 threads, and under load (long)
 #   make sanitize     unit tests and a short pipeline under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make portable     lib and unit tests for a portable x86-64 target (x86-64-v2) in build-portable, tested
+#   make cross-arm64  lib, tools and unit tests cross-compiled for arm64, unit tests run under qemu-user
+#                     (needs make cross-deps)
 #   make valgrind     each tool of the quick profile's kinds of commands under valgrind (slow; not in CI)
 #   make fuzz         run each fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make deps         install the Debian packages needed to build, run and test
 #   make fixture-deps install what tests/make-fixtures.sh needs to regenerate fixtures
+#   make cross-deps   install what make cross-arm64 needs (arm64 cross compiler, qemu-user, arm64 libraries)
 #   make study        the study (pipelines/study.mk): PROFILE=quick|demo|test [JOBS=2] [RUNS=runs]
 #   make demo         make study PROFILE=demo, then print where the report is
 
@@ -55,7 +60,7 @@ TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit sanitize valgrind fuzz deps fixture-deps clean info study demo
+.PHONY: all test test-matrix unit sanitize valgrind fuzz deps fixture-deps clean info study demo portable cross-arm64 cross-deps
 .SECONDARY:
 all: info $(TOOLS) $(UNIT_BINS) $(CUDA_PLUGIN)
 
@@ -94,6 +99,10 @@ test: all
 unit: all
 	@BUILD=$(BUILD) tests/run.sh --unit-only
 
+# tests/matrix.sh: a test that depends on the BLAS kernel, the thread count or the load fails here
+test-matrix: all
+	@BUILD=$(BUILD) tests/matrix.sh
+
 # Sanitizers: a separate build tree so the normal build stays untouched: the unit tests, then a
 # short end-to-end pipeline (tests/sanitize-e2e.sh) with the tools built into build-san/tools/.
 # At -O2 like the normal build: the vectorised kernels then round as they do there, and the
@@ -103,6 +112,25 @@ sanitize:
 	$(MAKE) BUILD=build-san SAN_FLAGS="$(SAN)" OPT=-O2 TOOLS= unit
 	$(MAKE) BUILD=build-san SAN_FLAGS="$(SAN)" OPT=-O2 TOOLS= $(TOOLS:bin/%=build-san/tools/%)
 	tests/sanitize-e2e.sh build-san/tools
+
+# Portable: the library and the unit tests for an older CPU than this one, so the kernels' narrower
+# vector paths (lib/nn/simd.h) are built and tested too: x86-64-v2 (SSE4.2, no AVX, no FMA) on an
+# x86-64 host, the compiler's default target elsewhere.
+PORTABLE_MARCH ?= $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v2)
+portable:
+	$(MAKE) BUILD=build-portable MARCH=$(PORTABLE_MARCH) CUDA=0 TOOLS= unit
+
+# arm64: cross-compiled (Debian's aarch64-linux-gnu-gcc, arm64 libraries through multiarch:
+# scripts/deps.sh --arm64) into build-arm64, tools in build-arm64/tools; the unit tests run under
+# qemu-user. OPENBLAS_CORETYPE names an x86 kernel where it is set: not passed on.
+ARM64_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig
+cross-arm64:
+	$(ARM64_PKG_CONFIG) $(MAKE) BUILD=build-arm64 CC=aarch64-linux-gnu-gcc MARCH= CUDA=0 TOOLS= \
+	    build-arm64/libdfstudy.a $(UNIT_SRCS:tests/unit/%.c=build-arm64/tests/%) $(TOOLS:bin/%=build-arm64/tools/%)
+	env -u OPENBLAS_CORETYPE DFS_RUNNER=qemu-aarch64 BUILD=build-arm64 tests/run.sh --unit-only
+
+cross-deps:
+	@scripts/deps.sh --arm64
 
 # Valgrind: the same pipeline, every tool under memcheck (minutes; not in CI). A portable build
 # (no -march=native: valgrind does not know every AVX-512 instruction) in build-vg/tools.
@@ -149,6 +177,6 @@ demo: $(TOOLS)
 	@echo "demo study report: $(or $(RUNS),runs)/demo/report.md"
 
 clean:
-	rm -rf build build-san build-fuzz build-vg $(TOOLS)
+	rm -rf build build-san build-fuzz build-vg build-portable build-arm64 $(TOOLS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

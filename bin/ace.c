@@ -172,6 +172,14 @@ int main(int argc, char **argv)
     dfs_tool_init(argv[0]);
     ace_args a;
     parse_args(argc, argv, &a);
+    {
+        const char **ins = dfs_malloc(((size_t)a.nfiles + 1) * sizeof *ins);
+        for (int i = 0; i < a.nfiles; i++) ins[i] = a.files[i];
+        ins[a.nfiles] = a.model;
+        const char *outs[] = {a.output};
+        if (dfs_paths_distinct(outs, 1, ins, (size_t)a.nfiles + 1) != 0) dfs_die_error();
+        free(ins);
+    }
     if (a.overlap) return run_overlap(&a);
 
     if (!a.model) dfs_die("-m MODEL.ckpt is required (see --help)");
@@ -179,7 +187,11 @@ int main(int argc, char **argv)
     const char *input = a.nfiles ? a.files[0] : "-";
     const nn_backend *be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
     nn_ckpt_info info;
-    nn_graph *g = nn_checkpoint_load(a.model, NULL, &info);
+    dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
+    if (dfs_spool_open(&sp, a.model) != 0) dfs_die_error();
+    nn_graph *g = nn_checkpoint_load(sp.path, NULL, &info);
+    if (!g) dfs_spool_error(&sp);
+    dfs_spool_close(&sp);
     if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *m = nn_model_find(info.arch);
     if (!m) dfs_die("%s: unknown architecture '%s'", a.model, info.arch);

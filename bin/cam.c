@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "common.h"
+#include "dataset.h"
 #include "image.h"
 #include "stream.h"
 #include "analysis/camsheet.h"
@@ -28,12 +29,14 @@ static const char usage[] =
     "                    Grad-CAM layer: meso4 and mesoinception4 block4.relu, shallownet\n"
     "                    block3.relu2, xception block14.sepconv2_act, efficientnet-b0 top.conv)\n"
     "  --class C         fake (default) or real: the pre-sigmoid/softmax score explained\n"
-    "  --batch N         images per forward pass (default 8)\n"
+    "  --batch N         images per forward pass (default 8); the maps are the same bytes for any N\n"
+    "                    (on one OpenBLAS kernel and thread count; README, Numerics)\n"
     "  --guided          Guided Grad-CAM: the map times the largest |guided-backpropagation\n"
     "                    gradient| over the colour channels, scaled to [0, 1]\n"
     "  --png DIR         also write each heatmap as DIR/<key>.png in OpenCV's JET colours; DIR\n"
     "                    must be new or empty and appears whole or not at all\n"
-    "                    ('/' and other characters outside [A-Za-z0-9._-] of the key become '_')\n"
+    "                    ('/' and other characters outside [A-Za-z0-9._-] of the key become '_';\n"
+    "                    two keys that give one name, a/b_c and a_b/c, are an error)\n"
     "  --overlay         the PNGs blend the image and the heatmap half and half\n"
     "  --compat study    reproduce what the study saved: no ReLU, tf-explain's VIRIDIS overlay on\n"
     "                    the image, then the study's gray conversion and JET; output u8 (S, S, 3)\n"
@@ -166,10 +169,18 @@ typedef struct cam_run {
 /* --png DIR appears whole or not at all: the PNGs go to DIR.tmp.PID (removed by dfs_die and
  * fatal signals), renamed to DIR when the stream is complete. */
 static dfs_outdir pngdir;
+static dfs_strmap pngnames;   /* file name -> record: two keys must not make one file */
 
 static void write_png(cam_run *c, const dfs_record *in, const uint8_t *rgb)
 {
     char *path = png_path(pngdir.tmp, in, c->written);
+    int dup;
+    size_t first = dfs_strmap_put(&pngnames, path + strlen(pngdir.tmp) + 1, (size_t)c->written, &dup);
+    if (dup) {
+        char *key = dfs_meta_dup(in, "key");
+        dfs_die("<stdin>: record %ld: key '%s' gives the PNG name %s, already written for record %zu (characters "
+                "outside [A-Za-z0-9._-] become '_')", c->written, key ? key : "", path + strlen(pngdir.tmp) + 1, first);
+    }
     dfs_image im = {0};
     if (dfs_image_alloc(&im, (int)c->S, (int)c->S, 3) != 0) dfs_die_error();
     memcpy(im.px, rgb, (size_t)(c->S * c->S * 3));
@@ -257,6 +268,16 @@ int main(int argc, char **argv)
     dfs_tool_init(argv[0]);
     cam_args a;
     parse_args(argc, argv, &a);
+    {
+        const char **ins = dfs_malloc(((size_t)a.n_images + (size_t)a.n_cells + 1) * sizeof *ins);
+        size_t nins = 0;
+        for (int i = 0; i < a.n_images; i++) ins[nins++] = a.images[i];
+        for (int i = 0; i < a.n_cells; i++) ins[nins++] = a.cells[i].path;
+        ins[nins++] = a.model;
+        const char *outs[] = {a.sheet, a.out, a.png};
+        if (dfs_paths_distinct(outs, 3, ins, nins) != 0) dfs_die_error();
+        free(ins);
+    }
     if (a.sheet) {
         if (dfs_cam_sheet(a.sheet, a.cells, a.n_cells, a.images, a.n_images, (int)a.per_cell, (int)a.tile) != 0)
             dfs_die_error();
@@ -271,7 +292,11 @@ int main(int argc, char **argv)
 
     const nn_backend *be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
     nn_ckpt_info info;
-    nn_graph *g = nn_checkpoint_load(a.model, NULL, &info);
+    dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
+    if (dfs_spool_open(&sp, a.model) != 0) dfs_die_error();
+    nn_graph *g = nn_checkpoint_load(sp.path, NULL, &info);
+    if (!g) dfs_spool_error(&sp);
+    dfs_spool_close(&sp);
     if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *mi = nn_model_find(info.arch);
     const char *lname = a.layer ? a.layer : mi ? mi->cam_layer : NULL;
@@ -279,6 +304,7 @@ int main(int argc, char **argv)
     int layer = nn_gradcam_layer(g, lname);
     if (layer < 0) dfs_die("%s: %s: %s", a.model, info.arch, dfs_error());
     if (a.png && dfs_outdir_open(&pngdir, a.png) != 0) dfs_die_error();
+    dfs_strmap_init(&pngnames);
 
     cam_run c;
     memset(&c, 0, sizeof c);
@@ -329,6 +355,7 @@ int main(int argc, char **argv)
     dfs_reader_close(&rd);
     if (fflush(o.f) != 0) dfs_die("%s: write failed: %s", dfs_out_name(&o), strerror(errno));
     if (a.png && dfs_outdir_commit(&pngdir) != 0) dfs_die_error();
+    dfs_strmap_free(&pngnames);
     if (dfs_out_commit(&o) != 0) dfs_die_error();
 
     for (long i = 0; i < a.batch; i++) dfs_record_free(&c.batch[i]);

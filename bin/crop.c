@@ -1,4 +1,5 @@
-/* crop: detect the largest face in each frame, locate 68 landmarks, align and crop. */
+/* crop: detect the largest face in each frame (dlib's HOG detector or a Haar cascade), locate 68
+ * landmarks, align and crop. */
 #include "common.h"
 #include "lines.h"
 #include "face/face.h"
@@ -14,11 +15,14 @@ static const char help[] =
     "usage: crop [options] < frames.dft > faces.dft\n"
     "       crop [options] FRAMES.dft... > faces.dft\n"
     "\n"
-    "For each u8 (H, W, 3) RGB record: find the largest face with a Viola-Jones cascade\n"
-    "(OpenCV's detectMultiScale: scale factor 1.1, 3 neighbours, windows from --min-face),\n"
-    "locate 68 landmarks with dlib's regression-tree model, map the eye centres and mouth\n"
+    "For each u8 (H, W, 3) RGB record: find the largest face (by box area) with --detector:\n"
+    "  haar  a Viola-Jones cascade as OpenCV's detectMultiScale runs it (scale factor 1.1,\n"
+    "        3 neighbours, windows from --min-face); the default\n"
+    "  hog   dlib's HOG frontal face detector as face_recognition's face_locations(img, 1,\n"
+    "        \"hog\") runs it (the image upsampled --upsample times; the study's detector)\n"
+    "then locate 68 landmarks with dlib's regression-tree model, map the eye centres and mouth\n"
     "corners onto the ArcFace template by a similarity (zoomed out by --margin) and resample to\n"
-    "--size x --size. Both models are read from their files by this program.\n"
+    "--size x --size. The models are read from their files by this program.\n"
     "\n"
     "Output records keep the input's metadata and label and add box=x,y,w,h (source pixels) and\n"
     "landmarks=x0,y0,...,x67,y67 (source pixels). Frames without a face are listed on stderr as\n"
@@ -30,11 +34,15 @@ static const char help[] =
     "      --no-align        crop the square of side margin*max(w,h) around the box, unrotated\n"
     "      --boxes FILE      take boxes from a TSV (key, x, y, w, h per line; '#' comments)\n"
     "                        instead of detecting; frames not listed have no face\n"
-    "      --detector PATH   Haar cascade XML (default " DFS_CASCADE_DEFAULT ")\n"
+    "      --detector NAME   hog or haar (default haar)\n"
+    "      --cascade PATH    Haar cascade XML (default " DFS_CASCADE_DEFAULT ")\n"
+    "      --hog-model PATH  HOG detector model (default " DFS_FHOG_FILE " of this\n"
+    "                        repository; its SHA-256 is checked)\n"
+    "      --upsample N      hog: times the image is doubled before detection (default 1)\n"
     "      --landmarks PATH  dlib shape predictor (default " DFS_LANDMARKS_DEFAULT ")\n"
-    "      --min-face N      smallest face side searched, in pixels (default 40)\n"
-    "      --scale-factor F  detection pyramid step (default 1.1)\n"
-    "      --min-neighbors N detections needed to keep a face (default 3)\n"
+    "      --min-face N      haar: smallest face side searched, in pixels (default 40)\n"
+    "      --scale-factor F  haar: detection pyramid step (default 1.1)\n"
+    "      --min-neighbors N haar: detections needed to keep a face (default 3)\n"
     "  -o, --output FILE     write to FILE atomically instead of stdout\n"
     "  -j, --jobs N          frames processed in parallel (default 1); output order is kept\n"
     "      --progress        show progress on stderr even when it is not a terminal\n"
@@ -74,7 +82,7 @@ static void load_boxes(const char *path, boxtable *t)
     }
     free(line);
     fclose(f);
-    qsort(t->v, t->n, sizeof *t->v, cmp_entry);
+    if (t->n) qsort(t->v, t->n, sizeof *t->v, cmp_entry);   /* an empty table has no array (qsort wants one) */
     for (size_t i = 1; i < t->n; i++)
         if (!strcmp(t->v[i].key, t->v[i - 1].key)) dfs_die("%s: key '%s' listed twice", path, t->v[i].key);
 }
@@ -87,6 +95,8 @@ typedef struct {
 
 typedef struct {
     const dfs_cascade *cascade;
+    const dfs_fhog *hog;
+    int upsample;
     const dfs_shape_model *shape;
     const boxtable *boxes;
     dfs_detect_opts det;
@@ -99,6 +109,9 @@ static void process(const settings *s, item *it)
     dfs_image im = {0}, gray = {0}, crop = {0};
     it->status = -1;
     if (dfs_image_from_record(&it->in, &im) != 0 || im.c != 3) {
+        char shape[128];
+        if (im.px) dfs_fail("expected an u8 image of shape HxWx3, got %s %s", dfs_dtype_name(it->in.dtype),
+                            dfs_shape_str(&it->in, shape, sizeof shape));   /* one channel: no error was set */
         snprintf(it->err, sizeof it->err, "not an RGB image record (%s)", dfs_error());
         dfs_image_free(&im);
         return;
@@ -112,6 +125,14 @@ static void process(const settings *s, item *it)
         boxentry *e = bsearch(&probe, s->boxes->v, s->boxes->n, sizeof *e, cmp_entry);
         if (e) { box = e->box; found = 1; }
         free(key);
+    } else if (s->hog) {
+        dfs_fhog_face *f = NULL;
+        int n = dfs_fhog_detect(s->hog, &im, s->upsample, &f);
+        int k = -1;
+        for (int i = 0; i < n; i++)
+            if (k < 0 || (long)f[i].box.w * f[i].box.h > (long)f[k].box.w * f[k].box.h) k = i;
+        if (k >= 0) { box = f[k].box; found = 1; }
+        free(f);
     } else {
         dfs_box *b = NULL;
         int n = dfs_cascade_detect(s->cascade, &gray, &s->det, &b);
@@ -165,13 +186,16 @@ int main(int argc, char **argv)
     s.size = 256;
     s.margin = 1.3;
     s.align = 1;
-    const char *detector = DFS_CASCADE_DEFAULT, *landmarks = DFS_LANDMARKS_DEFAULT, *boxes = NULL, *output = "-";
+    const char *detector = "haar", *cascade_path = DFS_CASCADE_DEFAULT, *hog_path = NULL, *landmarks = DFS_LANDMARKS_DEFAULT, *boxes = NULL, *output = "-";
     long jobs = 1;
-    int progress = 0;
+    int progress = 0, haar_opts = 0;
+    s.upsample = 1;
     static const struct option longopts[] = {
         {"size", required_argument, 0, 's'}, {"margin", required_argument, 0, 'm'},
         {"no-align", no_argument, 0, 'A'}, {"boxes", required_argument, 0, 'b'},
         {"detector", required_argument, 0, 'd'}, {"landmarks", required_argument, 0, 'l'},
+        {"cascade", required_argument, 0, 'C'}, {"hog-model", required_argument, 0, 'H'},
+        {"upsample", required_argument, 0, 'U'},
         {"min-face", required_argument, 0, 'F'}, {"scale-factor", required_argument, 0, 'S'},
         {"min-neighbors", required_argument, 0, 'N'}, {"output", required_argument, 0, 'o'},
         {"jobs", required_argument, 0, 'j'}, {"progress", no_argument, 0, 'P'},
@@ -185,10 +209,13 @@ int main(int argc, char **argv)
         case 'A': s.align = 0; break;
         case 'b': boxes = optarg; break;
         case 'd': detector = optarg; break;
+        case 'C': cascade_path = optarg; break;
+        case 'H': hog_path = optarg; break;
+        case 'U': s.upsample = (int)dfs_arg_long("--upsample", optarg, 0, 4); break;
         case 'l': landmarks = optarg; break;
-        case 'F': s.det.min_size = (int)dfs_arg_long("--min-face", optarg, 0, 100000); break;
-        case 'S': s.det.scale_factor = dfs_arg_double("--scale-factor", optarg, 1.001, 4); break;
-        case 'N': s.det.min_neighbors = (int)dfs_arg_long("--min-neighbors", optarg, 0, 1000); break;
+        case 'F': haar_opts = 1; s.det.min_size = (int)dfs_arg_long("--min-face", optarg, 0, 100000); break;
+        case 'S': haar_opts = 1; s.det.scale_factor = dfs_arg_double("--scale-factor", optarg, 1.001, 4); break;
+        case 'N': haar_opts = 1; s.det.min_neighbors = (int)dfs_arg_long("--min-neighbors", optarg, 0, 1000); break;
         case 'o': output = optarg; break;
         case 'j': jobs = dfs_arg_long("--jobs", optarg, 1, 256); break;
         case 'P': progress = 1; break;
@@ -197,17 +224,47 @@ int main(int argc, char **argv)
         default: dfs_die("%s: unknown option (see --help)", argv[optind - 1]);
         }
     }
+    static char hog_default[4096];
+    int hog = !strcmp(detector, "hog");
+    if (!hog && strcmp(detector, "haar")) dfs_die("--detector: '%s': want hog or haar (a cascade file is --cascade)", detector);
+    if (hog && haar_opts) dfs_die("--min-face, --scale-factor and --min-neighbors are for --detector haar");
+    {
+        size_t nf = optind < argc ? (size_t)(argc - optind) : 0;
+        const char **ins = dfs_malloc((nf + 4) * sizeof *ins);
+        for (size_t i = 0; i < nf; i++) ins[i] = argv[optind + (int)i];
+        ins[nf] = boxes;
+        ins[nf + 1] = boxes || hog ? NULL : cascade_path;
+        ins[nf + 2] = landmarks;
+        ins[nf + 3] = boxes || !hog ? NULL : hog_path;
+        const char *outs[] = {output};
+        if (dfs_paths_distinct(outs, 1, ins, nf + 4) != 0) dfs_die_error();
+        free(ins);
+    }
     boxtable table = {0};
     dfs_cascade *cascade = NULL;
+    dfs_fhog *fhog = NULL;
+    dfs_spool sp;   /* the models are sized, then read or mapped: a pipe is copied once */
     if (boxes) {
         load_boxes(boxes, &table);
         s.boxes = &table;
+    } else if (hog) {
+        if (!hog_path) {
+            if (dfs_fhog_default_path(hog_default, sizeof hog_default) != 0)
+                dfs_die("%s: cannot open: %s (give --hog-model)", hog_default, strerror(errno));
+            hog_path = hog_default;
+        }
+        if (!(fhog = dfs_fhog_load(hog_path))) dfs_die_error();
+        s.hog = fhog;
     } else {
-        if (!(cascade = dfs_cascade_load(detector))) dfs_die_error();
+        if (dfs_spool_open(&sp, cascade_path) != 0) dfs_die_error();
+        if (!(cascade = dfs_cascade_load(sp.path))) dfs_spool_error(&sp), dfs_die_error();
+        dfs_spool_close(&sp);
         s.cascade = cascade;
     }
-    dfs_shape_model *shape = dfs_shape_model_load(landmarks);
-    if (!shape) dfs_die_error();
+    if (dfs_spool_open(&sp, landmarks) != 0) dfs_die_error();
+    dfs_shape_model *shape = dfs_shape_model_load(sp.path);
+    if (!shape) dfs_spool_error(&sp), dfs_die_error();
+    dfs_spool_close(&sp);
     if (dfs_shape_model_points(shape) != 68) dfs_die("%s: a 68-point model is needed for alignment", landmarks);
     s.shape = shape;
 
@@ -259,6 +316,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < table.n; i++) free(table.v[i].key);
     free(table.v);
     dfs_cascade_free(cascade);
+    dfs_fhog_free(fhog);
     dfs_shape_model_free(shape);
     return 0;
 }

@@ -16,7 +16,8 @@ static const char help[] =
     "the video's frame count), or every K-th frame, and write them as u8 (H, W, 3) RGB records.\n"
     "Each target is reached by seeking to the keyframe before it and decoding forward; the frames\n"
     "are the same as a full sequential decode gives (--sequential, for verification).\n"
-    "Still images FFmpeg can read (PNG, JPEG) are one-frame videos.\n"
+    "Still images FFmpeg can read (PNG, JPEG) are one-frame videos. A video is opened twice and\n"
+    "seeked, so it must be a file: a pipe or FIFO is refused (one line, no waiting).\n"
     "\n"
     "Record metadata: key=<dataset>/<video stem>/f<i> (i = 0-based rank among the video's\n"
     "extracted frames, at least two digits), dataset=, frame= (0-based frame number in the\n"
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
         dfs_die("--dataset: '%s' must be non-empty, without '/' or newline", dataset);
     for (int i = optind; i < argc; i++)
         if (strchr(argv[i], '\n')) dfs_die("a file name with a newline cannot become a key");
+    const char *outs[] = {output};
+    if (dfs_paths_distinct(outs, 1, (const char *const *)argv + optind, (size_t)(argc - optind)) != 0) dfs_die_error();
     dfs_video_log(verbose);
     /* with several videos in flight, one decoder thread each keeps the cores busy already */
     eo.threads = jobs > 1 ? 1 : 0;

@@ -23,6 +23,8 @@ static const char usage[] =
     "  FILE.png...        PNG files (any colour type and bit depth; converted to 8-bit RGB, alpha\n"
     "                     dropped). Inputs are told apart by content: PNG files and tensor streams\n"
     "                     cannot be mixed in one run. An empty file is a valid, empty stream.\n"
+    "                     An input that is a FIFO or process substitution is copied once to\n"
+    "                     $TMPDIR (else /tmp) so it can be told apart and then read.\n"
     "  --manifest M.tsv   TSV of path, label[, key[, dataset]] (formats/manifest-tsv.md); paths are\n"
     "                     relative to the manifest's directory. Repeatable; may be combined with\n"
     "                     PNG files.\n"
@@ -37,6 +39,8 @@ static const char usage[] =
     "  --size N           resize every image to NxN: area averaging when shrinking (OpenCV's\n"
     "                     INTER_AREA), bilinear with half-pixel centres when enlarging (INTER_LINEAR);\n"
     "                     also applies to image records read from streams\n"
+    "  --drop-keys FILE   stream input: leave out the records whose key is a line of FILE (before\n"
+    "                     any sampling); the study drops test frames seen in training this way\n"
     "  --relabel M.tsv    stream input: set each record's label (and dataset=, when that column is\n"
     "                     there) from the line of its video in a video manifest with a header\n"
     "                     naming video, label[, dataset] (formats/video-manifest.md; other columns\n"
@@ -69,6 +73,8 @@ static const char usage[] =
     "                     across all inputs), key (else name=VALUE, else -), label (real, fake,\n"
     "                     unknown), dtype, shape (HxWxC, or scalar); reads payloads past, never\n"
     "                     holding more than one record's metadata\n"
+    "  --meta KEY         with --list: one more column per --meta (up to 8), the record's KEY=\n"
+    "                     metadata value, or - when it has none\n"
     "  --progress         show progress on stderr even when it is not a terminal\n"
     "  -h, --help         this help\n"
     "\n"
@@ -82,13 +88,27 @@ typedef struct opts {
     int nmanifests;
     const char *outs[2];
     int nouts;
-    const char *unpack, *dataset, *root, *prefix, *relabel_path;
+    const char *unpack, *dataset, *root, *prefix, *relabel_path, *drop_path;
+    const char *meta[8];
+    int nmeta;
+    dfs_strmap drop;
     dfs_relabel relabel;
     int label, have_label, list, size, progress, by_set;
     dfs_sample_opts s;
     char **inputs;
     int ninputs;
 } opts;
+
+/* Inputs that are not regular files (a pipe, a FIFO, process substitution) are sniffed, then
+ * read: each is copied once (dfs_spool_open); errors name the path given, not the copy. */
+static dfs_spool *spools;
+static int nspools;
+
+static void die_named(void)
+{
+    for (int i = 0; i < nspools; i++) dfs_spool_error(&spools[i]);
+    dfs_die_error();
+}
 
 /* ---- sinks: one or two streams, or a PNG directory ---- */
 typedef struct sink {
@@ -117,7 +137,7 @@ static void sink_put(sink *k, int part, const dfs_record *r, const char *where)
     int rv = k->is_dir ? dfs_pngdir_add(&k->dir, r, where) : dfs_write_record(&k->out[part], r);
     if (rv != 0) {
         if (k->is_dir) dfs_pngdir_abort(&k->dir);
-        dfs_die_error();
+        die_named();
     }
     k->written++;
 }
@@ -135,7 +155,7 @@ static void sink_commit(sink *k)
 static void sink_fail(sink *k)
 {
     if (k->is_dir) dfs_pngdir_abort(&k->dir);
-    dfs_die_error();
+    die_named();
 }
 
 /* A stream is binary: waiting for one to be typed on a terminal helps nobody. */
@@ -181,13 +201,13 @@ static void run_png(const opts *o, sink *k)
 #define GROW() do { if (n == cap) items = dfs_realloc(items, (cap = cap ? 2 * cap : 64) * sizeof *items); } while (0)
     for (int i = 0; i < o->ninputs; i++) {
         const char *p = o->inputs[i];
-        if (!is_png_file(p))
+        if (!is_png_file(spools[i].path))
             dfs_die("%s: not a PNG file (PNG files and tensor streams cannot be mixed in one run)", p);
         if (!o->have_label) dfs_die("%s: PNG input needs --label real|fake|unknown", p);
         char *key;
         if (dfs_key_from_path(p, o->root, o->prefix, &key) != 0) dfs_die("%s: %s", p, dfs_error());
         GROW();
-        items[n++] = (png_item){dfs_strdup(p), key, NULL, o->dataset, o->label};
+        items[n++] = (png_item){dfs_strdup(spools[i].path), key, NULL, o->dataset, o->label};
     }
     for (int m = 0; m < o->nmanifests; m++) {
         if (dfs_manifest_read(o->manifests[m], o->prefix, &ms[m]) != 0) dfs_die_error();
@@ -264,6 +284,16 @@ static void prepare(const opts *o, sink *k, dfs_record *r, const char *file, uin
     }
 }
 
+/* --drop-keys: the record's key is listed */
+static int dropped(const opts *o, const dfs_record *r)
+{
+    char *key = dfs_meta_dup(r, "key");
+    size_t v;
+    int hit = key && dfs_strmap_get(&o->drop, key, &v);
+    free(key);
+    return hit;
+}
+
 static void run_stream(const opts *o, sink *k)
 {
     static char *stdin_name[] = {"-"};
@@ -282,7 +312,11 @@ static void run_stream(const opts *o, sink *k)
     uint64_t seen = 0;
     for (int i = 0; i < ninputs; i++) {
         dfs_reader rd;
-        if (dfs_reader_open(&rd, inputs[i]) != 0) sink_fail(k);
+        if (dfs_reader_open(&rd, o->ninputs ? spools[i].path : "-") != 0) sink_fail(k);
+        if (o->ninputs && spools[i].fd >= 0) {
+            free(rd.name);
+            rd.name = dfs_strdup(inputs[i]);
+        }
         for (;;) {
             if (!in_memory && o->s.take >= 0 && k->written >= (uint64_t)o->s.take) break;
             dfs_record *r = &rec;
@@ -301,6 +335,10 @@ static void run_stream(const opts *o, sink *k)
             if (got == 0) {
                 if (in_memory) dfs_record_free(r);
                 break;
+            }
+            if (o->drop_path && dropped(o, r)) {
+                if (in_memory) dfs_record_free(r);
+                continue;
             }
             prepare(o, k, r, rd.name, index);
             if (in_memory) {
@@ -380,9 +418,15 @@ static void run_list(const opts *o)
             const char *pre = "";
             if (!key && (key = dfs_meta_find(&rec, "name", &kl))) pre = "name=";
             if (!key) { key = "-"; kl = 1; }
-            if (fprintf(out.f, "%llu\t%s%.*s\t%s\t%s\t%s\n", (unsigned long long)index++, pre, (int)kl, key,
-                        dfs_label_name(rec.label), dfs_dtype_name(rec.dtype),
-                        dfs_shape_str(&rec, shape, sizeof shape)) < 0)
+            int bad = fprintf(out.f, "%llu\t%s%.*s\t%s\t%s\t%s", (unsigned long long)index++, pre, (int)kl, key,
+                              dfs_label_name(rec.label), dfs_dtype_name(rec.dtype),
+                              dfs_shape_str(&rec, shape, sizeof shape)) < 0;
+            for (int m = 0; m < o->nmeta && !bad; m++) {
+                size_t vl;
+                const char *v = dfs_meta_find(&rec, o->meta[m], &vl);
+                bad = v ? fprintf(out.f, "\t%.*s", (int)vl, v) < 0 : fputs("\t-", out.f) < 0;
+            }
+            if (bad || fputc('\n', out.f) == EOF)
                 dfs_die("%s: write failed: %s", dfs_out_name(&out), strerror(errno));
         }
         if (got < 0) dfs_die_error();
@@ -436,6 +480,13 @@ int main(int argc, char **argv)
             o.relabel_path = need(argc, argv, &i);
         }
         else if (strcmp(a, "--list") == 0) o.list = 1;
+        else if (strcmp(a, "--meta") == 0) {
+            if (o.nmeta == 8) dfs_die("--meta: at most 8");
+            o.meta[o.nmeta++] = need(argc, argv, &i);
+        } else if (strcmp(a, "--drop-keys") == 0) {
+            if (o.drop_path) dfs_die("--drop-keys: given twice");
+            o.drop_path = need(argc, argv, &i);
+        }
         else if (strcmp(a, "--take") == 0) o.s.take = dfs_arg_long(a, need(argc, argv, &i), 0, LONG_MAX);
         else if (strcmp(a, "--balance") == 0) o.s.balance = 1;
         else if (strcmp(a, "--shuffle") == 0) o.s.shuffle = 1;
@@ -454,8 +505,9 @@ int main(int argc, char **argv)
         else dfs_die("unknown option '%s' (see pack --help)", a);
     }
     int sampling = o.s.shuffle || o.s.balance || o.s.take >= 0 || o.s.split >= 0;
-    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path))
+    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path || o.drop_path))
         dfs_die("--list takes only input streams (and -o FILE)");
+    if (o.nmeta && !o.list) dfs_die("--meta goes with --list");
     if (o.unpack && o.nouts) dfs_die("--unpack writes a directory; -o does not apply");
     if (o.unpack && o.s.split >= 0) dfs_die("--split writes two streams; it cannot be combined with --unpack");
     if (o.by_set && o.s.split < 0) dfs_die("--by needs --split");
@@ -463,25 +515,54 @@ int main(int argc, char **argv)
     if (o.s.split < 0 && o.nouts > 1) dfs_die("two outputs only with --split");
     if (o.nouts == 2 && strcmp(o.outs[0], "-") == 0 && strcmp(o.outs[1], "-") == 0)
         dfs_die("-o: only one output can be stdout");
+    {
+        const char **ins = dfs_malloc(((size_t)o.ninputs + (size_t)o.nmanifests + 1) * sizeof *ins);
+        size_t nins = 0;
+        for (int i = 0; i < o.ninputs; i++) ins[nins++] = o.inputs[i];
+        for (int i = 0; i < o.nmanifests; i++) ins[nins++] = o.manifests[i];
+        ins[nins++] = o.relabel_path;
+        const char *outs[] = {o.nouts > 0 ? o.outs[0] : NULL, o.nouts > 1 ? o.outs[1] : NULL, o.unpack};
+        if (dfs_paths_distinct(outs, 3, ins, nins) != 0) dfs_die_error();
+        free(ins);
+    }
     if (o.list) {
         run_list(&o);
         free(o.inputs);
         return 0;
     }
+    spools = dfs_calloc((size_t)o.ninputs + 1, sizeof *spools);
+    for (int i = 0; i < o.ninputs; i++) {
+        if (strcmp(o.inputs[i], "-") == 0) {
+            spools[i] = (dfs_spool){.path = "-", .name = "-", .fd = -1};
+        } else if (dfs_spool_open(&spools[i], o.inputs[i]) != 0) {
+            dfs_die_error();
+        }
+        nspools = i + 1;
+    }
     int png = o.nmanifests > 0;
-    for (int i = 0; !png && i < o.ninputs; i++) png = strcmp(o.inputs[i], "-") != 0 && is_png_file(o.inputs[i]);
+    for (int i = 0; !png && i < o.ninputs; i++) png = strcmp(o.inputs[i], "-") != 0 && is_png_file(spools[i].path);
     sink k;
     memset(&k, 0, sizeof k);
     if (png) {
         if (o.relabel_path) dfs_die("--relabel applies to stream input only (a PNG manifest carries its own labels)");
+        if (o.drop_path) dfs_die("--drop-keys applies to stream input only");
         run_png(&o, &k);
     } else {
-        if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0)
+        if (o.have_label || o.root || o.prefix || strcmp(o.dataset, "unknown") != 0) {
+            for (int i = 0; i < o.ninputs; i++)
+                if (strcmp(o.inputs[i], "-") != 0)   /* the first input, which is not a PNG */
+                    dfs_die("%s: not a PNG file (--label, --dataset, --root and --key-prefix apply to PNG input only)",
+                            o.inputs[i]);
             dfs_die("--label, --dataset, --root and --key-prefix apply to PNG input only");
+        }
         if (o.relabel_path && dfs_relabel_read(o.relabel_path, &o.relabel) != 0) dfs_die_error();
+        if (o.drop_path && dfs_keylist_read(o.drop_path, &o.drop) != 0) dfs_die_error();
         run_stream(&o, &k);
+        if (o.drop_path) dfs_strmap_free(&o.drop);
         if (o.relabel_path) dfs_relabel_free(&o.relabel);
     }
+    for (int i = 0; i < nspools; i++) dfs_spool_close(&spools[i]);
+    free(spools);
     free(o.inputs);
     return 0;
 }

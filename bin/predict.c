@@ -24,8 +24,9 @@ static const char usage[] =
     "checkpoint's size; any label (-1 unknown is printed as -1). A record without key= is named\n"
     "#INDEX, one without dataset= 'unknown'.\n"
     "\n"
-    "  -m FILE        the checkpoint (required)\n"
-    "  --batch N      images per forward pass (default 64)\n"
+    "  -m FILE        the checkpoint (required; a pipe or FIFO is copied once to $TMPDIR)\n"
+    "  --batch N      images per forward pass (default 64); the scores are the same bytes for any N\n"
+    "                 (on one OpenBLAS kernel and thread count; README, Numerics)\n"
     "  --threads N    OpenMP and BLAS threads (default: all cores)\n"
     "  -o FILE        write the scores to FILE, whole or not at all (default stdout)\n"
     NN_DEVICE_HELP
@@ -60,27 +61,30 @@ int main(int argc, char **argv)
         have_in = 1;
     }
     if (!model) dfs_die("-m M.ckpt is required (see --help)");
+    const char *outs[] = {outp}, *ins[] = {model, in};
+    if (dfs_paths_distinct(outs, 1, ins, 2) != 0) dfs_die_error();
     const nn_backend *be = nn_device_open(device, verbose);   /* before any file is read or written */
     if (threads > 0) {
         omp_set_num_threads((int)threads);
         openblas_set_num_threads((int)threads);
     }
     nn_ckpt_info info;
-    nn_graph *g = nn_checkpoint_load(model, NULL, &info);
+    dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
+    if (dfs_spool_open(&sp, model) != 0) dfs_die_error();
+    nn_graph *g = nn_checkpoint_load(sp.path, NULL, &info);
+    if (!g) dfs_spool_error(&sp);
+    dfs_spool_close(&sp);
     if (!g || nn_graph_set_backend(g, be) != 0) dfs_die_error();
     const nn_model_info *m = nn_model_find(info.arch);
     dfs_out o;
     if (dfs_out_open(&o, outp, 0, 1) != 0) dfs_die_error();
-    if (nn_predict_stream(g, m, info.size, in, (int)batch, o.f, progress) != 0) {
-        dfs_out_abort(&o);
-        dfs_die_error();
-    }
-    if (ferror(o.f)) {
-        dfs_out_abort(&o);
-        dfs_die("%s: write failed: %s", dfs_out_name(&o), strerror(errno ? errno : EIO));
-    }
-    if (dfs_out_commit(&o) != 0) dfs_die_error();
+    int rc = nn_predict_stream(g, m, info.size, in, (int)batch, o.f, progress);
+    if (rc == 0 && ferror(o.f))   /* the name now: abort frees it */
+        rc = dfs_fail("%s: write failed: %s", dfs_out_name(&o), strerror(errno ? errno : EIO));
+    if (rc != 0) dfs_out_abort(&o);
+    else rc = dfs_out_commit(&o);
     nn_ckpt_info_free(&info);
     nn_graph_free(g);
+    if (rc != 0) dfs_die_error();
     return 0;
 }

@@ -104,6 +104,14 @@ int main(int argc, char **argv)
     }
     if (seed_given && !boot_given) dfs_die("--seed is for --bootstrap");
 
+    const char *outs[] = {outpath};
+    const char **ins = dfs_malloc((nfiles + 2) * sizeof *ins);
+    for (size_t i = 0; i < nfiles; i++) ins[i] = files[i];
+    ins[nfiles] = config;
+    ins[nfiles + 1] = dir;
+    if (dfs_paths_distinct(outs, 1, ins, nfiles + 2) != 0) dfs_die_error();
+    free(ins);
+
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);

@@ -86,6 +86,8 @@ int main(int argc, char **argv)
         }
     }
     if (n < 2) dfs_die("needs at least two streams (see --help)");
+    const char *outs[] = {out_path, hist_path};
+    if (dfs_paths_distinct(outs, 2, inputs, (size_t)n) != 0) dfs_die_error();
 
     dfs_out tsv, hist_out;
     if (dfs_out_open(&tsv, out_path, 0, 1) != 0) dfs_die_error();

@@ -28,7 +28,8 @@ static const char usage[] =
     "  --train FILE    training images (a file: records are read by index, never all at once)\n"
     "  --val FILE      validation images; the saved model is the epoch with the best val accuracy\n"
     "  -o FILE         best checkpoint; the last epoch with the full training state goes beside it\n"
-    "                  as STEM.last.ckpt (STEM = FILE without .ckpt)\n"
+    "                  as STEM.last.ckpt (STEM = FILE without .ckpt); STEM.lock holds the pid of\n"
+    "                  the run while it lasts, so a second run into the same files is refused\n"
     "  --from FILE     stages 2/3: start from this stage-1 checkpoint\n"
     "  --mode MODE     transfer: train only the architecture's head, everything else frozen\n"
     "                  (batchnorm statistics included); merge: train every layer\n"
@@ -213,12 +214,30 @@ int main(int argc, char **argv)
         if (fflush(stdout) != 0 || ferror(stdout)) dfs_die("<stdout>: write failed");
         return 0;
     }
+    const char *outs[] = {a.o.out, a.o.last, a.o.log};
+    const char *ins[] = {a.o.train, a.o.val, a.o.from, a.o.mix, a.o.val_mix};
+    if (dfs_paths_distinct(outs, 3, ins, 5) != 0) dfs_die_error();
+    /* one run at a time per output set: a second would interleave its checkpoints with ours */
+    char *lockpath = with_suffix(a.o.out, ".lock");
+    dfs_lock lock;
+    if (dfs_lock_take(&lock, lockpath) != 0) dfs_die_error();
     a.o.be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
+    dfs_spool from;   /* --from is opened twice (header, then tensors): a pipe is copied once */
+    if (a.o.from) {
+        if (dfs_spool_open(&from, a.o.from) != 0) dfs_die_error();
+        a.o.from = from.path;
+    }
     if (a.threads > 0) {
         omp_set_num_threads((int)a.threads);
         openblas_set_num_threads((int)a.threads);
     }
-    if (nn_train_run(&a.o) != 0) dfs_die_error();
+    if (nn_train_run(&a.o) != 0) {
+        if (a.o.from) dfs_spool_error(&from);
+        dfs_die_error();
+    }
+    if (a.o.from) dfs_spool_close(&from);
+    dfs_lock_release(&lock);
+    free(lockpath);
     free(a.last_alloc);
     free(a.log_alloc);
     return 0;

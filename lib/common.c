@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -470,6 +471,221 @@ int dfs_outdir_error(const dfs_outdir *d)
     snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(at - err_buf), err_buf, d->dir, at + tl);
     memcpy(err_buf, tmp, sizeof err_buf);
     return -1;
+}
+
+/* ---- outputs that never replace an input ---- */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    const char *name;   /* NULL: the file exists and dev/ino are its own; else its directory's */
+} file_id;
+
+/* 1 with the identity of path, 0 when it has none worth comparing (skipped), for an output
+ * (is_out: a missing file is identified by its directory) or an input. */
+static int path_id(const char *path, int is_out, file_id *id)
+{
+    if (!path || !*path || strcmp(path, "-") == 0) return 0;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (is_out && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
+        *id = (file_id){st.st_dev, st.st_ino, NULL};
+        return 1;
+    }
+    if (!is_out || errno != ENOENT) return 0;
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && path[b - 1] != '/') b--;
+    char *dir = b ? dfs_strdup(path) : dfs_strdup(".");
+    if (b) dir[b > 1 ? b - 1 : 1] = 0;
+    int ok = stat(dir, &st) == 0;
+    free(dir);
+    if (!ok) return 0;
+    *id = (file_id){st.st_dev, st.st_ino, path + b};
+    return 1;
+}
+
+static int same_id(const file_id *a, const file_id *b)
+{
+    if (a->dev != b->dev || a->ino != b->ino || !a->name != !b->name) return 0;
+    if (!a->name) return 1;
+    size_t la = strcspn(a->name, "/"), lb = strcspn(b->name, "/");
+    return la == lb && strncmp(a->name, b->name, la) == 0;
+}
+
+int dfs_paths_distinct(const char *const *outs, size_t nouts, const char *const *ins, size_t nins)
+{
+    file_id *in = dfs_malloc((nins ? nins : 1) * sizeof *in), *out = dfs_malloc((nouts ? nouts : 1) * sizeof *out);
+    uint8_t *has_in = dfs_calloc(nins ? nins : 1, 1), *has_out = dfs_calloc(nouts ? nouts : 1, 1);
+    int rv = 0;
+    for (size_t j = 0; j < nins; j++) has_in[j] = (uint8_t)path_id(ins[j], 0, &in[j]);
+    for (size_t i = 0; i < nouts && !rv; i++) {
+        if (!(has_out[i] = (uint8_t)path_id(outs[i], 1, &out[i]))) continue;
+        for (size_t j = 0; j < nins && !rv; j++)
+            if (has_in[j] && same_id(&out[i], &in[j]))
+                rv = dfs_fail("%s: is also the input %s: refusing to replace an input", outs[i], ins[j]);
+        for (size_t k = 0; k < i && !rv; k++)
+            if (has_out[k] && same_id(&out[i], &out[k]))
+                rv = strcmp(outs[i], outs[k]) == 0 ? dfs_fail("%s: given twice as an output", outs[i])
+                                                   : dfs_fail("%s: given twice as an output (also as %s)", outs[i], outs[k]);
+    }
+    free(in);
+    free(out);
+    free(has_in);
+    free(has_out);
+    return rv;
+}
+
+/* ---- inputs read more than once, from a pipe ---- */
+int dfs_spool_open(dfs_spool *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    s->path = s->name = path;
+    int from_stdin = strcmp(path, "-") == 0;
+    struct stat st;
+    if (!from_stdin) {
+        /* a missing file, or a directory, is left to the loader, whose error names it as usual */
+        if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;
+    }
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {   /* no O_TMPFILE there */
+        size_t n = strlen(dir) + 32;
+        char *t = dfs_malloc(n);
+        snprintf(t, n, "%s/dfs-spool.XXXXXX", dir);
+        fd = mkstemp(t);
+        if (fd >= 0) unlink(t);
+        free(t);
+    }
+    if (fd < 0) return dfs_fail("%s: cannot make a temporary copy of this pipe in %s: %s", path, dir, strerror(errno));
+    int in = from_stdin ? STDIN_FILENO : open(path, O_RDONLY);
+    if (in < 0) {
+        int e = errno;
+        close(fd);
+        return dfs_fail("%s: %s", path, strerror(e));
+    }
+    char buf[65536];
+    int rv = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rv = dfs_fail("%s: read error: %s", path, strerror(errno));
+            break;
+        }
+        for (ssize_t off = 0; off < n && !rv;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) rv = dfs_fail("%s: cannot copy this pipe to %s: %s", path, dir, strerror(errno));
+            else off += w;
+        }
+        if (rv) break;
+    }
+    if (!from_stdin) close(in);
+    if (rv) {
+        close(fd);
+        return -1;
+    }
+    s->fd = fd;
+    snprintf(s->buf, sizeof s->buf, "/proc/self/fd/%d", fd);
+    s->path = s->buf;
+    return 0;
+}
+
+void dfs_spool_close(dfs_spool *s)
+{
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    s->path = s->name;
+}
+
+int dfs_spool_error(const dfs_spool *s)
+{
+    if (s->fd < 0) return -1;
+    const char *name = strcmp(s->name, "-") ? s->name : "<stdin>";
+    size_t bl = strlen(s->buf);
+    const char *from = err_buf;
+    for (int k = 0; k < 8; k++) {
+        const char *at = strstr(from, s->buf);
+        if (!at) break;
+        if (at[bl] >= '0' && at[bl] <= '9') {   /* /proc/self/fd/5 inside /proc/self/fd/57 */
+            from = at + bl;
+            continue;
+        }
+        char tmp[sizeof err_buf];
+        size_t pre = (size_t)(at - err_buf);
+        snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)pre, err_buf, name, at + bl);
+        memcpy(err_buf, tmp, sizeof err_buf);
+        from = err_buf + pre + strlen(name);
+        if (from >= err_buf + sizeof err_buf) break;
+    }
+    return -1;
+}
+
+/* ---- a lock on an output set ---- */
+int dfs_lock_take(dfs_lock *l, const char *path)
+{
+    l->fd = -1;
+    l->slot = -1;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) return dfs_fail("%s: cannot create the lock file: %s", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char buf[32] = "";
+            ssize_t n = e == EWOULDBLOCK ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+            close(fd);
+            if (e != EWOULDBLOCK) return dfs_fail("%s: cannot lock: %s", path, strerror(e));
+            long pid = 0;
+            if (n > 0) {
+                buf[n] = 0;
+                pid = strtol(buf, NULL, 10);
+            }
+            if (pid > 0)
+                return dfs_fail("%s: pid %ld is writing the same outputs; wait for it to end, or stop it", path, pid);
+            return dfs_fail("%s: another process is writing the same outputs; wait for it to end, or stop it", path);
+        }
+        /* the holder before us may have removed the file between our open and our flock: the
+         * lock counts only on the file that path names now */
+        struct stat a, b;
+        if (fstat(fd, &a) != 0 || stat(path, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+            close(fd);
+            continue;
+        }
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+            int e = errno;
+            unlink(path);   /* ours while we hold the flock */
+            close(fd);
+            return dfs_fail("%s: cannot write the lock file: %s", path, strerror(e));
+        }
+        int slot = register_temporary(path, 1);
+        if (slot < 0) {
+            unlink(path);
+            close(fd);
+            return dfs_fail("%s: too many open outputs", path);
+        }
+        l->fd = fd;
+        l->slot = slot;
+        return 0;
+    }
+    return dfs_fail("%s: the lock file keeps changing under another process", path);
+}
+
+void dfs_lock_release(dfs_lock *l)
+{
+    if (l->fd < 0) return;
+    if (l->slot >= 0) {
+        unlink(tmp_paths[l->slot]);   /* while still holding the flock: see dfs_lock_take */
+        tmp_used[l->slot] = 0;
+    }
+    close(l->fd);
+    l->fd = -1;
+    l->slot = -1;
 }
 
 int dfs_mkdir_p(const char *dir)

@@ -86,6 +86,45 @@ void dfs_outdir_abort(dfs_outdir *d);
  * files written inside it); returns -1. */
 int dfs_outdir_error(const dfs_outdir *d);
 
+/* ---- outputs that never replace an input ----
+ * A tool passes every path it will write (files and directories) and every path it will read,
+ * before it reads or writes anything. It fails when an output is the same file as an input,
+ * compared by device and inode (another spelling, a hard link or a symlink to the input counts),
+ * or when two outputs are one file (one not there yet is compared by its directory's device and
+ * inode and its name). NULL and "-" are skipped; an output that exists and is neither a regular
+ * file nor a directory (/dev/null, a FIFO) is written in place, replaces nothing and is skipped.
+ * Errors: "OUT: is also the input IN: refusing to replace an input", "OUT: given twice as an output". */
+int dfs_paths_distinct(const char *const *outs, size_t nouts, const char *const *ins, size_t nins);
+
+/* ---- inputs read more than once, from a pipe ----
+ * A loader that opens its file twice (a checkpoint's header, then its tensors) or sniffs a file
+ * before reading it could not read a pipe, a FIFO or process substitution (the second open gets
+ * nothing, or blocks on the FIFO for ever). dfs_spool_open(s, path) leaves a regular file, a
+ * directory and a missing path as they are (s->path == path) and reads anything else ("-" is stdin) once, whole, into an unlinked
+ * temporary file in $TMPDIR (else /tmp) that s->path names (/proc/self/fd/N) until
+ * dfs_spool_close. dfs_spool_error rewrites the current error to name the original path. */
+typedef struct dfs_spool {
+    const char *path;   /* what to open */
+    const char *name;   /* the path given */
+    int fd;             /* the copy, or -1 */
+    char buf[40];
+} dfs_spool;
+int dfs_spool_open(dfs_spool *s, const char *path);
+void dfs_spool_close(dfs_spool *s);
+int dfs_spool_error(const dfs_spool *s);   /* always -1 */
+
+/* ---- a lock on an output set (train's checkpoints and log) ----
+ * dfs_lock_take(l, path) creates path holding this process's pid and holds an exclusive flock on
+ * it, or fails with "PATH: pid N is writing the same outputs (...)". The kernel drops a flock when
+ * its holder dies, however it dies, so a lock file left by a killed run (SIGKILL) is stale and is
+ * simply taken over. dfs_lock_release, dfs_die and SIGINT/SIGTERM/SIGHUP remove the file. */
+typedef struct dfs_lock {
+    int fd;
+    int slot;
+} dfs_lock;
+int dfs_lock_take(dfs_lock *l, const char *path);
+void dfs_lock_release(dfs_lock *l);
+
 /* Make a directory and its parents (mkdir -p); 0 or -1 with an error. */
 int dfs_mkdir_p(const char *dir);
 

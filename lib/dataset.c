@@ -338,7 +338,7 @@ int dfs_manifest_read(const char *path, const char *prefix, dfs_manifest *m)
         e->line = lineno;
         size_t dl = dir && fpath[0] != '/' ? strlen(dir) : 0;
         e->path = dfs_malloc(dl + strlen(fpath) + 1);
-        memcpy(e->path, dir, dl);
+        if (dl) memcpy(e->path, dir, dl);   /* dir is NULL for a bare manifest name */
         strcpy(e->path + dl, fpath);
         errno = 0;
     }
@@ -381,6 +381,38 @@ void dfs_relabel_free(dfs_relabel *rl)
     dfs_strmap_free(&rl->index);
     free(rl->name);
     memset(rl, 0, sizeof *rl);
+}
+
+int dfs_keylist_read(const char *path, dfs_strmap *set)
+{
+    dfs_strmap_init(set);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        dfs_fail("%s: %s", path, strerror(e));
+        return -1;
+    }
+    dfs_manifest named = {.name = (char *)path};
+    size_t lcap = 0;
+    char *line = NULL;
+    long lineno = 0;
+    ssize_t len;
+    int rv = 0;
+    errno = 0;
+    while ((len = dfs_getline(&line, &lcap, f)) != -1) {
+        lineno++;
+        if (len == -2) { rv = manifest_fail(&named, lineno, "longer than %u bytes", DFS_MAX_LINE); break; }
+        if ((size_t)len != strlen(line)) { rv = manifest_fail(&named, lineno, "NUL byte in the line"); break; }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (len == 0 || line[0] == '#') continue;
+        if (dfs_key_check(line) != 0) { rv = manifest_fail(&named, lineno, "%s", dfs_error()); break; }
+        dfs_strmap_put(set, line, 0, NULL);
+    }
+    if (!rv && ferror(f)) rv = dfs_fail("%s: read error: %s", path, strerror(errno));
+    free(line);
+    fclose(f);
+    if (rv) dfs_strmap_free(set);
+    return rv ? -1 : 0;
 }
 
 int dfs_relabel_read(const char *path, dfs_relabel *rl)

@@ -83,6 +83,11 @@ int dfs_relabel_read(const char *path, dfs_relabel *rl);
 int dfs_relabel_apply(const dfs_relabel *rl, dfs_record *r);
 void dfs_relabel_free(dfs_relabel *rl);
 
+/* ---- key lists: one record key per line (blank lines and '#' comments skipped) ----
+ * Read into a set (values unused). Errors read "FILE: line N: problem" (a line that is not a
+ * valid key) or "FILE: reason". pack --drop-keys uses it to leave records out by key. */
+int dfs_keylist_read(const char *path, dfs_strmap *set);
+
 /* ---- PNG -> record ---- */
 /* Read a PNG as 8-bit RGB, resize to size x size when size > 0 (dfs_image_resize: area averaging
  * when shrinking, bilinear when enlarging), and make it an u8 (H, W, 3) record with label,

@@ -68,7 +68,10 @@ void dfs_record_free(dfs_record *r)
     memset(r, 0, sizeof *r);
 }
 
-static void ensure_data(dfs_record *r, size_t n)
+/* Room for an n-byte payload, or -1 with "out of memory allocating N bytes": a payload's size
+ * comes from the input, so running out is the input's problem, reported with its file and
+ * record by the caller (not the fatal out-of-memory of dfs_malloc). */
+static int try_data(dfs_record *r, size_t n)
 {
     if (n > r->data_cap) {
         free(r->data);
@@ -77,10 +80,18 @@ static void ensure_data(dfs_record *r, size_t n)
         if (posix_memalign(&r->data, 64, cap) != 0) {
             r->data = NULL;
             r->data_cap = 0;
-            free(dfs_malloc(cap));   /* fails the same way: reports out of memory with the size, exits */
-            dfs_malloc(SIZE_MAX);    /* (should that malloc succeed after all) */
+            return dfs_fail("out of memory allocating %zu bytes", cap);
         }
         r->data_cap = cap;
+    }
+    return 0;
+}
+
+static void ensure_data(dfs_record *r, size_t n)
+{
+    if (try_data(r, n) != 0) {
+        free(dfs_malloc(n));   /* fails the same way: reports out of memory with the size, exits */
+        dfs_malloc(SIZE_MAX);  /* (should that malloc succeed after all) */
     }
 }
 
@@ -140,7 +151,8 @@ int dfs_record_shape(dfs_record *r, int dtype, int rank, const uint64_t *dims)
     for (int i = 0; i < rank; i++) r->dims[i] = dims[i];
     r->label = DFS_LABEL_UNKNOWN;
     dfs_meta_clear(r);
-    ensure_data(r, (size_t)bytes);
+    r->nbytes = 0;
+    if (try_data(r, (size_t)bytes) != 0) return -1;
     r->nbytes = bytes;
     return 0;
 }
@@ -443,6 +455,8 @@ int dfs_reader_next(dfs_reader *rd, dfs_record *rec)
     if (read_exact(rd, h, sizeof h, &got) != 0) {
         if (ferror(rd->f)) return rec_fail(rd, strerror(errno ? errno : EIO));
         if (got == 0) return 0;   /* clean end at a record boundary */
+        /* a short text file given where a stream belongs: say so, as bad_magic does for longer ones */
+        if (rd->offset == 0 && is_text(h, got < 16 ? got : 16)) return rec_fail(rd, "text, not a tensor stream");
         char msg[96];
         snprintf(msg, sizeof msg, "truncated header (%zu of %d bytes)", got, DFS_HEADER_BYTES);
         return rec_fail(rd, msg);
@@ -480,7 +494,11 @@ int dfs_reader_next(dfs_reader *rd, dfs_record *rec)
         if (fstat(fileno(rd->f), &st) == 0 && S_ISREG(st.st_mode) && (pos = ftello(rd->f)) >= 0 &&
             pos <= st.st_size && (uint64_t)(st.st_size - pos) < ppad)
             return rec_fail(rd, "truncated payload");
-        ensure_data(rec, (size_t)ppad);
+        if (try_data(rec, (size_t)ppad) != 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "payload of %llu bytes: %s", (unsigned long long)pb, dfs_error());
+            return rec_fail(rd, msg);
+        }
         if (read_exact(rd, rec->data, (size_t)ppad, NULL) != 0) return rec_fail(rd, "truncated payload");
         if (ppad > pb && !zeros((const uint8_t *)rec->data + pb, (size_t)(ppad - pb)))
             return rec_fail(rd, "payload padding is not zero");

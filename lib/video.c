@@ -6,6 +6,8 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,6 +201,13 @@ static int vopen(vctx *v, const char *path, int threads)
     v->pkt = av_packet_alloc();
     v->frame = av_frame_alloc();
     if (!v->pkt || !v->frame) return dfs_fail("%s: out of memory", path);
+    /* the video is opened twice (indexed, then decoded) and seeked: a FIFO would block the second
+     * open for ever, so anything but a file is refused before FFmpeg sees it */
+    struct stat st;
+    if (stat(path, &st) != 0) return dfs_fail("%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return dfs_fail("%s: not a regular file: a video is read twice and seeked, so it cannot come from a pipe "
+                        "(save it to a file first)", path);
     if (vopen_streams(v) != 0) return -1;
     return vindex(v);
 }

@@ -10,7 +10,8 @@ bin=${DFS_BIN:-$here/../bin}
 usage() {
     cat <<'USAGE'
 usage: pipelines/extract-set.sh MANIFEST OUT.dft [-n 10] [--size 256] [--jobs N]
-                                [--root DIR] [--min-face PX] [--no-crop]
+                                [--root DIR] [--detector hog|haar] [--min-face PX] [--min-neighbors N]
+                                [--no-crop]
 
 Turn the videos of a video manifest (formats/video-manifest.md, as pipelines/manifest.sh writes
 it) into one tensor stream of face crops: for each video N evenly spaced frames (frame-extract),
@@ -32,7 +33,10 @@ options:
                     N x N by pack --size (the aspect ratio is not kept)
   -j, --jobs N      videos decoded and frames cropped in parallel (default 1)
       --root DIR    resolve relative manifest paths against DIR
+      --detector D  crop's face detector: hog (dlib's, as the study) or haar (crop's default)
       --min-face PX smallest face crop searches for (crop's --min-face; default crop's 40)
+      --min-neighbors N  detections a face needs (crop's --min-neighbors; default crop's):
+                    higher keeps fewer non-faces on cluttered backgrounds
       --no-crop     skip face detection and cropping (for frames that are already faces)
   -h, --help        this help
 
@@ -44,7 +48,7 @@ USAGE
 
 die() { echo "$me: $*" >&2; exit 1; }
 
-manifest= out= frames=10 size=256 jobs=1 root= minface= crop=1
+manifest= out= frames=10 size=256 jobs=1 root= minface= minnb= detector= crop=1
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -53,6 +57,8 @@ while [ $# -gt 0 ]; do
         -j|--jobs) [ $# -ge 2 ] || die "$1 needs a value"; jobs=$2; shift 2 ;;
         --root) [ $# -ge 2 ] || die "$1 needs a value"; root=$2; shift 2 ;;
         --min-face) [ $# -ge 2 ] || die "$1 needs a value"; minface=$2; shift 2 ;;
+        --detector) [ $# -ge 2 ] || die "$1 needs a value"; detector=$2; shift 2 ;;
+        --min-neighbors) [ $# -ge 2 ] || die "$1 needs a value"; minnb=$2; shift 2 ;;
         --no-crop) crop=0; shift ;;
         -*) die "unknown option '$1' (see --help)" ;;
         *) if [ -z "$manifest" ]; then manifest=$1
@@ -62,7 +68,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$manifest" ] && [ -n "$out" ] || die "usage: extract-set.sh MANIFEST OUT.dft [options] (see --help)"
-for v in "$frames" "$size" "$jobs" ${minface:+"$minface"}; do
+for v in "$frames" "$size" "$jobs" ${minface:+"$minface"} ${minnb:+"$minnb"}; do
     case "$v" in ''|*[!0-9]*|0) die "'$v' is not a positive whole number" ;; esac
 done
 [ -f "$manifest" ] || die "$manifest: no such file"
@@ -117,7 +123,7 @@ extract() {
 }
 
 if [ "$crop" = 1 ]; then
-    extract | "$bin/crop" --size "$size" -j "$jobs" ${minface:+--min-face "$minface"} |
+    extract | "$bin/crop" --size "$size" -j "$jobs" ${detector:+--detector "$detector"} ${minface:+--min-face "$minface"} ${minnb:+--min-neighbors "$minnb"} |
         "$bin/pack" --relabel "$manifest" -o "$tmp/out.dft" || exit 1
 else
     extract | "$bin/pack" --relabel "$manifest" --size "$size" -o "$tmp/out.dft" || exit 1

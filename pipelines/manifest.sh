@@ -56,8 +56,10 @@ Options
   --relative   paths relative to ROOT instead of absolute
   -h, --help   this help
 
-Errors (one line on stderr, exit 1): a missing ROOT or layout directory (named), a missing split
-or list file, a video listed in a split file but missing on disk, a duplicate video id.
+Folders that are symbolic links are followed. Errors (one line on stderr, exit 1): a missing
+ROOT or layout directory (named), a missing split or list file, a video listed in a split file
+but missing on disk, a duplicate video id, no real or no fake video in the listing. A split
+derived without ff++'s split files is announced on stderr by a line starting "WARNING:".
 USAGE
 }
 
@@ -100,7 +102,8 @@ trap 'rm -rf "$tmp"' EXIT
 need_dir() { [ -d "$root_abs/$1" ] || die "$root_abs/$1: missing directory (see --help for the $kind layout)"; }
 
 # stems DIR: the *.mp4 file names in DIR without .mp4, sorted
-stems() { find "$root_abs/$1" -maxdepth 1 \( -type f -o -type l \) -name '*.mp4' -printf '%f\n' | sed 's/\.mp4$//' | sort; }
+# (-H: a folder that is a symlink, a common way to spread datasets over disks, is followed)
+stems() { find -H "$root_abs/$1" -maxdepth 1 \( -type f -o -type l \) -name '*.mp4' -printf '%f\n' | sed 's/\.mp4$//' | sort; }
 
 # Lines collect in $tmp/out as: relpath label video dataset (tab-separated); checked and printed at the end.
 : > "$tmp/out"
@@ -125,6 +128,8 @@ ff_pairs() {
                 }' >> "$tmp/pairs" || exit 1
         done
     else
+        [ -z "$split" ] && [ "$kind" = ff++ ] ||
+            note "WARNING: $root_abs/splits/{train,val,test}.json missing (FaceForensics++'s download script does not fetch them): the split is derived from the fake names, not the official one (see --help)"
         local m
         : > "$tmp/fakes"
         for m in Deepfakes Face2Face FaceSwap NeuralTextures; do
@@ -276,6 +281,11 @@ if [ -n "$missing" ]; then
 fi
 dup=$(awk -F'\t' '{ print $3 }' "$tmp/out" | sort | uniq -d | head -n1)
 [ -z "$dup" ] || die "video id '$dup' would be listed twice (two files with one name)"
+# an empty side is a wrong tree (an unmounted disk, a folder not followed), never a usable set
+for l in real fake; do
+    awk -F'\t' -v l="$l" '$2 == l { found = 1; exit } END { exit !found }' "$tmp/out" ||
+        die "$root_abs: no $l videos for $kind${split:+ --split $split}${methods:+ --method$methods} (see --help for the layout)"
+done
 
 printf 'path\tlabel\tvideo\tdataset\n'
 if [ "$relative" = 1 ]; then cat "$tmp/out"; else awk -v r="$root_abs" '{ print r "/" $0 }' "$tmp/out"; fi

@@ -2,7 +2,8 @@
 # study-figures.sh RUNDIR: the report's figures with gnuplot, from the run's TSVs:
 #   figures/ssim.png     RQ3 (the paper's Figure 3): share of fake images per mean-SSIM bin for
 #                        each congenetic group, all test sets together
-#   figures/overlap.png  RQ4 (Figure 5): neurons in the top K of exactly j test sets, observed
+#   figures/overlap.png  RQ4 (Figure 5): neurons in the top K of exactly j of the study's five
+#                        test sets (rq4/overlap5.tsv), observed
 #                        against the chance baseline, one panel per K
 # Each PNG is written to a temp name and renamed, so it appears whole or not at all.
 set -eu
@@ -38,16 +39,16 @@ plot "$tmp/ssim.dat" using 2:xtic(1) title "SSIM < 0.7", '' using 3 title "0.7 <
 GP
 mv "$tmp/ssim.png" "$R/figures/ssim.png"
 
-ks=$(awk -F'\t' 'NR > 1 && !($1 in s) { s[$1] = 1; printf "%s ", $1 }' "$R/rq4/overlap.tsv")
+ks=$(awk -F'\t' 'NR > 1 && !($1 in s) { s[$1] = 1; printf "%s ", $1 }' "$R/rq4/overlap5.tsv")
 nk=$(echo $ks | wc -w)
 {
     echo "set terminal pngcairo size $((320 * nk)),360 font \",10\""
     echo "set output \"$tmp/overlap.png\""
-    echo "set multiplot layout 1,$nk title \"RQ4: neurons in the top K of exactly j test sets, observed vs chance (synthetic data)\""
+    echo "set multiplot layout 1,$nk title \"RQ4: neurons in the top K of exactly j of the five test sets CELEB, FS, NT, DF, DFD, observed vs chance (synthetic data)\""
     echo "set style data histogram; set style histogram cluster gap 1; set style fill solid 0.8 border -1"
     echo "set xlabel \"j\"; set logscale y; set yrange [0.1:*]"
     for k in $ks; do
-        awk -F'\t' -v k="$k" 'NR > 1 && $1 == k { print $2 "\t" $3 "\t" $4 }' "$R/rq4/overlap.tsv" > "$tmp/k$k.dat"
+        awk -F'\t' -v k="$k" 'NR > 1 && $1 == k { print $2 "\t" $3 "\t" $4 }' "$R/rq4/overlap5.tsv" > "$tmp/k$k.dat"
         echo "set title \"K = $k\""
         echo "plot \"$tmp/k$k.dat\" using (\$2 > 0 ? \$2 : 0.1):xtic(1) title \"observed\", '' using (\$3 > 0.1 ? \$3 : 0.1) title \"chance\""
     done

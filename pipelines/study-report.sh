@@ -2,7 +2,8 @@
 # study-report.sh RUNDIR: write the study's report.md (Markdown) on stdout from what
 # pipelines/study.mk left in RUNDIR. Environment (set by study.mk): PROFILE, PROFILE_FILE,
 # DATA_SOURCE, ARCHS, DETECTORS, TESTSETS, OWN_NAMES, ACE_MODEL, ACE_LAYER, PARALLELISM,
-# PAPER_TABLES.
+# PAPER_TABLES; the wanted set sizes TRAIN_IMAGES, VAL_IMAGES, TEST_IMAGES, TEST_IMAGES_I,
+# AUG_IMAGES_train, AUG_IMAGES_val (empty for synth profiles), CELEB_M_EXCLUDE, CAM_COMPAT.
 set -eu
 R=$1
 test -d "$R" || { echo "study-report.sh: $R: no such run directory" >&2; exit 1; }
@@ -21,6 +22,12 @@ else
 > **Real data**: face crops extracted from the datasets under the profile's roots
 > (\`data/manifests/*.tsv\` list the videos each set was drawn from).
 EOF
+    # what manifest.sh warned about (a split derived without FF++'s official lists) stays visible
+    warned=$(cat "$R"/data/manifests/*.warnings 2> /dev/null | sort -u)
+    if [ -n "$warned" ]; then
+        echo ">"
+        printf '%s\n' "$warned" | sed 's/^/> **/; s/$/**/'
+    fi
 fi
 
 cat <<EOF
@@ -48,6 +55,63 @@ $(cat "$R/settings.txt")
 \`\`\`
 
 EOF
+
+# ---- the sets: achieved sizes, the leak check, what the samples left out ----
+cat <<EOF
+## Data: the sets this run trained and tested on
+
+Images of every set as built (\`data/sets.tsv\`, written by \`pipelines/leak-check.sh\`), against
+the size the profile asks for; "videos" counts distinct video ids. The check compared every test
+set with every training and validation set, image by image (the same frame of the same video
+file): no test image is a training or validation image, or the study would have stopped there.
+
+| set | images | wanted | real | fake | videos |
+|---|---|---|---|---|---|
+EOF
+awk -F'\t' -v tr="${TRAIN_IMAGES:-}" -v va="${VAL_IMAGES:-}" -v te="${TEST_IMAGES:-}" -v ti="${TEST_IMAGES_I:-}" \
+    -v at="${AUG_IMAGES_train:-}" -v av="${AUG_IMAGES_val:-}" '
+    NR > 1 {
+        w = ""
+        if ($1 == "train/FSNT") w = at; else if ($1 == "val/FSNT") w = av
+        else if ($1 ~ /^train\//) w = tr; else if ($1 ~ /^val\//) w = va
+        else if ($1 == "test/FS-I" || $1 == "test/NT-I") w = ti; else if ($1 ~ /^test\//) w = te
+        short = (w != "" && $3 + 0 < w + 0) ? " (short)" : ""
+        printf "| %s | %d%s | %s | %d | %d | %d |\n", $1, $3, short, (w == "" ? "-" : w), $4, $5, $6
+    }' "$R/data/sets.tsv"
+if [ "$DATA_SOURCE" = real ]; then
+    echo
+    echo "Videos each set's sample could draw from and took (\`data/manifests/<SET>.stats\`; a label"
+    echo "with fewer videos than wanted is taken whole, and then the set can fall short):"
+    echo
+    echo "| manifest | videos listed | left out | real: available / taken | fake: available / taken |"
+    echo "|---|---|---|---|---|"
+    for f in "$R"/data/manifests/*.stats; do
+        case $f in *.identity.stats) continue ;; esac
+        [ -f "$f" ] || continue
+        awk -F'\t' -v m="$(basename "$f" .stats)" '{ v[$1] = $2 }
+            END { printf "| %s | %d | %d | %d / %d | %d / %d |\n", m, v["listed"],
+                  v["excluded_path"] + v["excluded_source"] + v["excluded_identity"],
+                  v["real_available"], v["real_taken"], v["fake_available"], v["fake_taken"] }' "$f"
+    done
+    s=$R/data/manifests/test-CELEB-M.stats i=$R/data/manifests/test-CELEB-M.identity.stats
+    if [ -f "$s" ] && [ -f "$i" ]; then
+        listed=$(awk -F'\t' '$1 == "listed" { print $2 }' "$s")
+        bysrc=$(awk -F'\t' '$1 == "excluded_source" { print $2 }' "$s")
+        byid=$(awk -F'\t' '$1 == "excluded_identity" { print $2 }' "$s")
+        would=$(awk -F'\t' '$1 == "excluded_identity" { print $2 }' "$i")
+        echo
+        echo "CELEB-M (Celeb-DF v1's test list: $listed videos) leaves out the videos made from a source"
+        echo "video of Celeb-DF v2's training or validation videos (the same name, or a fake whose target"
+        echo "video is one of them): $bysrc videos left out."
+        if [ "${CELEB_M_EXCLUDE:-source}" = identity ]; then
+            echo "With CELEB_M_EXCLUDE=identity, also those showing a person of those videos: $byid more left out."
+        else
+            echo "Videos showing a person of those v2 videos are kept; CELEB_M_EXCLUDE=identity would leave out"
+            echo "$would of the $((listed - bysrc)) left."
+        fi
+    fi
+fi
+echo
 
 for n in 4 5 6 7; do
     case $n in
@@ -112,21 +176,11 @@ awk -F'\t' '
         }
     }' "$R/tables/table5.tsv" "$R/tables/table6-all.tsv" "$R/tables/table7-all.tsv" "$PAPER_TABLES"
 
-cat <<EOF
-
-## RQ3: Grad-CAM similarity within congenetic groups (Figure 3)
-
-Grad-CAM heatmaps (\`cam\`, the architecture's default layer) of models 1-3 and of models 4-6 of
-each architecture on the same fake test images; \`ssim --intersect\` compares the three heatmaps
-of each image pairwise; the histogram bins the mean SSIM as the paper: <0.7, 0.7-0.9, >=0.9.
-Per group and dataset: \`rq3/ssim/<Group>/<DATASET>.hist.tsv\`; all together \`rq3/ssim-hist.tsv\`.
-
-Summed over the nine test sets:
-
-| group | images | <0.7 | 0.7-0.9 | >=0.9 |
-|---|---|---|---|---|
-EOF
-awk -F'\t' 'NR > 1 && $3 != "total" {
+# ssim_table HIST.tsv: the SSIM histogram per congenetic group, summed over the test sets
+ssim_table() {
+    echo "| group | images | <0.7 | 0.7-0.9 | >=0.9 |"
+    echo "|---|---|---|---|---|"
+    awk -F'\t' 'NR > 1 && $3 != "total" {
         if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
         c[$1, $3] += $4; tot[$1] += $4
         if (!($3 in bs)) { bs[$3] = 1; bins[++nb] = $3 }
@@ -138,30 +192,134 @@ awk -F'\t' 'NR > 1 && $3 != "total" {
                 line = line sprintf(" | %d (%.1f%%)", c[g, bins[j]], tot[g] ? 100 * c[g, bins[j]] / tot[g] : 0)
             print line " |"
         }
-    }' "$R/rq3/ssim-hist.tsv"
-if [ -s "$R/figures/ssim.png" ]; then echo; echo '![RQ3 SSIM histogram](figures/ssim.png)'; fi
+    }' "$1"
+}
+rows="a row per detector ($(echo $DETECTORS | sed 's/ /, /g'): models 1-3, then 4-6 of each
+architecture, the congenetic groups), a column per test set ($(echo $TESTSETS | sed 's/ /, /g')),
+the first fakes of \`rq3/fakes/<DATASET>.dft\` in each (\`cam --sheet\`)"
 
 cat <<EOF
 
-### Heatmaps across detectors and datasets (Figure 2)
+## RQ3: Grad-CAM similarity within congenetic groups (Figure 3)
 
-Grad-CAM heatmaps (JET, blended half and half with the image) on the same fake test images: a
-row per detector ($(echo $DETECTORS | sed 's/ /, /g'): models 1-3, then 4-6 of each
-architecture, the congenetic groups), a column per test set ($(echo $TESTSETS | sed 's/ /, /g')),
-the first fakes of \`rq3/fakes/<DATASET>.dft\` in each (\`cam --sheet\`).
+For models 1-3 and for models 4-6 of each architecture, on the same fake test images, \`ssim
+--intersect\` compares the three heatmaps of each image pairwise, and the histogram bins the mean
+SSIM as the paper does: <0.7, 0.7-0.9, >=0.9.
+EOF
+if [ "${CAM_COMPAT:-}" = study ]; then
+    cat <<EOF
+
+**The study's images** (\`CAM_COMPAT=study\`: \`cam --compat study\`, what the study's scripts saved
+and compared). The map is not rectified. It is laid over the face as tf-explain 0.3.1 does, scaled
+min-max, converted to gray the study's way and coloured with JET. The class is the one the study
+explained, class index 0: P(real) for MesoNet, MesoInception and ShallowNet, P(fake) for
+XceptionNet and EfficientNet. These numbers are the ones to set beside the paper's Figure 3.
+Per group and dataset: \`rq3/ssim-study/<Group>/<DATASET>.hist.tsv\`; all together
+\`rq3/ssim-study-hist.tsv\`. Summed over the nine test sets:
+
+EOF
+    ssim_table "$R/rq3/ssim-study-hist.tsv"
+    cat <<EOF
+
+**dfstudy's Grad-CAM maps**, for comparison (\`cam\`: the rectified map of the fake logit, f32 in
+[0, 1], no image in it, SSIM data range 2 as skimage takes floats). These are not what the study
+compared, and their histogram differs from the study images' histogram above.
+Per group and dataset: \`rq3/ssim/<Group>/<DATASET>.hist.tsv\`. Summed over the nine test sets:
+
+EOF
+else
+    cat <<EOF
+
+Heatmaps: \`cam\`, the architecture's default layer, the rectified map of the fake logit (f32 in
+[0, 1]). Per group and dataset: \`rq3/ssim/<Group>/<DATASET>.hist.tsv\`; all together
+\`rq3/ssim-hist.tsv\`. Summed over the nine test sets:
+
+EOF
+fi
+ssim_table "$R/rq3/ssim-hist.tsv"
+if [ -s "$R/figures/ssim.png" ]; then echo; echo "![RQ3 SSIM histogram of $( [ "${CAM_COMPAT:-}" = study ] && echo "dfstudy's maps" || echo "the heatmaps")](figures/ssim.png)"; fi
+
+echo
+echo "### Heatmaps across detectors and datasets (Figure 2)"
+echo
+if [ "${CAM_COMPAT:-}" = study ]; then
+    cat <<EOF
+Figure 2, the study's images (\`cam --compat study\`, as saved by the study: the face shows
+through), $rows:
+
+![Figure 2: the study's Grad-CAM images, detectors x test sets](figures/cams-study.png)
+
+A second figure of the same images through dfstudy's Grad-CAM maps (JET, blended half and half
+with the image; the rectified map of the fake logit):
+
+![Second figure: dfstudy's Grad-CAM maps, detectors x test sets](figures/cams.png)
+EOF
+else
+    cat <<EOF
+Grad-CAM heatmaps (JET, blended half and half with the image) on the same fake test images:
+$rows.
 
 ![Figure 2: Grad-CAM heatmaps, detectors x test sets](figures/cams.png)
+EOF
+fi
+
+cat <<EOF
 
 ## RQ4: neurons with the largest causal effect (Figure 5)
 
-\`ace\` on \`$ACE_MODEL\` (layer: ${ACE_LAYER:-the architecture's default}) for each of the nine
-test sets (\`rq4/ace/<DATASET>.tsv\`), then \`ace --overlap\`: how many neurons are among the top K
-of exactly j of the nine sets, against the number expected if each set's top K were an
-independent random K-subset (chance baseline); the p-value is that of the all-nine count.
+\`ace\` on \`$ACE_MODEL\` (layer: ${ACE_LAYER:-the architecture's default}) for each test set
+(\`rq4/ace/<DATASET>.tsv\`), then \`ace --overlap\`: how many neurons are among the top K of exactly
+j of the sets. The chance baseline is the number expected if each set's top K were an
+independent random K-subset of the layer, and the p-value is that of the count in every set.
+
+The study's five sets, CELEB, FS, NT, DF and DFD (Figure 5; with 512 of 1,024 neurons, chance
+puts 1024 / 2^5 = 32 in all five), \`rq4/overlap5.{tsv,md}\`:
+
+EOF
+cat "$R/rq4/overlap5.md"
+if [ -s "$R/figures/overlap.png" ]; then echo; echo '![RQ4 overlap with the chance baseline](figures/overlap.png)'; fi
+
+cat <<EOF
+
+All nine test sets (CELEB-M, F2F, FS-I and NT-I too), an extra the study did not compute; its
+chance baseline is that of nine sets, so its counts do not compare with Figure 5
+(\`rq4/overlap.{tsv,md}\`):
 
 EOF
 cat "$R/rq4/overlap.md"
-if [ -s "$R/figures/overlap.png" ]; then echo; echo '![RQ4 overlap with the chance baseline](figures/overlap.png)'; fi
+
+if [ "$DATA_SOURCE" = real ]; then
+    short=$(awk -F'\t' -v tr="${TRAIN_IMAGES:-0}" 'NR > 1 && $1 ~ /^train\/(CELEB|F2F)$/ && $3 + 0 < tr + 0 { printf "%s%s %d", (n++ ? ", " : ""), $1, $3 }' "$R/data/sets.tsv")
+    cat <<EOF
+
+## Differences from the study
+
+The study's scripts (docs/study-facts.md) leave out frame extraction, face cropping and the
+split lists, so this run made those choices itself; where a number of the paper cannot be met,
+the run says by how much. README.md gives the reasons at more length.
+
+- Faces: \`crop\`'s detector, alignment and margin, not the \`face_recognition\` project the study
+  used (its margin and alignment are not in its scripts).
+- Frames: FRAMES evenly spaced frames per video; the study's choice is not in its scripts.
+  Training sets: FRAMES_REAL_TRAIN and FRAMES_FAKE_TRAIN per real and fake video (settings above).
+- Splits: FF++'s official pair lists; Celeb-DF's test list, its other videos split by person;
+  DFD whole. The study's lists were not published.
+- Sizes: training sets short of TRAIN_IMAGES: ${short:-none}. With 10 frames per video F2F
+  reaches at most 14,400 (720 real and 720 fake training videos in FF++) and CELEB fewer (some
+  570 real training videos); more frames per training video (FRAMES_REAL_TRAIN=15
+  FRAMES_FAKE_TRAIN=12) reach 16,000. See "Data" above for every set.
+- FS-I and NT-I: other frames (FRAMES_I) of F2F's training videos, minus every frame a training or
+  validation set holds; the study's way of keeping them independent is not known.
+- CELEB-M: Celeb-DF v1 without the videos sharing a source video with v2's training and validation
+  videos (counts in "Data" above; CELEB_M_EXCLUDE=${CELEB_M_EXCLUDE:-source}).
+- Stage 2: frozen batchnorm layers normalise with their running statistics; the study's (TF1)
+  normalised training batches with the batch's statistics.
+- RQ3: $( [ "${CAM_COMPAT:-}" = study ] && echo "the study's images (CAM_COMPAT=study) on every test set, not only the study's five; EfficientNet's maps come from the trained model, whereas the study's analysis left its head random." || echo "dfstudy's Grad-CAM maps, not the study's images (CAM_COMPAT=study makes those)." )
+- RQ4: ${ACE_MODEL} only, as the study's scripts (the paper's Figure 5 also shows MesoNet and
+  MesoInception); the five-set overlap is the study's, the nine-set one an extra.
+- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
+EOF
+fi
 
 cat <<EOF
 
@@ -199,6 +357,7 @@ cat <<EOF
 
 ## Files
 
+- \`data/sets.tsv\`: the size of every set, written by the leak check
 - \`data/{train,val}/{CELEB,F2F,FSNT}.dft\`, \`data/test/<DATASET>.dft\`: tensor streams of the
   images (real data: \`data/manifests/\` lists the videos each set was drawn from)
 - \`models/<Detector>.ckpt\` (+ \`.last.ckpt\`, \`.log.tsv\` per-epoch log)
@@ -206,7 +365,9 @@ cat <<EOF
 - \`tables/table{4,5,6,7}.{tsv,md}\`: \`score --table N --auc --config tables/config.tsv\` (the
   study config plus your own detectors); \`tables/table{6,7}-all.*\`: without the 30-point filter
 - \`rq3/fakes/\`, \`rq3/cam/<Detector>/<DATASET>.dft\`, \`rq3/ssim/\`: fakes, heatmaps and SSIM
-- \`rq4/ace/\`, \`rq4/overlap.{tsv,md}\`: neuron analysis
+  (\`CAM_COMPAT=study\`: also \`rq3/cam-study/\`, \`rq3/ssim-study/\`, \`figures/cams-study.png\`)
+- \`rq4/ace/\`, \`rq4/overlap5.{tsv,md}\` (the study's five sets), \`rq4/overlap.{tsv,md}\` (all nine): neuron
+  analysis
 - \`figures/cams.png\`: the heatmap contact sheet (\`cam --sheet\`)
 - \`figures/ssim.png\`, \`figures/overlap.png\`: gnuplot (pipelines/study-figures.sh); absent when
   gnuplot is not installed

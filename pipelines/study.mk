@@ -1,4 +1,4 @@
-# The study as a make graph (issue 10, DESIGN.md section 4): data -> 30 (or ARCHS x 6) detectors
+# The study as a make graph: data -> 30 (or ARCHS x 6) detectors
 # -> score TSVs -> Tables 4-7, Grad-CAM + SSIM (RQ3), neuron analysis (RQ4), report.md.
 #
 #   make -f pipelines/study.mk PROFILE=quick|demo|paper|test [RUNS=runs] [DATA=dir] [JOBS=N] [HOSTS=file]
@@ -12,7 +12,9 @@
 # profile or rebuilding a tool reruns what it affects.
 # Independent trainings, predictions and heatmaps run concurrently: with make -jN, or, when
 # JOBS=N or HOSTS=FILE is given, through GNU parallel in waves (pipelines/fanout.sh; HOSTS is
-# parallel's --sshloginfile, the machines sharing the run directory at the same path).
+# parallel's --sshloginfile, the machines sharing the run directory at the same path, or slurm:
+# the nodes of the Slurm allocation). GPUS=0,1,... (or all) gives each concurrent job of a machine
+# its own GPU (pipelines/gpu-job.sh); FANOUT_DRY=1 prints the fan-out's command and hosts only.
 
 PROFILE ?= quick
 ROOT    := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))))
@@ -66,7 +68,7 @@ endef
 
 # Every file is named here, so none is intermediate: a deleted one is rebuilt (with what reads
 # it) and none is removed after the run.
-ifneq ($(strip $(JOBS)$(HOSTS)),)
+ifneq ($(strip $(JOBS)$(HOSTS)$(GPUS)),)
 FANOUT ?= 1
 endif
 ifeq ($(FANOUT),1)
@@ -74,11 +76,11 @@ ifeq ($(FANOUT),1)
 # left) by make itself. Each parallel job is a make of one target whose prerequisites earlier
 # waves made, so make's graph still decides what is out of date.
 study:
-	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' \
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' FANOUT_DRY='$(FANOUT_DRY)' \
 	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 $(MAKEOVERRIDES)' \
-	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5
-	@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study
-FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS)) in waves, then make
+	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
+	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PARALLELISM='$(FANOUT_NOTE)' study)
+FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS), one GPU per job of $(GPUS)) in waves, then make
 else
 study: $(R)/report.md $$(ALL_FILES)
 endif
@@ -106,10 +108,13 @@ else ifeq ($(DATA_SOURCE),real)
 # Real data (the paper profile): manifest.sh lists a split's videos, sample-manifest.sh draws
 # enough of them (half real), extract-set.sh decodes FRAMES frames each and crops the faces, and
 # pack keeps a balanced, shuffled sample of the wanted number of images.
+# make splits words at spaces: a path with one cannot be a target or a prerequisite
+$(foreach v,DATA FFPP CELEB_V2 CELEB_V1 DFD_ROOT RUNS,$(if $(word 2,$($(v))),$(error $(v)='$($(v))' holds a space, which make cannot take in a path: link it from a path without spaces (ln -s '$($(v))' /data/dfs) and give that)))
 $(foreach v,FFPP CELEB_V2 CELEB_V1 DFD_ROOT,$(if $(wildcard $($(v))/.),,$(error PROFILE=$(PROFILE) reads real data: $(v)=$($(v)) is not a directory (give DATA=DIR holding FaceForensics++, Celeb-DF-v2 and Celeb-DF, or $(v)=; see $(PROFILE_FILE)))))
 MANIFEST_SH := $(ROOT)/pipelines/manifest.sh
 SAMPLE_SH   := $(ROOT)/pipelines/sample-manifest.sh
 EXTRACT_SH  := $(ROOT)/pipelines/extract-set.sh
+LEAK_SH     := $(ROOT)/pipelines/leak-check.sh
 REAL_TOOLS  := $(MANIFEST_SH) $(SAMPLE_SH) $(EXTRACT_SH) $(BIN)/frame-extract $(BIN)/crop $(BIN)/pack
 # manifest.sh arguments of each set (split, then dataset); test sets: DFD whole (the study tests
 # on all of it), FS-I/NT-I from F2F's training identities (manifest.sh --help)
@@ -129,27 +134,81 @@ split_arg   = $(if $(filter test/DFD test/FS-I test/NT-I,$(1)/$(2)),,--split $(1
 images_train = $(TRAIN_IMAGES)
 images_val   = $(VAL_IMAGES)
 images_test  = $(TEST_IMAGES)
-# The FS (NT) videos of stages 2/3 come from the pool FS-I (NT-I) is drawn from: keep them apart.
-exclude_fs  = --exclude $(R)/data/manifests/test-FS-I.tsv
-exclude_nt  = --exclude $(R)/data/manifests/test-NT-I.tsv
+# The FS (NT) videos of stages 2/3 come from the pool FS-I (NT-I) is drawn from: keep them apart,
+# with the reverse pair B_A of each FS-I (NT-I) fake A_B (the same two persons' videos).
+exclude_fs  = --exclude $(R)/data/manifests/test-FS-I.tsv --exclude-source $(R)/data/manifests/test-FS-I.tsv
+exclude_nt  = --exclude $(R)/data/manifests/test-NT-I.tsv --exclude-source $(R)/data/manifests/test-NT-I.tsv
 # data/manifests/SPLIT-SET.tsv -> data/SPLIT/SET.dft (aug: data/manifests/aug-SPLIT-set.tsv)
-$(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(if $$(filter aug-%-fs,$$*),$(R)/data/manifests/test-FS-I.tsv) \
-  $$(if $$(filter aug-%-nt,$$*),$(R)/data/manifests/test-NT-I.tsv)
+# (a function: a '%' written in a pattern rule's prerequisites would be replaced by the stem)
+aug_needs = $(if $(filter aug-train-fs aug-val-fs,$(1)),$(R)/data/manifests/test-FS-I.tsv)$(if $(filter aug-train-nt aug-val-nt,$(1)),$(R)/data/manifests/test-NT-I.tsv)
+$(R)/data/manifests/%.tsv: $(PROFILE_FILE) $(MANIFEST_SH) $(SAMPLE_SH) $$(call aug_needs,$$*)
 	$(call timed,data,$(call REAL_MANIFEST,$(subst -, ,$(patsubst aug-%,%,$*)),$(filter aug-%,$*)))
 # REAL_MANIFEST split set [aug]: split is the first word, set the rest joined again by '-'
-REAL_MANIFEST = $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all && \
-  $(SAMPLE_SH) $@.all --frames $(FRAMES) --seed $(SEED) \
-    --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(images_$(firstword $(1)))) \
-    $(if $(2),$(exclude_$(lastword $(1)))) > $@.tmp && rm $@.all && mv $@.tmp $@
+# (--stats: DIR/NAME.stats, what the sample left out and took, for the report)
+# manifest.sh's warnings go to stderr and, kept in $@.warnings, into report.md
+REAL_MANIFEST = $(prep_$(subst $(space),-,$(1))) \
+  ( $(MANIFEST_SH) $(src_$(subst $(space),-,$(wordlist 2,9,$(1)))) $(call split_arg,$(firstword $(1)),$(subst $(space),-,$(wordlist 2,9,$(1)))) > $@.all 2> $@.err; \
+  st=$$?; cat $@.err >&2; grep '^manifest.sh: WARNING:' $@.err > $@.warnings || :; rm -f $@.err; exit $$st ) && \
+  $(count_$(subst $(space),-,$(1))) \
+  $(SAMPLE_SH) $@.all --frames $(call frames_of,$(1),$(2)) --seed $(SEED) --stats $(@:.tsv=.stats) \
+    $(if $(2),,$(if $(filter train,$(firstword $(1))),--real-frames $(FRAMES_REAL_TRAIN))) \
+    --images $(if $(2),$$(($(AUG_IMAGES_$(firstword $(1))) / 2)),$(call images_of,$(1))) \
+    $(if $(2),$(exclude_$(lastword $(1))))$(excl_$(subst $(space),-,$(1))) > $@.tmp && rm -f $@.all $@.v2 && mv $@.tmp $@
+# CELEB-M (Celeb-DF v1) leaves out the videos made from a source video of Celeb-DF v2's training or
+# validation videos (v1 and v2 share sources and names; sample-manifest.sh --exclude-source), with
+# CELEB_M_EXCLUDE=identity also those showing one of their persons. The v2 list is the whole of
+# both splits, not the sample the CELEB sets took. DIR/test-CELEB-M.identity.stats counts what an
+# exclusion by person would leave out.
+CELEB_M_EXCLUDE ?= source
+$(if $(filter source identity,$(CELEB_M_EXCLUDE)),,$(error CELEB_M_EXCLUDE '$(CELEB_M_EXCLUDE)' is neither source nor identity))
+prep_test-CELEB-M = { $(MANIFEST_SH) $(src_CELEB) --split train && $(MANIFEST_SH) $(src_CELEB) --split val | tail -n +2; } > $@.v2 &&
+count_test-CELEB-M = $(SAMPLE_SH) $@.all --frames $(FRAMES) --images $(TEST_IMAGES) --exclude-source $@.v2 --exclude-identity $@.v2 \
+    --stats $(@:.tsv=.identity.stats) > /dev/null 2>&1 &&
+excl_test-CELEB-M = $(space)--exclude-source $@.v2 $(if $(filter identity,$(CELEB_M_EXCLUDE)),--exclude-identity $@.v2)
 space := $(subst ,, )
-EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) \
-  || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft
+# frames (per fake video) and images of a set from its words and aug flag (test FS I: FS-I and
+# NT-I take FRAMES_I frames and TEST_IMAGES_I images; train: FRAMES_FAKE_TRAIN frames)
+frames_of = $(if $(2),$(FRAMES),$(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(FRAMES_I),$(FRAMES)),$(if $(filter train,$(firstword $(1))),$(FRAMES_FAKE_TRAIN),$(FRAMES))))
+images_of = $(if $(filter test,$(firstword $(1))),$(if $(filter I,$(lastword $(1))),$(TEST_IMAGES_I),$(images_test)),$(images_$(firstword $(1))))
+EXTRACT_OPTS = --size $(SIZE) -j $(THREADS) $(if $(MIN_FACE),--min-face $(MIN_FACE)) $(if $(FACE_DETECTOR),--detector $(FACE_DETECTOR)) \
+  $(if $(MIN_NEIGHBORS),--min-neighbors $(MIN_NEIGHBORS))
+NOT_EMPTY = { test -s $@ || { echo "study: $@: an empty set (no faces, or no real or no fake images kept): stopping" >&2; exit 1; }; }
+EXTRACT = { $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES) $(EXTRACT_OPTS) \
+  || [ $$? -eq 2 ]; } && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(1) $@.raw.dft -o $@ && rm $@.raw.dft && $(NOT_EMPTY)
+# Training sets: FRAMES_REAL_TRAIN frames per real video, FRAMES_FAKE_TRAIN per fake (default
+# FRAMES): FF++ has 720 real and 720 F2F training videos, so 16,000 balanced images need 12 frames
+# of each; Celeb-DF v2 some 570 real ones after the test list and validation (paper.mk).
+FRAMES_REAL_TRAIN ?= $(FRAMES)
+FRAMES_FAKE_TRAIN ?= $(FRAMES)
+EXTRACT_TRAIN = $(if $(filter $(FRAMES)/$(FRAMES),$(FRAMES_REAL_TRAIN)/$(FRAMES_FAKE_TRAIN)),$(call EXTRACT,$(TRAIN_IMAGES)),\
+  for l in real fake; do awk -F'\t' -v l=$$l 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "label") c = i; print; next } $$c == l' $< > $@.$$l.tsv || exit 1; done && \
+  { $(EXTRACT_SH) $@.real.tsv $@.real.dft -n $(FRAMES_REAL_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
+  { $(EXTRACT_SH) $@.fake.tsv $@.fake.dft -n $(FRAMES_FAKE_TRAIN) $(EXTRACT_OPTS) || [ $$? -eq 2 ]; } && \
+  $(BIN)/pack --shuffle --seed $(SEED) --balance --take $(TRAIN_IMAGES) $@.real.dft $@.fake.dft -o $@ && rm $@.real.* $@.fake.* && $(NOT_EMPTY))
+# Every manifest before any extraction: a set with no videos stops the study at once, not at the
+# analysis that first reads it after all the training.
+ALL_MANIFESTS := $(foreach f,$(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST),$(R)/data/manifests/$(subst /,-,$(patsubst $(R)/data/%.dft,%,$(f))).tsv)
+$(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST): | $(ALL_MANIFESTS)
 $(R)/data/train/%.dft: $(R)/data/manifests/train-%.tsv $(REAL_TOOLS)
-	$(call timed,data,$(call EXTRACT,$(TRAIN_IMAGES)))
+	$(call timed,data,$(EXTRACT_TRAIN))
 $(R)/data/val/%.dft: $(R)/data/manifests/val-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(VAL_IMAGES)))
 $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$(TEST_IMAGES)))
+# FS-I and NT-I: F2F's training identities, so their real videos are F2F's (and stages 2/3's)
+# real training videos. They take FRAMES_I evenly spaced frames per video (default 2 x FRAMES, a
+# frame grid that shares few frames with the training sets' FRAMES) and drop every frame a
+# training or validation set holds (leak-check.sh --list-leaks), so no test image was trained on.
+ifeq ($(origin FRAMES_I),undefined)
+FRAMES_I := $(shell echo $$((2 * $(FRAMES))))
+endif
+TEST_IMAGES_I ?= $(TEST_IMAGES)
+$(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft: $(R)/data/test/%.dft: $(R)/data/manifests/test-%.tsv $(DATA_TRAIN) $(DATA_AUG) $(REAL_TOOLS) $(LEAK_SH)
+	$(call timed,data,{ $(EXTRACT_SH) $< $@.raw.dft -n $(FRAMES_I) $(EXTRACT_OPTS) \
+	  || [ $$? -eq 2 ]; } && $(LEAK_SH) --manifests $(R)/data/manifests $(call leak_sets,train,$(DATA_TRAIN) $(DATA_AUG)) \
+	  --test $*=$@.raw.dft --list-leaks $@.drop > /dev/null && \
+	  $(BIN)/pack --drop-keys $@.drop --shuffle --seed $(SEED) --balance --take $(TEST_IMAGES_I) $@.raw.dft -o $@ && rm $@.raw.dft $@.drop && $(NOT_EMPTY))
+DATA_TEST_LATE := $(R)/data/test/FS-I.dft $(R)/data/test/NT-I.dft
 $(R)/data/aug/train-%.dft: $(R)/data/manifests/aug-train-%.tsv $(REAL_TOOLS)
 	$(call timed,data,$(call EXTRACT,$$(($(AUG_IMAGES_train) / 2))))
 $(R)/data/aug/val-%.dft: $(R)/data/manifests/aug-val-%.tsv $(REAL_TOOLS)
@@ -161,6 +220,16 @@ $(R)/data/train/FSNT.dft: $(R)/data/aug/train-fs.dft $(R)/data/aug/train-nt.dft 
 	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $(filter %.dft,$^) -o $@)
 $(R)/data/val/FSNT.dft: $(R)/data/aug/val-fs.dft $(R)/data/aug/val-nt.dft $(BIN)/pack
 	$(call timed,data,$(BIN)/pack --shuffle --seed $(SEED) $(filter %.dft,$^) -o $@)
+
+# ---- the leak check ----------------------------------------------------------------------------
+# No test image may be a training or validation image (the same frame of the same video file):
+# leak-check.sh compares every test set with every training and validation set and fails the
+# study when one does, before any training. Its output, data/sets.tsv, is the size of every set.
+leak_sets = $(foreach f,$(2),--$(1) $(patsubst $(R)/data/%.dft,%,$(f))=$(f))
+SETS_TRAIN := $(foreach s,train val,$(foreach t,CELEB F2F FSNT,$(R)/data/$(s)/$(t).dft))
+$(R)/data/sets.tsv: $(SETS_TRAIN) $(DATA_TEST) $(ROOT)/pipelines/leak-check.sh $(BIN)/pack
+	$(call timed,data,$(ROOT)/pipelines/leak-check.sh $(if $(filter real,$(DATA_SOURCE)),--manifests $(R)/data/manifests) \
+	  $(call leak_sets,train,$(SETS_TRAIN)) $(call leak_sets,test,$(DATA_TEST)) -o $@)
 
 # ---- models -----------------------------------------------------------------------------------
 # stage 1 (k = 1, 4): from scratch on CELEB or F2F; stages 2/3 (transfer, merge) start from
@@ -177,7 +246,7 @@ TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft 
 PART = $(@:.ckpt=.part)
 RESUME = r=--resume; for d in $^; do test $(PART).last.ckpt -nt $$d || r=; done;
 # models also depend on the profile (epochs, batch...) and on train
-MODEL_DEPS = $(PROFILE_FILE) $(BIN)/train
+MODEL_DEPS = $(PROFILE_FILE) $(BIN)/train | $(R)/data/sets.tsv
 FINISH = && mv $(PART).last.ckpt $(@:.ckpt=.last.ckpt) && mv $(PART).log.tsv $(@:.ckpt=.log.tsv) && mv $(PART).ckpt $@
 
 define model_rules
@@ -251,17 +320,40 @@ $(R)/rq3/fakes/%.dft: $(R)/data/test/%.dft $(BIN)/pack
 $(R)/rq3/cam/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
 	$(call timed,rq3,$(BIN)/cam -m $< $(DEVICE_FLAG) -o $@ < $(word 2,$^))
 CAMS := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft))
+# CAM_COMPAT=study (the paper profile): also the images the study compared (cam --compat study:
+# no ReLU, tf-explain's overlay on the face, min-max, the study's gray conversion and JET) of the
+# class it explained, class_index 0: P(real) for the sigmoid models, P(fake) for the softmax
+# ones (docs/study-facts.md section 3); an architecture not listed here explains P(fake)
+cam_class_meso4          := real
+cam_class_mesoinception4 := real
+cam_class_shallownet     := real
+cam_class_xception       := fake
+cam_class_efficientnet-b0 := fake
+$(foreach a,$(ARCHS),$(eval arch_$(name_$(a)) := $(a)))
+det_arch = $(arch_$(patsubst %1,%,$(patsubst %2,%,$(patsubst %3,%,$(patsubst %4,%,$(patsubst %5,%,$(patsubst %6,%,$(1))))))))
+CAM_COMPAT ?=
+$(if $(filter-out study,$(CAM_COMPAT)),$(error CAM_COMPAT '$(CAM_COMPAT)' is neither empty nor study))
+CAMS_STUDY := $(if $(CAM_COMPAT),$(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam-study/$(d)/$(t).dft)))
+$(R)/rq3/cam-study/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
+	$(call timed,rq3,$(BIN)/cam -m $< --compat study --class $(or $(cam_class_$(call det_arch,$(*D))),fake) $(DEVICE_FLAG) -o $@ < $(word 2,$^))
 # group G of architecture A: models 1-3 (CELEB) or 4-6 (F2F)
 GROUPS := $(foreach n,$(NAMES),$(n)1-3 $(n)4-6)
 group_models = $(if $(filter %1-3,$(1)),1 2 3,4 5 6)
 group_name = $(patsubst %1-3,%,$(patsubst %4-6,%,$(1)))
 SSIM := $(foreach g,$(GROUPS),$(foreach t,$(TESTSETS),$(R)/rq3/ssim/$(g)/$(t).tsv))
+SSIM_STUDY := $(if $(CAM_COMPAT),$(foreach g,$(GROUPS),$(foreach t,$(TESTSETS),$(R)/rq3/ssim-study/$(g)/$(t).tsv)))
 $(R)/rq3/ssim/%.tsv: $$(foreach k,$$(call group_models,$$(*D)),$$(R)/rq3/cam/$$(call group_name,$$(*D))$$(k)/$$(*F).dft) $(BIN)/ssim
 	$(call timed,rq3,$(BIN)/ssim --intersect --hist $(@:.tsv=.hist.tsv) -o $@ $(filter %.dft,$^))
-$(R)/rq3/ssim-hist.tsv: $(SSIM)
-	$(call timed,rq3,{ printf 'group\tdataset\tbin\tcount\tpercent\n'; for f in $(SSIM); do \
+$(R)/rq3/ssim-study/%.tsv: $$(foreach k,$$(call group_models,$$(*D)),$$(R)/rq3/cam-study/$$(call group_name,$$(*D))$$(k)/$$(*F).dft) $(BIN)/ssim
+	$(call timed,rq3,$(BIN)/ssim --intersect --hist $(@:.tsv=.hist.tsv) -o $@ $(filter %.dft,$^))
+# rq3/ssim-hist.tsv (the maps) and rq3/ssim-study-hist.tsv (the study's images): every histogram
+HIST_ALL = { printf 'group\tdataset\tbin\tcount\tpercent\n'; for f in $(1); do \
 	  g=$$(basename $$(dirname $$f)); t=$$(basename $$f .tsv); \
-	  awk -F'\t' -v g=$$g -v t=$$t 'NR > 1 { print g "\t" t "\t" $$0 }' $${f%.tsv}.hist.tsv; done; } > $@.tmp && mv $@.tmp $@)
+	  awk -F'\t' -v g=$$g -v t=$$t 'NR > 1 { print g "\t" t "\t" $$0 }' $${f%.tsv}.hist.tsv; done; } > $@.tmp && mv $@.tmp $@
+$(R)/rq3/ssim-hist.tsv: $(SSIM)
+	$(call timed,rq3,$(call HIST_ALL,$(SSIM)))
+$(R)/rq3/ssim-study-hist.tsv: $(SSIM_STUDY)
+	$(call timed,rq3,$(call HIST_ALL,$(SSIM_STUDY)))
 # Figure 2: a contact sheet of the heatmaps over the fakes, a row per detector (congenetic
 # groups one after the other), a column per test set, SHEET_FAKES images per cell
 SHEET_FAKES ?= 2
@@ -270,6 +362,11 @@ $(R)/figures/cams.png: $(CAMS) $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft) 
 	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
 	  $(foreach t,$(TESTSETS),--images $(R)/rq3/fakes/$(t).dft) \
 	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam/$(d)/$(t).dft)))
+# the same sheet of the study's images (CAM_COMPAT=study)
+$(R)/figures/cams-study.png: $(CAMS_STUDY) $(BIN)/cam
+	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
+	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam-study/$(d)/$(t).dft)))
+RQ3_STUDY := $(if $(CAM_COMPAT),$(R)/rq3/ssim-study-hist.tsv $(R)/figures/cams-study.png)
 
 # ---- RQ4: neuron causal effects (ace) of ACE_ARCH's model 1 on every test set, overlap ---------
 ifeq ($(filter $(ACE_ARCH),$(ARCHS)),)
@@ -279,6 +376,13 @@ ACE_MODEL := $(name_$(ACE_ARCH))1
 ACE := $(foreach t,$(TESTSETS),$(R)/rq4/ace/$(t).tsv)
 $(R)/rq4/ace/%.tsv: $(R)/models/$(ACE_MODEL).ckpt $(R)/data/test/%.dft $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace -m $< $(DEVICE_FLAG) $(if $(ACE_LAYER),--layer $(ACE_LAYER)) --batches $(ACE_BATCHES) --batch $(ACE_BATCH) -o $@ $(word 2,$^) 2>$@.log)
+# rq4/overlap5.*: the study's five sets, the main result (Figure 5: CELEB, FS, NT, DF, DFD;
+# docs/study-facts.md section 5); rq4/overlap.*: all nine test sets, an extra
+ACE5 := $(foreach t,CELEB FS NT DF DFD,$(R)/rq4/ace/$(t).tsv)
+$(R)/rq4/overlap5.tsv: $(ACE5) $(BIN)/ace
+	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $(ACE5) > $@.tmp && mv $@.tmp $@)
+$(R)/rq4/overlap5.md: $(ACE5) $(BIN)/ace
+	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) --markdown $(ACE5) > $@.tmp && mv $@.tmp $@)
 $(R)/rq4/overlap.tsv: $(ACE) $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $(ACE) > $@.tmp && mv $@.tmp $@)
 $(R)/rq4/overlap.md: $(ACE) $(BIN)/ace
@@ -287,8 +391,8 @@ $(R)/rq4/overlap.md: $(ACE) $(BIN)/ace
 MODELS1   := $(foreach a,$(NAMES),$(R)/models/$(a)1.ckpt $(R)/models/$(a)4.ckpt)
 MODELS23  := $(foreach a,$(NAMES),$(foreach k,2 3 5 6,$(R)/models/$(a)$(k).ckpt))
 FAKES     := $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft)
-ALL_FILES = $(MODELS1) $(MODELS23) $(SCORES) $(OWN_SCORES) $(SSIM) $(CAMS) $(FAKES) $(DATA_TEST) $(ACE) \
-  $(R)/figures/cams.png
+ALL_FILES = $(R)/data/sets.tsv $(MODELS1) $(MODELS23) $(SCORES) $(OWN_SCORES) $(SSIM) $(CAMS) $(FAKES) $(DATA_TEST) $(ACE) \
+  $(R)/figures/cams.png $(CAMS_STUDY) $(SSIM_STUDY) $(RQ3_STUDY)
 
 # The waves of the fan-out (pipelines/fanout.sh): a wave's targets need only earlier waves'.
 # Real data: test manifests first (the aug manifests exclude FS-I/NT-I's videos), then the rest.
@@ -299,27 +403,31 @@ MANIFESTS_REST := $(foreach s,train val,$(R)/data/manifests/$(s)-CELEB.tsv $(R)/
 endif
 wave0: $(MANIFESTS_TEST)
 wave1: $(MANIFESTS_REST)
-wave2: $(DATA_TRAIN) $(DATA_AUG) $(DATA_TEST)
-wave3: $(DATA_FSNT) $(MODELS1) $(FAKES)
-wave4: $(MODELS23)
-wave5: $(SCORES) $(CAMS) $(ACE)
-.PHONY: wave0 wave1 wave2 wave3 wave4 wave5
+wave2: $(DATA_TRAIN) $(DATA_AUG) $(filter-out $(DATA_TEST_LATE),$(DATA_TEST))
+wave3: $(DATA_FSNT) $(DATA_TEST_LATE)
+wave4: $(R)/data/sets.tsv
+wave5: $(MODELS1) $(FAKES)
+wave6: $(MODELS23)
+wave7: $(SCORES) $(CAMS) $(CAMS_STUDY) $(ACE)
+.PHONY: wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
 
 # ---- figures (gnuplot; left out when it is not installed, and the report says so) -------------
 GNUPLOT := $(shell command -v gnuplot 2>/dev/null)
 FIGURES := $(if $(GNUPLOT),$(R)/figures/ssim.png $(R)/figures/overlap.png)
-$(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap.tsv $(ROOT)/pipelines/study-figures.sh
+$(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq4/overlap5.tsv $(ROOT)/pipelines/study-figures.sh
 	$(call timed,figures,sh $(ROOT)/pipelines/study-figures.sh $(R))
 
 # ---- report -----------------------------------------------------------------------------------
 # the profile's variables with their values in this run (command-line overrides included)
 PROFILE_VARS := $(shell sed -n 's/^\([A-Za-z_][A-Za-z_0-9]*\) *[:?]*=.*/\1/p' $(PROFILE_FILE))
-$(R)/report.md: $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
-  $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png \
+$(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
+  $(R)/rq4/overlap5.tsv $(R)/rq4/overlap5.md $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png $(RQ3_STUDY) \
   $(ROOT)/pipelines/study-report.sh $(ROOT)/pipelines/paper-tables.tsv
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
-	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' \
+	  TRAIN_IMAGES='$(TRAIN_IMAGES)' VAL_IMAGES='$(VAL_IMAGES)' TEST_IMAGES='$(TEST_IMAGES)' TEST_IMAGES_I='$(TEST_IMAGES_I)' \
+	  AUG_IMAGES_train='$(AUG_IMAGES_train)' AUG_IMAGES_val='$(AUG_IMAGES_val)' \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \
 	  sh $(ROOT)/pipelines/study-report.sh $(R) > $@.tmp && mv $@.tmp $@)

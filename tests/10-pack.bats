@@ -120,7 +120,7 @@ keys() { pack --list "$@" | cut -f2; }
     [[ $stderr == *"rgb8.dft: not a PNG file (PNG files and tensor streams cannot be mixed in one run)" ]]
     run --separate-stderr pack --label real "$FIX/rgb8.dft" -o out.dft
     assert_failure
-    [[ $stderr == *"apply to PNG input only" ]]
+    [[ $stderr == *"rgb8.dft: not a PNG file (--label, --dataset, --root and --key-prefix apply to PNG input only)" ]]
     run --separate-stderr pack --label maybe x.png
     assert_failure
     [ "$stderr" = "pack: --label: label 'maybe' is not real, fake, unknown, 0, 1 or -1" ]
@@ -340,4 +340,24 @@ keys() { pack --list "$@" | cut -f2; }
     assert_failure
     [ "$stderr" = "pack: $FIX/checkpoint.dft: record 0: resizing needs an u8 HxWx3 image record, got u8 10" ]
     assert_no_files out.dft
+}
+
+@test "--list --meta adds metadata columns; --drop-keys leaves records out by key" {
+    synth --role celeb --split train --videos 2 --frames 2 --size 32 --seed 1 > s.dft
+    run pack --list --meta frame --meta nosuch s.dft
+    assert_line --index 1 "$(printf '1\tceleb/id0_0000/f01\treal\tu8\t32x32x3\t1\t-')"
+    printf '# a comment\n\nceleb/id0_0000/f01\nceleb/no/such\n' > drop.txt
+    pack --drop-keys drop.txt s.dft -o kept.dft
+    assert_equal "$(pack --list kept.dft | cut -f2 | tr '\n' ' ')" "celeb/id0_0000/f00 celeb/id0_id3_0000/f00 celeb/id0_id3_0000/f01 "
+    # with sampling, before it: --take counts the kept records
+    pack --drop-keys drop.txt --shuffle --seed 2 --take 3 s.dft -o kept2.dft
+    assert_equal "$(pack --list kept2.dft | cut -f2 | sort | tr '\n' ' ')" "celeb/id0_0000/f00 celeb/id0_id3_0000/f00 celeb/id0_id3_0000/f01 "
+    printf 'bad//key\n' > bad.txt
+    run --separate-stderr pack --drop-keys bad.txt s.dft -o x.dft
+    assert_failure
+    [[ $stderr == "pack: bad.txt: line 1: "* ]]
+    [ ! -e x.dft ]
+    run --separate-stderr pack --meta frame s.dft
+    assert_failure
+    assert_equal "$stderr" "pack: --meta goes with --list"
 }

@@ -113,7 +113,55 @@ col() { tail -n +2 | cut -f"$1" | tr '\n' ' '; }
     cp ff/manipulated_sequences/FaceSwap/c23/videos/000_001.mp4 ff/manipulated_sequences/FaceSwap/c23/videos/000_002.mp4
     run --separate-stderr "$MAN" ff++ ff --split test
     assert_failure
-    assert_equal "$stderr" "manifest.sh: cannot derive a split: id 000 is in pairs with 001 and 002 (give splits/)"
+    assert_equal "${stderr_lines[1]}" "manifest.sh: cannot derive a split: id 000 is in pairs with 001 and 002 (give splits/)"
+}
+
+@test "ff++ without split files: a derived split is announced on stderr; every video needs none" {
+    cp -r "$BATS_FILE_TMPDIR/ff" ff
+    rm -r ff/splits
+    run --separate-stderr "$MAN" ff++ ff --split val --method NT
+    assert_success
+    assert_equal "$stderr" "manifest.sh: WARNING: $TMP/ff/splits/{train,val,test}.json missing (FaceForensics++'s download script does not fetch them): the split is derived from the fake names, not the official one (see --help)"
+    run --separate-stderr "$MAN" fs-i ff
+    assert_success
+    [[ "$stderr" == "manifest.sh: WARNING: "*"splits"* ]]
+    run --separate-stderr "$MAN" ff++ ff --method NT
+    assert_success
+    assert_equal "$stderr" ""
+    run --separate-stderr "$MAN" ff++ "$BATS_FILE_TMPDIR/ff" --split val
+    assert_equal "$stderr" ""
+}
+
+@test "symlinked video folders are followed (dfd, celeb-v2, ff++)" {
+    # each video folder moved to another "disk" and linked back, as datasets spread over disks are
+    local d
+    for d in dfd cdf ff; do cp -r "$BATS_FILE_TMPDIR/$d" "$d"; cp -r "$BATS_FILE_TMPDIR/$d" "$d.ref"; done
+    mkdir disk2
+    mv dfd/original_sequences/actors/c23/videos disk2/actors
+    ln -s "$TMP/disk2/actors" dfd/original_sequences/actors/c23/videos
+    mv cdf/Celeb-real disk2/Celeb-real
+    ln -s ../disk2/Celeb-real cdf/Celeb-real
+    mv ff/manipulated_sequences/FaceSwap/c23/videos disk2/fs
+    ln -s "$TMP/disk2/fs" ff/manipulated_sequences/FaceSwap/c23/videos
+    assert_equal "$("$MAN" dfd dfd --relative)" "$("$MAN" dfd dfd.ref --relative)"
+    assert_equal "$("$MAN" celeb-v2 cdf --split test --relative)" "$("$MAN" celeb-v2 cdf.ref --split test --relative)"
+    assert_equal "$("$MAN" celeb-v2 cdf --split train --relative)" "$("$MAN" celeb-v2 cdf.ref --split train --relative)"
+    assert_equal "$("$MAN" ff++ ff --method FS --relative)" "$("$MAN" ff++ ff.ref --method FS --relative)"
+    [ "$("$MAN" dfd dfd | awk -F'\t' '$2 == "real"' | wc -l)" -eq 4 ]
+}
+
+@test "a listing without real or without fake videos is refused, naming the root" {
+    cp -r "$BATS_FILE_TMPDIR/dfd" dfd
+    rm dfd/original_sequences/actors/c23/videos/*.mp4
+    run --separate-stderr "$MAN" dfd dfd
+    assert_failure
+    assert_equal "$stderr" "manifest.sh: $TMP/dfd: no real videos for dfd (see --help for the layout)"
+    assert_equal "$output" ""
+    cp -r "$BATS_FILE_TMPDIR/dfd" dfd2
+    rm dfd2/manipulated_sequences/DeepFakeDetection/c23/videos/*.mp4
+    run --separate-stderr "$MAN" dfd dfd2 --split test
+    assert_failure
+    assert_equal "$stderr" "manifest.sh: $TMP/dfd2: no fake videos for dfd --split test (see --help for the layout)"
 }
 
 @test "fs-i and nt-i: FS and NT videos of F2F's training identities" {
@@ -203,6 +251,23 @@ col() { tail -n +2 | cut -f"$1" | tr '\n' ' '; }
     # the same as running the tools by hand
     frame-extract -n 2 --dataset fs $(tail -n +2 fs.tsv | cut -f1) | crop --size 64 --min-face 20 | pack --relabel fs.tsv -o byhand.dft
     cmp out.dft byhand.dft
+    assert_no_temporaries
+}
+
+@test "extract-set: --detector reaches crop" {
+    "$MAN" ff++ "$BATS_FILE_TMPDIR/ff" --split test --method FS > fs.tsv
+    run --separate-stderr "$EXT" fs.tsv hog.dft -n 2 --size 64 --detector hog
+    assert_success
+    # the same as by hand; crop's account of the frames without a face reaches stderr
+    frame-extract -n 2 --dataset fs $(tail -n +2 fs.tsv | cut -f1) | crop --size 64 --detector hog 2> crop.err |
+        pack --relabel fs.tsv -o byhand.dft
+    cmp hog.dft byhand.dft
+    assert_equal "$(tail -1 crop.err)" "crop: 8 frames: 6 cropped, 2 without a face"
+    [[ "$stderr" == *"crop: 8 frames: 6 cropped, 2 without a face"* ]]
+    run --separate-stderr "$EXT" fs.tsv bad.dft -n 2 --detector bogus
+    assert_failure
+    [[ "$stderr" == *"crop: --detector: 'bogus': want hog or haar"* ]]
+    assert_no_files bad.dft
     assert_no_temporaries
 }
 

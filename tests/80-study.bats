@@ -48,6 +48,12 @@ study() {
         [ -s "$R/$f" ] || fail "empty $f"
     done
     [ "$(ls "$R/rq4/ace" | grep -c '\.tsv$')" -eq 9 ]
+    # RQ4: the study's five sets are the main overlap (counts 1..5), the nine sets an extra
+    [ "$(head -n 1 "$R/rq4/overlap5.md" | grep -o 'in exactly [0-9]' | tr '\n' ' ')" = "in exactly 1 in exactly 2 in exactly 3 in exactly 4 in exactly 5 " ]
+    grep -q '| p (all 9) |$' "$R/rq4/overlap.md"
+    [ "$(grep -n 'p (all 5)' "$R/report.md" | cut -d: -f1)" -lt "$(grep -n 'p (all 9)' "$R/report.md" | cut -d: -f1)" ]
+    # every set's size, and no leak
+    [ "$(awk -F'\t' 'NR > 1 { n++; l += $7 } END { print n, l }' "$R/data/sets.tsv")" = "15 0" ]
     run grep -c '^> \*\*SYNTHETIC DATA\.\*\*' "$R/report.md"
     assert_output 1
     grep -q '^## Comparison with the published numbers (SYNTHETIC DATA: not comparable)$' "$R/report.md"
@@ -212,9 +218,13 @@ would_build() {
 @test "study: the GNU parallel fan-out over a HOSTS file (the local host) makes the same files" {
     local F="$BATS_TEST_TMPDIR/fan" f
     echo ':' > hosts
-    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" RUNS="$F" BIN="$BIN"
+    # with two (made-up) GPUs: each job holds one (DFS_DEVICE=cpu keeps the tools on the cpu)
+    DFS_GPU_LOG="$PWD/gpus.log" TMPDIR="$BATS_TEST_TMPDIR" run make -C "$ROOT" --no-print-directory study \
+        PROFILE=test JOBS=2 HOSTS="$PWD/hosts" GPUS=0,1 RUNS="$F" BIN="$BIN"
     assert_success
-    grep -q 'jobs: GNU parallel -j 2 --sshloginfile .*/hosts in waves, then make\.$' "$F/test/report.md"
+    grep -q 'jobs: GNU parallel -j 2 --sshloginfile .*/hosts one GPU per job of 0,1 in waves, then make\.$' "$F/test/report.md"
+    assert_equal "$(cut -f1 gpus.log | sort -u | tr '\n' ' ')" "0 1 "
+    grep -q '^[01]	make -s --no-print-directory .* [^ ]*/models/MesoNet1\.ckpt$' gpus.log
     # every data file, model, score, heatmap, SSIM, ace table, table and figure is the same
     local n=0
     while IFS= read -r f; do
@@ -226,7 +236,7 @@ would_build() {
     [ "$(cd "$F/test" && find data models scores rq3 rq4 tables figures -type f ! -name '*.log' ! -name '*.log.tsv' ! -name '*.png' | wc -l)" -eq "$n" ]
     # the waves ran through parallel; a second fan-out finds nothing to do
     local before; before=$(wc -l < "$F/test/timings.tsv")
-    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" RUNS="$F" BIN="$BIN"
+    run make -C "$ROOT" --no-print-directory study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" GPUS=0,1 RUNS="$F" BIN="$BIN"
     assert_success
     assert_output --partial "Nothing to be done for 'study'"
     [ "$(wc -l < "$F/test/timings.tsv")" -eq "$before" ]

@@ -87,6 +87,17 @@ setup_file() { make_fixtures; }
     bad pack cut.png "m.tsv: line 2" -- pack --manifest m.tsv -o out.dft
 }
 
+@test "pack: a manifest named without a directory reads its paths from the current one" {
+    # a bare name has no directory to prefix (the fuzz replay checks it under UBSan: make sanitize)
+    cp "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" a.png
+    printf 'path\tlabel\na.png\t1\n' > m.tsv
+    run pack --manifest m.tsv -o bare.dft
+    assert_success
+    pack --manifest ./m.tsv -o dotted.dft
+    cmp bare.dft dotted.dft
+    [ "$(pack --list bare.dft | cut -f2,3)" = "$(printf "a\tfake")" ]
+}
+
 @test "pack: unknown flag" {
     bad pack "" "'--bogus'" -- pack --bogus
 }
@@ -190,8 +201,10 @@ make_video() {
     fixture img.dft
     head -c 1000 /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml > c.xml
     head -c 100000 /usr/share/dlib/shape_predictor_68_face_landmarks.dat > l.dat
-    bad crop c.xml "no <cascade> element" -- crop --detector c.xml img.dft -o out.dft
+    bad crop c.xml "no <cascade> element" -- crop --cascade c.xml img.dft -o out.dft
     bad crop l.dat "" -- crop --landmarks l.dat img.dft -o out.dft
+    head -c 5000 "$ROOT/lib/face/frontal_face_fhog.txt" > h.txt
+    bad crop h.txt "checksum mismatch" -- crop --detector hog --hog-model h.txt img.dft -o out.dft
 }
 
 @test "crop: unknown flag" {
@@ -330,4 +343,134 @@ make_scores() {
     fixture img.dft
     full_dir full
     bad ssim full/out.tsv "No space left on device" -- ssim img.dft img.dft -o full/out.tsv
+}
+
+# ---- an output that is an input: refused before anything is written ----
+# (compared by device and inode: another spelling or a hard link is the same file)
+@test "pack, frame-extract, crop, score, ssim: an output that is an input is refused" {
+    fixture img.dft
+    make_video
+    ln img.dft hard.dft
+    printf 'key\tdataset\tlabel\tp_fake\na/v/f0\tfs\t1\t0.5\nb/v/f0\tfs\t0\t0.2\n' > s.tsv
+    bad pack img.dft "is also the input img.dft" -- pack img.dft -o img.dft
+    bad pack ./hard.dft "is also the input img.dft" -- pack --shuffle img.dft -o ./hard.dft
+    bad pack img.dft "is also the input" -- pack --split 0.5 img.dft -o a.dft -o img.dft
+    bad frame-extract v.mp4 "is also the input v.mp4" -- frame-extract -n 2 v.mp4 -o v.mp4
+    bad crop img.dft "is also the input img.dft" -- crop --no-align --boxes s.tsv img.dft -o img.dft
+    bad score s.tsv "is also the input s.tsv" -- score s.tsv -o s.tsv
+    bad ssim img.dft "is also the input img.dft" -- ssim img.dft hard.dft -o ./img.dft
+    bad ssim hard.dft "is also the input" -- ssim img.dft img.dft --hist hard.dft
+}
+
+@test "pack --split: the same output twice is refused before anything is written" {
+    fixture img.dft
+    bad pack a.dft "given twice as an output" -- pack --split 0.5 img.dft -o a.dft -o a.dft
+    bad pack ./a.dft "given twice as an output (also as a.dft)" -- pack --split 0.5 img.dft -o a.dft -o ./a.dft
+}
+
+# ---- inputs from a pipe, a FIFO or process substitution ----
+@test "pack: a stream and a PNG from process substitution or a FIFO, read once" {
+    fixture img.dft
+    run pack <(cat img.dft) -o o.dft
+    assert_success
+    cmp o.dft img.dft
+    mkfifo in.fifo
+    cat img.dft > in.fifo &
+    run timeout 60 pack --shuffle --seed 1 in.fifo -o s1.dft
+    assert_success
+    pack --shuffle --seed 1 img.dft -o s2.dft
+    cmp s1.dft s2.dft
+    cp "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" a.png
+    pack --label real a.png -o p1.dft
+    mkdir f
+    mkfifo f/a.png
+    cat a.png > f/a.png &
+    # the key comes from the name given, the pixels from the FIFO
+    run timeout 60 pack --label real --root f f/a.png -o p2.dft
+    assert_success
+    cmp p1.dft p2.dft
+    assert_no_temporaries .
+}
+
+@test "pack: an error in a piped input names the path given, not a temporary copy" {
+    fixture img.dft
+    head -c 5000 img.dft > cut.dft
+    mkfifo in.fifo
+    cat cut.dft > in.fifo &
+    bad pack in.fifo "in.fifo: record 1: truncated payload" -- timeout 60 pack in.fifo -o out.dft
+    [[ "$stderr" != *"/proc/"* ]]
+}
+
+@test "frame-extract: a video from a FIFO is refused in one line, without hanging" {
+    make_video
+    mkfifo v.fifo
+    sleep 60 > v.fifo &   # a writer that never writes: FFmpeg would wait on it for ever
+    local writer=$!
+    run --separate-stderr timeout 30 frame-extract -n 2 v.fifo -o out.dft
+    kill "$writer" 2> /dev/null || true
+    [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+    [[ "$stderr" == *"frame-extract: v.fifo: not a regular file"*"pipe"* ]]
+    [ ! -e out.dft ]
+}
+
+# ---- messages that name the right thing (#20 item 9) ----
+@test "synth --video: a disk that fills in the middle of a video says No space left on device" {
+    can_mount || skip "full disk: needs root and mount (tmpfs), not available here"
+    mkdir full
+    mount -t tmpfs -o size=256k tmpfs full
+    MOUNTS+=("$PWD/full")
+    local c mid=0
+    # fill the disk to leave from 80 KiB to nothing: somewhere the H.264 writer itself runs out
+    for ((c = 44; c <= 64; c++)); do
+        rm -rf full/vids full/filler
+        dd if=/dev/zero of=full/filler bs=4k count="$c" status=none 2> /dev/null || true
+        run --separate-stderr synth --role fs --videos 2 --frames 10 --size 128 --video full/vids
+        [ "$status" -eq 0 ] && continue
+        [ "${#stderr_lines[@]}" -eq 1 ] || fail "more than one line: $stderr"
+        [[ "$stderr" == "synth: full/vids/"*"No space left on device" ]] || fail "at $c pages: $stderr"
+        [[ "$stderr" == *".mp4: write:"* ]] && mid=1
+    done
+    [ "$mid" = 1 ] || fail "no fill level made the video writer fail"
+}
+
+@test "pack: out of memory on a PNG bomb or a huge record names the file and record" {
+    python3 -c "
+import struct, zlib
+w = h = 12000
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+z = zlib.compressobj(9)
+idat = b''.join(z.compress(b'\0' * (w * 3 + 1)) for _ in range(h)) + z.flush()
+open('bomb.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+                             + chunk(b'IDAT', idat) + chunk(b'IEND', b''))"
+    bad pack bomb.png "bomb.png: out of memory allocating 432000000 bytes" -- \
+        sh -c 'ulimit -v 600000; exec pack --label real bomb.png -o out.dft'
+    # a record that claims 1.9 GB, read from a pipe (a file's size would show the truncation)
+    header 1 1 0 1900000000 1900000000 > claim.dft
+    bad pack "<stdin>" "record 0: payload of 1900000000 bytes: out of memory allocating" -- \
+        sh -c 'ulimit -v 600000; cat claim.dft | pack -o out.dft'
+}
+
+@test "pack, crop: a text file, a non-PNG with --label, a one-channel image are named as such" {
+    printf 'hello world text!\n' > t.dft
+    bad pack t.dft "record 0: text, not a tensor stream" -- pack t.dft -o out.dft
+    printf 'hello world text!\n' > x.png
+    bad pack x.png "x.png: not a PNG file (--label" -- pack --label real x.png -o out.dft
+    head -c $((64 * 64)) /dev/zero > p.bin
+    record 1 1 'key=a/b/f0\n' p.bin 64 64 1 > gray.dft
+    rm p.bin
+    run --separate-stderr crop --no-align --boxes /dev/null gray.dft -o out.dft
+    [[ "${stderr_lines[0]}" == "crop: gray.dft: record 0 (a/b/f0): not an RGB image record (expected an u8 image of shape HxWx3, got u8 64x64x1)" ]] || fail "$stderr"
+}
+
+@test "crop: the Haar cascade and the landmark model from process substitution" {
+    requires opencv-data
+    local lm=/usr/share/dlib/shape_predictor_68_face_landmarks.dat xml=/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
+    [ -f "$lm" ] || skip "needs dlib's shape_predictor_68_face_landmarks.dat"
+    synth --role fs --videos 2 --frames 2 --size 128 --seed 1 > faces.dft
+    crop --size 32 faces.dft -o want.dft 2> /dev/null
+    [ -s want.dft ]
+    run crop --size 32 --cascade <(cat "$xml") --landmarks <(cat "$lm") faces.dft -o got.dft
+    assert_success
+    cmp want.dft got.dft
+    bad crop /dev/fd/ "no <cascade> element" -- bash -c "crop --cascade <(head -c 100 '$xml') faces.dft -o out.dft"
 }

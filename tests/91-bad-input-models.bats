@@ -387,3 +387,106 @@ make_heat() {
     full_dir full
     bad cam full/out.png "No space left on device" -- cam --sheet full/out.png r,c=heat.dft
 }
+
+# ---- an output that is an input: refused before anything is written ----
+@test "train, predict, cam, ace: an output that is an input is refused" {
+    fixture img.dft val.dft meso4.ckpt shallow.ckpt
+    ln meso4.ckpt hard.ckpt
+    local stage2=(--mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft)
+    bad train val.dft "is also the input val.dft" -- train --arch meso4 --train img.dft --val val.dft -o val.dft "${TRAIN_ARGS[@]}"
+    bad train img.dft "is also the input img.dft" -- train --arch meso4 --train img.dft --val val.dft -o m.ckpt --log img.dft "${TRAIN_ARGS[@]}"
+    bad train hard.ckpt "is also the input meso4.ckpt" -- train --from meso4.ckpt "${stage2[@]}" -o hard.ckpt "${TRAIN_ARGS[@]}"
+    bad predict meso4.ckpt "is also the input meso4.ckpt" -- predict -m meso4.ckpt img.dft -o meso4.ckpt
+    bad predict ./img.dft "is also the input img.dft" -- predict -m meso4.ckpt img.dft -o ./img.dft
+    bad cam hard.ckpt "is also the input meso4.ckpt" -- sh -c 'cam -m meso4.ckpt -o hard.ckpt < img.dft'
+    bad ace img.dft "is also the input img.dft" -- ace -m shallow.ckpt "${ACE_ARGS[@]}" img.dft -o img.dft
+}
+
+# ---- a checkpoint from a pipe, a FIFO or process substitution ----
+@test "predict, cam, ace: the checkpoint from process substitution or a FIFO" {
+    fixture img.dft meso4.ckpt shallow.ckpt
+    predict -m meso4.ckpt img.dft -o want.tsv
+    run predict -m <(cat meso4.ckpt) img.dft -o got.tsv
+    assert_success
+    cmp want.tsv got.tsv
+    mkfifo m.fifo
+    cat meso4.ckpt > m.fifo &
+    run timeout 60 predict -m m.fifo img.dft -o fifo.tsv
+    assert_success
+    cmp want.tsv fifo.tsv
+    cam -m meso4.ckpt -o want.dft < img.dft
+    run sh -c 'cam -m "$1" -o got.dft < img.dft' sh <(cat meso4.ckpt)
+    assert_success
+    cmp want.dft got.dft
+    ace -m shallow.ckpt "${ACE_ARGS[@]}" img.dft -o want-ace.tsv
+    run ace -m <(cat shallow.ckpt) "${ACE_ARGS[@]}" img.dft -o got-ace.tsv
+    assert_success
+    cmp want-ace.tsv got-ace.tsv
+    assert_no_temporaries .
+}
+
+@test "train --from: the checkpoint from a FIFO; errors name the FIFO" {
+    fixture img.dft val.dft meso4.ckpt
+    local stage2=(--mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft --steps 1)
+    train --from meso4.ckpt "${stage2[@]}" -o want.ckpt "${TRAIN_ARGS[@]}"
+    mkfifo m.fifo
+    cat meso4.ckpt > m.fifo &
+    run timeout 120 train --from m.fifo "${stage2[@]}" -o got.ckpt "${TRAIN_ARGS[@]}"
+    assert_success
+    cmp want.ckpt got.ckpt
+    rm want.ckpt got.ckpt got.log.tsv want.log.tsv got.last.ckpt want.last.ckpt
+    head -c 30000 meso4.ckpt > cut.ckpt
+    cat cut.ckpt > m.fifo &
+    bad train m.fifo "truncated" -- timeout 60 train --from m.fifo "${stage2[@]}" -o got.ckpt "${TRAIN_ARGS[@]}"
+    [[ "$stderr" != *"/proc/"* ]]
+}
+
+# ---- batchnorm statistics: a negative running variance is refused like NaN/Inf ----
+# neg_var IN OUT: IN with the first element of its first running_var tensor set to -1
+neg_var() {
+    local off=0 len m
+    cp "$1" "$2"
+    while [ "$off" -lt "$(stat -c %s "$2")" ]; do
+        len=$(rec_len "$2" "$off")
+        m=$(dd if="$2" bs=1 skip=$((off + 128)) count="$(u32_at "$2" $((off + 12)))" status=none)
+        if [[ "$m" == *"running_var"* ]]; then
+            patch "$2" "$(payload_at "$2" "$off")" '\x00\x00\x80\xbf'
+            return 0
+        fi
+        off=$((off + len))
+    done
+    return 1
+}
+
+@test "predict, cam, ace, train: a negative batchnorm variance in the checkpoint" {
+    fixture img.dft val.dft meso4.ckpt
+    neg_var meso4.ckpt neg.ckpt
+    local t="running_var holds a negative variance (element 0: -1)"
+    bad predict neg.ckpt "$t" -- predict -m neg.ckpt img.dft -o out.tsv
+    bad cam neg.ckpt "$t" -- sh -c 'cam -m neg.ckpt -o out.dft < img.dft'
+    bad ace neg.ckpt "$t" -- ace -m neg.ckpt --layer block4.relu "${ACE_ARGS[@]}" img.dft -o out.tsv
+    bad train neg.ckpt "$t" -- train --from neg.ckpt --mode transfer --train img.dft --mix img.dft --val val.dft --val-mix val.dft -o m.ckpt "${TRAIN_ARGS[@]}"
+}
+
+# ---- output names that collide ----
+@test "cam --png: two keys that make one PNG name, or one key twice, are refused" {
+    fixture meso4.ckpt
+    head -c $((32 * 32 * 3)) /dev/urandom > p.bin
+    { record 1 1 'key=a/b_c\n' p.bin 32 32 3; record 1 0 'key=a_b/c\n' p.bin 32 32 3; } > clash.dft
+    { record 1 1 'key=a/b_c\n' p.bin 32 32 3; record 1 1 'key=a/b_c\n' p.bin 32 32 3; } > twice.dft
+    rm p.bin
+    bad cam "record 1" "key 'a_b/c' gives the PNG name a_b_c.png, already written for record 0" -- \
+        sh -c 'cam -m meso4.ckpt --png png -o out.dft < clash.dft'
+    bad cam "record 1" "key 'a/b_c' gives the PNG name a_b_c.png, already written for record 0" -- \
+        sh -c 'cam -m meso4.ckpt --png png -o out.dft < twice.dft'
+}
+
+# ---- messages that name the right thing (#20 item 9) ----
+@test "predict: a disk that fills while the scores stream out names the -o file, not <stdout>" {
+    fixture img.dft meso4.ckpt
+    local i
+    for ((i = 0; i < 60; i++)); do cat img.dft; done > big.dft   # 240 lines of scores: past stdio's buffer
+    full_dir full
+    bad predict full/out.tsv "full/out.tsv: write failed: No space left on device" -- predict -m meso4.ckpt big.dft -o full/out.tsv
+    [[ "$stderr" != *"<stdout>"* ]]
+}

@@ -151,3 +151,81 @@ train_case() {
     diff -r dir ref
     assert_no_temporaries .
 }
+
+# ---- train --resume when the best checkpoint is gone; a NaN before any epoch completed ----
+@test "train --resume: a deleted best checkpoint is rewritten when the last epoch is the best" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    local args=(--arch meso4 --train img.dft --val val.dft --batch 4 --threads 1 -q)
+    train "${args[@]}" --epochs 1 -o m.ckpt
+    mv m.ckpt ref.ckpt
+    # no epoch left to run: the run still ends with its -o, the bytes epoch 1 wrote
+    run train "${args[@]}" --epochs 1 -o m.ckpt --resume
+    assert_success
+    cmp m.ckpt ref.ckpt
+    rm m.ckpt
+    run train "${args[@]}" --epochs 2 -o m.ckpt --resume
+    assert_success
+    [ -f m.ckpt ]
+    assert_no_temporaries .
+}
+
+@test "train --resume: a deleted best checkpoint of an earlier epoch is refused before training" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    # 4 images, one batch, 0.5 validation accuracy from epoch 1 on: the best stays epoch 1
+    local args=(--arch meso4 --train img.dft --val val.dft --batch 8 --threads 1 -q)
+    pack --take 4 img.dft -o four.dft
+    args[3]=four.dft
+    train "${args[@]}" --epochs 2 -o m.ckpt
+    grep -a -q '^best_epoch=1$' m.last.ckpt || fail "the setting no longer makes epoch 1 the best"
+    grep -a -q '^epoch=2$' m.last.ckpt
+    rm m.ckpt
+    cp m.last.ckpt before.ckpt
+    bad train m.ckpt "the best epoch (1) is not the last saved one (2 in m.last.ckpt)" -- \
+        train "${args[@]}" --epochs 3 -o m.ckpt --resume
+    cmp m.last.ckpt before.ckpt
+}
+
+@test "train: a NaN loss in epoch 1 names no checkpoint; in epoch 2 it names the last" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    local args=(--arch meso4 --train img.dft --val val.dft --threads 1 --lr 1e30 -q --epochs 3)
+    bad train "" "epoch 1 step 2: loss is nan (stopped; no epoch completed, so no checkpoint was written)" -- \
+        train "${args[@]}" --batch 1 -o t.ckpt
+    run --separate-stderr train "${args[@]}" --batch 32 -o u.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: epoch 2 step 1: loss is nan (stopped; the last completed epoch, 1, is in u.last.ckpt)"
+    grep -a -q '^epoch=1$' u.last.ckpt
+}
+
+# ---- two trainings into one output set ----
+@test "train: a second run into the same output set is refused, naming the first's pid" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    train "${TRAIN_ARGS[@]}" -q -o m.ckpt &
+    local pid=$! i
+    for ((i = 0; i < 2000; i++)); do
+        [ -s m.lock ] && break
+        sleep 0.005
+    done
+    [ "$(cat m.lock)" = "$pid" ]
+    run --separate-stderr train "${TRAIN_ARGS[@]}" --seed 7 -q -o m.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: m.lock: pid $pid is writing the same outputs; wait for it to end, or stop it"
+    # the second run wrote nothing: the first ends as if alone
+    wait "$pid"
+    cmp m.ckpt "$BATS_FILE_TMPDIR/ref.ckpt"
+    cmp m.last.ckpt "$BATS_FILE_TMPDIR/ref.last.ckpt"
+    cmp <(cut -f1-5 m.log.tsv) <(cut -f1-5 "$BATS_FILE_TMPDIR/ref.log.tsv")
+    [ ! -e m.lock ]
+    assert_no_temporaries .
+}
+
+@test "train: a lock left by a killed run is stale and taken over" {
+    cp "$BATS_FILE_TMPDIR"/{img.dft,val.dft} .
+    sh -c 'echo $$ > m.lock'   # the pid of a process that has ended, holding no lock
+    run train "${TRAIN_ARGS[@]}" --epochs 1 -q -o m.ckpt
+    assert_success
+    [ -f m.ckpt ] && [ ! -e m.lock ]
+    # a failing run removes its lock too
+    run train "${TRAIN_ARGS[@]}" --epochs 1 --val nothere.dft -q -o m.ckpt
+    assert_failure
+    [ ! -e m.lock ]
+}

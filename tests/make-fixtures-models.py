@@ -5,7 +5,7 @@ Run with Debian's interpreter (it has python3-torch):  /usr/bin/python3 tests/ma
 Writes tests/fixtures/models-<arch>.dft, read by tests/unit/test_models_ref.c.
 
 Each architecture is written here again, independently of the C builders, from
-shared/study/paper-repo-facts.md section 1, as a function over a dict of named parameters. Keras
+docs/study-facts.md section 1, as a function over a dict of named parameters. Keras
 semantics are reproduced explicitly: 'same' padding puts the odd extra row/column at the bottom and
 right (F.pad before a 'valid' conv or pool), batchnorm momentum 0.99 in Keras terms (0.01 in
 PyTorch's) and epsilon 1e-3, running variance updated with the unbiased batch variance.

@@ -2,6 +2,7 @@
 # Run every C unit test binary and every bats suite, count their TAP results together, and end
 # with the summary line "N passed, N failed[, N skipped]". Exit status is non-zero on any failure.
 #   BUILD=build tests/run.sh [--unit-only] [--filter REGEX]
+# DFS_RUNNER: a command each unit test binary runs under (qemu-aarch64 for `make cross-arm64`).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -32,11 +33,12 @@ count() {   # count TAP lines in $log, echo failing ones
     f=$(grep -cE '^not ok [0-9]+' "$log" | head -1)
     pass=$((pass + p - s)); skip=$((skip + s)); fail=$((fail + f))
 }
+read -r -a runner <<< "${DFS_RUNNER:-}"
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     [ -n "$filter" ] && ! [[ $t =~ $filter ]] && continue
     echo "== $(basename "$t")"
-    "$t" > "$log" 2>&1
+    "${runner[@]}" "$t" > "$log" 2>&1
     rc=$?
     grep -vE '^ok [0-9]+' "$log" | grep -vE '^1\.\.[0-9]+$' | sed 's/^/   /'
     count

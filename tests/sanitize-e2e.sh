@@ -37,6 +37,8 @@ step "$B/synth" --role celeb --split val --videos 2 --frames 2 --size 32 --seed 
 step "$B/synth" --role fs --split test --videos 2 --frames 2 --size 32 --seed 2 --png png
 step "$B/synth" --role fs --videos 2 --frames 3 --size 64 --seed 3 --video vids
 step "$B/pack" --manifest png/manifest.tsv --dataset fs --shuffle --seed 1 -o test.dft
+# a bare manifest name (no '/'): its paths get no directory prefix
+(cd png && step "$B/pack" --manifest manifest.tsv --dataset fs -o ../bare.dft)
 step "$B/pack" --balance --split 0.5 --seed 1 train.dft -o a.dft -o b.dft
 step "$B/pack" --list test.dft > list.tsv
 step "$B/pack" --unpack unpacked test.dft

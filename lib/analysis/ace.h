@@ -1,7 +1,7 @@
 /* ace.h: the causal effect of each neuron of a layer on a detector's P(fake) (RQ4), and the
  * overlap of the most causal neurons across datasets.
  *
- * Authority: shared/study/paper-repo-facts.md section 5. For a layer with activations h (a dense
+ * Authority: docs/study-facts.md section 5. For a layer with activations h (a dense
  * layer: one neuron per unit; a convolution-like (C, H, W) output: one neuron per channel), and for
  * each neuron i:
  *   phase A: the range [lo_i, hi_i] of h_i over the phase-A images (a channel's range is over all

@@ -28,7 +28,7 @@ void dfs_cam_color(const float *map, int64_t n, uint8_t *rgb);
 /* out = round(a * img + (1 - a) * heat) per channel, n RGB pixels (out may alias either). */
 void dfs_cam_blend(const uint8_t *img, const uint8_t *heat, int64_t n, double a, uint8_t *out);
 
-/* What the study saved (paper-repo-facts section 3), from the raw map sum_k w_k A_k WITHOUT ReLU
+/* What the study saved (docs/study-facts.md section 3), from the raw map sum_k w_k A_k WITHOUT ReLU
  * (h x w) and the input image (H x W RGB):
  *   tf-explain: resize to H x W, min-max to [0,1], u8 = trunc(255 v), VIRIDIS, saturating
  *     round(0.7 * image + 1.0 * heatmap);

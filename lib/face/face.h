@@ -1,4 +1,5 @@
-/* face.h: face detection (Viola-Jones with OpenCV's Haar cascades), 68-point landmarks (dlib's
+/* face.h: face detection (Viola-Jones with OpenCV's Haar cascades, or dlib's HOG frontal face
+ * detector as face_recognition runs it), 68-point landmarks (dlib's
  * ensemble of regression trees), and alignment/cropping. All of it is read and run here; the
  * model files come from Debian's opencv-data and libdlib-data.
  *
@@ -41,6 +42,31 @@ void dfs_detect_defaults(dfs_detect_opts *o);
 int dfs_cascade_detect(const dfs_cascade *c, const dfs_image *gray, const dfs_detect_opts *o, dfs_box **boxes);
 /* Index of the largest box (by area; the first on ties), -1 when n == 0. */
 int dfs_box_largest(const dfs_box *boxes, int n);
+
+/* ---- dlib's HOG frontal face detector (fhog.c) ---- */
+/* The model: dlib 19.24's get_frontal_face_detector() written out by tests/dlib_fhog_ref.cpp
+ * (tests/make-fixtures-fhog.py) and committed; loading refuses any file whose SHA-256 differs. */
+#define DFS_FHOG_FILE "lib/face/frontal_face_fhog.txt"
+#define DFS_FHOG_SHA256 "34ea7feb7da887e1dcd7323c3cad29ccf8aa5745980bbaa4f31f731a057d68f8"
+#define DFS_FHOG_MAX_TAPS 32
+#define DFS_FHOG_MAX_DETECTORS 16
+typedef struct dfs_fhog dfs_fhog;
+typedef struct dfs_fhog_face {
+    dfs_box box;     /* dlib's rectangle (l, t, r, b) as l, t, r-l+1, b-t+1; may reach outside the image */
+    double score;    /* dlib's detection_confidence: window score minus the detector's threshold */
+    int detector;    /* which of the model's detectors (dlib's weight_index) */
+} dfs_fhog_face;
+dfs_fhog *dfs_fhog_load(const char *path);   /* NULL with "path: problem" */
+void dfs_fhog_free(dfs_fhog *m);
+/* The model file beside the running program's repository (bin/ or build/tests/ below it), else
+ * DFS_FHOG_FILE from the working directory; -1 when neither is readable (buf holds the latter). */
+int dfs_fhog_default_path(char *buf, size_t n);
+/* Faces in an RGB image as face_recognition.face_locations(img, upsample, "hog") finds them,
+ * by decreasing score after dlib's non-maximum suppression; returns how many (faces malloc'd, NULL
+ * when none), -1 on an image that is not RGB or upsample outside 0..4. Thread-safe for one model. */
+int dfs_fhog_detect(const dfs_fhog *m, const dfs_image *rgb, int upsample, dfs_fhog_face **faces);
+/* SHA-256 of a buffer as 64 lowercase hex digits */
+void dfs_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* ---- landmarks ---- */
 typedef struct dfs_shape_model dfs_shape_model;

@@ -200,6 +200,14 @@ static int read_tensor(const char *path, uint64_t idx, const dfs_record *r, cons
         if (!isfinite(src[i]))
             return dfs_fail("%s: record %llu: tensor %s holds NaN or Inf (element %lld)", path, (unsigned long long)idx,
                             t->name, (long long)i);
+    /* a running variance averages batch variances: a negative one is corruption, whose
+     * normalisation sqrt(var + eps) would give NaN or a meaningless scale */
+    size_t nl = strlen(t->name);
+    if (t->is_stat && nl > 12 && strcmp(t->name + nl - 12, ".running_var") == 0)
+        for (int64_t i = 0; i < t->n; i++)
+            if (src[i] < 0)
+                return dfs_fail("%s: record %llu: tensor %s holds a negative variance (element %lld: %g)", path,
+                                (unsigned long long)idx, t->name, (long long)i, (double)src[i]);
     memcpy(dst, src, (size_t)t->n * sizeof(float));
     return 0;
 }

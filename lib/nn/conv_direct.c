@@ -4,7 +4,7 @@
  * Why not im2col + sgemm there: with K = 8 filters the GEMM is 8 rows tall, so every element of
  * the im2col matrix (R*S copies of the input) is written, packed by OpenBLAS and read again for
  * just 8 multiply-adds. Here the input is read straight from a zero-padded copy of one image,
- * and a register tile of 8 output channels x 2 vectors of 16 output columns (or fewer channels
+ * and a register tile of 8 output channels x 2 vectors of VL = 16 output columns (or fewer channels
  * and more columns) is accumulated over all (channel, kernel row, kernel column) taps before it
  * is stored once: per tap, 2 vector loads feed 16 fused multiply-adds, so the loop runs at the
  * FMA rate, not the memory rate.
@@ -17,9 +17,15 @@
  *    then sums the lanes once.
  * Work is split over images (each thread pads its own image); the weight gradient keeps one
  * partial sum per image and adds them in image order, so no result depends on the thread count.
- * Written with GCC vector extensions (16 floats: one AVX-512 register, two AVX2 ones). */
+ * Written with GCC vector extensions, VL floats per vector as wide as the target's registers
+ * (nn/simd.h: 16 with AVX-512, 8 with AVX2, 4 with SSE2 or NEON); the tiles were tuned for
+ * AVX-512's 16-float vectors and 32 registers. Forward and input gradient: each output sums its
+ * taps in the same order at every width, so the bits can differ between targets only by the
+ * contraction into FMAs (there are none without FMA: x86-64 baseline and v2); the weight
+ * gradient's lane sums depend on VL, so its last bits do too. */
 #include "nn/conv_direct.h"
 #include "common.h"
+#include "nn/simd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +34,11 @@
  * the kernels are written for it (and their rounding is then fixed by the build, not by luck). */
 #pragma GCC optimize("fp-contract=fast")
 
-#define VL 16            /* floats per vector */
-typedef float vf __attribute__((vector_size(VL * sizeof(float))));
-typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4), may_alias));
-typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));   /* permute indices */
-
-static inline vf vload(const float *p) { return *(const vfu *)p; }
+#define VL NN_VL   /* floats per vector */
+typedef nn_vf vf;
+typedef nn_vi vi;
+#define vload(p) NN_VLOAD(p)
+#define vstore nn_vstore
 
 /* n floats aligned to a vector: padded planes are whole vectors apart, so aligned loads of them
  * never straddle two cache lines */
@@ -43,7 +48,6 @@ static float *alloc_vectors(size_t n)
     if (posix_memalign(&p, sizeof(vf), (n ? n : 1) * sizeof(float)) != 0) dfs_die("out of memory");
     return p;
 }
-static inline void vstore(float *p, vf v) { *(vfu *)p = v; }
 static inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 int nn_conv_direct_forward_ok(const nn_conv *c)
@@ -104,12 +108,22 @@ enum { STORE_SET, STORE_ADD };
  * share each loaded input vector eight times; with fewer filters (Meso-Inception's 1..4-filter
  * branches) the tile is wider instead, so there are still 16 independent FMA chains, enough
  * to hide the FMA latency (two chains of a 1-filter, 32-column tile ran at a quarter speed). */
-/* Columns a row must be padded to for the tiles of K filters. */
+/* With 16 vector registers (AVX2, SSE) a tile of 16 accumulators spills, so there the tiles
+ * have half as many vectors of columns: 8 accumulators, 8 chains still cover an FMA latency of
+ * 4 cycles on two ports. The 1-filter tile keeps 8 vectors (it holds no shared input vectors). */
+#if NN_VREGS >= 32
+enum { QV8 = 2, QV4 = 4, QV2 = 8 };
+#else
+enum { QV8 = 1, QV4 = 2, QV2 = 4 };
+#endif
+enum { QV1 = 8 };
+
+/* Columns a row must be padded to for the tiles of K filters (QV2 divides QV1). */
 static int64_t tile_columns(int64_t Q, int64_t K)
 {
-    int64_t cols = K >= 8 ? 2 * VL : 0;
-    if (K % 8 >= 4) cols = 4 * VL;
-    if (K % 4) cols = 8 * VL;
+    int64_t cols = K >= 8 ? QV8 * VL : 0;
+    if (K % 8 >= 4) cols = QV4 * VL;
+    if (K % 4) cols = QV1 * VL;
     return round_up(Q, cols);
 }
 
@@ -148,9 +162,9 @@ static inline __attribute__((always_inline)) void tile(float *out, const float *
             vf y = a[j][v];
             if (n == QV * VL) {
                 if (mode == STORE_ADD) y += vload(o + v * VL);
-                vstore(o + v * VL, y);
+                vstore(o + v * VL, &y);
             } else {
-                vstore(t + v * VL, y);
+                vstore(t + v * VL, &y);
             }
         }
         if (n < QV * VL)
@@ -164,17 +178,17 @@ static void corr_image(float *out, const float *xp, const float *wp, const float
     for (int64_t p = 0; p < d->P; p++) {
         int64_t k0 = 0;
         for (; k0 + 8 <= d->K; k0 += 8)
-            for (int64_t q0 = 0; q0 < d->Q; q0 += 2 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 8, 2);
+            for (int64_t q0 = 0; q0 < d->Q; q0 += QV8 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 8, QV8);
         if (k0 + 4 <= d->K) {
-            for (int64_t q0 = 0; q0 < d->Q; q0 += 4 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 4, 4);
+            for (int64_t q0 = 0; q0 < d->Q; q0 += QV4 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 4, QV4);
             k0 += 4;
         }
         if (k0 + 2 <= d->K) {
-            for (int64_t q0 = 0; q0 < d->Q; q0 += 8 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 2, 8);
+            for (int64_t q0 = 0; q0 < d->Q; q0 += QV2 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 2, QV2);
             k0 += 2;
         }
         if (k0 < d->K)
-            for (int64_t q0 = 0; q0 < d->Q; q0 += 8 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 1, 8);
+            for (int64_t q0 = 0; q0 < d->Q; q0 += QV1 * VL) tile(out, xp, wp, b, d, p, q0, k0, mode, 1, QV1);
     }
 }
 
@@ -241,11 +255,12 @@ void nn_conv_direct_backward_data(float *din, const float *dout, const float *w,
  * (channel c, kernel row r): sum over p, q of dout[k][p][q] * x[p*sh + r*dh][q + s*dw], where
  * dout rows are padded with zeros to Qv columns. The SB shifted input vectors stay in registers
  * and each dout vector is loaded once for them: KB + SB loads feed KB * SB multiply-adds
- * (KB * SB + SB + 1 <= 32 vector registers). The lane sums go to part[((k*C + c)*R + r)*S + s]. */
-static inline float hsum(vf v)
+ * (KB * SB + SB + 1 <= 32 vector registers; with 16, AVX2 and SSE, these tiles spill:
+ * bench/march-notes.md). The lane sums go to part[((k*C + c)*R + r)*S + s]. */
+static inline float hsum(const vf *v)
 {
     float s = 0;
-    for (int l = 0; l < VL; l++) s += v[l];
+    for (int l = 0; l < VL; l++) s += (*v)[l];
     return s;
 }
 
@@ -263,10 +278,12 @@ static inline __attribute__((always_inline)) void wtile(float *part, const float
 #pragma GCC unroll 2
             for (int u = 0; u < QU; u++) acc[j][t][u] = (vf){0};
     int64_t plane = plane_stride(d->P, Qv);
-    /* The input vector of kernel column s starts s * dw floats into an aligned row: it is cut out
-     * of the two aligned vectors around it with one permute. An unaligned load there straddles
-     * two cache lines, and GCC folds it into every one of the KB multiply-adds that use it (20
-     * split loads per step for a 4 x 5 tile), which halved this loop's rate. */
+    /* The input vector of kernel column s starts s * dw floats into an aligned row: with
+     * AVX-512 it is cut out of the two aligned vectors around it with one permute. An unaligned
+     * load there straddles two cache lines, and GCC folds it into every one of the KB
+     * multiply-adds that use it (20 split loads per step for a 4 x 5 tile), which halved this
+     * loop's rate. Narrower targets lack AVX-512's two-vector permute (vpermt2ps), and their
+     * vectors straddle a line at most every other load: they load unaligned. */
     int64_t base[5];
     vi sel[5];
 #pragma GCC unroll 5
@@ -289,7 +306,11 @@ static inline __attribute__((always_inline)) void wtile(float *part, const float
 #pragma GCC unroll 2
                 for (int u = 0; u < QU; u++) {
                     const float *xa = x + q + u * VL + base[t];
+#if VL == 16
                     vf xv = __builtin_shuffle(*(const vf *)xa, *(const vf *)(xa + VL), sel[t]);
+#else
+                    vf xv = vload(xa + sel[t][0]);   /* narrower vectors: an unaligned load is cheap */
+#endif
 #pragma GCC unroll 8
                     for (int j = 0; j < KB; j++) acc[j][t][u] += gv[j][u] * xv;
                 }
@@ -299,8 +320,10 @@ static inline __attribute__((always_inline)) void wtile(float *part, const float
     for (int j = 0; j < KB; j++)
 #pragma GCC unroll 5
         for (int t = 0; t < SB; t++)
-            part[(((k0 + j) * d->C + c) * d->R + r) * d->S + s0 + t] =
-                hsum(QU == 2 ? acc[j][t][0] + acc[j][t][1] : acc[j][t][0]);
+        {
+            vf a = QU == 2 ? acc[j][t][0] + acc[j][t][1] : acc[j][t][0];
+            part[(((k0 + j) * d->C + c) * d->R + r) * d->S + s0 + t] = hsum(&a);
+        }
 }
 
 /* SB kernel columns for every filter: blocks of 8 filters when the tile allows it, then 4, then

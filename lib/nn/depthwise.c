@@ -12,6 +12,7 @@
  * output channels, summing images in order), so results do not depend on the thread count.
  * The forward sums bias then taps in (r, s) order, as the definition does. */
 #include "nn/depthwise.h"
+#include "nn/simd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -235,10 +236,13 @@ static void unpad_add(float *din, const float *dpad, const nn_conv *c, const pad
     }
 }
 
-/* 16 floats as one value: GCC's vector extension, an AVX-512 register here (two or four
- * narrower ones elsewhere). Used where a partial sum must stay in lanes across loops, since an
- * `omp simd reduction` ends in a slow horizontal sum at every loop exit. */
-typedef float v16f __attribute__((vector_size(64)));
+/* The weight gradient's partial sums at stride 1: DW_LANES lanes per tap, kept in vector
+ * registers (nn_vf, simd.h) across loops, since an `omp simd reduction` ends in a slow horizontal
+ * sum at every loop exit. The lane count is fixed, not the vector width: lane l sums the products
+ * j = l (mod DW_LANES) in order whatever the width, so with the build's -std=c11 (no contraction
+ * into FMAs) dw has the same bits on every target. */
+#define DW_LANES 16
+#define DW_VECS (DW_LANES / NN_VL)
 
 /* Stride 1 only: g (P, Q) -> gz (P, prow) with zero columns [Q, prow), so that output (p, q) and
  * its tap t's input sit at the same distance (off[t]) for every p: a whole plane's taps become
@@ -324,34 +328,32 @@ void nn_depthwise_backward(float *din, float *dw, const float *dout, const float
     }
     /* dw: one output channel per iteration, images summed in order. Tap t's gradient is the dot
      * product of the gradient plane with the input shifted by the tap. Each tap keeps partial
-     * sums in lanes over all rows and images, added up once at the end: 16 lanes of one flat
+     * sums in lanes over all rows and images, added up once at the end: DW_LANES lanes of one flat
      * loop per plane at stride 1, otherwise one lane per column. */
     if (dw) {
 #pragma omp parallel if (par)
         {
-            float *buf = thread_buffer(pf + wide + (size_t)(T * (Q > 16 ? Q : 16)));
+            float *buf = thread_buffer(pf + wide + (size_t)(T * (Q > DW_LANES ? Q : DW_LANES)));
             float *pad = buf, *gz = buf + pf, *racc = gz + wide;
             memset(pad + padded_floats(&s), 0, (size_t)s.row * sizeof *pad);   /* the tail */
 #pragma omp for schedule(static)
             for (int64_t k = 0; k < K; k++) {
-                memset(racc, 0, (size_t)(T * (Q > 16 ? Q : 16)) * sizeof *racc);
+                memset(racc, 0, (size_t)(T * (Q > DW_LANES ? Q : DW_LANES)) * sizeof *racc);
                 for (int64_t n = 0; n < N; n++) {
                     pad_plane(pad, in + (n * C + k / mult) * HW, c, &s);
                     const float *g = dout + (n * K + k) * P * Q;
                     if (flat) {
                         widen_rows(gz, g, P, Q, prow);
-                        int64_t j16 = (int64_t)wide & ~(int64_t)15;
+                        int64_t j16 = (int64_t)wide & ~(int64_t)(DW_LANES - 1);
                         for (int64_t t = 0; t < T; t++) {
                             const float *x = pad + s.offs[t];
-                            float *r = racc + t * 16;
-                            v16f a, u, v;
-                            memcpy(&a, r, sizeof a);
-                            for (int64_t j = 0; j < j16; j += 16) {
-                                memcpy(&u, gz + j, sizeof u);
-                                memcpy(&v, x + j, sizeof v);
-                                a += u * v;
-                            }
-                            memcpy(r, &a, sizeof a);
+                            float *r = racc + t * DW_LANES;
+                            nn_vf a[DW_VECS];
+                            memcpy(a, r, sizeof a);
+                            for (int64_t j = 0; j < j16; j += DW_LANES)
+                                for (int i = 0; i < DW_VECS; i++)
+                                    a[i] += NN_VLOAD(gz + j + i * NN_VL) * NN_VLOAD(x + j + i * NN_VL);
+                            memcpy(r, a, sizeof a);
                             for (int64_t j = j16; j < (int64_t)wide; j++) r[j - j16] += gz[j] * x[j];
                         }
                         continue;
@@ -366,8 +368,8 @@ void nn_depthwise_backward(float *din, float *dw, const float *dout, const float
                         }
                     }
                 }
-                /* flat: 16 lanes per tap; otherwise Q */
-                int64_t lanes = flat ? 16 : Q;
+                /* flat: DW_LANES lanes per tap; otherwise Q */
+                int64_t lanes = flat ? DW_LANES : Q;
                 for (int64_t t = 0; t < T; t++) {
                     double a = 0;
                     for (int64_t q = 0; q < lanes; q++) a += racc[t * lanes + q];

@@ -1,6 +1,6 @@
 /* models.h: the five architectures of the study, built as graphs (graph.h).
  *
- * Authority: shared/study/paper-repo-facts.md section 1 (layer order, padding, dropout, heads).
+ * Authority: docs/study-facts.md section 1 (layer order, padding, dropout, heads).
  * Every model takes an RGB image scaled to [0, 1], NCHW (N, 3, S, S), and ends in LOGITS:
  *   - meso4, mesoinception4, shallownet: one logit per image, node "head.logits" (N, 1);
  *     P(fake) = sigmoid(logit).
@@ -32,7 +32,7 @@ typedef struct nn_model_info {
     int classes;               /* 1: sigmoid logit; 2: two-way softmax logits */
     const char *loss;          /* stage-1 loss of the study: "mse", "bce" (sigmoid), "bce_softmax2" */
     double stage1_lr;          /* stage-1 Adam learning rate of the study */
-    const char *cam_layer;     /* default Grad-CAM layer (paper-repo-facts section 3) */
+    const char *cam_layer;     /* default Grad-CAM layer (docs/study-facts.md section 3) */
     const char *ace_layer;     /* default causal-analysis layer, NULL when the study used none */
     const char *const *head;   /* nodes trained in stage 2 (transfer learning), NULL-terminated */
 } nn_model_info;

@@ -1,5 +1,6 @@
 /* trainer.c: the study's training stages and prediction (see trainer.h). */
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,9 +231,15 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
     /* the batch of this step was uploaded before its output came back: its buffers are free */
     if (next && load(t, b ^ 1, next) != 0) return -1;
     L += nn_graph_l2(g);
-    if (!isfinite(L))
-        return dfs_fail("epoch %lld step %lld: loss is %s (stopped; the last completed epoch is in %s)",
-                        (long long)epoch, (long long)step, isnan(L) ? "nan" : "inf", t->o->last);
+    if (!isfinite(L)) {
+        /* epochs before this one completed in this run or the one resumed, each saved to last */
+        if (epoch > 1)
+            return dfs_fail("epoch %lld step %lld: loss is %s (stopped; the last completed epoch, %lld, is in %s)",
+                            (long long)epoch, (long long)step, isnan(L) ? "nan" : "inf", (long long)epoch - 1,
+                            t->o->last);
+        return dfs_fail("epoch 1 step %lld: loss is %s (stopped; no epoch completed, so no checkpoint was written)",
+                        (long long)step, isnan(L) ? "nan" : "inf");
+    }
     *correct += batch_correct(t->m, logits, t->y[b], n, t->pf);
     nn_graph_adam_step(g, &t->adam);   /* advances adam.t by one, as Keras's iterations */
     *loss_sum += L * (double)n;
@@ -502,11 +509,31 @@ int nn_train_run(const nn_train_opts *o)
         return -1;
     }
     int64_t start = has_state ? st.epoch : 0;
+    char sig[512];
+    run_signature(o, t.arch, t.size, t.lr, t.loss, t.batch, t.steps, sig, sizeof sig);
+    /* Resuming without the best checkpoint: a run must end with its -o, and only an epoch that
+     * beats the recorded best would write one. When the best epoch is the last one saved, its
+     * weights are the ones just loaded and -o is written again as that epoch wrote it;
+     * otherwise they are lost, which is said now rather than after the remaining epochs. */
+    struct stat ost;
+    if (o->resume && best_epoch > 0 && stat(o->out, &ost) != 0) {
+        if (best_epoch != start) {
+            trainer_free(&t);
+            return dfs_fail("%s: missing: the best epoch (%lld) is not the last saved one (%lld in %s), so its "
+                            "weights are lost: train again without --resume",
+                            o->out, (long long)best_epoch, (long long)start, o->last);
+        }
+        char meta[1024];
+        snprintf(meta, sizeof meta, "stage=%d\nepoch=%lld\nval_acc=%.9g\nrun=%s\n", o->stage, (long long)best_epoch,
+                 best, sig);
+        if (nn_checkpoint_save(t.g, t.arch, t.size, meta, NULL, o->out) != 0) {
+            trainer_free(&t);
+            return -1;
+        }
+    }
     textbuf log = {0};
     if (o->resume) log_reload(&log, o->log, start);
     else tb_add(&log, log_header);
-    char sig[512];
-    run_signature(o, t.arch, t.size, t.lr, t.loss, t.batch, t.steps, sig, sizeof sig);
     if (start > 0 && !o->quiet)
         fprintf(stderr, "%s: resuming after epoch %lld (best val_acc %.4f at epoch %lld)\n", dfs_progname,
                 (long long)start, best, (long long)best_epoch);

@@ -1,4 +1,4 @@
-/* trainer.h: the study's three training stages (paper-repo-facts.md section 2) and prediction.
+/* trainer.h: the study's three training stages (docs/study-facts.md section 2) and prediction.
  *
  * Stage 1 (scratch): every epoch is one full pass over the training file in an order shuffled
  * from dfs_rng_derive(seed, epoch), in batches of `batch` (the last one may be smaller, as Keras's

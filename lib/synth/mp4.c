@@ -1,6 +1,7 @@
 /* mp4.c: H.264 in MP4 through libavcodec/libavformat, written through a dfs_out so the file
  * appears whole or not at all. x264 at CRF 23 is the quality FF++ calls c23. The encoder runs on
  * one thread and the muxer in bit-exact mode, so the same frames give the same bytes. */
+#include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
@@ -32,17 +33,22 @@ static const AVCodec *h264_encoder(void)
 
 int syn_mp4_available(void) { return h264_encoder() != NULL; }
 
+/* Errors go back to FFmpeg as the errno that caused them, so a full disk is reported as one
+ * ("No space left on device"), not as a generic I/O error. */
 static int write_cb(void *opaque, uint8_t *buf, int n)
 {
     syn_mp4 *m = opaque;
-    return dfs_out_write(&m->out, buf, (size_t)n) == 0 ? n : AVERROR(EIO);
+    errno = 0;
+    if (n > 0 && fwrite(buf, 1, (size_t)n, m->out.f) != (size_t)n) return AVERROR(errno ? errno : EIO);
+    return n;
 }
 
 static int64_t seek_cb(void *opaque, int64_t off, int whence)
 {
     syn_mp4 *m = opaque;
     if (whence == AVSEEK_SIZE) return -1;
-    if (fflush(m->out.f) != 0 || fseeko(m->out.f, off, whence & ~AVSEEK_FORCE) != 0) return AVERROR(EIO);
+    errno = 0;
+    if (fflush(m->out.f) != 0 || fseeko(m->out.f, off, whence & ~AVSEEK_FORCE) != 0) return AVERROR(errno ? errno : EIO);
     return ftello(m->out.f);
 }
 

@@ -5,11 +5,32 @@
 #include "fuzz_file.h"
 #include "stream.h"
 
+#include <fcntl.h>
+#include <string.h>
+
+/* The manifest read again by a bare name (no '/'), as `pack --manifest m.tsv` reads one in the
+ * current directory: paths in it then get no directory prefix, a path of its own. */
+static void manifest_bare(const char *path)
+{
+    int cwd = open(".", O_RDONLY | O_DIRECTORY);
+    if (cwd < 0) return;
+    const char *slash = strrchr(path, '/');
+    char dir[64];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (chdir(dir) == 0) {
+        dfs_manifest m;
+        if (dfs_manifest_read(slash + 1, NULL, &m) == 0) dfs_manifest_free(&m);
+        if (fchdir(cwd) != 0) abort();
+    }
+    close(cwd);
+}
+
 static void fuzz_manifest(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_file(data, size);
     dfs_manifest m;
     if (dfs_manifest_read(path, "pre", &m) == 0) dfs_manifest_free(&m);
+    manifest_bare(path);
     dfs_relabel rl;
     if (dfs_relabel_read(path, &rl) == 0) {
         dfs_record r;

@@ -1,6 +1,7 @@
 /* Unit tests of lib/face against OpenCV and dlib themselves: the reference boxes and landmarks in
  * tests/fixtures/face were made by tests/make-fixtures-face.py from the same frames (10 evenly
- * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/video). */
+ * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/video), the
+ * HOG detector's by tests/make-fixtures-fhog.py (the same and two more photos). */
 #include "check.h"
 #include "face/face.h"
 #include "video.h"
@@ -146,6 +147,146 @@ static void test_landmarks_match_dlib(void)
     dfs_shape_model_free(m);
 }
 
+/* dlib's HOG detector (face_recognition's face_locations(img, 1, "hog")) against dlib itself */
+static void test_hog_matches_dlib(void)
+{
+    static const char *const media[] = {MEDIA "Megamind.avi", MEDIA "messi5.jpg",
+                                        "/usr/share/doc/opencv-doc/opencv4/html/facereg.jpg", MEDIA "baboon.jpg"};
+    static const char *const stems[] = {"Megamind", "messi5", "facereg", "baboon"};
+    dfs_frame_list fl = {0};
+    char fkeys[32][64];
+    size_t nf = 0;
+    for (int i = 0; i < 4; i++) {
+        dfs_extract_opts o = {.count = 10};
+        size_t before = fl.n;
+        CHECK(dfs_video_extract(media[i], &o, &fl) == 0, "%s: %s", media[i], dfs_error());
+        for (size_t k = before; k < fl.n && nf < 32; k++, nf++)
+            snprintf(fkeys[nf], sizeof fkeys[nf], "ref/%s/f%02zu", stems[i], k - before);
+    }
+    CHECK(nf == 13, "%zu frames", nf);
+    FILE *f = fopen(FIX "dlib-hog.tsv", "r");
+    CHECK(f != NULL, "no " FIX "dlib-hog.tsv");
+    char path[4096];
+    CHECK(dfs_fhog_default_path(path, sizeof path) == 0, "no model at %s", path);
+    dfs_fhog *m = dfs_fhog_load(path);
+    CHECK(m != NULL, "%s", dfs_error());
+    if (!f || !m || nf != 13) {
+        if (f) fclose(f);
+        dfs_fhog_free(m);
+        dfs_frame_list_free(&fl);
+        return;
+    }
+    dfs_fhog_face *found[32] = {0};
+    int nfound[32], used[32][16] = {{0}};
+    for (size_t i = 0; i < nf; i++) {
+        nfound[i] = dfs_fhog_detect(m, &fl.v[i].im, 1, &found[i]);
+        CHECK(nfound[i] >= 0 && nfound[i] <= 16, "%s: %d faces", fkeys[i], nfound[i]);
+    }
+    int nref[32] = {0}, total_ref = 0, total = 0;
+    double worst_iou = 1, worst_score = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        char key[128], l[16];
+        int t, r, b, det;
+        double score;
+        int n = sscanf(line, "%127s %15s %d %d %d %lf %d", key, l, &t, &r, &b, &score, &det);
+        int k = -1;
+        for (size_t i = 0; i < nf; i++)
+            if (!strcmp(fkeys[i], key)) k = (int)i;
+        CHECK(k >= 0, "fixture key %s not among the frames", key);
+        if (k < 0) continue;
+        if (n == 2 && l[0] == '-') continue;
+        CHECK(n == 7, "bad fixture line: %s", line);
+        if (n != 7) continue;
+        dfs_box ref = {atoi(l), t, r - atoi(l) + 1, b - t + 1};
+        nref[k]++;
+        total_ref++;
+        int best = -1;
+        double bi = 0;
+        for (int j = 0; j < nfound[k]; j++) {
+            double v = iou(ref, found[k][j].box);
+            if (!used[k][j] && v > bi) { bi = v; best = j; }
+        }
+        CHECK(best >= 0 && bi >= 0.95, "%s: dlib's face %d,%d,%d,%d: best IoU %.3f", key, ref.x, ref.y, ref.w, ref.h, bi);
+        worst_iou = fmin(worst_iou, bi);
+        if (best < 0) continue;
+        used[k][best] = 1;
+        double ds = fabs(found[k][best].score - score);
+        CHECK(ds <= 1e-3, "%s: score %.6f, dlib %.6f", key, found[k][best].score, score);
+        CHECK(found[k][best].detector == det, "%s: detector %d, dlib %d", key, found[k][best].detector, det);
+        worst_score = fmax(worst_score, ds);
+    }
+    fclose(f);
+    for (size_t i = 0; i < nf; i++) {
+        CHECK(nfound[i] == nref[i], "%s: %d faces, dlib %d", fkeys[i], nfound[i], nref[i]);
+        total += nfound[i];
+        free(found[i]);
+    }
+    printf("# hog: %d faces in %zu frames (dlib %d), worst IoU %.4f, largest score difference %.2g\n", total, nf,
+           total_ref, worst_iou, worst_score);
+    CHECK(total_ref >= 15, "too few reference faces (%d)", total_ref);
+    /* an image too small for one window, and a non-RGB image */
+    dfs_image tiny, gray;
+    dfs_image_alloc(&tiny, 20, 10, 3);
+    memset(tiny.px, 128, 600);
+    dfs_fhog_face *none = NULL;
+    CHECK(dfs_fhog_detect(m, &tiny, 1, &none) == 0 && none == NULL, "faces in a flat 20x10 image");
+    CHECK(dfs_fhog_detect(m, &tiny, 0, &none) == 0 && none == NULL, "faces in a flat 20x10 image");
+    dfs_image_alloc(&gray, 20, 10, 1);
+    CHECK(dfs_fhog_detect(m, &gray, 1, &none) == -1, "gray image accepted");
+    dfs_image_free(&tiny);
+    dfs_image_free(&gray);
+    dfs_fhog_free(m);
+    dfs_frame_list_free(&fl);
+}
+
+/* the model is refused unless its bytes are the committed ones */
+static void test_hog_model_checksum(void)
+{
+    char path[4096];
+    if (dfs_fhog_default_path(path, sizeof path) != 0) { CHECK(0, "no model at %s", path); return; }
+    FILE *in = fopen(path, "rb");
+    char *buf = malloc(1 << 20);
+    size_t len = in ? fread(buf, 1, 1 << 20, in) : 0;
+    if (in) fclose(in);
+    char dir[] = "/tmp/dfs-fhog-XXXXXX";
+    if (!mkdtemp(dir) || len < 1000) { CHECK(0, "setup"); free(buf); return; }
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/m.txt", dir);
+    /* one digit of one filter weight changed */
+    char *row = strstr(buf, "\nrow ");
+    CHECK(row != NULL, "no filter row in the model");
+    if (row) {
+        char *d = row + 5;
+        while (*d && (*d < '0' || *d > '9')) d++;
+        *d = *d == '9' ? '8' : (char)(*d + 1);
+    }
+    FILE *out = fopen(bad, "wb");
+    fwrite(buf, 1, len, out);
+    fclose(out);
+    CHECK(dfs_fhog_load(bad) == NULL, "altered model accepted");
+    CHECK(strstr(dfs_error(), "checksum mismatch") && strstr(dfs_error(), "m.txt"), "error: %s", dfs_error());
+    out = fopen(bad, "wb");
+    fwrite(buf, 1, len / 2, out);
+    fclose(out);
+    CHECK(dfs_fhog_load(bad) == NULL, "truncated model accepted");
+    CHECK(strstr(dfs_error(), "checksum mismatch") != NULL, "error: %s", dfs_error());
+    CHECK(dfs_fhog_load("/nonexistent/m.txt") == NULL && strstr(dfs_error(), "cannot open"), "error: %s", dfs_error());
+    /* SHA-256 itself: the FIPS 180-4 examples */
+    char hex[65];
+    dfs_sha256_hex("abc", 3, hex);
+    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "sha256(abc) %s", hex);
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    dfs_sha256_hex(two, strlen(two), hex);
+    CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "sha256(448 bits) %s", hex);
+    dfs_sha256_hex("", 0, hex);
+    CHECK(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "sha256() %s", hex);
+    unlink(bad);
+    rmdir(dir);
+    free(buf);
+}
+
 static void test_bad_models(void)
 {
     char dir[] = "/tmp/dfs-face-XXXXXX";
@@ -193,6 +334,8 @@ int main(void)
     }
     RUN(test_detection_matches_opencv);
     RUN(test_landmarks_match_dlib);
+    RUN(test_hog_matches_dlib);
+    RUN(test_hog_model_checksum);
     RUN(test_bad_models);
     dfs_frame_list_free(&frames);
     return CHECK_DONE();

@@ -39,6 +39,48 @@ static void test_dense(void)
     CHECK_CLOSE(OUT[0], s, 1e-5, 1e-5);
 }
 
+/* Each row's forward and input gradient are the same bytes whatever the batch holds (predict and
+ * cam must not change with --batch): rows computed in batches of 1, 3, 5 and 37 (every tile and
+ * remainder shape), sizes with and without a tail of In % 8, and a block boundary of In. */
+static void test_dense_rows_independent_of_batch(void)
+{
+    dfs_rng rng;
+    dfs_rng_seed(&rng, 22);
+    const int64_t sizes[][2] = {{17, 5}, {64, 1}, {2051, 3}, {4100, 7}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int64_t N = 37, In = sizes[k][0], O = sizes[k][1];
+        float *x = dfs_malloc((size_t)(N * In) * sizeof *x), *w = dfs_malloc((size_t)(O * In) * sizeof *w);
+        float *b = dfs_malloc((size_t)O * sizeof *b), *g = dfs_malloc((size_t)(N * O) * sizeof *g);
+        float *y = dfs_malloc((size_t)(N * O) * sizeof *y), *yb = dfs_malloc((size_t)(N * O) * sizeof *yb);
+        float *d = dfs_calloc((size_t)(N * In), sizeof *d), *db = dfs_calloc((size_t)(N * In), sizeof *db);
+        gc_fill(x, N * In, &rng, -1, 1), gc_fill(w, O * In, &rng, -1, 1), gc_fill(b, O, &rng, -1, 1);
+        gc_fill(g, N * O, &rng, -1, 1);
+        nn_dense_forward(y, x, w, b, N, In, O);
+        nn_dense_backward(d, NULL, NULL, g, x, w, N, In, O);
+        const int64_t batches[] = {1, 3, 5};
+        for (size_t j = 0; j < 3; j++) {
+            int64_t B = batches[j];
+            memset(db, 0, (size_t)(N * In) * sizeof *db);
+            for (int64_t n0 = 0; n0 < N; n0 += B) {
+                int64_t nb = N - n0 < B ? N - n0 : B;
+                nn_dense_forward(yb + n0 * O, x + n0 * In, w, b, nb, In, O);
+                nn_dense_backward(db + n0 * In, NULL, NULL, g + n0 * O, x + n0 * In, w, nb, In, O);
+            }
+            CHECK(!memcmp(y, yb, (size_t)(N * O) * sizeof *y), "dense forward In %lld O %lld: batch %lld differs",
+                  (long long)In, (long long)O, (long long)B);
+            CHECK(!memcmp(d, db, (size_t)(N * In) * sizeof *d), "dense din In %lld O %lld: batch %lld differs",
+                  (long long)In, (long long)O, (long long)B);
+        }
+        for (int64_t n = 0; n < N; n += 7)   /* and the values are the product */
+            for (int64_t o = 0; o < O; o++) {
+                double s = b[o];
+                for (int64_t i = 0; i < In; i++) s += (double)x[n * In + i] * w[o * In + i];
+                CHECK_CLOSE(y[n * O + o], s, 1e-4, 1e-5);
+            }
+        free(x), free(w), free(b), free(g), free(y), free(yb), free(d), free(db);
+    }
+}
+
 /* ---- batchnorm ---- */
 static int64_t bN, bC, bHW;
 static float MEAN[64], INVSTD[64], RM[64], RV[64];
@@ -331,6 +373,7 @@ static void test_pool_values(void)
 int main(void)
 {
     RUN(test_dense);
+    RUN(test_dense_rows_independent_of_batch);
     RUN(test_batchnorm_gradcheck);
     RUN(test_batchnorm_values);
     RUN(test_activations_gradcheck);

@@ -4,8 +4,9 @@
  *
  * Float32 losses cannot be differenced element by element (one weight moves the loss by less than
  * its rounding), so each check is a DIRECTIONAL derivative along a random +-1 direction d over ONE
- * parameter tensor, with a step h chosen for that tensor (h = min(H_REL (rms + H_FLOOR),
- * DL_TARGET / |<g, d>|): the loss moves by ~DL_TARGET), and Richardson's (4 D(h/2) - D(h)) / 3 of
+ * parameter tensor, with a step h chosen for that tensor (h = min(H_REL rms + H_ABS,
+ * max(DL_TARGET, rounding) / |<g, d>|): the loss moves by ~DL_TARGET, or more where its rounding
+ * needs it, see below), and Richardson's (4 D(h/2) - D(h)) / 3 of
  * central differences D to cancel the h^2 curvature term (training batchnorm over few values
  * curves the loss strongly). Analytic: <dL/dtheta, w+ - w-> / 2h over the float-rounded steps.
  *
@@ -13,13 +14,29 @@
  * Crossing a kink moves L(+h) - L(-h) away from the linear prediction by at most
  * |dL/dy| min(|p+|, |p-|) for a ReLU input p that changes sign, |dL/dout| times the winners' moves
  * for a pool window whose winner changes (the loss is continuous there); their sum is `bound`.
- * A direction is used only when bound <= 0.1 |derivative| (else the step is quartered, up to
+ * A direction is used only when bound <= 0.1 |derivative| and the curvature term that Richardson
+ * cancels, 3/4 |D(h) - D(h/2)|, is under a quarter of it (else the step is quartered, up to
  * SHRINKS times, then a new direction is drawn, MAX_DRAWS; then the next deeper tensor, TRIES).
- * Pass when |numeric - analytic| <= RTOL |analytic| + NOISE_GAIN LOSS_NOISE max(1, |L|) / h + bound.
+ * Pass when |numeric - analytic| <= RTOL |analytic| + noise / h + bound.
+ *
+ * Rounding: the noise term is MEASURED per model and mode, not assumed. A whole-model float32
+ * loss moves by rounding alone by amounts that differ by orders of magnitude between models
+ * (measured spread: meso4 ~1e-8, efficientnet-b0 ~2e-5 in inference mode) and between OpenBLAS
+ * kernels, so the fixed guess this replaced let the check flip with OPENBLAS_CORETYPE. NOISE_DRAWS evaluations with every trainable weight moved by
+ * a few ulps (their first-order effect, <grad, step>, subtracted) give the spread sigma of one
+ * loss evaluation; the Richardson derivative's rounding is then at most sqrt(65/18) sigma / h
+ * (its weights on the four losses), taken NOISE_Z times. The step is the largest of DL_TARGET's
+ * and the one that keeps that term under RTOL/2 of the derivative, within the tensor's scale.
  * A derivative whose predicted loss change is below the rounding term is checked as ~0 (only
  * |numeric| <= rounding), which is weak: such lines show |diff|/|analytic| far above RTOL.
- * Checked tensors: at CHECK_AT fractions through each model's trainable tensors, both modes; at
- * least MIN_USABLE of the five positions per mode must find a usable direction.
+ *
+ * Planted bugs: the check runs again on a copy of the cpu backend whose batchnorm backward is
+ * wrong in one way (the training-mode input gradient without its mean term, the inference-mode
+ * input gradient 10% too large, dbeta 10% too large), and must fail for meso4 and
+ * efficientnet-b0: a check that passes a wrong backward is no check.
+ * Checked tensors: at CHECK_AT fractions through each model's trainable tensors, and the deepest
+ * batchnorm's gamma and beta, both modes; at least MIN_USABLE of the five positions per mode must
+ * find a usable direction.
  * GC_ONLY=<arch> GC_SIZE=<n> runs one architecture (for development). */
 #include <math.h>
 #include <stdint.h>
@@ -28,23 +45,26 @@
 
 #include "check.h"
 #include "common.h"
+#include "nn/backend.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "nn/ops.h"
 #include "rng.h"
 
 #define RTOL 3e-2
-#define LOSS_NOISE 2e-6   /* float32 rounding of a whole-model loss, relative */
+#define NOISE_DRAWS 8     /* loss evaluations that measure the rounding spread */
+#define NOISE_ULPS 4      /* how far each weight moves for them */
+#define NOISE_Z 6.0       /* rounding term: this many measured standard deviations (8 draws) */
 #define DL_TARGET 1e-3
 #define H_REL 1e-2
-#define H_FLOOR 1e-2
+#define H_ABS 2e-2     /* steps of tensors near zero (betas, biases): large enough for rounding */
 #define MAX_DRAWS 2
 #define SHRINKS 3
 #define TRIES 8
 #define MIN_USABLE 3
 #define CHECK_AT {0.0, 0.25, 0.5, 0.75, 1.0}
 #define BATCH 4
-#define NOISE_GAIN 3.0   /* Richardson (4 D(h/2) - D(h)) / 3 triples the rounding term */
+#define RICHARDSON_NOISE 1.9   /* sqrt(65/18): (4 D(h/2) - D(h)) / 3 over four losses of spread sigma, per unit 1/h */
 
 typedef struct {
     const char *arch;
@@ -52,6 +72,9 @@ typedef struct {
     const float *x;
     float target[BATCH];
     int mode;
+    double sigma[2];   /* measured rounding spread of one loss evaluation, per mode */
+    int planted;       /* a planted-bug run: failures are counted in caught, not reported */
+    int caught;
     /* snapshots of every kink input (ReLU/leaky-ReLU input, max-pool input) and max-pool argmax
      * at +h and -h */
     float *vp, *vm;
@@ -173,13 +196,13 @@ static int check_tensor(model *m, int t, dfs_rng *rng, int *crossings)
     memcpy(w0, w, (size_t)T->n * sizeof(float));
     float dl[2 * BATCH];
     nn_graph_zero_grad(g);
-    double L = loss_of(m, dl);
+    loss_of(m, dl);
     size_t nv, na;
     snapshot(g, m->vp, a0, &nv, &na);
     nn_graph_backward(g, dl);
     double ss = 0;
     for (int64_t i = 0; i < T->n; i++) ss += (double)w0[i] * w0[i];
-    double rms = sqrt(ss / (double)T->n), noise = NOISE_GAIN * LOSS_NOISE * fmax(1.0, fabs(L));
+    double rms = sqrt(ss / (double)T->n), noise = NOISE_Z * RICHARDSON_NOISE * m->sigma[m->mode];
     int result = -1, crossed = 0;
     for (int draw = 0; draw < MAX_DRAWS && result < 0; draw++) {
         double an_d = 0;
@@ -187,8 +210,12 @@ static int check_tensor(model *m, int t, dfs_rng *rng, int *crossings)
             d[i] = dfs_rng_below(rng, 2) ? 1.0f : -1.0f;
             an_d += (double)gw[i] * d[i];
         }
-        double h = H_REL * (rms + H_FLOOR);
-        if (fabs(an_d) * h > DL_TARGET) h = DL_TARGET / fabs(an_d);
+        double h_max = H_REL * rms + H_ABS, h = h_max;
+        if (fabs(an_d) * h > DL_TARGET) {
+            /* the loss moves by ~DL_TARGET, or more where rounding needs it (noise / h <= RTOL/2 |an|) */
+            h = fmax(DL_TARGET, 2 * noise / RTOL) / fabs(an_d);
+            if (h > h_max) h = h_max;
+        }
         int zero = fabs(an_d) * h <= noise;   /* a derivative too small to tell from rounding: test |numeric| */
         for (int shrink = 0; shrink < SHRINKS && result < 0; shrink++, h /= 4) {
             if (!zero && noise / h > 0.1 * fabs(an_d)) break;   /* smaller steps only add rounding */
@@ -199,14 +226,21 @@ static int check_tensor(model *m, int t, dfs_rng *rng, int *crossings)
             central(m, t, w0, d, gw, h, a0, &n1, &a1, &b1, &c1);
             central(m, t, w0, d, gw, h / 2, a0, &n2, &a2, &b2, &c2);
             double num = (4 * n2 - n1) / 3, an = (4 * a2 - a1) / 3, bound = (4 * b2 + b1) / 3;
+            if (getenv("GC_DEBUG")) printf("# D(h) %.7g D(h/2) %.7g a1 %.7g a2 %.7g\n", n1, n2, a1, a2);
             crossed = c1 + c2;
             if (zero ? bound > noise / h : bound > 0.1 * fabs(an)) continue;
+            /* curvature: the h^2 term (3/4 of D(h) - D(h/2)) is what Richardson cancels; when it is a
+             * large share of the derivative, the h^4 term left over is not small either (kinks
+             * crossed move the two differences by up to their bounds) */
+            if (!zero && fabs(n1 - n2) > 0.25 * fabs(an) + noise / h + b1 + b2) continue;
             double tol = RTOL * fabs(an) + noise / h + bound;
             result = fabs(num - an) <= tol;
-            CHECK(result, "%s %s %s: numeric %.7g analytic %.7g (|diff| %.3g > tol %.3g, h %.3g, %d kinks crossed)",
-                  m->arch, m->mode ? "train" : "eval", T->name, num, an, fabs(num - an), tol, h, crossed);
-            printf("# %s %s %s: numeric %.7g analytic %.7g |diff|/|analytic| %.2g (h %.3g, %d kinks crossed)\n",
-                   m->arch, m->mode ? "train" : "eval", T->name, num, an, fabs(num - an) / fmax(fabs(an), 1e-30), h,
+            if (m->planted) m->caught += !result;
+            else
+                CHECK(result, "%s %s %s: numeric %.7g analytic %.7g (|diff| %.3g > tol %.3g, h %.3g, %d kinks crossed)",
+                      m->arch, m->mode ? "train" : "eval", T->name, num, an, fabs(num - an), tol, h, crossed);
+            printf("# %s%s %s %s: numeric %.7g analytic %.7g |diff|/|analytic| %.2g (h %.3g, %d kinks crossed)\n",
+                   m->planted ? "planted bug: " : "", m->arch, m->mode ? "train" : "eval", T->name, num, an, fabs(num - an) / fmax(fabs(an), 1e-30), h,
                    crossed);
         }
     }
@@ -218,15 +252,104 @@ static int check_tensor(model *m, int t, dfs_rng *rng, int *crossings)
     return result;
 }
 
-static void check_arch(const char *arch, int64_t size)
+/* The spread of one loss evaluation from rounding alone (see the header): NOISE_DRAWS losses with
+ * every trainable weight moved by +-NOISE_ULPS ulps, less their first-order change <grad, step>. */
+static double measure_sigma(model *m, dfs_rng *rng)
+{
+    nn_graph *g = m->g;
+    float dl[2 * BATCH];
+    nn_graph_zero_grad(g);
+    loss_of(m, dl);
+    nn_graph_backward(g, dl);
+    size_t total = 0;
+    for (int t = 0; t < g->ntensors; t++)
+        if (!g->tensors[t].is_stat) total += (size_t)g->tensors[t].n;
+    float *saved = dfs_malloc(total * sizeof *saved);
+    double r[NOISE_DRAWS], mean = 0;
+    for (int k = 0; k < NOISE_DRAWS; k++) {
+        double lin = 0;
+        size_t o = 0;
+        for (int t = 0; t < g->ntensors; t++) {
+            if (g->tensors[t].is_stat) continue;
+            float *w = nn_tensor_data(g, t), *gw = nn_tensor_grad(g, t);
+            for (int64_t i = 0; i < g->tensors[t].n; i++) {
+                float w0 = w[i], w1 = w0;
+                int up = (int)dfs_rng_below(rng, 2);
+                for (int u = 0; u < NOISE_ULPS; u++) w1 = nextafterf(w1, up ? INFINITY : -INFINITY);
+                saved[o++] = w0;
+                w[i] = w1;
+                lin += (double)gw[i] * ((double)w1 - w0);
+            }
+        }
+        r[k] = loss_of(m, NULL) - lin;
+        mean += r[k] / NOISE_DRAWS;
+        o = 0;
+        for (int t = 0; t < g->ntensors; t++) {
+            if (g->tensors[t].is_stat) continue;
+            float *w = nn_tensor_data(g, t);
+            for (int64_t i = 0; i < g->tensors[t].n; i++) w[i] = saved[o++];
+        }
+    }
+    free(saved);
+    double ss = 0;
+    for (int k = 0; k < NOISE_DRAWS; k++) ss += (r[k] - mean) * (r[k] - mean);
+    return sqrt(ss / (NOISE_DRAWS - 1));
+}
+
+/* ---- planted bugs: the cpu backend with one batchnorm backward made wrong ---- */
+enum { PLANT_NONE, PLANT_TRAIN_DIN_MEAN, PLANT_EVAL_DIN, PLANT_DBETA };
+static int plant;
+static nn_backend planted_table;
+
+static void planted_bn_backward_train(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                      const float *gamma, const float *save_mean, const float *save_invstd, int64_t N,
+                                      int64_t C, int64_t HW)
+{
+    nn_backend_cpu()->batchnorm_backward_train(din, dgamma, dbeta, dout, in, gamma, save_mean, save_invstd, N, C, HW);
+    for (int64_t c = 0; c < C; c++) {
+        double sum = 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < HW; i++) sum += dout[(n * C + c) * HW + i];
+        if (plant == PLANT_TRAIN_DIN_MEAN && din) {   /* the - mean(dout) term left out */
+            float add = (float)((gamma ? gamma[c] : 1.0f) * save_invstd[c] * sum / (double)(N * HW));
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t i = 0; i < HW; i++) din[(n * C + c) * HW + i] += add;
+        }
+        if (plant == PLANT_DBETA && dbeta) dbeta[c] += (float)(0.1 * sum);
+    }
+}
+
+static void planted_bn_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                     const float *gamma, const float *running_mean, const float *running_var, float eps,
+                                     int64_t N, int64_t C, int64_t HW)
+{
+    nn_backend_cpu()->batchnorm_backward_eval(din, dgamma, dbeta, dout, in, gamma, running_mean, running_var, eps, N, C,
+                                              HW);
+    for (int64_t c = 0; c < C; c++) {
+        double sum = 0, scale = (gamma ? gamma[c] : 1.0f) / sqrt((double)running_var[c] + eps);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < HW; i++) {
+                int64_t k = (n * C + c) * HW + i;
+                sum += dout[k];
+                if (plant == PLANT_EVAL_DIN && din) din[k] += (float)(0.1 * scale * dout[k]);   /* 10% too large */
+            }
+        if (plant == PLANT_DBETA && dbeta) dbeta[c] += (float)(0.1 * sum);
+    }
+}
+
+/* Checks one architecture on backend be (NULL: the cpu's). sigma: the measured rounding spread
+ * per mode, measured here when sigma[0] < 0 (a planted-bug run reuses the clean run's: the
+ * forward is the same). Returns how many checks failed in a planted run. */
+static int check_arch_on(const char *arch, int64_t size, const nn_backend *be, double sigma[2])
 {
     nn_graph *g = nn_model_build(arch, size);
     CHECK(g != NULL, "%s", dfs_error());
-    if (!g) return;
+    if (!g) return 0;
     dfs_rng rng;
     dfs_rng_derive(&rng, 7, dfs_hash_str(arch));
     nn_graph_alloc_params(g, &rng);
     nn_graph_alloc_train(g);
+    if (be) CHECK(nn_graph_set_backend(g, be) == 0, "%s", dfs_error());
     nn_graph_set_batch(g, BATCH);
     for (int i = 0; i < g->nnodes; i++) nn_graph_want_grad(g, i, 1);   /* dL/dy at every kink */
     g->no_dropout = 1;
@@ -239,7 +362,7 @@ static void check_arch(const char *arch, int64_t size)
     CHECK(nn_graph_forward(g, x, BATCH, NN_TRAIN) == 0, "%s", dfs_error());
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].kind == NN_BATCHNORM) g->nodes[i].momentum = NN_BN_MOMENTUM;
-    model m = {arch, g, x, {0, 1, 0, 1}, NN_EVAL, NULL, NULL, NULL, NULL, 0, 0};
+    model m = {.arch = arch, .g = g, .x = x, .target = {0, 1, 0, 1}, .mode = NN_EVAL, .planted = be != NULL};
     snapshot(g, NULL, NULL, &m.nv, &m.na);
     m.vp = dfs_malloc(m.nv * sizeof(float));
     m.vm = dfs_malloc(m.nv * sizeof(float));
@@ -253,6 +376,11 @@ static void check_arch(const char *arch, int64_t size)
     static const double at[] = CHECK_AT;
     for (int mode = NN_EVAL; mode <= NN_TRAIN; mode++) {
         m.mode = mode;
+        if (sigma[0] < 0 || sigma[1] < 0) {
+            sigma[mode] = measure_sigma(&m, &rng);
+            printf("# %s %s: rounding spread of the loss %.3g\n", arch, mode ? "train" : "eval", sigma[mode]);
+        }
+        m.sigma[mode] = sigma[mode];
         for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
             int r = -1, k0 = (int)(at[i] * (nt - 1));
             for (int k = k0; k < nt && k < k0 + TRIES && r < 0; k++) {
@@ -264,18 +392,54 @@ static void check_arch(const char *arch, int64_t size)
             passed += r == 1;
             crossings += r >= 0 ? cross : 0;
         }
+        /* and a batchnorm's own parameters: a wrong dgamma or dbeta moves no other gradient, so the
+         * positions above may miss it (the deepest batchnorm: fewest kinks after it) */
+        for (int i = g->nnodes - 1; i >= 0; i--) {
+            const nn_node *n = &g->nodes[i];
+            if (n->kind != NN_BATCHNORM || n->w < 0 || n->b < 0) continue;
+            int rg = check_tensor(&m, n->w, &rng, &cross), rb = check_tensor(&m, n->b, &rng, &cross);
+            passed += (rg == 1) + (rb == 1);
+            usable += (rg >= 0) + (rb >= 0);
+            break;
+        }
     }
-    CHECK(usable_mode[0] >= MIN_USABLE && usable_mode[1] >= MIN_USABLE,
+    if (!m.planted)
+        CHECK(usable_mode[0] >= MIN_USABLE && usable_mode[1] >= MIN_USABLE,
           "%s: usable positions: %d in inference mode, %d in training mode, fewer than %d", arch, usable_mode[0],
           usable_mode[1], MIN_USABLE);
-    printf("# %s: %d of %d directional checks passed, %d tensors skipped as too kinked, %d kinks crossed in those used\n",
-           arch, passed, usable, skipped, crossings);
+    printf("# %s%s: %d of %d directional checks passed, %d tensors skipped as too kinked, %d kinks crossed in those used\n",
+           m.planted ? "planted bug: " : "", arch, passed, usable, skipped, crossings);
     free(m.vp);
     free(m.vm);
     free(m.ap);
     free(m.am);
     free(x);
     nn_graph_free(g);
+    return m.caught;
+}
+
+static void check_arch(const char *arch, int64_t size)
+{
+    double sigma[2] = {-1, -1};
+    check_arch_on(arch, size, NULL, sigma);
+}
+
+/* Each planted batchnorm bug must make the architecture's check fail. */
+static void check_planted(const char *arch, int64_t size)
+{
+    double sigma[2] = {-1, -1};
+    check_arch_on(arch, size, NULL, sigma);
+    planted_table = *nn_backend_cpu();
+    planted_table.batchnorm_backward_train = planted_bn_backward_train;
+    planted_table.batchnorm_backward_eval = planted_bn_backward_eval;
+    static const char *const names[] = {"", "training-mode din without its mean term", "inference-mode din 10% large",
+                                        "dbeta 10% large"};
+    for (plant = PLANT_TRAIN_DIN_MEAN; plant <= PLANT_DBETA; plant++) {
+        int caught = check_arch_on(arch, size, &planted_table, sigma);
+        CHECK(caught > 0, "%s: the planted batchnorm bug (%s) passed every check", arch, names[plant]);
+        printf("# %s: planted bug (%s) failed %d checks\n", arch, names[plant], caught);
+    }
+    plant = PLANT_NONE;
 }
 
 static void test_meso4(void) { check_arch("meso4", 32); }
@@ -283,6 +447,8 @@ static void test_mesoinception4(void) { check_arch("mesoinception4", 32); }
 static void test_shallownet(void) { check_arch("shallownet", 24); }
 static void test_xception(void) { check_arch("xception", 32); }
 static void test_efficientnet_b0(void) { check_arch("efficientnet-b0", 32); }
+static void test_planted_bugs_meso4(void) { check_planted("meso4", 32); }
+static void test_planted_bugs_efficientnet_b0(void) { check_planted("efficientnet-b0", 32); }
 
 int main(void)
 {
@@ -296,5 +462,7 @@ int main(void)
     RUN(test_shallownet);
     RUN(test_xception);
     RUN(test_efficientnet_b0);
+    RUN(test_planted_bugs_meso4);
+    RUN(test_planted_bugs_efficientnet_b0);
     return CHECK_DONE();
 }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The dense layer's fixed-order kernels (lib/nn/dense.c) against cblas_sgemm, in CPU seconds, on the
+# study's largest dense layer (ShallowNet at 256: 115200 -> 1024, batch 32), one thread.
+#   bench/dense.sh     (results: bench/numerics.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -s -j"$(nproc)" build/libdfstudy.a
+mkdir -p build/bench
+pkgs="libpng zlib libavformat libavcodec libswscale libavutil openblas"
+# shellcheck disable=SC2046
+cc -O2 -march=native -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(pkg-config --cflags $pkgs) \
+    bench/densebench.c build/libdfstudy.a $(pkg-config --libs $pkgs) -lm -ldl -fopenmp -o build/bench/densebench
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+OMP_NUM_THREADS=1 build/bench/densebench 32 115200 1024 3
