@@ -439,6 +439,7 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     nn_graph_alloc_train(t->g);
     dfs_rng_derive(&t->g->rng, o->seed, dfs_hash_str("dropout"));
     t->g->frozen_bn_moving = o->frozen_bn_moving;
+    t->g->no_dropout = o->no_dropout;
     t->adam.lr = (float)t->lr;
     t->adam.beta1 = 0.9f;
     t->adam.beta2 = 0.999f;
@@ -465,6 +466,12 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
         }
         t->adam.t = st->adam_t;
         t->g->rng = st->rng;
+    } else if (!mixed && o->init) {
+        if (nn_checkpoint_load_into(t->g, t->arch, o->init, NULL, NULL) != 0) {
+            nn_ckpt_info_free(&info);
+            return -1;
+        }
+        nn_graph_unfreeze_all(t->g);
     } else if (mixed) {
         if (nn_checkpoint_load_into(t->g, t->arch, o->from, NULL, NULL) != 0) {
             nn_ckpt_info_free(&info);

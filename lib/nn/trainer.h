@@ -48,6 +48,10 @@ typedef struct nn_train_opts {
     int frozen_bn_moving;     /* transfer: frozen batchnorm normalises with running statistics
                                * (default 0: with the batch's, as Keras/TF1; graph.h) */
     int resume;
+    /* tests (the trajectory test against tests/make-fixtures-trajectory.py): stage 1 starts
+     * from this checkpoint's weights instead of the seed's; dropout and drop-connect are identity */
+    const char *init;
+    int no_dropout;
     int progress;             /* force the live bar */
     int quiet;                /* no per-epoch lines */
     const struct nn_backend *be;   /* where to compute (backend.h); NULL: cpu */
