@@ -6,14 +6,18 @@
  * batches with dropout off.
  *
  * Tolerance, per tensor: NOISE_FACTOR x the largest |float32 - float64| the fixture measured
- * for that tensor's compared elements (the same PyTorch trajectory run in both precisions), plus
+ * over the whole tensor (the same PyTorch trajectory run in both precisions), plus
  * ULPS ulps of each reference value. Adam turns rounding on small gradients into moves of order
  * lr, so the float32 spread is the scale of what an exact float32 implementation may differ by; the
  * factor covers that our float32 and PyTorch's differ in summation order, a second draw of that
  * spread. A tensor that must not move (stage 2's frozen layers and statistics) has no noise and
  * is compared within ULPS ulps. Keras's Adam step counter advanced twice per step (the old bug)
  * moves every trained weight by 0.74..0.9 of Keras's amount in the early steps and fails this by
- * orders of magnitude. */
+ * orders of magnitude.
+ * Only meso4 is followed here yet. efficientnet-b0 (ARCH=efficientnet-b0 with the fixture script,
+ * 32 px, batch 8, lr 1e-4) agreed within 4.4 x its float32 spread in every tensor of stages 2 and 3
+ * and all but one of stage 1, where block4a.se_reduce.bias (two elements, so a poor estimate of
+ * its own spread) was 8.3 x off; a better noise estimate for small tensors is still to do. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,19 +89,21 @@ static void compare_stage(const char *arch, int stage, const nn_graph *got, cons
     const char *worst_at = "";
     for (int t = 0; t < got->ntensors; t++) {
         const nn_tensor *T = &got->tensors[t];
-        char ni[160], nr[160], nn[160];
+        char ni[160], nr[160], nn[160], nx[160];
         snprintf(ni, sizeof ni, "s%d.idx.%s", stage, T->name);
         snprintf(nr, sizeof nr, "s%d.ref.%s", stage, T->name);
         snprintf(nn, sizeof nn, "s%d.noise.%s", stage, T->name);
-        const dfs_record *ri = find(fx, ni), *rr = find(fx, nr), *rn = find(fx, nn);
+        snprintf(nx, sizeof nx, "s%d.noisemax.%s", stage, T->name);
+        const dfs_record *ri = find(fx, ni), *rr = find(fx, nr), *rn = find(fx, nn), *rx = find(fx, nx);
         int ok = ri && rr && rn && ri->dtype == DFS_I64 && rr->dtype == DFS_F64 && rn->dtype == DFS_F64 &&
-                 dfs_record_elems(ri) == dfs_record_elems(rr) && dfs_record_elems(ri) == dfs_record_elems(rn);
+                 dfs_record_elems(ri) == dfs_record_elems(rr) && dfs_record_elems(ri) == dfs_record_elems(rn) && rx && rx->dtype == DFS_F64 &&
+                 dfs_record_elems(rx) == 1;
         CHECK(ok, "%s stage %d: fixture lacks %s", arch, stage, T->name);
         if (!ok) continue;
         const int64_t *idx = ri->data;
         const double *ref = rr->data, *noise = rn->data;
         int64_t m = (int64_t)dfs_record_elems(ri);
-        double nmax = 0;
+        double nmax = ((const double *)rx->data)[0];
         for (int64_t k = 0; k < m; k++) nmax = fmax(nmax, noise[k]);
         const float *c = nn_tensor_data((nn_graph *)got, t);
         int64_t bad = 0, at = -1;
