@@ -3,6 +3,7 @@
 # against PyTorch with cuDNN on the same GPU, in one run (issue 11).
 #
 #   bench/gpu.sh [--archs a,b,...] [--size S] [--batch N] [--reps R] [--steps-scale F] [--out FILE]
+#                [--tf32 0,1] [--im2col] [--prebuilt] [--device D] [--raw FILE]
 #
 # Ours: bench/nnbench.c with DEVICE cuda (the library's graph on the cuda backend, random data in
 # memory). Theirs: bench/torchbench.py --device cuda (the PyTorch definitions of
@@ -10,12 +11,20 @@
 # process: warm-up steps, then STEPS timed steps ended by a device synchronisation; ours and
 # PyTorch's alternate (ours train, torch train, ours infer, torch infer, R times); medians.
 # Then the paper protocol's training time extrapolated from the training rates (see the notes
-# written into the output). Refuses to run without a usable CUDA device.
+# written into the output). Refuses to run without a usable CUDA device. PyTorch is the python3 on
+# PATH ($PYTHON to name another): a GPU machine's PyTorch is rarely Debian's.
+# --tf32 0,1: ours once per value of DFS_CUDA_TF32 (rows ours, ours-tf32). --prebuilt: use
+# build/bench/nnbench and build/libdfs_cuda.so as they are (binaries from bench/gpu-pack.sh).
+# --device cpu|cpu-split: the same runs on the cpu (trying the script without a GPU).
+# --im2col: ours also with DFS_CUDNN=0 (rows ours-im2col: the convolutions as im2col + cuBLAS
+#   where cuDNN is found), in float32, and a table of the two paths.
+# --raw FILE: the raw measurements (who, arch, mode, img/s) as TSV too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmdline="bench/gpu.sh $*"
 archs=meso4,mesoinception4,shallownet,xception,efficientnet-b0
-size=256 batch=32 reps=3 scale=1 out=bench/gpu.md warmup=3
+size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 im2col=0 prebuilt=0 device=cuda raw=""
+python=${PYTHON:-python3}
 while [ $# -gt 0 ]; do
     case "$1" in
     --archs) archs=$2; shift 2 ;;
@@ -24,27 +33,39 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --steps-scale) scale=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --tf32) tf32=$2; shift 2 ;;
+    --im2col) im2col=1; shift ;;
+    --prebuilt) prebuilt=1; shift ;;
+    --device) device=$2; shift 2 ;;
+    --raw) raw=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 
-bench/build-nnbench.sh
-make -s -j"$(nproc)" build/libdfs_cuda.so 2>/dev/null || true
-if [ ! -e build/libdfs_cuda.so ]; then
+if [ "$prebuilt" = 0 ]; then
+    bench/build-nnbench.sh
+    make -s -j"$(nproc)" build/libdfs_cuda.so 2>/dev/null || true
+fi
+if [ ! -x build/bench/nnbench ]; then
+    echo "gpu.sh: build/bench/nnbench is missing (bench/build-nnbench.sh)" >&2
+    exit 1
+fi
+if [ "$device" = cuda ] && [ ! -e build/libdfs_cuda.so ]; then
     echo "gpu.sh: build/libdfs_cuda.so is missing: the CUDA plugin is built only when nvcc is found" >&2
     exit 1
 fi
 
 # no GPU, no benchmark: the reason in one line (nnbench says "no usable CUDA device: ...")
-if ! probe=$(build/bench/nnbench meso4 32 1 infer 1 0 cuda 2>&1); then
+if ! probe=$(build/bench/nnbench meso4 32 1 infer 1 0 "$device" 2>&1); then
     echo "gpu.sh: ${probe#nnbench: }" >&2
     exit 1
 fi
-if ! /usr/bin/python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    echo "gpu.sh: PyTorch (/usr/bin/python3) sees no CUDA device: the comparison needs a CUDA build of torch" >&2
+if [ "$device" = cuda ] && ! "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    echo "gpu.sh: PyTorch ($python) sees no CUDA device: the comparison needs a CUDA build of torch" >&2
     exit 1
 fi
+torch_device=$([ "$device" = cuda ] && echo cuda || echo cpu)
 
 export OMP_WAIT_POLICY=passive
 tmp=$(mktemp -d)
@@ -65,33 +86,38 @@ steps_for() {   # timed steps per run at 256x256, batch 32, scaled by --steps-sc
 
 measure() {   # who arch mode steps
     local who=$1 arch=$2 mode=$3 steps=$4 line ips
-    if [ "$who" = ours ]; then
-        line=$(build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" cuda 2>/dev/null)
-    else
-        line=$(/usr/bin/python3 bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device cuda)
-    fi
+    case "$who" in
+    ours) line=$(DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-im2col) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-tf32) line=$(DFS_CUDA_TF32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    *) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device") ;;
+    esac
     read -r _ _ _ _ _ _ ips _ <<< "$line"
     printf '%s\t%s\t%s\t%s\n' "$who" "$arch" "$mode" "$ips" >> "$results"
     echo "  $who $arch $mode: $ips img/s" >&2
 }
 
-device=$(build/bench/nnbench meso4 32 1 infer 1 0 cuda 2>&1 >/dev/null | sed -n 's/^nnbench: device cuda: //p')
+gpu_name=$(build/bench/nnbench meso4 32 1 infer 1 0 "$device" 2>&1 >/dev/null | sed -n 's/^nnbench: device cuda: //p')
+ours_runs=(ours)
+case "$tf32" in 0) ;; 1) ours_runs=(ours-tf32) ;; 0,1|1,0) ours_runs=(ours ours-tf32) ;; *) echo "gpu.sh: --tf32: 0, 1 or 0,1" >&2; exit 2 ;; esac
+[ "$im2col" = 0 ] || ours_runs+=(ours-im2col)
 IFS=, read -r -a arch_list <<< "$archs"
 for arch in "${arch_list[@]}"; do
     ts=$(steps_for "$arch" train) is=$(steps_for "$arch" infer)
     echo "$arch ${size}x${size} batch $batch: $reps reps, $ts train / $is infer steps per run" >&2
     for ((r = 0; r < reps; r++)); do
-        measure ours "$arch" train "$ts"
+        for o in "${ours_runs[@]}"; do measure "$o" "$arch" train "$ts"; done
         measure torch "$arch" train "$ts"
-        measure ours "$arch" infer "$is"
+        for o in "${ours_runs[@]}"; do measure "$o" "$arch" infer "$is"; done
         measure torch "$arch" infer "$is"
     done
 done
 
-/usr/bin/python3 - "$results" > "$tmp/table.md" <<'EOF'
+"$python" - "$results" "${ours_runs[0]}" > "$tmp/table.md" <<'EOF'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 archs = list(dict.fromkeys(r[1] for r in rows))
+ours = sys.argv[2]   # the rows the main table compares: ours, or ours-tf32 alone
 def med(who, arch, mode):
     return statistics.median(float(r[3]) for r in rows if r[:3] == [who, arch, mode])
 # the paper protocol per architecture: 6 detectors; 2 trained from scratch for 100 epochs over
@@ -102,14 +128,30 @@ print("| arch | train img/s ours | PyTorch | ours / PyTorch | infer img/s ours |
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 tot = [0.0, 0.0]
 for a in archs:
-    tr = [med(w, a, "train") for w in ("ours", "torch")]
-    inf = [med(w, a, "infer") for w in ("ours", "torch")]
+    tr = [med(w, a, "train") for w in (ours, "torch")]
+    inf = [med(w, a, "infer") for w in (ours, "torch")]
     h = [imgs / t / 3600 for t in tr]
     tot = [tot[0] + h[0], tot[1] + h[1]]
     print(f"| {a} | {tr[0]:.1f} | {tr[1]:.1f} | {tr[0] / tr[1]:.2f} | {inf[0]:.1f} | {inf[1]:.1f} "
           f"| {inf[0] / inf[1]:.2f} | {h[0]:.1f} | {h[1]:.1f} |")
 print(f"\nProtocol training time, all {len(archs)} architectures ({6 * len(archs)} detectors): "
       f"ours {tot[0]:.1f} h, PyTorch {tot[1]:.1f} h.")
+if ours == "ours" and any(r[0] == "ours-tf32" for r in rows):
+    print("\nOurs with DFS_CUDA_TF32=1 (cuBLAS TF32 tensor-op math) against ours in float32:\n")
+    print("| arch | train img/s TF32 | float32 | TF32 / float32 | infer img/s TF32 | float32 | TF32 / float32 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for a in archs:
+        t = [med(w, a, "train") for w in ("ours-tf32", "ours")]
+        i = [med(w, a, "infer") for w in ("ours-tf32", "ours")]
+        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[0] / t[1]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[0] / i[1]:.2f} |")
+if any(r[0] == "ours-im2col" for r in rows):
+    print("\nOurs with DFS_CUDNN=0 (im2col + cuBLAS) against the default path (the device line says which ran), float32:\n")
+    print("| arch | train img/s im2col | default | default / im2col | infer img/s im2col | default | default / im2col |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for a in archs:
+        t = [med(w, a, "train") for w in ("ours-im2col", "ours")]
+        i = [med(w, a, "infer") for w in ("ours-im2col", "ours")]
+        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[1] / i[0]:.2f} |")
 EOF
 
 {
@@ -117,8 +159,8 @@ EOF
     echo
     echo "- command: \`$cmdline\` ($reps runs each, medians; ours and PyTorch interleaved)"
     echo "- date: $started"
-    echo "- device: ${device:-unknown}"
-    echo "- PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())'), float32, cudnn.benchmark"
+    echo "- device: ${gpu_name:-$device}"
+    echo "- PyTorch ($python) $("$python" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())'), float32, cudnn.benchmark"
     echo "- input ${size}x${size}x3, batch $batch, random data in device memory; train = forward + loss +" \
          "backward + Adam step; infer = eval-mode forward; $warmup warm-up steps per run"
     echo "- protocol hours: training only, per architecture 2 x 100 epochs x 16,000 images (stage 1) +" \
@@ -134,4 +176,5 @@ EOF
     echo '```'
 } > "$out.tmp"
 mv "$out.tmp" "$out"
+[ -z "$raw" ] || cp "$results" "$raw"
 echo "gpu.sh: wrote $out" >&2

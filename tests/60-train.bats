@@ -15,6 +15,7 @@ celeb_set() {
     assert_success
     assert_output --partial '--resume'
     assert_output --partial '16,000 images at 256x256'
+    assert_output --partial 'DFS_CUDA_TF32=1'
     run predict --help
     assert_success
     assert_output --partial 'p_fake'

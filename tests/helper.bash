@@ -6,8 +6,9 @@ BIN="${DFS_BIN:-$ROOT/bin}"
 PATH="$BIN:$PATH"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # see tests/run.sh
 export DFS_DEVICE=${DFS_DEVICE:-cpu}                       # see tests/run.sh
-load '/usr/lib/bats/bats-support/load'
-load '/usr/lib/bats/bats-assert/load'
+# DFS_BATS_LIB: where bats-support and bats-assert are when not installed (bench/gpu-pack.sh carries them)
+load "${DFS_BATS_LIB:-/usr/lib/bats}/bats-support/load"
+load "${DFS_BATS_LIB:-/usr/lib/bats}/bats-assert/load"
 
 setup() {
     TMP="$BATS_TEST_TMPDIR"

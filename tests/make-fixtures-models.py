@@ -109,7 +109,8 @@ class Net:
     def drop_connect(self, x, rate):
         if not self.stochastic:
             return x
-        keep = (torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype) >= rate).to(x.dtype)
+        # drawn where x lives: a cpu mask times a cuda tensor is an error (bench/torchbench.py --device cuda)
+        keep = (torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device) >= rate).to(x.dtype)
         return x * keep / (1.0 - rate)
 
     def conv(self, name, x, K, k, stride=1, dil=1, groups=1, same=True, bias=True):

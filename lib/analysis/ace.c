@@ -196,8 +196,8 @@ static nn_graph *tail_build(const nn_graph *g, int layer)
     if (ok) {
         dfs_rng rng;
         dfs_rng_seed(&rng, 0);   /* every value is overwritten from g below */
-        if (nn_graph_set_backend(t, g->be) != 0) ok = 0;
-        if (ok) nn_graph_alloc_params(t, &rng);
+        /* filled on the host, then moved to g's backend in one upload */
+        nn_graph_alloc_params(t, &rng);
         for (int k = 0; k < t->ntensors && ok; k++) {
             int src = nn_graph_find_tensor(g, t->tensors[k].name);
             if (src < 0 || g->tensors[src].n != t->tensors[k].n) {
@@ -206,7 +206,7 @@ static nn_graph *tail_build(const nn_graph *g, int layer)
             }
             memcpy(nn_tensor_data(t, k), nn_tensor_data(g, src), (size_t)t->tensors[k].n * sizeof(float));
         }
-        if (ok && nn_graph_sync_params(t, NN_TO_DEVICE) != 0) ok = 0;
+        if (ok && nn_graph_set_backend(t, g->be) != 0) ok = 0;
     }
 done:
     if (!ok && t) {

@@ -76,6 +76,7 @@ static nn_backend cpu_table = {
     .avgpool_backward = nn_avgpool_backward,
     .global_avgpool_forward = nn_global_avgpool_forward,
     .global_avgpool_backward = nn_global_avgpool_backward,
+    .dropout_mask = nn_dropout_mask,
     .dropout_apply = nn_dropout_apply,
     .dropout_backward = nn_dropout_backward,
     .drop_connect_apply = nn_drop_connect_apply,
@@ -98,10 +99,29 @@ const nn_backend *nn_backend_cpu(void) { return &cpu_table; }
  * wrong result (the graph NaN-fills its stale host mirrors on this backend) on a machine
  * without a GPU. Its results equal cpu's bit for bit: same ops, same order. ---- */
 
-static int split_copy_int(void *dst, const void *src, size_t bytes)
+/* what crosses, for the tests that bound it (nn_backend_split_traffic); atomic because a
+ * test may run graphs on several threads */
+static _Atomic uint64_t split_up, split_down;
+
+static int split_upload(void *dst, const void *src, size_t bytes)
 {
     memcpy(dst, src, bytes);
+    split_up += bytes;
     return 0;
+}
+
+static int split_download(void *dst, const void *src, size_t bytes)
+{
+    memcpy(dst, src, bytes);
+    split_down += bytes;
+    return 0;
+}
+
+void nn_backend_split_traffic(uint64_t *up, uint64_t *down, int reset)
+{
+    if (up) *up = split_up;
+    if (down) *down = split_down;
+    if (reset) split_up = split_down = 0;
 }
 
 static void split_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
@@ -114,8 +134,8 @@ static void split_init(void)
     split_table.name = "cpu-split";
     split_table.host_memory = 0;
     snprintf(split_table.device_name, sizeof split_table.device_name, "cpu with split memory (test device)");
-    split_table.upload = split_copy_int;
-    split_table.download = split_copy_int;
+    split_table.upload = split_upload;
+    split_table.download = split_download;
     split_table.copy = split_copy;
 }
 

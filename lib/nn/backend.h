@@ -14,9 +14,10 @@
  *  - Ops are asynchronous on cuda (one stream, in order); `sync` waits and reports the first
  *    error since the last sync. Memory transfers (`upload`, `download`) are ordered with the ops;
  *    `download` returns when the bytes are on the host.
- *  - Random draws (dropout masks, drop-connect keeps) are made on the host with dfs_rng by the
- *    graph, in the same order as on the cpu, and handed to the backend as a uint8 mask already
- *    in backend memory: a seed gives the same masks on every backend.
+ *  - Dropout masks and drop-connect keeps are drawn where the network runs, by `dropout_mask`,
+ *    from the counter-based generator of counter_rng.h that every backend compiles: a mask is a
+ *    function of (key, stream, index) only, so it is the same bytes on every backend and thread
+ *    count, and nothing but the 8-byte key crosses from the host.
  *  - Losses are computed on the host (the logits are N or 2N values).
  *  - Errors: an entry that can fail returns 0 or -1; the message is then `last_error()`
  *    (one line naming the op and the CUDA/cuBLAS error, e.g. "conv2d_forward: cublasSgemm:
@@ -31,7 +32,7 @@
 
 #include "nn/ops.h"
 
-#define NN_BACKEND_ABI 1   /* bumped whenever this struct changes; the plugin must match */
+#define NN_BACKEND_ABI 2   /* bumped whenever this struct changes; the plugin must match */
 
 typedef struct nn_backend {
     int abi;                       /* NN_BACKEND_ABI */
@@ -93,10 +94,12 @@ typedef struct nn_backend {
     void (*avgpool_backward)(float *din, const float *dout, const nn_pool *p);
     void (*global_avgpool_forward)(float *out, const float *in, int64_t N, int64_t C, int64_t HW);
     void (*global_avgpool_backward)(float *din, const float *dout, int64_t N, int64_t C, int64_t HW);
-    /* out = mask ? in / (1 - rate) : 0, mask (n bytes) drawn by the caller (nn_dropout_draw) */
+    /* mask (n bytes, backend memory) = nn_dropout_mask(rate, n, key, stream), bit for bit */
+    void (*dropout_mask)(uint8_t *mask, float rate, int64_t n, uint64_t key, uint32_t stream);
+    /* out = mask ? in / (1 - rate) : 0 */
     void (*dropout_apply)(float *out, const uint8_t *mask, const float *in, float rate, int64_t n);
     void (*dropout_backward)(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
-    /* the same per sample: keep (N bytes) drawn by the caller (nn_drop_connect_draw) */
+    /* the same per sample: keep (N bytes, from dropout_mask with n = N) */
     void (*drop_connect_apply)(float *out, const uint8_t *keep, const float *in, float rate, int64_t N,
                                int64_t per_sample);
     void (*drop_connect_backward)(float *din, const float *dout, const uint8_t *keep, float rate, int64_t N,
@@ -121,6 +124,10 @@ const nn_backend *nn_backend_cpu(void);
  * ("no usable CUDA device: ...", "CUDA support not built: ..."). auto: cuda when usable, else
  * cpu (never NULL). */
 const nn_backend *nn_backend_open(const char *device);
+
+/* Bytes moved by the cpu-split test device's upload (host to device) and download (device to
+ * host) since the last reset; reset != 0 zeroes them after reading. Either pointer may be NULL. */
+void nn_backend_split_traffic(uint64_t *up, uint64_t *down, int reset);
 
 /* The plugin's one exported symbol: its table, or NULL with a reason in err (e.g. no device,
  * driver too old). Called once; the table lives until exit. */

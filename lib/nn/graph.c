@@ -989,11 +989,11 @@ static int dropout_active(const nn_graph *g, const nn_node *n)
     return g->mode == NN_TRAIN && !g->no_dropout && n->rate > 0.0f;
 }
 
-/* The masks are drawn on the host into the mirror (the same draws in the same order on every
- * backend) and uploaded. */
-static void upload_mask(nn_graph *g, const uint8_t *mask, size_t bytes)
+/* One key per training forward that draws masks; the masks themselves are drawn on the backend
+ * (the host mirror of a mask is never written). */
+static void next_drop_key(nn_graph *g)
 {
-    if (!on_host(g) && g->be->upload(dv(g, mask), mask, bytes) != 0) be_die(g, "dropout mask upload");
+    if (g->mode == NN_TRAIN && !g->no_dropout && !g->reuse_masks) g->drop_key = dfs_rng_u64(&g->rng);
 }
 
 /* Whether a batchnorm normalises with the batch's statistics in the current mode. */
@@ -1060,8 +1060,7 @@ static void forward_node(nn_graph *g, int i)
             be->zero(out, (size_t)sz * sizeof(float));
             be->dropout_backward(out, x, DV(n->mask), n->rate, sz);
         } else {
-            nn_dropout_draw(n->mask, n->rate, sz, &g->rng);
-            upload_mask(g, n->mask, (size_t)sz);
+            be->dropout_mask(DV(n->mask), n->rate, sz, g->drop_key, (uint32_t)i);
             be->dropout_apply(out, DV(n->mask), x, n->rate, sz);
         }
         break;
@@ -1072,8 +1071,7 @@ static void forward_node(nn_graph *g, int i)
             be->zero(out, (size_t)sz * sizeof(float));
             be->drop_connect_backward(out, x, DV(n->mask), n->rate, N, sz / N);
         } else {
-            nn_drop_connect_draw(n->mask, n->rate, N, &g->rng);
-            upload_mask(g, n->mask, (size_t)N);
+            be->dropout_mask(DV(n->mask), n->rate, N, g->drop_key, (uint32_t)i);
             be->drop_connect_apply(out, DV(n->mask), x, n->rate, N, sz / N);
         }
         break;
@@ -1120,6 +1118,7 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
     g->cur_n = N;
     g->mode = mode;
     g->backward_done = 0;
+    next_drop_key(g);
     poison_forward(g, -1);
     if (g->be->upload(DV(g->nodes[0].out), x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
         return dfs_fail("forward: input upload on %s: %s", g->be->name, g->be->last_error());
@@ -1135,6 +1134,7 @@ int nn_graph_forward_from(nn_graph *g, int from, int mode)
         return dfs_fail("forward_from: node %s is not kept (nn_graph_keep) in this memory plan", g->nodes[from].name);
     g->mode = mode;
     g->backward_done = 0;
+    next_drop_key(g);
     poison_forward(g, from);
     for (int i = from + 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;

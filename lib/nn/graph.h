@@ -117,7 +117,12 @@ typedef struct nn_graph {
     size_t scratch_floats;
     uint8_t *want_grad;              /* per node: caller wants this activation's gradient */
     uint8_t *need_grad;              /* per node: computed at backward time */
-    dfs_rng rng;                     /* dropout and drop-connect draws */
+    /* Dropout and drop-connect: every training forward (not reusing masks) takes one 64-bit key
+     * from rng, and node i's mask is nn_dropout_mask(key, stream i) (counter_rng.h), drawn on
+     * the backend. The masks of a step are thus a function of the seed, the number of training
+     * forwards before it (saved in checkpoints as rng's state) and the node. */
+    dfs_rng rng;
+    uint64_t drop_key;               /* the key of the last training forward */
     int mode;                        /* mode of the last forward (backward follows it) */
     int reuse_masks;                 /* training forward reuses the previous dropout masks */
     int no_dropout;                  /* training forward treats dropout and drop-connect as identity */

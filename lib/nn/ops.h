@@ -128,10 +128,15 @@ void nn_global_avgpool_backward(float *din, const float *dout, int64_t N, int64_
  * (no draws), rate 1 drops all. */
 void nn_dropout_forward(float *out, uint8_t *mask, const float *in, float rate, int64_t n, dfs_rng *rng);
 void nn_dropout_backward(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
-/* The two halves of nn_dropout_forward with a mask, for backends whose memory is not the host's:
- * the draws (the same ones, in the same order) and out = mask ? in / (1 - rate) : 0. */
+/* The two halves of nn_dropout_forward with a mask: the serial dfs_rng draws and
+ * out = mask ? in / (1 - rate) : 0 (the graph draws its masks with nn_dropout_mask instead). */
 void nn_dropout_draw(uint8_t *mask, float rate, int64_t n, dfs_rng *rng);
 void nn_dropout_apply(float *out, const uint8_t *mask, const float *in, float rate, int64_t n);
+
+/* The training graph's masks (counter_rng.h): mask[i] = keep(Philox(key, stream, i)), 1 with
+ * probability 1 - rate; a pure function of (key, stream, i), so the same bytes on every backend
+ * and at any thread count. Drop-connect's per-sample keeps are the same mask with n = N. */
+void nn_dropout_mask(uint8_t *mask, float rate, int64_t n, uint64_t key, uint32_t stream);
 
 /* ---- drop-connect (stochastic depth, EfficientNet): each sample's whole tensor of per_sample
  * values is kept with probability 1-rate and scaled by 1/(1-rate), or zeroed; keep (N) saves

@@ -1,6 +1,8 @@
 /* structure.c: ops that route or mask values: concat, add, channel scaling, dropout and
- * drop-connect. Masks are drawn sequentially from the caller's generator, so a seed fixes them
- * whatever the thread count. */
+ * drop-connect. The graph's masks come from nn_dropout_mask (counter_rng.h: each value a pure
+ * function of key, node and index, drawn in parallel); the dfs_rng forms draw sequentially from
+ * the caller's generator. Either way a seed fixes the mask whatever the thread count. */
+#include "nn/counter_rng.h"
 #include "nn/ops.h"
 
 #include <string.h>
@@ -98,6 +100,14 @@ void nn_dropout_draw(uint8_t *mask, float rate, int64_t n, dfs_rng *rng)
     }
     /* serial and in order: the seed fixes the mask at any thread count and on any backend */
     for (int64_t i = 0; i < n; i++) mask[i] = draw_keep(rate, rng);
+}
+
+void nn_dropout_mask(uint8_t *mask, float rate, int64_t n, uint64_t key, uint32_t stream)
+{
+    /* each block of four values is its own Philox call: any split over threads writes the same bytes */
+    int64_t blocks = (n + 3) / 4;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t b = 0; b < blocks; b++) dfs_crng_keep_block(mask, rate, n, key, stream, b);
 }
 
 void nn_dropout_apply(float *out, const uint8_t *mask, const float *in, float rate, int64_t n)

@@ -14,14 +14,23 @@
  * Without a usable CUDA device every test is reported as skipped, with the reason. Environment:
  * DFS_REQUIRE_CUDA=1 turns that skip into a failure (for GPU machines, so a broken plugin is not
  * mistaken for a missing GPU); DFS_TEST_CUDA_SELF=1 tests the cpu table against itself, which
- * checks this harness on a machine without a GPU. */
+ * checks this harness on a machine without a GPU.
+ *
+ * Convolutions have two GPU paths: cuDNN when the plugin found it (its device line says
+ * "conv cuDNN ..."), else im2col + cuBLAS. test_conv checks the path this process runs; when that
+ * is cuDNN, test_conv_im2col reruns test_conv in a child process with DFS_CUDNN=0 (the plugin
+ * picks its path once, at start), and when it is not, test_conv_cudnn is skipped with the
+ * reason, or fails under DFS_REQUIRE_CUDNN=1 (for machines that have cuDNN).
+ * DFS_TEST_CUDA_CONV_ONLY=1 runs test_conv alone (the child's mode). */
 #include "check.h"
 #include "common.h"
 #include "nn/backend.h"
 #include "nn/ops.h"
 #include "rng.h"
 
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +183,9 @@ static const conv_case CONVS[] = {
     {"depthwise x2 3x3 dilation 2 same", 3, 4, 9, 11, 8, 3, 3, 1, 2, 4, 1, 0, 0, 0, 0},
     {"depthwise 3x3 s2 valid", 3, 6, 9, 8, 6, 3, 3, 2, 1, 6, 0, 0, 0, 0, 0},
     {"3x3 32->64 same (one image per chunk)", 3, 32, 17, 17, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
+    /* a layer of model size, where cuDNN picks among all its algorithms (Winograd, FFT, ...) */
+    {"3x3 64->64 same 32x32", 2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
+    {"depthwise 3x3 64 same 32x32", 2, 64, 32, 32, 64, 3, 3, 1, 1, 64, 1, 0, 0, 0, 0},
 };
 
 static int conv_setup(const conv_case *k, nn_conv *c)
@@ -585,6 +597,33 @@ static void test_dropout(void)
     }
 }
 
+/* The masks the graph draws on the device (dropout_mask, counter_rng.h) equal the cpu's byte for
+ * byte: sizes around the four-value blocks and past one grid's worth of threads, several rates,
+ * keys and node streams. Guard bytes catch a write past n. */
+static void test_dropout_mask(void)
+{
+    static const int64_t sizes[] = {1, 3, 4, 5, 1237, 1 << 20, (1 << 22) + 7};
+    static const float rates[] = {0.5f, 0.3f, 0.0f, 1.0f};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int64_t n = sizes[s];
+        for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+            uint64_t key = 0x9e3779b97f4a7c15ull * (s + 1) + r;
+            uint32_t node = (uint32_t)(17 * s + r);
+            uint8_t *mask = hmem((size_t)n), *back = hmem((size_t)n);
+            nn_dropout_mask(mask, rates[r], n, key, node);
+            uint8_t *gmask = dmem((size_t)n);
+            DEV->dropout_mask(gmask, rates[r], n, key, node);
+            CHECK(DEV->download(back, gmask, (size_t)n) == 0, "download: %s", DEV->last_error());
+            CHECK(DEV->sync() == 0, "sync: %s", DEV->last_error());
+            int64_t diff = 0;
+            for (int64_t i = 0; i < n; i++) diff += mask[i] != back[i];
+            CHECK(diff == 0, "dropout_mask n %lld rate %.1f: %lld of the device's bytes differ from the cpu's",
+                  (long long)n, rates[r], (long long)diff);
+            release_all();
+        }
+    }
+}
+
 static void test_drop_connect(void)
 {
     for (int variant = 0; variant < 2; variant++) {
@@ -794,6 +833,43 @@ static void test_errors(void)
 static const char *WHY;
 static void fail_no_device(void) { CHECK(0, "DFS_REQUIRE_CUDA=1 but the CUDA backend is unavailable: %s", WHY); }
 
+/* the words after "conv " in the device line: "cuDNN 9.19.0", "im2col (DFS_CUDNN=0)", ... */
+static const char *conv_path(void)
+{
+    const char *p = DEV ? strstr(DEV->device_name, ", conv ") : NULL;
+    return p ? p + 7 : "im2col";
+}
+static int conv_via_cudnn(void) { return !strncmp(conv_path(), "cuDNN", 5); }
+
+static void fail_no_cudnn(void) { CHECK(0, "DFS_REQUIRE_CUDNN=1 but convolutions run as %s", conv_path()); }
+
+/* test_conv again in a child process whose plugin runs im2col (DFS_CUDNN=0); its lines are
+ * passed on as comments */
+static void test_conv_im2col(void)
+{
+    char exe[PATH_MAX] = "";
+    CHECK(realpath("/proc/self/exe", exe) != NULL, "cannot find the running program (/proc/self/exe)");
+    if (!exe[0]) return;
+    CHECK(!strchr(exe, '\''), "program path %s has a quote", exe);
+    if (strchr(exe, '\'')) return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "DFS_CUDNN=0 DFS_TEST_CUDA_CONV_ONLY=1 '%s' 2>&1", exe);
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL, "popen %s failed", exe);
+    if (!f) return;
+    char line[1024];
+    int ran = 0;
+    while (fgets(line, sizeof line, f)) {
+        printf("#   child: %s", line);
+        if (strstr(line, "ok 1 - test_conv") == line) ran = 1;
+        if (strstr(line, "# conv path: im2col (DFS_CUDNN=0)")) ran |= 2;
+    }
+    int st = pclose(f);
+    CHECK(st == 0, "the child with DFS_CUDNN=0 failed (status %d)", st);
+    /* the cpu against itself (DFS_TEST_CUDA_SELF=1, which the child inherits) has no conv path */
+    CHECK(ran == (DEV == CPU ? 1 : 3), "the child did not run test_conv on the im2col path");
+}
+
 int main(void)
 {
     /* small im2col chunks, so the loop over image chunks runs on these shapes: chunks of 2 + 1
@@ -807,6 +883,10 @@ int main(void)
     WHY = DEV ? "" : dfs_error();
     const char *req = getenv("DFS_REQUIRE_CUDA");
     int required = req && !strcmp(req, "1");
+    const char *req_dnn = getenv("DFS_REQUIRE_CUDNN");
+    int required_dnn = req_dnn && !strcmp(req_dnn, "1");
+    const char *conv_only = getenv("DFS_TEST_CUDA_CONV_ONLY");
+    if (DEV && DEV != CPU) printf("# conv path: %s\n", conv_path());
 #define T(fn)                                               \
     do {                                                    \
         if (DEV)                                            \
@@ -816,9 +896,21 @@ int main(void)
         else                                                \
             SKIP(fn, "no GPU: %s", WHY);                    \
     } while (0)
+    if (conv_only && !strcmp(conv_only, "1")) {
+        T(test_conv);
+        return CHECK_DONE();
+    }
     T(test_memory);
     T(test_errors);
     T(test_conv);
+    if (!DEV)
+        T(test_conv_im2col);   /* skipped (or failed) with the rest */
+    else if (DEV == CPU || conv_via_cudnn())
+        RUN(test_conv_im2col);
+    else if (required_dnn)
+        RUN(fail_no_cudnn);
+    else
+        SKIP(test_conv_cudnn, "convolutions run as %s", conv_path());
     T(test_dense);
     T(test_batchnorm);
     T(test_activations);
@@ -826,6 +918,7 @@ int main(void)
     T(test_pool);
     T(test_global_avgpool);
     T(test_dropout);
+    T(test_dropout_mask);
     T(test_drop_connect);
     T(test_concat);
     T(test_add);

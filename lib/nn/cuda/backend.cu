@@ -17,6 +17,7 @@ cudaStream_t stream;
 cublasHandle_t blas;
 int sm_count = 1;
 int64_t scratch_cap = (int64_t)64 << 20;   /* 64M floats = 256 MiB of im2col at most */
+bool tf32;
 
 static bool debug_sync;                 /* DFS_CUDA_SYNC=1 */
 static char pending[512];               /* first error since the last sync ("" = none) */
@@ -206,9 +207,11 @@ static int start(char *err, size_t errlen)
         return snprintf(err, errlen, "cublasSetStream: %s", cublasGetStatusName(s)), -1;
     /* Full FP32 GEMMs by default, the same arithmetic as the cpu backend. DFS_CUDA_TF32=1 lets
      * cuBLAS use TF32 tensor cores (cuDNN's default for PyTorch convolutions): faster, with
-     * 10-bit mantissa products, so results then differ from the cpu at the 1e-3 level. */
-    const char *tf32 = getenv("DFS_CUDA_TF32");
-    if (tf32 && !strcmp(tf32, "1") && (s = cublasSetMathMode(blas, CUBLAS_TF32_TENSOR_OP_MATH)) != CUBLAS_STATUS_SUCCESS)
+     * 10-bit mantissa products, so results then differ from the cpu at the 1e-3 level.
+     * cuDNN follows the same switch (cudnn.cu). */
+    const char *tf32_env = getenv("DFS_CUDA_TF32");
+    tf32 = tf32_env && !strcmp(tf32_env, "1");
+    if (tf32 && (s = cublasSetMathMode(blas, CUBLAS_TF32_TENSOR_OP_MATH)) != CUBLAS_STATUS_SUCCESS)
         return snprintf(err, errlen, "cublasSetMathMode: %s", cublasGetStatusName(s)), -1;
     sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
     const char *dbg = getenv("DFS_CUDA_SYNC");
@@ -221,8 +224,10 @@ static int start(char *err, size_t errlen)
         if (*end || v < 1) return snprintf(err, errlen, "DFS_CUDA_SCRATCH_CAP=%s: not a positive number", cap), -1;
         scratch_cap = v;
     }
-    snprintf(table.device_name, sizeof table.device_name, "%.90s (sm_%d%d, %llu GiB)", prop.name, prop.major,
-             prop.minor, (unsigned long long)((prop.totalGlobalMem + (1ull << 29)) >> 30));
+    /* cuDNN is optional: without it (or with DFS_CUDNN=0) the convolutions run as im2col + GEMM */
+    cudnn_start();
+    snprintf(table.device_name, sizeof table.device_name, "%.40s (sm_%d%d, %llu GiB), conv %.70s", prop.name,
+             prop.major, prop.minor, (unsigned long long)((prop.totalGlobalMem + (1ull << 29)) >> 30), cudnn_why);
     return 0;
 }
 
@@ -279,6 +284,7 @@ extern "C" __attribute__((visibility("default"))) const nn_backend *dfs_cuda_bac
             t->avgpool_backward = avgpool_backward;
             t->global_avgpool_forward = global_avgpool_forward;
             t->global_avgpool_backward = global_avgpool_backward;
+            t->dropout_mask = dropout_mask;
             t->dropout_apply = dropout_apply;
             t->dropout_backward = dropout_backward;
             t->drop_connect_apply = drop_connect_apply;

@@ -27,6 +27,21 @@ extern cublasHandle_t blas;
 extern int sm_count;
 /* im2col chunks are capped at this many floats (DFS_CUDA_SCRATCH_CAP, read once at start) */
 extern int64_t scratch_cap;
+/* DFS_CUDA_TF32=1: cuBLAS and cuDNN may use TF32 tensor cores (read once at start) */
+extern bool tf32;
+
+/* cuDNN (cudnn.cu), opened at start when present: cudnn_on says whether it is in use and
+ * cudnn_why names the convolution path for the device line ("cuDNN 9.19.0", "im2col (...)").
+ * cudnn_handles says whether a convolution may go through it (padding cuDNN can express);
+ * cudnn_forward / cudnn_backward_data / cudnn_backward_filter return 1 when done, 0 after
+ * recording an error, -1 when cuDNN has no usable algorithm for the shape (run im2col). */
+extern bool cudnn_on;
+extern char cudnn_why[96];
+void cudnn_start(void);
+bool cudnn_handles(const nn_conv *c);
+int cudnn_forward(float *out, const float *in, const float *w, const nn_conv *c);
+int cudnn_backward_data(float *din, const float *dout, const float *w, const nn_conv *c);
+int cudnn_backward_filter(float *dw, const float *dout, const float *in, const nn_conv *c);
 
 /* Record "op: call: what" as the pending error unless one is pending already. */
 void record_error(const char *op, const char *call, const char *what);
@@ -121,6 +136,7 @@ void avgpool_backward(float *din, const float *dout, const nn_pool *p);
 void global_avgpool_forward(float *out, const float *in, int64_t N, int64_t C, int64_t HW);
 void global_avgpool_backward(float *din, const float *dout, int64_t N, int64_t C, int64_t HW);
 
+void dropout_mask(uint8_t *mask, float rate, int64_t n, uint64_t key, uint32_t node);
 void dropout_apply(float *out, const uint8_t *mask, const float *in, float rate, int64_t n);
 void dropout_backward(float *din, const float *dout, const uint8_t *mask, float rate, int64_t n);
 void drop_connect_apply(float *out, const uint8_t *keep, const float *in, float rate, int64_t N, int64_t per_sample);

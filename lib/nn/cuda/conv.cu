@@ -1,6 +1,7 @@
 /* conv.cu: 2-D convolution and dense layers on the GPU (contracts: ops.h).
  *
- * Paths, chosen per call as on the cpu (lib/nn/conv.c):
+ * Paths, chosen per call: cuDNN when it is loaded and can express the padding (cudnn.cu), else
+ * as on the cpu (lib/nn/conv.c):
  *  - depthwise (groups == C > 1): direct kernels, one thread per output value (forward), per
  *    input value (input gradient, a gather: no atomics), and blocks per (weight, share of the
  *    products) for the weight gradient (block reductions in double, then the shares in order);
@@ -259,13 +260,16 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     const char *op = "conv2d_forward";
     const nn_conv c = *cp;
     int64_t PQ = c.P * c.Q, HW = c.H * c.W;
-    if (is_depthwise(&c)) {
+    int64_t G = c.groups, Cg = c.C / G, Kg = c.K / G, CRSg = Cg * c.R * c.S;
+    int via_cudnn = cudnn_handles(&c) ? cudnn_forward(out, in, w, &c) : -1;
+    if (via_cudnn == 0) return;
+    if (via_cudnn == 1) {
+        /* cuDNN leaves the bias to the kernel below */
+    } else if (is_depthwise(&c)) {
         dw_forward_kernel<<<plane_grid(c.N * c.K), plane_threads(PQ), 0, stream>>>(out, in, w, b, c);
         LAUNCHED("dw_forward_kernel");
         return;
-    }
-    int64_t G = c.groups, Cg = c.C / G, Kg = c.K / G, CRSg = Cg * c.R * c.S;
-    if (is_pointwise(&c)) {
+    } else if (is_pointwise(&c)) {
         /* per image n and group g: Y (Kg, HW) = W_g (Kg, Cg) X (Cg, HW) */
         for (int64_t g = 0; g < G; g++)
             if (!gemm_rm(op, false, false, Kg, HW, Cg, w + g * Kg * Cg, Cg, 0, in + g * Cg * HW, HW, c.C * HW, 0.0f,
@@ -300,6 +304,16 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     /* db[k] += sum of dout's channel k: a split reduction (few channels of many values at the
      * first layers: one block per channel would leave most of the GPU idle) */
     if (db && !channel_sum_add(op, db, dout, c.N, c.K, PQ)) return;
+    if (cudnn_handles(&c)) {
+        /* what cuDNN did is taken out of what remains for the paths below */
+        int r = din ? cudnn_backward_data(din, dout, w, &c) : -1;
+        if (r == 0) return;
+        if (r == 1) din = NULL;
+        r = dw ? cudnn_backward_filter(dw, dout, in, &c) : -1;
+        if (r == 0) return;
+        if (r == 1) dw = NULL;
+        if (!din && !dw) return;
+    }
     if (is_depthwise(&c)) {
         if (din) {
             dw_backward_data_kernel<<<plane_grid(c.N * c.C), plane_threads(HW), 0, stream>>>(din, dout, w, c);

@@ -4,6 +4,7 @@
  * channel-scaling gradient, L2 sum) are per-warp or per-block sums in double, in a fixed order. */
 #include <math.h>
 
+#include "nn/counter_rng.h"
 #include "nn/cuda/common.cuh"
 
 namespace dfs_cuda {
@@ -175,7 +176,22 @@ void softmax_backward(float *din, const float *dout, const float *out, int64_t N
     LAUNCHED("softmax_backward_kernel");
 }
 
-/* ---- dropout and drop-connect: masks drawn on the host (nn_dropout_draw), uploaded ---- */
+/* ---- dropout and drop-connect: masks drawn here, from counter_rng.h as the cpu draws them ---- */
+
+/* one thread per block of four mask bytes: the same Philox call and bytes as nn_dropout_mask */
+__global__ void dropout_mask_kernel(uint8_t *mask, float rate, int64_t n, uint64_t key, uint32_t node,
+                                    int64_t blocks)
+{
+    FOR_EACH(b, blocks) dfs_crng_keep_block(mask, rate, n, key, node, b);
+}
+
+/* (the generator's stream is the graph's node; `stream` here is the CUDA stream) */
+void dropout_mask(uint8_t *mask, float rate, int64_t n, uint64_t key, uint32_t node)
+{
+    const char *op = "dropout_mask";
+    int64_t blocks = (n + 3) / 4;
+    FLAT(dropout_mask_kernel, blocks, mask, rate, n, key, node, blocks);
+}
 
 /* as structure.c: kept values are scaled by 1 / (1 - rate); rate 1 keeps nothing */
 static float keep_scale(float rate) { return rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f; }

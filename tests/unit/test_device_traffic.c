@@ -1,0 +1,194 @@
+/* test_device_traffic: what crosses between host and device, counted on cpu-split (the backend's
+ * upload and download count their bytes: nn_backend_split_traffic).
+ *
+ * A training step (as the trainer runs it: forward, output, loss gradient, backward, L2, Adam)
+ * may move only the input batch up and the logits down, plus the loss gradient (N x C values)
+ * up: labels and the loss stay on the host, and the dropout and drop-connect masks are drawn on
+ * the device. An eval forward moves the input up and the logits down. A Grad-CAM batch moves
+ * the input and the class seed (N x C) up, and the layer's activations and their gradient down
+ * (the maps are made on the host from them), plus with guided backpropagation the seed again
+ * up and the input's gradient down. Every bound is exact to the byte: anything else that
+ * crossed (a mask, a parameter, a statistic) fails. */
+#include "check.h"
+#include "common.h"
+#include "analysis/ace.h"
+#include "nn/backend.h"
+#include "nn/gradcam.h"
+#include "nn/graph.h"
+#include "nn/models.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tiny_archs.h"
+
+static nn_graph *build(int a, const nn_backend *be, int plan)
+{
+    nn_graph *g = nn_model_build(archs[a].arch, archs[a].size);
+    CHECK(g && nn_graph_set_backend(g, be) == 0, "%s: %s", archs[a].arch, dfs_error());
+    dfs_rng rng;
+    dfs_rng_seed(&rng, 5);
+    nn_graph_alloc_params(g, &rng);
+    nn_graph_alloc_train(g);
+    dfs_rng_seed(&g->rng, 77);
+    nn_graph_set_memory(g, plan);
+    nn_graph_set_batch(g, N);
+    return g;
+}
+
+static float *input(int a)
+{
+    size_t n = (size_t)N * 3 * (size_t)(archs[a].size * archs[a].size);
+    float *x = malloc(n * sizeof *x);
+    dfs_rng rng;
+    dfs_rng_seed(&rng, 3);
+    for (size_t i = 0; i < n; i++) x[i] = (float)dfs_rng_uniform(&rng);
+    return x;
+}
+
+static int has_dropout(const nn_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if ((g->nodes[i].kind == NN_DROPOUT || g->nodes[i].kind == NN_DROP_CONNECT) && g->nodes[i].rate > 0.0f) return 1;
+    return 0;
+}
+
+static void test_train_and_eval(void)
+{
+    const nn_backend *split = nn_backend_open("cpu-split");
+    CHECK(split, "cpu-split: %s", dfs_error());
+    if (!split) return;
+    int with_dropout = 0;
+    for (int a = 0; a < NARCH; a++) {
+        nn_graph *g = build(a, split, NN_MEM_TRAIN);
+        float *x = input(a);
+        int64_t C = nn_graph_output_size(g);
+        uint64_t xb = (uint64_t)(N * nn_node_size(g, 0)) * sizeof(float), ob = (uint64_t)(N * C) * sizeof(float);
+        float *dl = malloc((size_t)ob);
+        nn_adam adam = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f, .t = 0};
+        with_dropout += has_dropout(g);
+        for (int step = 0; step < 3; step++) {
+            uint64_t up, down;
+            nn_backend_split_traffic(NULL, NULL, 1);
+            CHECK(nn_graph_forward(g, x, N, NN_TRAIN) == 0, "%s", dfs_error());
+            const float *logits = nn_graph_output(g);
+            for (int64_t i = 0; i < N * C; i++) dl[i] = logits[i] * 0.5f;   /* any loss gradient */
+            nn_graph_zero_grad(g);
+            nn_graph_backward(g, dl);
+            (void)nn_graph_l2(g);
+            adam.t++;
+            nn_graph_adam_step(g, &adam);
+            CHECK(split->sync() == 0, "sync");
+            nn_backend_split_traffic(&up, &down, 1);
+            CHECK(up == xb + ob, "%s step %d: %llu bytes up, expected %llu (input %llu + loss gradient %llu)",
+                  archs[a].arch, step, (unsigned long long)up, (unsigned long long)(xb + ob), (unsigned long long)xb,
+                  (unsigned long long)ob);
+            CHECK(down == ob, "%s step %d: %llu bytes down, expected the logits' %llu", archs[a].arch, step,
+                  (unsigned long long)down, (unsigned long long)ob);
+        }
+        /* eval forward */
+        uint64_t up, down;
+        nn_backend_split_traffic(NULL, NULL, 1);
+        CHECK(nn_graph_forward(g, x, N, NN_EVAL) == 0, "%s", dfs_error());
+        (void)nn_graph_output(g);
+        nn_backend_split_traffic(&up, &down, 1);
+        CHECK(up == xb && down == ob, "%s eval: %llu up (input %llu), %llu down (logits %llu)", archs[a].arch,
+              (unsigned long long)up, (unsigned long long)xb, (unsigned long long)down, (unsigned long long)ob);
+        free(dl);
+        free(x);
+        nn_graph_free(g);
+    }
+    CHECK(with_dropout >= 3, "the architectures exercise dropout and drop-connect (%d do)", with_dropout);
+}
+
+static void test_gradcam_batch(void)
+{
+    const nn_backend *split = nn_backend_open("cpu-split");
+    if (!split) return;
+    int a = 0;   /* meso4 */
+    CHECK(!strcmp(archs[a].arch, "meso4"), "meso4 first");
+    nn_graph *g = build(a, split, NN_MEM_BACKWARD);
+    float *x = input(a);
+    int layer = nn_gradcam_layer(g, "block4.relu");
+    CHECK(layer > 0, "%s", dfs_error());
+    if (layer <= 0) return;
+    int64_t C = nn_graph_output_size(g), hw = g->nodes[layer].H * g->nodes[layer].W;
+    uint64_t xb = (uint64_t)(N * nn_node_size(g, 0)) * sizeof(float), ob = (uint64_t)(N * C) * sizeof(float);
+    uint64_t lb = (uint64_t)(N * nn_node_size(g, layer)) * sizeof(float);
+    float *maps = malloc((size_t)(N * hw) * sizeof(float)), *guided = malloc((size_t)xb);
+    for (int with_guided = 0; with_guided < 2; with_guided++) {
+        uint64_t up, down;
+        nn_backend_split_traffic(NULL, NULL, 1);
+        CHECK(nn_gradcam_batch(g, layer, NN_CAM_FAKE, x, N, 1, maps, with_guided ? guided : NULL) == 0, "%s",
+              dfs_error());
+        nn_backend_split_traffic(&up, &down, 1);
+        uint64_t want_up = xb + ob * (with_guided ? 2 : 1), want_down = 2 * lb + (with_guided ? xb : 0);
+        CHECK(up == want_up && down == want_down, "grad-cam (guided %d): %llu up (expected %llu), %llu down (expected %llu)",
+              with_guided, (unsigned long long)up, (unsigned long long)want_up, (unsigned long long)down,
+              (unsigned long long)want_down);
+    }
+    free(maps);
+    free(guided);
+    free(x);
+    nn_graph_free(g);
+}
+
+/* ACE's interventions are made on the host: per batch the input goes up and the layer comes down
+ * (both phases); in phase B the tail graph's input (G copies of the layer) goes up and its
+ * first node comes back once, then each intervention (a group of up to G neurons at one value)
+ * puts the edited copies up and reads the tail's logits; the tail's parameters go up once. The
+ * count below is that schedule and nothing more. */
+static void test_ace_run(void)
+{
+    const nn_backend *split = nn_backend_open("cpu-split");
+    if (!split) return;
+    int a = 0;   /* meso4: its head after block4 is a tail graph */
+    nn_graph *g = build(a, split, NN_MEM_FORWARD);
+    int layer = nn_graph_find(g, "block4.relu");
+    CHECK(layer > 0, "meso4 has block4.relu");
+    if (layer <= 0) return;
+    int64_t h = archs[a].size, B = 2, n = 4;
+    ace_sample s = {.n = n, .h = h, .w = h, .seen = (uint64_t)n};
+    s.px = malloc((size_t)(n * h * h * 3));
+    for (int64_t i = 0; i < n * h * h * 3; i++) s.px[i] = (uint8_t)(i * 37 % 251);
+    ace_opts o;
+    ace_opts_default(&o);
+    o.batches = 1;
+    o.batch = (int)B;
+    o.steps = 2;
+    ace_result r;
+    nn_backend_split_traffic(NULL, NULL, 1);
+    CHECK(ace_run(g, nn_model_find("meso4"), layer, &s, &o, &r) == 0, "%s", dfs_error());
+    uint64_t up, down;
+    nn_backend_split_traffic(&up, &down, 1);
+    CHECK(r.tail == 1, "the tail graph is used");
+    int64_t S = nn_node_size(g, layer), C = g->nodes[layer].C, Cout = nn_graph_output_size(g);
+    int64_t G = C;   /* the tail's copies: every neuron of this small layer in one group */
+    uint64_t f = sizeof(float), xb = (uint64_t)(B * 3 * h * h) * f, lb = (uint64_t)(B * S) * f;
+    uint64_t groups = (uint64_t)((C + G - 1) / G), iv = groups * (uint64_t)o.steps;
+    /* the tail's parameters and statistics, once: those of every node after the layer */
+    uint64_t pb = 0;
+    for (int i = layer + 1; i < g->nnodes; i++) {
+        const nn_node *nd = &g->nodes[i];
+        const int ts[4] = {nd->w, nd->b, nd->rmean, nd->rvar};
+        for (int k = 0; k < 4; k++)
+            if (ts[k] >= 0) pb += (uint64_t)g->tensors[ts[k]].n * f;
+    }
+    /* phase A: one batch; phase B: one batch */
+    uint64_t want_up = pb + xb + xb + (uint64_t)G * lb + iv * (uint64_t)G * lb;
+    uint64_t want_down = lb + lb + (uint64_t)G * lb + iv * (uint64_t)(G * B * Cout) * f;
+    CHECK(up == want_up && down == want_down, "ace: %llu up (expected %llu), %llu down (expected %llu)",
+          (unsigned long long)up, (unsigned long long)want_up, (unsigned long long)down,
+          (unsigned long long)want_down);
+    ace_result_free(&r);
+    free(s.px);
+    nn_graph_free(g);
+}
+
+int main(void)
+{
+    RUN(test_train_and_eval);
+    RUN(test_gradcam_batch);
+    RUN(test_ace_run);
+    return CHECK_DONE();
+}
