@@ -33,6 +33,10 @@ static const char usage[] =
     "  --from FILE     stages 2/3: start from this stage-1 checkpoint\n"
     "  --mode MODE     transfer: train only the architecture's head, everything else frozen\n"
     "                  (batchnorm statistics included); merge: train every layer\n"
+    "  --frozen-bn H   transfer: how a frozen batchnorm normalises a training batch: batch\n"
+    "                  (default, as the study's Keras/TF1: the batch's own mean and variance) or\n"
+    "                  moving (its running statistics, as TF2 and PyTorch's eval()); neither\n"
+    "                  updates the frozen layer's statistics\n"
     "  --mix FILE      stages 2/3: second training stream (the study's FS+NT); batches alternate\n"
     "  --val-mix FILE  stages 2/3: second validation stream; validation alternates too\n"
     "  --epochs N      default 100 (stage 1), 50 (stages 2/3)\n"
@@ -79,7 +83,7 @@ static const char usage[] =
 
 typedef struct train_args {
     nn_train_opts o;
-    int summary, verbose;
+    int summary, verbose, frozen_bn_set;
     long threads;
     const char *device;
     const char *mode;
@@ -113,7 +117,7 @@ static void parse_args(int argc, char **argv, train_args *a)
         if (!strcmp(f, "-q") || !strcmp(f, "--quiet")) { o->quiet = 1; continue; }
         static const char *const valued[] = {"--arch", "--size", "--train", "--val", "-o", "--from", "--mode",
                                              "--mix", "--val-mix", "--epochs", "--batch", "--steps", "--lr",
-                                             "--loss", "--seed", "--threads", "--log", "--device", "--bn-recalibrate", NULL};
+                                             "--loss", "--seed", "--threads", "--log", "--device", "--bn-recalibrate", "--frozen-bn", NULL};
         int k = 0;
         while (valued[k] && strcmp(valued[k], f)) k++;
         if (!valued[k]) dfs_die("unknown argument '%s' (see --help)", f);
@@ -142,6 +146,11 @@ static void parse_args(int argc, char **argv, train_args *a)
         else if (!strcmp(f, "--threads")) a->threads = dfs_arg_long(f, v, 1, 1024);
         else if (!strcmp(f, "--log")) o->log = v;
         else if (!strcmp(f, "--device")) a->device = v;
+        else if (!strcmp(f, "--frozen-bn")) {
+            if (strcmp(v, "batch") && strcmp(v, "moving")) dfs_die("--frozen-bn: '%s' is not batch or moving", v);
+            o->frozen_bn_moving = !strcmp(v, "moving");
+            a->frozen_bn_set = 1;
+        }
     }
     if (a->summary) {
         if (!o->arch) dfs_die("--arch is required (see --help)");
@@ -168,6 +177,7 @@ static void parse_args(int argc, char **argv, train_args *a)
             dfs_die("--arch: unknown architecture '%s' (meso4, mesoinception4, shallownet, xception, efficientnet-b0)",
                     o->arch);
     }
+    if (a->frozen_bn_set && o->stage != NN_STAGE_TRANSFER) dfs_die("--frozen-bn belongs to --mode transfer");
     if (!o->train || !o->val) dfs_die("--train and --val are required (see --help)");
     if (!o->out) dfs_die("-o M.ckpt is required (see --help)");
     if (!strcmp(o->out, "-")) dfs_die("-o: a checkpoint needs a file name, not stdout");

@@ -3,7 +3,8 @@
 # pipelines/study.mk left in RUNDIR. Environment (set by study.mk): PROFILE, PROFILE_FILE,
 # DATA_SOURCE, ARCHS, DETECTORS, TESTSETS, OWN_NAMES, ACE_MODEL, ACE_LAYER, PARALLELISM,
 # PAPER_TABLES; the wanted set sizes TRAIN_IMAGES, VAL_IMAGES, TEST_IMAGES, TEST_IMAGES_I,
-# AUG_IMAGES_train, AUG_IMAGES_val (empty for synth profiles), CELEB_M_EXCLUDE, CAM_COMPAT.
+# AUG_IMAGES_train, AUG_IMAGES_val (empty for synth profiles), CELEB_M_EXCLUDE, CAM_COMPAT,
+# FROZEN_BN.
 set -eu
 R=$1
 test -d "$R" || { echo "study-report.sh: $R: no such run directory" >&2; exit 1; }
@@ -332,9 +333,8 @@ the run says by how much. README.md gives the reasons at more length.
 - FS-I and NT-I: other frames (FRAMES_I) of F2F's training videos, minus every frame a training or
   validation set holds; the study's way of keeping them independent is not known.
 - CELEB-M: Celeb-DF v1 without the videos sharing a source video with v2's training and validation
-  videos (counts in "Data" above; CELEB_M_EXCLUDE=${CELEB_M_EXCLUDE:-source}).
-- Stage 2: frozen batchnorm layers normalise with their running statistics; the study's (TF1)
-  normalised training batches with the batch's statistics.
+  videos (counts in "Data" above; CELEB_M_EXCLUDE=${CELEB_M_EXCLUDE:-source}).$( [ "${FROZEN_BN:-batch}" = moving ] && printf '\n%s' "- Stage 2: frozen batchnorm layers normalise training batches with their running statistics
+  (FROZEN_BN=moving); the study's Keras 2 / TF1 normalised them with each batch's statistics." )
 - RQ3: $( [ "${CAM_COMPAT:-}" = study ] && echo "the study's images (CAM_COMPAT=study) on every test set, not only the study's five; EfficientNet's maps come from the trained model, whereas the study's analysis left its head random." || echo "dfstudy's Grad-CAM maps, not the study's images (CAM_COMPAT=study makes those)." )
 - RQ4: ${ACE_MODEL} only, as the study's scripts (the paper's Figure 5 also shows MesoNet and
   MesoInception); the five-set overlap is the study's, the nine-set one an extra.

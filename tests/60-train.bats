@@ -133,6 +133,22 @@ celeb_set() {
         # 2 steps of 8 from each stream per epoch: 32 images
         ! cmp -s m1.ckpt $mode.ckpt
     done
+    # frozen batchnorm normalising with its running statistics trains the head on other features
+    train --from m1.ckpt --mode transfer --frozen-bn moving --train t.dft --mix fs.dft --val v.dft \
+        --val-mix ntv.dft -o moving.ckpt --epochs 2 --steps 4 --batch 8 --threads 2 -q
+    ! cmp -s transfer.last.ckpt moving.last.ckpt
+    # the default is the study's: the batch's statistics
+    train --from m1.ckpt --mode transfer --frozen-bn batch --train t.dft --mix fs.dft --val v.dft \
+        --val-mix ntv.dft -o batch.ckpt --epochs 2 --steps 4 --batch 8 --threads 2 -q
+    cmp transfer.last.ckpt batch.last.ckpt
+    run --separate-stderr train --from m1.ckpt --mode merge --frozen-bn moving --train t.dft --mix fs.dft \
+        --val v.dft --val-mix ntv.dft -o x.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: --frozen-bn belongs to --mode transfer"
+    run --separate-stderr train --from m1.ckpt --mode transfer --frozen-bn eval --train t.dft --mix fs.dft \
+        --val v.dft --val-mix ntv.dft -o x.ckpt
+    assert_failure
+    assert_equal "$stderr" "train: --frozen-bn: 'eval' is not batch or moving"
     run --separate-stderr train --from m1.ckpt --mode transfer --train t.dft --mix fs.dft --val v.dft \
         --val-mix ntv.dft -o x.ckpt --arch meso4
     assert_failure
@@ -175,4 +191,19 @@ celeb_set() {
     assert_equal "$stderr" "predict: <stdin>: record 0: image 32x32x3 does not match the model's input 64x64x3"
     [ ! -e out.tsv ]
     assert_no_temporaries
+}
+
+@test "study.mk: stage 2 (only) trains with --frozen-bn FROZEN_BN, batch unless set" {
+    local p m out
+    for p in quick demo test; do
+        out=$(make -C "$ROOT" --no-print-directory -f pipelines/study.mk -n PROFILE=$p RUNS="$PWD/r" BIN="$BIN" \
+            "$PWD/r/$p/models/MesoNet2.ckpt" "$PWD/r/$p/models/MesoNet3.ckpt")
+        [ "$(grep -c -- '--mode transfer .*--frozen-bn batch -o [^ ]*/MesoNet2.part.ckpt' <<< "$out")" -eq 1 ]
+        [ "$(grep -- '--mode merge ' <<< "$out" | grep -c -- '--frozen-bn')" -eq 0 ]
+    done
+    out=$(make -C "$ROOT" --no-print-directory -f pipelines/study.mk -n PROFILE=quick RUNS="$PWD/r" BIN="$BIN" \
+        FROZEN_BN=moving "$PWD/r/quick/models/MesoNet2.ckpt")
+    [ "$(grep -c -- '--mode transfer .*--frozen-bn moving -o ' <<< "$out")" -eq 1 ]
+    grep -qx 'FROZEN_BN     := batch' "$ROOT/pipelines/profiles/paper.mk"
+    [ ! -e r ]
 }

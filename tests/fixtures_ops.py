@@ -86,12 +86,21 @@ dy = torch.randn_like(y)
 for name, t in [("in", x), ("out", y), ("dout", dy), ("din", x.grad)]:
     put("avgpool_3s2_same", name, t)
 
-# losses (mean over the batch); targets 0 real, 1 fake; softmax order (P(real), P(fake))
+# losses (mean over the batch); targets 0 real, 1 fake; softmax order (P(real), P(fake)).
+# BCE as Keras 2 / TF 1.x on a probability output, restated here in float32 as TF runs it: clip
+# the probability to [1e-7, 1 - 1e-7], back to a logit log(p / (1 - p)), then the logistic loss;
+# the clip (torch.clamp, like TF's clip_by_value) passes no gradient where it acts.
+def keras_bce(p, target):
+    eps = torch.tensor(1e-7, dtype=torch.float32)
+    pc = torch.clamp(p, eps, 1 - eps)
+    return F.binary_cross_entropy_with_logits(torch.log(pc / (1 - pc)), target)
+
+
 z = torch.tensor([0.3, -2.0, 5.0, -0.7, 30.0, -30.0], requires_grad=True)
 t = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 put("loss", "target", t)
 put("loss", "logit", z)
-loss = F.binary_cross_entropy_with_logits(z, t)
+loss = keras_bce(torch.sigmoid(z), t)
 z.grad = None
 loss.backward()
 put("loss", "bce", loss.reshape(1))
@@ -103,7 +112,8 @@ put("loss", "mse", loss.reshape(1))
 put("loss", "dmse", z.grad.clone())
 z2 = torch.randn(6, 2, requires_grad=True)
 z2.data[4] = torch.tensor([40.0, -40.0])
-loss = F.cross_entropy(z2, t.long())
+# the mean over both outputs of the element-wise BCE against the one-hot targets
+loss = keras_bce(torch.softmax(z2, 1), F.one_hot(t.long(), 2).float())
 loss.backward()
 put("loss", "logits2", z2)
 put("loss", "bce2", loss.reshape(1))

@@ -90,7 +90,7 @@ int nn_checkpoint_save(const nn_graph *g, const char *arch, int64_t size, const 
         rc = rc || dfs_record_shape(&r, DFS_I64, 1, &four);
         if (!rc) {
             memcpy(r.data, state->rng.s, sizeof state->rng.s);
-            rc = dfs_meta_set(&r, "name", "train_state") || set_meta_i64(&r, "adam_t", state->adam_t) ||
+            rc = dfs_meta_set(&r, "name", "train_state") || set_meta_i64(&r, "adam_steps", state->adam_t) ||
                  set_meta_i64(&r, "epoch", state->epoch) || dfs_write_record(&o, &r);
         }
     }
@@ -253,8 +253,14 @@ int nn_checkpoint_load_into(nn_graph *g, const char *arch, const char *path, nn_
                  read_tensor(path, rd.index - 1, &r, t, "adam_v", g->adam_v + t->off);
         }
         rc = rc || next_or_fail(path, &rd, &r, "the training state record");
+        /* Builds before the fix counted every Adam step twice under the key adam_t: the
+         * moments and weights they saved were shaped by the wrong bias correction, so such a
+         * run cannot be continued into what an uninterrupted run gives now. */
+        if (!rc && dfs_meta_find(&r, "adam_steps", NULL) == NULL && dfs_meta_find(&r, "adam_t", NULL) != NULL)
+            rc = dfs_fail("%s: training state from an older build that counted each Adam step twice (adam_t); "
+                          "it cannot resume exactly: start the run again", path);
         if (!rc) {
-            char *t = dfs_meta_dup(&r, "adam_t"), *e = dfs_meta_dup(&r, "epoch");
+            char *t = dfs_meta_dup(&r, "adam_steps"), *e = dfs_meta_dup(&r, "epoch");
             long at = 0, ep = 0;
             if (!meta_is(&r, "name", "train_state") || r.dtype != DFS_I64 || r.rank != 1 || r.dims[0] != 4 || !t || !e ||
                 dfs_parse_long(t, 0, LONG_MAX, &at) || dfs_parse_long(e, 0, LONG_MAX, &ep))
@@ -273,7 +279,7 @@ int nn_checkpoint_load_into(nn_graph *g, const char *arch, const char *path, nn_
         rc = dfs_fail_prefix(path);
     if (!rc) {
         for (int i = 0; i < g->ntensors; i++) g->tensors[i].trainable = trainable[i];
-        /* a batchnorm whose gamma is frozen is frozen (running statistics in training) */
+        /* a batchnorm whose gamma is frozen is frozen (graph.h: frozen, frozen_bn_moving) */
         for (int i = 0; i < g->nnodes; i++)
             if (g->nodes[i].kind == NN_BATCHNORM) g->nodes[i].frozen = !g->tensors[g->nodes[i].w].trainable;
     }

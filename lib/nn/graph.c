@@ -586,7 +586,12 @@ void nn_graph_init_params(nn_graph *g, dfs_rng *rng)
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];
         float *d = nn_tensor_data(g, i);
-        if (t->fan_in > 0) {
+        if (t->fan_in > 0 && t->init == NN_INIT_VS_NORMAL_FAN_OUT) {
+            nn_init_variance_scaling_normal(d, t->n, t->init_scale, t->fan_out, rng);
+        } else if (t->fan_in > 0 && t->init == NN_INIT_VS_UNIFORM_FAN_OUT) {
+            double limit = sqrt(3.0 * t->init_scale / (double)t->fan_out);
+            for (int64_t j = 0; j < t->n; j++) d[j] = (float)dfs_rng_range(rng, -limit, limit);
+        } else if (t->fan_in > 0) {
             nn_init_glorot_uniform(d, t->n, t->fan_in, t->fan_out, rng);
         } else {
             for (int64_t j = 0; j < t->n; j++) d[j] = t->init_value;
@@ -991,6 +996,12 @@ static void next_drop_key(nn_graph *g)
     if (g->mode == NN_TRAIN && !g->no_dropout && !g->reuse_masks) g->drop_key = dfs_rng_u64(&g->rng);
 }
 
+/* Whether a batchnorm normalises with the batch's statistics in the current mode. */
+static int bn_batch_stats(const nn_graph *g, const nn_node *n)
+{
+    return g->mode == NN_TRAIN && (!n->frozen || !g->frozen_bn_moving);
+}
+
 static void forward_node(nn_graph *g, int i)
 {
     const nn_backend *be = g->be;
@@ -1012,10 +1023,17 @@ static void forward_node(nn_graph *g, int i)
         be->dense_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), N, a->C, n->C);
         break;
     case NN_BATCHNORM:
-        if (g->mode == NN_TRAIN && !n->frozen)
+        /* Keras 2 / TF 1.x: a BatchNormalization layer with trainable=False still normalises a
+         * training batch with the batch's statistics (its call() picks them by the learning phase
+         * alone: keras-team/keras keras/layers/normalization.py, tensorflow/python/keras/layers/
+         * normalization.py before TF 2.0's "trainable=False means inference"), and its moving
+         * statistics are not updated, because Layer.updates returns [] for a layer that is not
+         * trainable (keras/engine/base_layer.py; tensorflow/python/keras/engine/base_layer.py) */
+        if (bn_batch_stats(g, n))
             be->batchnorm_forward_train_ex(out, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
-                                           param_ptr(g, n->b), param_ptr(g, n->rmean), param_ptr(g, n->rvar),
-                                           n->momentum, n->eps, 1, N, n->C, n->H * n->W);
+                                           param_ptr(g, n->b), n->frozen ? NULL : param_ptr(g, n->rmean),
+                                           n->frozen ? NULL : param_ptr(g, n->rvar), n->momentum, n->eps, 1, N,
+                                           n->C, n->H * n->W);
         else
             be->batchnorm_forward_eval(out, x, param_ptr(g, n->w), param_ptr(g, n->b), param_ptr(g, n->rmean),
                                        param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
@@ -1167,7 +1185,7 @@ static void backward_node(nn_graph *g, int i)
         be->dense_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), N, a->C, n->C);
         break;
     case NN_BATCHNORM:
-        if (g->mode == NN_TRAIN && !n->frozen)
+        if (bn_batch_stats(g, n))
             be->batchnorm_backward_train(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
                                          DV(n->save_mean), DV(n->save_invstd), N, n->C, n->H * n->W);
         else

@@ -57,9 +57,21 @@ typedef struct nn_tensor {
     int is_stat;         /* running mean/var: updated by training forward, never by Adam */
     int trainable;       /* parameters only; stats are never trainable */
     float l2;            /* L2 regularisation factor (0: none) */
-    int64_t fan_in, fan_out;   /* > 0: Glorot-uniform kernel; otherwise constant init_value */
+    int64_t fan_in, fan_out;   /* Keras's fans of a kernel; 0: a constant (init_value) */
     float init_value;
+    int init;            /* kernels (fan_in > 0): NN_INIT_* */
+    float init_scale;    /* VarianceScaling's scale */
 } nn_tensor;
+
+/* Kernel initialisers, as Keras defines them (keras/initializers.py; tensorflow/python/ops/
+ * init_ops.py for TF 1.x's VarianceScaling):
+ *  GLOROT_UNIFORM (Keras's default): uniform in +-sqrt(6 / (fan_in + fan_out));
+ *  VS_NORMAL_FAN_OUT: VarianceScaling(scale, 'fan_out', 'normal'), a normal truncated at two
+ *    standard deviations and widened by 1/0.8796 so that its standard deviation after the
+ *    truncation is sqrt(scale / fan_out);
+ *  VS_UNIFORM_FAN_OUT: VarianceScaling(scale, 'fan_out', 'uniform'): uniform in
+ *    +-sqrt(3 scale / fan_out). */
+enum { NN_INIT_GLOROT_UNIFORM = 0, NN_INIT_VS_NORMAL_FAN_OUT = 1, NN_INIT_VS_UNIFORM_FAN_OUT = 2 };
 
 typedef struct nn_node {
     char name[NN_NAME_MAX];
@@ -73,7 +85,8 @@ typedef struct nn_node {
     float rate;          /* dropout, drop-connect */
     float alpha;         /* leaky relu */
     float momentum, eps; /* batchnorm (Keras convention: running = m * running + (1-m) * batch) */
-    int frozen;          /* batchnorm: running statistics and no update even in training */
+    int frozen;          /* batchnorm: not trained and its running statistics never updated; how it
+                          * normalises in training is nn_graph.frozen_bn_moving */
     int w, b;            /* tensor indices: conv/dense weight and bias, batchnorm gamma and beta; -1 none */
     int rmean, rvar;     /* batchnorm running statistics; -1 none */
     /* arena pointers, valid after nn_graph_set_batch */
@@ -113,6 +126,10 @@ typedef struct nn_graph {
     int mode;                        /* mode of the last forward (backward follows it) */
     int reuse_masks;                 /* training forward reuses the previous dropout masks */
     int no_dropout;                  /* training forward treats dropout and drop-connect as identity */
+    int frozen_bn_moving;            /* training forward of a frozen batchnorm: 0 (default) normalises with
+                                      * the batch's own statistics, as Keras 2 / TF 1.x did for a layer with
+                                      * trainable=False; 1 with its running statistics (TF 2.x, PyTorch
+                                      * eval()). Either way its statistics, gamma and beta stay as they are */
     int guided_relu;                 /* backward: ReLU and leaky ReLU pass a gradient only where both it
                                       * and the input are positive (guided backpropagation) */
     /* memory plan (nn_graph_set_memory); the layout is redone when a field below changes */
@@ -174,8 +191,9 @@ int64_t nn_node_params(const nn_graph *g, int node);             /* parameters a
 void nn_graph_count(const nn_graph *g, int64_t *total, int64_t *trainable);
 
 /* ---- memory ---- */
-/* Allocate params and stats and initialise them (Glorot-uniform kernels from rng, zero biases,
- * gamma 1, beta 0, running mean 0, var 1). */
+/* Allocate params and stats and initialise them (kernels from rng by their nn_tensor.init,
+ * Glorot-uniform unless the model says otherwise; zero biases, gamma 1, beta 0, running mean 0,
+ * var 1), tensor by tensor in graph order. */
 void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng);
 /* Re-initialise already allocated params and stats. */
 void nn_graph_init_params(nn_graph *g, dfs_rng *rng);
@@ -216,7 +234,8 @@ size_t nn_graph_memory(const nn_graph *g, size_t *grad_bytes);
 /* Make every parameter trainable and every batchnorm unfrozen. */
 void nn_graph_unfreeze_all(nn_graph *g);
 /* Make only the parameters of the named nodes trainable; batchnorm nodes not named become
- * frozen (running statistics, no update). Unknown name: -1 with an error. */
+ * frozen (no update of gamma, beta or the running statistics; see frozen_bn_moving for how they
+ * normalise in training). Unknown name: -1 with an error. */
 int nn_graph_train_only(nn_graph *g, const char *const *names, int n);
 
 /* ---- running ---- */

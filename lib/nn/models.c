@@ -318,6 +318,18 @@ static void build_efficientnet_b0(nn_graph *g, int64_t S)
     x = nn_g_global_avgpool(g, "head.gap", x);
     x = nn_g_dropout(g, "head.dropout", x, 0.2f);
     nn_g_dense(g, "head.logits", x, 2, 1);
+    /* qubvel/efficientnet model.py: every Conv2D and DepthwiseConv2D kernel (stem, expand,
+     * depthwise, squeeze-excitation, project, top) is CONV_KERNEL_INITIALIZER =
+     * VarianceScaling(2.0, 'fan_out', 'normal') and the classifier DENSE_KERNEL_INITIALIZER =
+     * VarianceScaling(1/3, 'fan_out', 'uniform'); biases stay Keras's zeros. A depthwise kernel's
+     * fan_out is its receptive field (depth multiplier 1), as Keras computes fans. */
+    for (int i = 0; !g->err && i < g->nnodes; i++) {
+        const nn_node *n = &g->nodes[i];
+        if (n->kind != NN_CONV && n->kind != NN_DENSE) continue;
+        nn_tensor *w = &g->tensors[n->w];
+        w->init = n->kind == NN_CONV ? NN_INIT_VS_NORMAL_FAN_OUT : NN_INIT_VS_UNIFORM_FAN_OUT;
+        w->init_scale = n->kind == NN_CONV ? 2.0f : 1.0f / 3.0f;
+    }
 }
 
 nn_graph *nn_model_build(const char *arch, int64_t size)

@@ -11,7 +11,11 @@
  * [P(fake), P(real)]. Here both conventions are flipped to "higher = fake"; a Keras sigmoid
  * output p corresponds to our sigmoid(logit) = 1 - p, and Keras softmax index 0 to our index 1.
  *
- * Every BatchNormalization uses Keras's defaults: momentum 0.99, epsilon 1e-3.
+ * Every BatchNormalization uses Keras's defaults: momentum 0.99, epsilon 1e-3, gamma 1, beta 0.
+ * Initial kernels are Keras's default Glorot-uniform (biases zero) wherever the study's code sets
+ * no initialiser: meso4 and mesoinception4 (DariusAf/MesoNet classifiers.py), shallownet, and
+ * xception (Keras applications: Conv2D and both kernels of SeparableConv2D). efficientnet-b0
+ * uses qubvel/efficientnet's own initialisers (models.c).
  * Node names are stable (documented per architecture in models.c); the lists below name the
  * nodes other tools address. */
 #ifndef DFS_NN_MODELS_H

@@ -168,10 +168,12 @@ void nn_scale_channels_backward(float *din, float *ds, const float *dout, const 
 /* MSE between sigmoid(logit) and the target (Meso models; Keras 'mse' on a sigmoid output) */
 /* dlogit may be NULL to get the loss alone (evaluation, finite differences). */
 double nn_loss_mse_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);
-/* binary cross-entropy on sigmoid(logit) */
+/* binary cross-entropy on sigmoid(logit), as Keras/TF1: the probability clipped to
+ * [1e-7, 1 - 1e-7] (no gradient where the clip acts; loss.c) */
 double nn_loss_bce_sigmoid(float *dlogit, const float *logit, const float *target, int64_t N);
 /* Keras 'binary_crossentropy' on a 2-way softmax with one-hot targets: the mean over the two
- * outputs of the element-wise BCE, which equals the categorical cross-entropy of the true class */
+ * outputs of the element-wise clipped BCE, which equals the categorical cross-entropy of the
+ * true class while no probability is within 1e-7 of 0 or 1 */
 double nn_loss_bce_softmax2(float *dlogits, const float *logits, const float *target, int64_t N);
 
 /* ---- optimiser and regularisation ---- */
@@ -189,5 +191,8 @@ double nn_l2_penalty(float *g, const float *w, float lambda, int64_t n);
 /* ---- initialisation (Keras defaults) ---- */
 /* Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) */
 void nn_init_glorot_uniform(float *w, int64_t n, int64_t fan_in, int64_t fan_out, dfs_rng *rng);
+/* VarianceScaling(scale, mode, 'normal') of TF 1.x: truncated at 2 standard deviations, standard
+ * deviation sqrt(scale / fan) after the truncation (fan: fan_in or fan_out per the mode) */
+void nn_init_variance_scaling_normal(float *w, int64_t n, double scale, int64_t fan, dfs_rng *rng);
 
 #endif

@@ -169,6 +169,9 @@ static void run_signature(const nn_train_opts *o, const char *arch, int64_t size
     /* only when on: the checkpoints of runs without it keep their signature */
     if (o->bn_recalibrate && k > 0 && (size_t)k < n)
         snprintf(buf + k, n - (size_t)k, " bn_recalibrate=%lld", (long long)o->bn_batches);
+    if (k > 0 && (size_t)k < n) k += (int)strlen(buf + k);
+    if (o->stage == NN_STAGE_TRANSFER && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, " frozen_bn=%s", o->frozen_bn_moving ? "moving" : "batch");
 }
 
 static int meta_get(const char *meta, const char *key, char *val, size_t n)
@@ -242,8 +245,7 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
                         (long long)step, isnan(L) ? "nan" : "inf");
     }
     *correct += batch_correct(t->m, logits, t->y[b], n, t->pf);
-    t->adam.t++;
-    nn_graph_adam_step(g, &t->adam);
+    nn_graph_adam_step(g, &t->adam);   /* advances adam.t by one, as Keras's iterations */
     *loss_sum += L * (double)n;
     return 0;
 }
@@ -458,6 +460,8 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     nn_graph_alloc_params(t->g, &init);
     nn_graph_alloc_train(t->g);
     dfs_rng_derive(&t->g->rng, o->seed, dfs_hash_str("dropout"));
+    t->g->frozen_bn_moving = o->frozen_bn_moving;
+    t->g->no_dropout = o->no_dropout;
     t->adam.lr = (float)t->lr;
     t->adam.beta1 = 0.9f;
     t->adam.beta2 = 0.999f;
@@ -484,6 +488,12 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
         }
         t->adam.t = st->adam_t;
         t->g->rng = st->rng;
+    } else if (!mixed && o->init) {
+        if (nn_checkpoint_load_into(t->g, t->arch, o->init, NULL, NULL) != 0) {
+            nn_ckpt_info_free(&info);
+            return -1;
+        }
+        nn_graph_unfreeze_all(t->g);
     } else if (mixed) {
         if (nn_checkpoint_load_into(t->g, t->arch, o->from, NULL, NULL) != 0) {
             nn_ckpt_info_free(&info);

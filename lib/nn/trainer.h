@@ -8,8 +8,9 @@
  * is walked in a permutation drawn from (seed, epoch, stream, pass) and reshuffled when it runs
  * out, so an epoch depends only on the seed and its number (resume needs nothing else).
  * Validation alternates batches of the two validation files until both are used up, once each.
- * Transfer trains only the architecture's head (nn_model_info.head; batchnorm statistics
- * outside it frozen); merge trains every layer.
+ * Transfer trains only the architecture's head (nn_model_info.head; batchnorm layers outside it
+ * frozen: no update of gamma, beta or statistics, normalising with the batch's statistics as
+ * Keras/TF1 unless frozen_bn_moving); merge trains every layer.
  *
  * After every epoch: the checkpoint with the best validation accuracy so far is saved to `out`
  * (strictly better replaces, as Keras's ModelCheckpoint save_best_only), then the epoch log is
@@ -44,7 +45,13 @@ typedef struct nn_train_opts {
     double lr;
     const char *loss;         /* "mse", "bce" (sigmoid) or "bce_softmax2" */
     uint64_t seed;
+    int frozen_bn_moving;     /* transfer: frozen batchnorm normalises with running statistics
+                               * (default 0: with the batch's, as Keras/TF1; graph.h) */
     int resume;
+    /* tests (the trajectory test against tests/make-fixtures-trajectory.py): stage 1 starts
+     * from this checkpoint's weights instead of the seed's; dropout and drop-connect are identity */
+    const char *init;
+    int no_dropout;
     int progress;             /* force the live bar */
     int quiet;                /* no per-epoch lines */
     int bn_recalibrate;       /* precise batchnorm before each validation (nn_bn_pop_*, graph.h) */

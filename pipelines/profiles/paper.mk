@@ -34,7 +34,6 @@
 # - CELEB-M: Celeb-DF v1 without videos sharing a source video with v2's training/validation
 #   videos (CELEB_M_EXCLUDE=source); its persons are v2's, so excluding by person
 #   (CELEB_M_EXCLUDE=identity) can leave it empty (report.md counts both);
-# - stage 2: frozen batchnorm normalises with running statistics (TF1 used batch statistics);
 # - RQ3: the study's images (CAM_COMPAT=study, class index 0 as the study) on 1,000 fakes of all
 #   nine sets; EfficientNet's maps use the trained head (the study's analysis left it random);
 # - RQ4: ShallowNet1 only, as the study's scripts; the five-set overlap is the study's.
@@ -48,6 +47,9 @@ FRAMES        := 10
 MIN_FACE      :=
 # faces found as the study's scripts found them: face_recognition's default, dlib's HOG detector
 FACE_DETECTOR := hog
+# stage 2's frozen batchnorm normalises each training batch with that batch's statistics, as the
+# study's Keras 2 / TF1 did (FROZEN_BN=moving: the running statistics, TF 2's way)
+FROZEN_BN     := batch
 # with FACE_DETECTOR=haar only (crop refuses it with hog): crop's --min-neighbors (empty: crop's
 # default, OpenCV's 3). Haar's false positives crop non-faces on cluttered backgrounds (25 of 60
 # frames of one real photo video); a higher value keeps fewer

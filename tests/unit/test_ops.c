@@ -211,19 +211,32 @@ static void test_losses(void)
         }
         CHECK(bad == 0, "%s gradient", names[loss_kind]);
     }
-    /* saturated logits stay finite: a confident right answer costs ~0, a confident wrong one ~|z| */
+    /* saturated outputs, as Keras/TF1: the probability is clipped to [1e-7, 1 - 1e-7] (float32),
+     * so a confident wrong answer costs -log(1e-7) = 16.12 (or -log(1 - (1 - 1e-7)f) = 15.94) and
+     * a saturated output gets no gradient at all */
+    const double lo = 1e-7f, hi = 1.0f - 1e-7f;
     float z[4] = {100, -100, 1000, -1000}, t[4] = {1, 0, 0, 1}, d[8];
     double L = nn_loss_bce_sigmoid(d, z, t, 4);
-    CHECK(isfinite(L) && fabs(L - (0 + 0 + 1000 + 1000) / 4.0) < 1e-6, "saturated bce_sigmoid %g", L);
-    CHECK(fabsf(d[2] - 0.25f) < 1e-7f && fabsf(d[3] + 0.25f) < 1e-7f && fabsf(d[0]) < 1e-7f, "saturated gradient");
+    double want = (-log(hi) - log1p(-lo) - log1p(-hi) - log(lo)) / 4;
+    CHECK(fabs(L - want) < 1e-9, "saturated bce_sigmoid %.9g, expected %.9g", L, want);
+    CHECK(d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 0, "saturated gradient %g %g %g %g", d[0], d[1], d[2], d[3]);
+    /* just inside the range (p = 1 - 2e-7, z = 15.4) the gradient flows; just outside (z = 17,
+     * p rounds to float above 1 - 1e-7) it does not */
+    float zb[2] = {15.4f, 17.0f}, tb[2] = {0, 0};
+    nn_loss_bce_sigmoid(d, zb, tb, 2);
+    CHECK(fabs(d[0] - 1.0 / (1 + exp(-15.4)) / 2) < 1e-7 && d[1] == 0, "clip edge: %g %g", d[0], d[1]);
     L = nn_loss_mse_sigmoid(d, z, t, 4);
     CHECK(isfinite(L) && fabs(L - 0.5) < 1e-9, "saturated mse %g", L);
     for (int i = 0; i < 4; i++) CHECK(isfinite(d[i]), "mse gradient %d not finite", i);
     float z2[8] = {1000, -1000, -1000, 1000, 500, -500, 0, 0}, t2[4] = {0, 1, 1, 0};
     L = nn_loss_bce_softmax2(d, z2, t2, 4);
-    CHECK(isfinite(L) && fabs(L - (0 + 0 + 1000 + log(2.0)) / 4) < 1e-6, "saturated bce_softmax2 %g", L);
-    CHECK(fabsf(d[4] - 0.25f) < 1e-7f && fabsf(d[5] + 0.25f) < 1e-7f && fabsf(d[6] + 0.125f) < 1e-7f,
-          "saturated softmax gradient %g %g %g", d[4], d[5], d[6]);
+    /* samples 0, 1 right and saturated, 2 wrong and saturated, 3 at p = 0.5 */
+    double right = 0.5 * (-log(hi) - log1p(-lo)), wrong = 0.5 * (-log1p(-hi) - log(lo));
+    want = (2 * right + wrong + log(2.0)) / 4;
+    CHECK(fabs(L - want) < 1e-9, "saturated bce_softmax2 %.9g, expected %.9g", L, want);
+    CHECK(d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 0 && d[4] == 0 && d[5] == 0 &&
+              fabsf(d[6] + 0.125f) < 1e-7f && fabsf(d[7] - 0.125f) < 1e-7f,
+          "saturated softmax gradient %g %g %g %g", d[4], d[5], d[6], d[7]);
 }
 
 /* ---- Adam, L2, Glorot ---- */

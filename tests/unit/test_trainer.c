@@ -1,5 +1,7 @@
 /* test_trainer: stage 2 (transfer) changes only the head; stage 3 (merge) changes the rest too;
- * batch assembly and input checks. Tiny 64x64 meso4 runs on generated images. */
+ * Adam's first step and step counter as Keras's; batch assembly and input checks. Tiny 64x64
+ * meso4 runs on generated images. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "nn/batch.h"
 #include "nn/checkpoint.h"
 #include "nn/models.h"
+#include "nn/ops.h"
 #include "nn/trainer.h"
 
 static char dir[64];
@@ -217,6 +220,374 @@ static void test_bn_recalibrate(void)
     CHECK(run_named("resumed", 3, -1, 1) != 0, "resumed across --bn-recalibrate");
 }
 
+/* Stage 1 of meso4 on `train` (and `val`), seed 5, batch 8, writing <stem>.ckpt/.last.ckpt/.log.tsv. */
+static int run_stage1(const char *stem, const char *train, const char *val, int epochs, double lr, int resume)
+{
+    static char b[6][128];
+    nn_train_opts o = base_opts(b);
+    o.stage = NN_STAGE_SCRATCH;
+    o.arch = "meso4";
+    path(b[0], 128, train);
+    path(b[1], 128, val);
+    snprintf(b[3], 128, "%s/%s.ckpt", dir, stem);
+    snprintf(b[4], 128, "%s/%s.last.ckpt", dir, stem);
+    snprintf(b[5], 128, "%s/%s.log.tsv", dir, stem);
+    o.out = b[3];
+    o.last = b[4];
+    o.log = b[5];
+    o.batch = 8;
+    o.epochs = epochs;
+    o.lr = lr;
+    o.resume = resume;
+    return nn_train_run(&o);
+}
+
+/* The weights, Adam moments and state of <stem>.last.ckpt (NULL with an error). */
+static nn_graph *load_last(const char *stem, nn_ckpt_state *st)
+{
+    char p[160];
+    snprintf(p, sizeof p, "%s/%s.last.ckpt", dir, stem);
+    nn_graph *g = nn_model_build("meso4", 64);
+    dfs_rng r;
+    dfs_rng_seed(&r, 1);
+    nn_graph_alloc_params(g, &r);
+    nn_graph_alloc_train(g);
+    int has = 0;
+    if (nn_checkpoint_load_into(g, "meso4", p, st, &has) != 0 || !has) {
+        nn_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static double ulpf(float x)
+{
+    return (double)nextafterf(fabsf(x), INFINITY) - fabsf(x);
+}
+
+/* Keras's first Adam step (t = 1): lr_t = lr sqrt(1 - b2) / (1 - b1), m = (1 - b1) g,
+ * v = (1 - b2) g^2, so a parameter moves by lr sqrt(1 - b2) |g| / (sqrt(1 - b2) |g| + eps): lr
+ * itself unless |g| is near eps. One step of meso4 (8 images, batch 8, seed 5) at lr 1e-3 and at
+ * lr 1e-12; the gradient is read back from m = (1 - b1) g (m does not depend on t). A counter
+ * advanced twice (t = 2) moves the same weights by 0.744 lr. At 1e-12 only the parameters that
+ * start at zero (biases, beta) can show a move that small in float32; they are the ones counted. */
+static void adam_first_step(double lr)
+{
+    write_set("one.dft", 8, 64, 2, 11);
+    CHECK(run_stage1("one", "one.dft", "one.dft", 1, lr, 0) == 0, "%s", dfs_error());
+    nn_ckpt_state st;
+    nn_graph *g = load_last("one", &st);
+    CHECK(g != NULL, "%s", dfs_error());
+    if (!g) return;
+    CHECK(st.adam_t == 1, "one batch: %lld Adam steps recorded", (long long)st.adam_t);
+    nn_graph *g0 = nn_model_build("meso4", 64);   /* the run's initial weights */
+    dfs_rng init;
+    dfs_rng_derive(&init, 5, dfs_hash_str("init"));
+    nn_graph_alloc_params(g0, &init);
+    const double b1 = 0.9f, b2 = 0.999f, eps = 1e-7f, lrf = (float)lr;
+    int64_t moved = 0, at_lr = 0, bad = 0;
+    double worst = 0;
+    for (int t = 0; t < g->ntensors; t++) {
+        const nn_tensor *T = &g->tensors[t];
+        if (T->is_stat) continue;
+        const float *p0 = nn_tensor_data(g0, t), *p1 = nn_tensor_data(g, t), *m = g->adam_m + T->off;
+        for (int64_t i = 0; i < T->n; i++) {
+            double grad = m[i] / (1 - b1), d = (double)p0[i] - (double)p1[i];
+            double want = grad == 0 ? 0 : lrf * sqrt(1 - b2) * grad / (sqrt(1 - b2) * fabs(grad) + eps);
+            /* float32 rounding: of p1 (half an ulp of p0 and p1 each) and of the update (a few
+             * float ulps relative) */
+            double tol = ulpf(p0[i]) + ulpf(p1[i]) + 2e-6 * fabs(want);
+            if (fabs(d - want) > tol) {
+                if (bad++ < 5)
+                    printf("# lr %g: %s[%lld]: moved %.9g, Keras %.9g (g %.3g)\n", lr, T->name, (long long)i, d,
+                           want, grad);
+            }
+            if (d != 0) moved++;
+            /* non-negligible gradient (eps changes the move by < 3.2e-4) and a move that float32
+             * resolves to better than 1e-4 of it */
+            if (fabs(grad) >= 1e-2 && ulpf(p0[i]) + ulpf(p1[i]) < 1e-4 * lrf) {
+                at_lr++;
+                double r = fabs(d) / lrf - 1;
+                if (fabs(r) > worst) worst = fabs(r);
+            }
+        }
+    }
+    printf("# lr %g, one step: %lld parameters moved, %lld with |g| >= 1e-2 moved by lr within %.2g (relative)\n",
+           lr, (long long)moved, (long long)at_lr, worst);
+    CHECK(bad == 0, "lr %g: %lld parameters did not move as Keras's first Adam step", lr, (long long)bad);
+    CHECK(at_lr > (lr > 1e-6 ? 100 : 4), "lr %g: only %lld parameters with a non-negligible gradient", lr,
+          (long long)at_lr);
+    CHECK(worst < 4e-4, "lr %g: a parameter with |g| >= 1e-2 moved by lr x (1 +- %.3g)", lr, worst);
+    nn_graph_free(g0);
+    nn_graph_free(g);
+}
+
+static void test_adam_first_step(void)
+{
+    adam_first_step(1e-3);
+    adam_first_step(1e-12);
+}
+
+/* The counter is one per batch, survives a resume, and a state saved with the old doubled count
+ * (key adam_t) is refused for resume with one line. */
+static void test_adam_counter_resume(void)
+{
+    CHECK(run_stage1("full", "one.dft", "one.dft", 3, 1e-3, 0) == 0, "%s", dfs_error());
+    CHECK(run_stage1("part", "one.dft", "one.dft", 1, 1e-3, 0) == 0, "%s", dfs_error());
+    CHECK(run_stage1("part", "one.dft", "one.dft", 3, 1e-3, 1) == 0, "resume: %s", dfs_error());
+    nn_ckpt_state a, b;
+    nn_graph *ga = load_last("full", &a), *gb = load_last("part", &b);
+    CHECK(ga && gb, "%s", dfs_error());
+    if (ga && gb) {
+        CHECK(a.adam_t == 3 && b.adam_t == 3, "Adam steps after 3 one-batch epochs: %lld, resumed %lld",
+              (long long)a.adam_t, (long long)b.adam_t);
+        CHECK(!memcmp(ga->params, gb->params, ga->nparams * sizeof(float)), "resumed weights differ");
+    }
+    nn_graph_free(ga);
+    nn_graph_free(gb);
+    /* an older build's state: the same file with its last record's adam_steps renamed adam_t */
+    char src[160], dst[160];
+    snprintf(src, sizeof src, "%s/part.last.ckpt", dir);
+    snprintf(dst, sizeof dst, "%s/old.last.ckpt", dir);
+    dfs_reader rd;
+    CHECK(dfs_reader_open(&rd, src) == 0, "%s", dfs_error());
+    dfs_out o;
+    dfs_out_open(&o, dst, 1, 1);
+    dfs_record r;
+    dfs_record_init(&r);
+    while (dfs_reader_next(&rd, &r) > 0) {
+        char *steps = dfs_meta_dup(&r, "adam_steps");
+        if (steps) {
+            char *ep = dfs_meta_dup(&r, "epoch");
+            char twice[32];
+            snprintf(twice, sizeof twice, "%lld", 2 * atoll(steps));
+            dfs_meta_clear(&r);
+            dfs_meta_set(&r, "name", "train_state");
+            dfs_meta_set(&r, "adam_t", twice);
+            dfs_meta_set(&r, "epoch", ep);
+            free(ep);
+            free(steps);
+        }
+        dfs_write_record(&o, &r);
+    }
+    dfs_out_commit(&o);
+    dfs_record_free(&r);
+    dfs_reader_close(&rd);
+    nn_ckpt_state st;
+    nn_graph *g = load_last("old", &st);
+    CHECK(g == NULL, "a doubled-count state was accepted");
+    CHECK(strstr(dfs_error(), "old.last.ckpt: training state from an older build that counted each Adam step twice") != NULL,
+          "%s", dfs_error());
+    nn_graph_free(g);
+    /* its weights still load */
+    g = nn_checkpoint_load(dst, "meso4", NULL);
+    CHECK(g != NULL, "%s", dfs_error());
+    nn_graph_free(g);
+}
+
+/* meso4's loss (MSE, the mean over the batch) for the current weights; dropout is off. */
+static double frozen_loss(nn_graph *g, const float *x, const float *y, int64_t N, float *dl)
+{
+    CHECK(nn_graph_forward(g, x, N, NN_TRAIN) == 0, "%s", dfs_error());
+    return nn_loss_mse_sigmoid(dl, nn_graph_output(g), y, N);
+}
+
+/* A frozen batchnorm in a training step: by default it normalises with the batch's own
+ * statistics (Keras/TF1), with frozen_bn_moving with its running ones; in both its running
+ * statistics, gamma and beta stay bitwise unchanged, and the gradient through it is the
+ * derivative of what its forward computed (central differences on block1.conv, trained under
+ * three frozen batchnorm layers). */
+static void test_frozen_batchnorm(void)
+{
+    enum { N = 8, S = 32 };
+    nn_graph *g = nn_model_build("meso4", S);
+    dfs_rng r;
+    dfs_rng_seed(&r, 21);
+    nn_graph_alloc_params(g, &r);
+    nn_graph_alloc_train(g);
+    for (int t = 0; t < g->ntensors; t++) {   /* statistics and affine maps far from 0 and 1 */
+        const char *nm = g->tensors[t].name;
+        float *d = nn_tensor_data(g, t);
+        double lo = 0, hi = 0;
+        if (strstr(nm, ".running_mean")) lo = -0.5, hi = 0.5;
+        else if (strstr(nm, ".running_var")) lo = 0.5, hi = 2;
+        else if (strstr(nm, ".gamma")) lo = 0.5, hi = 1.5;
+        else if (strstr(nm, ".beta")) lo = -0.5, hi = 0.5;
+        else continue;
+        for (int64_t i = 0; i < g->tensors[t].n; i++) d[i] = (float)dfs_rng_range(&r, lo, hi);
+    }
+    const char *train[] = {"block1.conv", "head.logits"};
+    CHECK(nn_graph_train_only(g, train, 2) == 0, "%s", dfs_error());
+    g->no_dropout = 1;
+    nn_graph_set_batch(g, N);
+    static float x[N * 3 * S * S];
+    float y[N], dl[N];
+    for (int i = 0; i < N * 3 * S * S; i++) x[i] = (float)dfs_rng_range(&r, 0, 1);
+    for (int i = 0; i < N; i++) y[i] = (float)(i & 1);
+    float *stats0 = dfs_malloc(g->nstats * sizeof(float)), *params0 = dfs_malloc(g->nparams * sizeof(float));
+    memcpy(stats0, g->stats, g->nstats * sizeof(float));
+    int bn = nn_graph_find(g, "block2.bn");
+    const nn_node *B = &g->nodes[bn], *A = &g->nodes[B->in[0]];
+    const float *gam = nn_tensor_data(g, B->w), *bet = nn_tensor_data(g, B->b);
+    const float *rm = nn_tensor_data(g, B->rmean), *rv = nn_tensor_data(g, B->rvar);
+    int wt = nn_graph_find_tensor(g, "block1.conv.weight");
+    for (int moving = 0; moving <= 1; moving++) {
+        g->frozen_bn_moving = moving;
+        memcpy(params0, g->params, g->nparams * sizeof(float));
+        frozen_loss(g, x, y, N, dl);
+        /* block2.bn against its definition, in double */
+        int64_t HW = A->H * A->W;
+        double worst = 0;
+        for (int64_t c = 0; c < A->C; c++) {
+            double s = 0, sq = 0;
+            for (int n = 0; n < N; n++)
+                for (int64_t i = 0; i < HW; i++) s += A->out[(n * A->C + c) * HW + i];
+            double mean = s / (double)(N * HW);
+            for (int n = 0; n < N; n++)
+                for (int64_t i = 0; i < HW; i++) {
+                    double d = A->out[(n * A->C + c) * HW + i] - mean;
+                    sq += d * d;
+                }
+            double var = sq / (double)(N * HW);
+            if (moving) mean = rm[c], var = rv[c];
+            for (int n = 0; n < N; n++)
+                for (int64_t i = 0; i < HW; i++) {
+                    int64_t k = (n * A->C + c) * HW + i;
+                    double want = gam[c] * (A->out[k] - mean) / sqrt(var + B->eps) + bet[c];
+                    if (fabs(B->out[k] - want) > worst) worst = fabs(B->out[k] - want);
+                }
+        }
+        CHECK(worst < 1e-4, "frozen_bn_moving=%d: block2.bn output off its definition by %.3g", moving, worst);
+        /* a whole step: backward, Adam */
+        nn_graph_zero_grad(g);
+        nn_graph_backward(g, dl);
+        /* the gradient through the frozen layers against central differences */
+        float *w = nn_tensor_data(g, wt), *gw = nn_tensor_grad(g, wt);
+        int64_t nw = g->tensors[wt].n, pick[4] = {0, 0, 0, 0};
+        for (int k = 0; k < 4; k++)   /* the 4 largest gradients */
+            for (int64_t i = 0; i < nw; i++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++) taken |= pick[j] == i;
+                if (!taken && fabsf(gw[i]) > fabsf(gw[pick[k]])) pick[k] = i;
+            }
+        float *ga = dfs_malloc((size_t)nw * sizeof(float));
+        memcpy(ga, gw, (size_t)nw * sizeof(float));
+        for (int k = 0; k < 4; k++) {
+            /* h: small enough to cross no ReLU or max-pool kink here (1e-3 crosses one), large
+             * enough that float32 noise in the loss stays below 0.1% of the derivative */
+            float w0 = w[pick[k]], h = 3e-4f;
+            w[pick[k]] = w0 + h;
+            double lp = frozen_loss(g, x, y, N, NULL);
+            w[pick[k]] = w0 - h;
+            double lm = frozen_loss(g, x, y, N, NULL);
+            w[pick[k]] = w0;
+            double num = (lp - lm) / ((double)(w0 + h) - (double)(w0 - h));
+            CHECK(fabs(num - ga[pick[k]]) <= 1e-5 + 0.02 * fabs(num),
+                  "frozen_bn_moving=%d: d loss / d block1.conv.weight[%lld]: analytic %.6g, numeric %.6g", moving,
+                  (long long)pick[k], ga[pick[k]], num);
+        }
+        free(ga);
+        frozen_loss(g, x, y, N, dl);
+        nn_graph_zero_grad(g);
+        nn_graph_backward(g, dl);
+        nn_adam adam = {1e-3f, 0.9f, 0.999f, 1e-7f, 0};
+        nn_graph_adam_step(g, &adam);
+        CHECK(!memcmp(g->stats, stats0, g->nstats * sizeof(float)), "frozen_bn_moving=%d: running statistics changed",
+              moving);
+        int changed_frozen = 0, changed_w = 0;
+        for (int t = 0; t < g->ntensors; t++) {
+            const nn_tensor *T = &g->tensors[t];
+            if (T->is_stat) continue;
+            int same = !memcmp(g->params + T->off, params0 + T->off, (size_t)T->n * sizeof(float));
+            if (!T->trainable) changed_frozen += !same;
+            else if (t == wt) changed_w = !same;
+        }
+        CHECK(changed_frozen == 0, "frozen_bn_moving=%d: %d frozen tensors changed", moving, changed_frozen);
+        CHECK(changed_w, "frozen_bn_moving=%d: block1.conv did not train through the frozen layers", moving);
+    }
+    free(stats0);
+    free(params0);
+    nn_graph_free(g);
+}
+
+/* Initial weights per architecture, by their distribution: Keras's Glorot-uniform kernels for
+ * meso4, mesoinception4, shallownet and xception; for efficientnet-b0 (qubvel) VarianceScaling
+ * (2, fan_out, truncated normal) convolutions and VarianceScaling(1/3, fan_out, uniform) for the
+ * classifier; zero biases, gamma 1, beta 0, running mean 0 and variance 1. Bounds are exact; the
+ * mean and variance of every kernel with >= 200 values are within 6 standard errors of the
+ * distribution's. The same seed gives the same bits, another seed other ones. */
+static void test_initialisers(void)
+{
+    for (int a = 0; nn_model_names[a]; a++) {
+        const char *arch = nn_model_names[a];
+        int effnet = !strcmp(arch, "efficientnet-b0");
+        nn_graph *g = nn_model_build(arch, 64);
+        CHECK(g != NULL, "%s", dfs_error());
+        if (!g) continue;
+        dfs_rng r;
+        dfs_rng_derive(&r, 9, 1);
+        nn_graph_alloc_params(g, &r);
+        int bad = 0, kernels = 0, tested = 0;
+        for (int t = 0; t < g->ntensors; t++) {
+            const nn_tensor *T = &g->tensors[t];
+            const float *d = nn_tensor_data(g, t);
+            const nn_node *nd = &g->nodes[T->node];
+            if (T->fan_in == 0) {   /* biases, gamma, beta, statistics: constants */
+                float want = (strstr(T->name, ".gamma") || strstr(T->name, ".running_var")) ? 1.0f : 0.0f;
+                for (int64_t i = 0; i < T->n; i++) bad += d[i] != want;
+                continue;
+            }
+            kernels++;
+            /* the distribution's bound, variance and fourth moment about 0 */
+            double bound, var, m4;
+            if (effnet && nd->kind == NN_CONV) {
+                double sd = sqrt(2.0 / (double)T->fan_out);
+                bound = 2 * sd / 0.87962566103423978;
+                var = sd * sd;
+                m4 = 3 * var * var;   /* less after truncation: a safe overestimate */
+            } else {
+                double lim = effnet ? sqrt(3.0 / 3.0 / (double)T->fan_out)
+                                    : sqrt(6.0 / (double)(T->fan_in + T->fan_out));
+                bound = lim;
+                var = lim * lim / 3;
+                m4 = pow(lim, 4) / 5;
+            }
+            double s = 0, sq = 0, mx = 0;
+            for (int64_t i = 0; i < T->n; i++) {
+                s += d[i];
+                sq += (double)d[i] * d[i];
+                if (fabs(d[i]) > mx) mx = fabs(d[i]);
+            }
+            if (mx > bound * (1 + 1e-6)) {
+                printf("# %s %s: |w| up to %.6g, bound %.6g\n", arch, T->name, mx, bound);
+                bad++;
+            }
+            if (T->n < 200) continue;
+            tested++;
+            double n = (double)T->n, mean = s / n, msq = sq / n;
+            double se_mean = sqrt(var / n), se_msq = sqrt((m4 - var * var) / n);
+            if (fabs(mean) > 6 * se_mean || fabs(msq - var) > 6 * se_msq) {
+                printf("# %s %s: mean %.4g (se %.2g), mean square %.6g, expected %.6g (se %.2g)\n", arch, T->name,
+                       mean, se_mean, msq, var, se_msq);
+                bad++;
+            }
+        }
+        CHECK(bad == 0, "%s: %d tensors off their initialiser", arch, bad);
+        CHECK(tested > 0 && kernels > 0, "%s: no kernel tested", arch);
+        /* the same seed, the same bits; another seed, others */
+        float *p0 = dfs_malloc(g->nparams * sizeof(float));
+        memcpy(p0, g->params, g->nparams * sizeof(float));
+        dfs_rng_derive(&r, 9, 1);
+        nn_graph_init_params(g, &r);
+        CHECK(!memcmp(p0, g->params, g->nparams * sizeof(float)), "%s: same seed, other weights", arch);
+        dfs_rng_derive(&r, 10, 1);
+        nn_graph_init_params(g, &r);
+        CHECK(memcmp(p0, g->params, g->nparams * sizeof(float)) != 0, "%s: another seed, same weights", arch);
+        free(p0);
+        nn_graph_free(g);
+    }
+}
+
 static void test_input_checks(void)
 {
     char p[128];
@@ -255,6 +626,10 @@ int main(void)
     write_set("small.dft", 4, 32, 2, 4);
     write_set("unlabelled.dft", 4, 32, -1, 5);
     RUN(test_transfer_and_merge);
+    RUN(test_adam_first_step);
+    RUN(test_adam_counter_resume);
+    RUN(test_frozen_batchnorm);
+    RUN(test_initialisers);
     RUN(test_input_checks);
     RUN(test_bn_recalibrate);
     char cmd[128];
