@@ -19,8 +19,9 @@ P=$R/progress
 case $cmd in
 init)
     mkdir -p "$P"
-    sed -n "s|^: dfs-build $R/||p" > "$P/todo.tmp"
-    mv "$P/todo.tmp" "$P/todo"
+    # written in place: only these lines read it, and a temporary in R would be one more file a
+    # concurrent make of the same run could see or a kill could leave behind
+    sed -n "s|^: dfs-build $R/||p" > "$P/todo"
     : > "$P/done.tsv"
     date +%s.%N > "$P/start"
     wc -l < "$P/todo" | tr -d ' '

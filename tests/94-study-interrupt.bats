@@ -43,7 +43,7 @@ interrupted() {
     interrupted INT "runs/test/scores/*/*.tsv"
     study_cmd "$PWD/runs" > final.log 2>&1 || { cat final.log; fail "the rerun failed"; }
     assert_no_temporaries runs
-    # the results; not timings.tsv and the epoch logs (seconds), the report (quotes them) and the
-    # tools' stderr logs (*.log: absolute paths of the run directory)
-    diff -r -x timings.tsv -x '*.log.tsv' -x '*.log' -x report.md "$BATS_FILE_TMPDIR/ref" runs
+    # the results; not timings.tsv, the progress counter's state and the epoch logs (seconds), the
+    # report (quotes them) and the tools' stderr logs (*.log: absolute paths of the run directory)
+    diff -r -x timings.tsv -x progress -x '*.log.tsv' -x '*.log' -x report.md "$BATS_FILE_TMPDIR/ref" runs
 }

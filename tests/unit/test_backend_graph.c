@@ -328,7 +328,10 @@ static void test_cpu_conditioning(void)
                "activation grads %.2g, stats %.2g\n",
                archs[a].arch, (long long)sizes[a], (long long)sizes[a], (long long)N, d_out, d_reuse, d_grad, d_mid,
                d_stats);
-        CHECK(d_out <= 2e-4 && d_reuse <= 2e-4 && d_grad <= 2e-4 && d_mid <= 2e-4 && d_stats <= 2e-4,
+        /* the output of the second forward (masks reused, after the update) carries the update's
+         * rounding too: efficientnet-b0's moved 2e-5 to 2e-4 over OpenBLAS kernels and thread
+         * counts, so it is held to half the cuda tolerance, the rest to a fifth */
+        CHECK(d_out <= 2e-4 && d_reuse <= 5e-4 && d_grad <= 2e-4 && d_mid <= 2e-4 && d_stats <= 2e-4,
               "%s: ill-conditioned at %lld px batch %lld", archs[a].arch, (long long)sizes[a], (long long)N);
         run_free(&r0);
         run_free(&r1);
