@@ -306,7 +306,8 @@ static void cuda_shape(int a)
 
 /* The cuda test's tolerance (1e-3) measures the ops only where the step is well-conditioned: the
  * cpu's own step, every input moved by one ulp (rounding of the size another summation order
- * introduces), must move by a fifth of it at most (the reused-mask output: half), at the shapes that test uses. */
+ * introduces), must move by a fifth of it at most (the reused-mask output: half), at the shapes
+ * that test uses. */
 static void test_cpu_conditioning(void)
 {
     const nn_backend *cpu = nn_backend_open("cpu");
