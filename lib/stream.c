@@ -572,6 +572,17 @@ int dfs_read_all(const char *path, dfs_record_list *out)
     }
 }
 
+const dfs_record *dfs_record_list_find(const dfs_record_list *l, const char *key, const char *value)
+{
+    size_t want = strlen(value);
+    for (size_t i = 0; i < l->n; i++) {
+        size_t len;
+        const char *v = dfs_meta_find(&l->v[i], key, &len);
+        if (v && len == want && memcmp(v, value, len) == 0) return &l->v[i];
+    }
+    return NULL;
+}
+
 void dfs_record_list_free(dfs_record_list *l)
 {
     for (size_t i = 0; i < l->n; i++) dfs_record_free(&l->v[i]);

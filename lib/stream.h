@@ -98,5 +98,7 @@ typedef struct dfs_record_list {
 } dfs_record_list;
 int dfs_read_all(const char *path, dfs_record_list *out);
 void dfs_record_list_free(dfs_record_list *l);
+/* The first record whose metadata `key` equals `value` (fixtures name their tensors), or NULL. */
+const dfs_record *dfs_record_list_find(const dfs_record_list *l, const char *key, const char *value);
 
 #endif

@@ -23,12 +23,7 @@
 #include "unit/fixture_hash.h"
 static const dfs_record *find(const dfs_record_list *l, const char *name)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        size_t len;
-        const char *v = dfs_meta_find(&l->v[i], "name", &len);
-        if (v && len == strlen(name) && memcmp(v, name, len) == 0) return &l->v[i];
-    }
-    return NULL;
+    return dfs_record_list_find(l, "name", name);
 }
 static double maxabs(const float *a, int64_t n){double m=0;for(int64_t i=0;i<n;i++)m=fmax(m,fabs(a[i]));return m;}
 static double maxdiff(const float *a, const float *b, int64_t n){double m=0;for(int64_t i=0;i<n;i++)m=fmax(m,fabs((double)a[i]-b[i]));return m;}

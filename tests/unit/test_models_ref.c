@@ -48,12 +48,7 @@
 
 static const dfs_record *find(const dfs_record_list *l, const char *name)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        size_t len;
-        const char *v = dfs_meta_find(&l->v[i], "name", &len);
-        if (v && len == strlen(name) && memcmp(v, name, len) == 0) return &l->v[i];
-    }
-    return NULL;
+    return dfs_record_list_find(l, "name", name);
 }
 
 static double max_abs(const float *v, int64_t n)

@@ -41,12 +41,7 @@ static char dir[64];
 
 static const dfs_record *find(const dfs_record_list *l, const char *name)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        size_t len;
-        const char *v = dfs_meta_find(&l->v[i], "name", &len);
-        if (v && len == strlen(name) && memcmp(v, name, len) == 0) return &l->v[i];
-    }
-    return NULL;
+    return dfs_record_list_find(l, "name", name);
 }
 
 static double ulp(double x)
