@@ -154,23 +154,30 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
+/* Options of a stage-1 meso4 run (seed 5) writing <stem>.ckpt, <stem>.last.ckpt and <stem>.log.tsv */
+static nn_train_opts stage1_opts(char b[6][128], const char *stem)
+{
+    nn_train_opts o = base_opts(b);
+    o.stage = NN_STAGE_SCRATCH;
+    o.arch = "meso4";
+    snprintf(b[3], 128, "%s/%s.ckpt", dir, stem);
+    snprintf(b[4], 128, "%s/%s.last.ckpt", dir, stem);
+    snprintf(b[5], 128, "%s/%s.log.tsv", dir, stem);
+    o.out = b[3];
+    o.last = b[4];
+    o.log = b[5];
+    return o;
+}
+
 /* run NAME: stage 1 meso4, `epochs` epochs, precise batchnorm over `bn` batches (< 0 off) */
 static int run_named(const char *name, int epochs, int bn, int resume)
 {
     char b[6][128];
-    nn_train_opts o = base_opts(b);
-    o.stage = NN_STAGE_SCRATCH;
-    o.arch = "meso4";
+    nn_train_opts o = stage1_opts(b, name);
     o.epochs = epochs;
     o.resume = resume;
     o.bn_recalibrate = bn >= 0;
     o.bn_batches = bn >= 0 ? bn : 0;
-    snprintf(b[3], 128, "%s/%s.ckpt", dir, name);
-    snprintf(b[4], 128, "%s/%s.last.ckpt", dir, name);
-    snprintf(b[5], 128, "%s/%s.log.tsv", dir, name);
-    o.out = b[3];
-    o.last = b[4];
-    o.log = b[5];
     return nn_train_run(&o);
 }
 
@@ -223,18 +230,10 @@ static void test_bn_recalibrate(void)
 /* Stage 1 of meso4 on `train` (and `val`), seed 5, batch 8, writing <stem>.ckpt/.last.ckpt/.log.tsv. */
 static int run_stage1(const char *stem, const char *train, const char *val, int epochs, double lr, int resume)
 {
-    static char b[6][128];
-    nn_train_opts o = base_opts(b);
-    o.stage = NN_STAGE_SCRATCH;
-    o.arch = "meso4";
+    char b[6][128];
+    nn_train_opts o = stage1_opts(b, stem);
     path(b[0], 128, train);
     path(b[1], 128, val);
-    snprintf(b[3], 128, "%s/%s.ckpt", dir, stem);
-    snprintf(b[4], 128, "%s/%s.last.ckpt", dir, stem);
-    snprintf(b[5], 128, "%s/%s.log.tsv", dir, stem);
-    o.out = b[3];
-    o.last = b[4];
-    o.log = b[5];
     o.batch = 8;
     o.epochs = epochs;
     o.lr = lr;
