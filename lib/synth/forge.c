@@ -5,7 +5,7 @@
  * way the method makes them; the artifacts each method leaves are listed in formats/synth.md:
  *   fs      donor's inner face, donor's own light and colour, small misfit warp, hard mask seam,
  *           mildly over-sharp (a graphics render is crisper than the camera)
- *   df      donor's inner face through a low-resolution bottleneck: blurred, colour shifted
+ *   df      donor's inner face, partly colour matched then colour shifted, soft elliptical seam
  *   f2f     same person, mouth and eyes re-rendered with another video's expression, resampled
  *           and over-sharpened inside those regions only
  *   nt      same person, mouth region re-rendered at half resolution with checkerboard
@@ -14,11 +14,12 @@
  *           period-4 grid
  *   celeb-m the same method with rougher settings: partial colour match, weaker sharpening and
  *           grid, narrow misaligned mask, brightness flicker
- *   dfd     colour-matched donor face, moderate bottleneck then sharpening (halo rings),
- *           boxy mask, on its own actors and recording conditions
+ *   dfd     colour-matched donor face, a trace of sharpening, boxy mask, on its own actors and
+ *           recording conditions
  * Forged regions are noise-free or smoothed where the rest of the frame carries camera noise.
- * The training methods (celeb, f2f) sharpen features where the unseen swaps (df, dfd) blur them:
- * the opposite kinds keep detectors from generalising, as the study found (formats/synth.md). */
+ * The training methods (celeb, f2f) sharpen features; the unseen swaps (df, dfd) keep the
+ * camera's detail and differ in colour, seam and mask instead. Blurring them made them look more
+ * real than the real frames to detectors trained on sharpening (formats/synth.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
