@@ -256,7 +256,8 @@ static double pixel_energy(const uint8_t *img, const uint8_t *other, int S)
  * the replaced features. The unseen swaps (df, dfd) must keep the real frames' pixel-scale
  * detail: softer fakes (as df's and dfd's bottlenecks made them, at 0.24 and 0.45 of the real
  * frames' energy) were ranked as more real than the real frames by detectors trained on celeb
- * or f2f (AUC 0.1-0.45, bench/synth-cross-role.md), an inversion rather than an unseen method. */
+ * or f2f (AUC 0.08-0.42 in bench/synth-cross-role.md before issue 23), an inversion, not an
+ * unseen method. */
 static void test_forgery_kinds(void)
 {
     const int S = 64, n = S * S * 3, pairs = 6;
