@@ -141,7 +141,9 @@ matrix() {
     echo "augmentation, so degradations above 30 points; FS and NT better after transfer and merge"
     echo "learning with a few FS+NT images, DF and DFD not; CELEB-M (same method, other identities)"
     echo "better than the unseen sets for CELEB-trained detectors; FS-I and NT-I (F2F's identities)"
-    echo "no better than FS and NT for F2F-trained ones. How synth's methods are built to give this:"
+    echo "no better than FS and NT for F2F-trained ones; DF and DFD near chance in AUC too (0.4-0.8),"
+    echo "not below it (fakes ranked as more real than the real images: an inverted set, issue 23)."
+    echo "How synth's methods are built to give this:"
     echo "formats/synth.md, 'Why the kinds differ'."
     echo
     for n in 5 6 7; do

@@ -5,7 +5,7 @@
  * way the method makes them; the artifacts each method leaves are listed in formats/synth.md:
  *   fs      donor's inner face, donor's own light and colour, small misfit warp, hard mask seam,
  *           mildly over-sharp (a graphics render is crisper than the camera)
- *   df      donor's inner face through a low-resolution bottleneck: blurred, colour shifted
+ *   df      donor's inner face, partly colour matched then colour shifted, soft elliptical seam
  *   f2f     same person, mouth and eyes re-rendered with another video's expression, resampled
  *           and over-sharpened inside those regions only
  *   nt      same person, mouth region re-rendered at half resolution with checkerboard
@@ -14,11 +14,12 @@
  *           period-4 grid
  *   celeb-m the same method with rougher settings: partial colour match, weaker sharpening and
  *           grid, narrow misaligned mask, brightness flicker
- *   dfd     colour-matched donor face, moderate bottleneck then sharpening (halo rings),
- *           boxy mask, on its own actors and recording conditions
+ *   dfd     colour-matched donor face, a trace of sharpening, boxy mask, on its own actors and
+ *           recording conditions
  * Forged regions are noise-free or smoothed where the rest of the frame carries camera noise.
- * The training methods (celeb, f2f) sharpen features where the unseen swaps (df, dfd) blur them:
- * the opposite kinds keep detectors from generalising, as the study found (formats/synth.md). */
+ * The training methods (celeb, f2f) sharpen features; the unseen swaps (df, dfd) keep the
+ * camera's detail and differ in colour, seam and mask instead. Blurring them made them look more
+ * real than the real frames to detectors trained on sharpening (formats/synth.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,33 +144,6 @@ static void blur(float *img, int w, box b, float sigma)
     free(tmp);
 }
 
-/* the autoencoder bottleneck: box b averaged down to about r x r cells, then bilinear back up */
-static void bottleneck(float *img, int w, box b, int r)
-{
-    int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
-    if (bw <= 0 || bh <= 0) return;
-    int rw = r < bw ? r : bw, rh = (int)((float)r * bh / bw + 0.5f);
-    if (rh < 2) rh = 2;
-    if (rh > bh) rh = bh;
-    if (rw < 2) rw = 2;
-    float *lo = dfs_calloc((size_t)rw * rh * 3, sizeof *lo);
-    float *cnt = dfs_calloc((size_t)rw * rh, sizeof *cnt);
-    for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++) {
-            int cx = x * rw / bw, cy = y * rh / bh;
-            cnt[cy * rw + cx] += 1;
-            for (int c = 0; c < 3; c++) lo[(cy * rw + cx) * 3 + c] += img[((size_t)(b.y0 + y) * w + b.x0 + x) * 3 + c];
-        }
-    for (int i = 0; i < rw * rh; i++)
-        for (int c = 0; c < 3; c++) lo[i * 3 + c] /= cnt[i] > 0 ? cnt[i] : 1;
-    for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++)
-            sample_bilinear(lo, rw, rh, (x + 0.5f) * rw / bw, (y + 0.5f) * rh / bh,
-                            img + ((size_t)(b.y0 + y) * w + b.x0 + x) * 3);
-    free(lo);
-    free(cnt);
-}
-
 /* Move the colour statistics of src (inside mask m) towards those of ref by `strength`. */
 static void colour_match(float *src, const float *ref, const float *m, int w, box b, float strength)
 {
@@ -217,7 +191,6 @@ typedef struct method_cfg {
     int swap;            /* 1: donor identity's face; 0: target re-rendered with donor expression */
     float colour;        /* colour-match strength 0..1 */
     float bias;          /* random colour bias amplitude (0..255) */
-    float neck;          /* bottleneck resolution as a fraction of the box side; 0 = none */
     float blur;          /* blur sigma in face units */
     float feather;       /* mask feather in face units */
     float power;         /* mask superellipse power */
@@ -239,7 +212,8 @@ static method_cfg config_of(int method)
         c.sharpen = 1;
         break;
     case SYN_M_DF:
-        c.swap = 1; c.colour = 0.6f; c.bias = 9; c.neck = 0.32f; c.blur = 0.015f; c.feather = 0.07f;
+        /* no blur: synth's detectors read fine-scale softness as realness (formats/synth.md) */
+        c.swap = 1; c.colour = 0.6f; c.bias = 9; c.feather = 0.07f;
         break;
     case SYN_M_F2F:
         c.swap = 0; c.feather = 0.05f; c.misfit = 0.02f; c.sharpen = 2;
@@ -256,8 +230,7 @@ static method_cfg config_of(int method)
         c.grid = 1.8f; c.grid_period = 4; c.jitter = 0.04f;
         break;
     case SYN_M_DFD:
-        c.swap = 1; c.colour = 0.85f; c.neck = 0.6f; c.blur = 0.008f; c.feather = 0.08f; c.power = 3;
-        c.sharpen = 1.3f;
+        c.swap = 1; c.colour = 0.85f; c.feather = 0.08f; c.power = 3; c.sharpen = 0.15f;
         break;
     }
     return c;
@@ -366,13 +339,7 @@ static void forge(const syn_spec *s, const syn_video *v, int f, float t, const s
             for (int x = rb.x0; x < rb.x1; x++)
                 for (int c = 0; c < 3; c++) src[((size_t)y * w + x) * 3 + c] += bias[c];
     }
-    if (cfg.neck > 0) {
-        int side = b.x1 - b.x0;
-        int r = (int)(side * cfg.neck + 0.5f);
-        if (r < 6) r = 6;
-        bottleneck(src, w, rb, (int)((float)r * (rb.x1 - rb.x0) / side + 0.5f));
-    }
-    blur(src, w, rb, cfg.blur * tp->scale + (cfg.neck > 0 ? 0.35f * (b.x1 - b.x0) / ((b.x1 - b.x0) * cfg.neck + 1) : 0));
+    blur(src, w, rb, cfg.blur * tp->scale);
     if (cfg.checker > 0) {
         /* a decoder that upsamples by 2 with a transposed convolution: 2x2 cells of one value
          * with an alternating checkerboard on top (cell size grows with the image so the pattern

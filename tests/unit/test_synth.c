@@ -1,6 +1,6 @@
 /* Unit tests of the synthetic benchmark (lib/synth): plans, splits and pools, determinism across
  * thread counts, shared real videos, forgeries that stay inside the face and differ in kind
- * (sharpened or blurred features), MP4 output. */
+ * (sharpened features, or the real frames' detail), MP4 output. */
 #include "check.h"
 #include "image.h"
 #include "synth/synth.h"
@@ -227,14 +227,42 @@ static double band_contrast(const uint8_t *img, const uint8_t *other, int S)
     return n ? sum / n : 0;
 }
 
+/* mean |luma - box3| over the pixels where real and fake differ: the energy at the scale of one
+ * pixel (edges and camera noise), the finest detail a detector sees */
+static double pixel_energy(const uint8_t *img, const uint8_t *other, int S)
+{
+    double sum = 0;
+    int n = 0;
+    for (int y = 1; y < S - 1; y++)
+        for (int x = 1; x < S - 1; x++) {
+            int i = (y * S + x) * 3;
+            if (abs(img[i] - other[i]) + abs(img[i + 1] - other[i + 1]) + abs(img[i + 2] - other[i + 2]) < 6) continue;
+            double b3 = 0, l0 = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const uint8_t *q = img + ((y + dy) * S + x + dx) * 3;
+                    double l = 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2];
+                    b3 += l;
+                    if (!dx && !dy) l0 = l;
+                }
+            sum += fabs(l0 - b3 / 9);
+            n++;
+        }
+    return n ? sum / n : 0;
+}
+
 /* The methods differ in kind (formats/synth.md), which is what keeps a detector trained on one
  * from detecting the others: the training methods (celeb, f2f) and their relatives over-sharpen
- * the replaced features, DF's bottleneck blurs them. */
+ * the replaced features. The unseen swaps (df, dfd) must keep the real frames' pixel-scale
+ * detail: softer fakes (as df's and dfd's bottlenecks made them, at 0.24 and 0.45 of the real
+ * frames' energy) were ranked as more real than the real frames by detectors trained on celeb
+ * or f2f (AUC 0.08-0.42 in bench/synth-cross-role.md before issue 23), an inversion, not an
+ * unseen method. */
 static void test_forgery_kinds(void)
 {
     const int S = 64, n = S * S * 3, pairs = 6;
     const struct { int role, sharper; } want[] = {
-        {SYN_CELEB, 1}, {SYN_CELEB_M, 1}, {SYN_F2F, 1}, {SYN_FS, 1}, {SYN_DF, 0},
+        {SYN_CELEB, 1}, {SYN_CELEB_M, 1}, {SYN_F2F, 1}, {SYN_FS, 1}, {SYN_DF, 0}, {SYN_DFD, 0},
     };
     uint8_t *r = malloc(n), *f = malloc(n);
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
@@ -242,19 +270,21 @@ static void test_forgery_kinds(void)
         syn_spec s = spec(role, SYN_TEST, 2 * pairs * cpi, 1, S);
         syn_video *v = malloc(sizeof *v * s.videos);
         syn_plan(&s, v);
-        double er = 0, ef = 0;
+        double er = 0, ef = 0, pr = 0, pf = 0;
         for (int p = 0; p < pairs; p++) {
             syn_frame(&s, &v[2 * p * cpi], 0, r);
             syn_frame(&s, &v[2 * p * cpi + 1], 0, f);
             er += band_contrast(r, f, S);
             ef += band_contrast(f, r, S);
+            pr += pixel_energy(r, f, S);
+            pf += pixel_energy(f, r, S);
         }
         if (want[k].sharper)
             CHECK(ef > 1.15 * er, "%s: fakes should be sharper: contrast %.3f vs real %.3f", syn_role_name(role),
                   ef / pairs, er / pairs);
         else
-            CHECK(ef < 0.8 * er, "%s: fakes should be blurred: contrast %.3f vs real %.3f", syn_role_name(role),
-                  ef / pairs, er / pairs);
+            CHECK(pf > 0.8 * pr && pf < 1.2 * pr, "%s: fakes should keep the real frames' pixel-scale detail: "
+                  "%.3f vs real %.3f", syn_role_name(role), pf / pairs, pr / pairs);
         free(v);
     }
     free(r);
