@@ -32,7 +32,7 @@
 
 #include "nn/ops.h"
 
-#define NN_BACKEND_ABI 2   /* bumped whenever this struct changes; the plugin must match */
+#define NN_BACKEND_ABI 3   /* bumped whenever this struct changes; the plugin must match */
 
 typedef struct nn_backend {
     int abi;                       /* NN_BACKEND_ABI */
@@ -116,6 +116,15 @@ typedef struct nn_backend {
     void (*adam_update)(float *p, const float *g, float *m, float *v, const nn_adam *a, int64_t n);
     /* adds 2 * lambda * w to g and returns lambda * sum(w^2) (synchronous on cuda) */
     double (*l2_penalty)(float *g, const float *w, float lambda, int64_t n);
+
+    /* ---- analysis ops (ops.h "analysis"): Grad-CAM's map and ACE's ranges, interventions and
+     * P(fake) sums run on the backend, so a Grad-CAM or ACE batch sends only its input (and the
+     * class seed) and receives only its results. acc is doubles in backend memory. ---- */
+    void (*cam_map)(float *maps, const float *act, const float *grad, int64_t N, int64_t K, int64_t HW, int relu);
+    void (*channel_minmax)(float *mn, float *mx, const float *in, int64_t N, int64_t C, int64_t HW, int reset);
+    void (*set_neurons)(float *h, const float *src, const float *vals, int64_t copies, int64_t N, int64_t C,
+                        int64_t HW, int64_t c0);
+    void (*pfake_sum)(double *acc, int64_t stride, const float *logits, int classes, int64_t copies, int64_t N);
 } nn_backend;
 
 /* The cpu table (always available). */

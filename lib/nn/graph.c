@@ -1126,6 +1126,42 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
     return 0;
 }
 
+/* ---- work on the backend without the host (graph.h) ---- */
+
+static float *node_dev(const nn_graph *g, int node, int grad)
+{
+    if (node < 0 || node >= g->nnodes) return dfs_fail("graph: no node %d", node), NULL;
+    const nn_node *n = &g->nodes[node];
+    const float *h = grad ? n->dout : n->out;
+    int r;
+    size_t off;
+    if (!h || (!on_host(g) && arena_off(g, h, &r, &off)))
+        return dfs_fail("graph: node %s has no %s in this memory plan", n->name, grad ? "gradient" : "output"), NULL;
+    return DV((float *)h);
+}
+
+float *nn_graph_out_dev(const nn_graph *g, int node) { return node_dev(g, node, 0); }
+float *nn_graph_grad_dev(const nn_graph *g, int node) { return node_dev(g, node, 1); }
+
+int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, int mode)
+{
+    if (!g->params) return dfs_fail("graph parameters are not allocated");
+    int64_t N = n * reps;
+    if (n < 1 || reps < 1 || N > g->batch)
+        return dfs_fail("batch of %lld x %lld exceeds the arena's %lld", (long long)n, (long long)reps, (long long)g->batch);
+    if (plan_changed(g)) layout(g, g->batch);
+    g->cur_n = N;
+    g->mode = mode;
+    g->backward_done = 0;
+    next_drop_key(g);
+    poison_forward(g, -1);
+    size_t bytes = (size_t)(n * nn_node_size(g, 0)) * sizeof(float);
+    uint8_t *in = (uint8_t *)DV(g->nodes[0].out);
+    for (int64_t k = 0; k < reps; k++) g->be->copy(in + (size_t)k * bytes, x, bytes);
+    for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
+    return 0;
+}
+
 int nn_graph_forward_from(nn_graph *g, int from, int mode)
 {
     if (g->cur_n < 1) return dfs_fail("forward_from before any forward");
