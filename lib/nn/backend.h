@@ -19,6 +19,8 @@
  *    function of (key, stream, index) only, so it is the same bytes on every backend and thread
  *    count, and nothing but the 8-byte key crosses from the host.
  *  - Losses are computed on the host (the logits are N or 2N values).
+ *  - Analyses run where the network runs: Grad-CAM's maps and ACE's ranges, interventions and
+ *    P(fake) sums are backend ops, so only their results cross (tests/unit/test_device_traffic.c).
  *  - Errors: an entry that can fail returns 0 or -1; the message is then `last_error()`
  *    (one line naming the op and the CUDA/cuBLAS error, e.g. "conv2d_forward: cublasSgemm:
  *    CUBLAS_STATUS_EXECUTION_FAILED"). Void ops record their first error, reported by the next
