@@ -284,7 +284,8 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
                         (long long)in0->H, (long long)in0->W, (long long)s->h, (long long)s->w);
     if (s->n < 1) return dfs_fail("ace: no images");
     if ((m->classes != 1 && m->classes != 2) || nn_graph_output_size(g) != m->classes)
-        return dfs_fail("ace: the graph has %lld outputs, %s %d", (long long)nn_graph_output_size(g), m->name, m->classes);
+        return dfs_fail("ace: the graph has %lld outputs, %s models have %d", (long long)nn_graph_output_size(g),
+                        m->name, m->classes);
 
     int64_t full = (int64_t)o->batches * o->batch, first_a = 0, first_b, n_a, n_b;
     if (s->n >= 2 * full) {

@@ -201,7 +201,8 @@ static void test_ace_run(void)
         CHECK(u2 == 0 && d2 == 0, "the cpu backend moves nothing through cpu-split's counters");
         int same = r.n == rc.n && !memcmp(r.lo, rc.lo, (size_t)C * sizeof(double)) &&
                    !memcmp(r.hi, rc.hi, (size_t)C * sizeof(double)) &&
-                   !memcmp(r.e, rc.e, (size_t)(C * 2) * sizeof(double)) && !memcmp(r.rank, rc.rank, (size_t)C * sizeof(int64_t));
+                   !memcmp(r.e, rc.e, (size_t)(C * 2) * sizeof(double)) &&
+                   !memcmp(r.rank, rc.rank, (size_t)C * sizeof(int64_t));
         CHECK(same, "ace (tail %d) on cpu-split equals the cpu's bit for bit", !no_tail);
         ace_result_free(&r);
         ace_result_free(&rc);
