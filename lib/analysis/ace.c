@@ -8,6 +8,7 @@
 
 #include "analysis/ace.h"
 #include "lines.h"
+#include "nn/backend.h"
 #include "rng.h"
 #include "stream.h"
 
@@ -232,15 +233,6 @@ static void to_nchw(const ace_sample *s, int64_t first, int64_t n, float *x)
     }
 }
 
-/* Set neuron c (a channel of hw values) to v in each of n samples of S floats. */
-static void set_neuron(float *h, int64_t n, int64_t S, int64_t c, int64_t hw, float v)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float *p = h + i * S + c * hw;
-        for (int64_t q = 0; q < hw; q++) p[q] = v;
-    }
-}
-
 void ace_rank(ace_result *r)
 {
     int64_t *order = dfs_malloc((size_t)r->n * sizeof *order);
@@ -267,6 +259,20 @@ void ace_rank(ace_result *r)
     free(order);
 }
 
+/* Backend memory for the analysis's own buffers (ranges, values, sums, a saved layer). */
+static void *dev_alloc(const nn_backend *be, size_t bytes, int *ok)
+{
+    if (!*ok) return NULL;
+    void *p = be->alloc(bytes ? bytes : 1);
+    if (!p) *ok = dfs_fail("ace: %zu bytes on %s: %s", bytes, be->name, be->last_error());
+    return p;
+}
+
+static void dev_free(const nn_backend *be, void *p)
+{
+    if (p) be->free(p);
+}
+
 int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s, const ace_opts *o, ace_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -277,6 +283,9 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
         return dfs_fail("ace: the model takes %lldx%lldx%lld inputs, the images are %lldx%lldx3", (long long)in0->C,
                         (long long)in0->H, (long long)in0->W, (long long)s->h, (long long)s->w);
     if (s->n < 1) return dfs_fail("ace: no images");
+    if ((m->classes != 1 && m->classes != 2) || nn_graph_output_size(g) != m->classes)
+        return dfs_fail("ace: the graph has %lld outputs, %s models have %d", (long long)nn_graph_output_size(g),
+                        m->name, m->classes);
 
     int64_t full = (int64_t)o->batches * o->batch, first_a = 0, first_b, n_a, n_b;
     if (s->n >= 2 * full) {
@@ -290,7 +299,7 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     r->n_a = n_a;
     r->n_b = n_b;
 
-    nn_node *L = &g->nodes[layer];
+    const nn_node *L = &g->nodes[layer];
     int64_t C = L->C, hw = L->H * L->W, S = C * hw;
     int steps = o->steps;
     r->n = C;
@@ -301,37 +310,39 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     r->score = dfs_malloc((size_t)C * sizeof(double));
     r->rank = dfs_malloc((size_t)C * sizeof(int64_t));
 
+    /* Everything per batch runs on g's backend: the ranges, the interventions and the sums of
+     * P(fake) stay there, and only the images go up. Crossing once: the ranges down after phase A,
+     * the intervention values up, the sums down at the end. */
+    const nn_backend *be = g->be;
     int64_t B = o->batch;
     /* inference only: the layer's activations stay readable and can be rerun from */
     nn_graph_set_memory(g, NN_MEM_FORWARD);
     nn_graph_keep(g, layer, 1);
     nn_graph_set_batch(g, B);
     float *x = nn_graph_host_alloc(g, dfs_mul_size((size_t)B, (size_t)(3 * s->h * s->w) * sizeof(float)));
-    float *pf = NULL, *X = NULL, *hb = NULL;
-    double *val = NULL;
+    float *mn = dfs_malloc((size_t)(2 * C) * sizeof(float)), *mx = mn + C, *val = NULL;
+    int ok = 1;
+    float *d_range = dev_alloc(be, (size_t)(2 * C) * sizeof(float), &ok), *d_val = NULL, *d_saved = NULL;
+    double *d_e = NULL;
     nn_graph *t = NULL;
     int rc = -1;
+    if (!ok) goto out;
 
     /* phase A: ranges */
-    double *mn = dfs_malloc((size_t)C * sizeof(double)), *mx = dfs_malloc((size_t)C * sizeof(double));
-    for (int64_t c = 0; c < C; c++) {
-        mn[c] = DBL_MAX;
-        mx[c] = -DBL_MAX;
-    }
     for (int64_t b0 = 0; b0 < n_a; b0 += B) {
         int64_t nb = n_a - b0 < B ? n_a - b0 : B;
         to_nchw(s, first_a + b0, nb, x);
-        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0 || nn_graph_fetch(g, layer, NN_FETCH_OUT) < 0) goto out;
-        for (int64_t i = 0; i < nb; i++)
-            for (int64_t c = 0; c < C; c++) {
-                const float *p = L->out + i * S + c * hw;
-                for (int64_t q = 0; q < hw; q++) {
-                    if (p[q] < mn[c]) mn[c] = p[q];
-                    if (p[q] > mx[c]) mx[c] = p[q];
-                }
-            }
+        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0) goto out;
+        const float *h = nn_graph_out_dev(g, layer);
+        if (!h) goto out;
+        be->channel_minmax(d_range, d_range + C, h, nb, C, hw, b0 == 0);
     }
-    val = dfs_malloc((size_t)(C * steps) * sizeof(double));
+    if (be->download(mn, d_range, (size_t)(2 * C) * sizeof(float)) != 0 || be->sync() != 0) {
+        dfs_fail("ace: phase A on %s: %s", be->name, be->last_error());
+        goto out;
+    }
+    /* values per step, laid out [step][neuron] so that a group of neurons' values are adjacent */
+    val = dfs_malloc((size_t)(C * steps) * sizeof(float));
     for (int64_t c = 0; c < C; c++) {
         double lo = mn[c], hi = mx[c];
         if (o->range == ACE_RANGE_STUDY) {
@@ -341,8 +352,16 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
         r->lo[c] = lo;
         r->hi[c] = hi;
         for (int k = 0; k < steps; k++)
-            val[c * steps + k] = steps == 1 ? lo : lo + (hi - lo) * (double)k / (double)(steps - 1);
+            val[k * C + c] = (float)(steps == 1 ? lo : lo + (hi - lo) * (double)k / (double)(steps - 1));
     }
+    d_val = dev_alloc(be, (size_t)(C * steps) * sizeof(float), &ok);
+    d_e = dev_alloc(be, (size_t)(C * steps) * sizeof(double), &ok);
+    if (!ok) goto out;
+    if (be->upload(d_val, val, (size_t)(C * steps) * sizeof(float)) != 0) {
+        dfs_fail("ace: upload on %s: %s", be->name, be->last_error());
+        goto out;
+    }
+    be->zero(d_e, (size_t)(C * steps) * sizeof(double));
 
     /* phase B: interventions */
     t = o->no_tail ? NULL : tail_build(g, layer);
@@ -357,11 +376,10 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
         nn_graph_set_memory(t, NN_MEM_FORWARD);
         nn_graph_keep(t, 0, 1);   /* the edited copies of the layer, rerun after each edit */
         nn_graph_set_batch(t, B * G);
-        X = nn_graph_host_alloc(g, dfs_mul_size((size_t)(B * G), (size_t)S * sizeof(float)));
     } else {
-        hb = dfs_malloc((size_t)(B * hw) * sizeof(float));
+        d_saved = dev_alloc(be, dfs_mul_size((size_t)B, (size_t)S * sizeof(float)), &ok);
+        if (!ok) goto out;
     }
-    pf = dfs_malloc((size_t)(B * G) * sizeof(float));
     dfs_progress prog;
     int64_t nbatches = (n_b + B - 1) / B;
     dfs_progress_start(&prog, "ace", (uint64_t)(nbatches * C), o->progress);
@@ -369,49 +387,45 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     for (int64_t b0 = 0; b0 < n_b; b0 += B) {
         int64_t nb = n_b - b0 < B ? n_b - b0 : B;
         to_nchw(s, first_b + b0, nb, x);
-        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0 || nn_graph_fetch(g, layer, NN_FETCH_OUT) < 0) goto out_prog;
+        if (nn_graph_forward(g, x, nb, NN_EVAL) < 0) goto out_prog;
+        float *h = nn_graph_out_dev(g, layer);
+        if (!h) goto out_prog;
         if (t) {
             /* G copies of the batch in the tail's input, filled once per batch; each
-             * intervention edits one neuron per copy and reruns the tail (the last group may
+             * intervention sets one neuron per copy and reruns the tail (the last group may
              * leave copies unedited: their outputs are ignored) */
-            for (int64_t j = 0; j < G; j++) memcpy(X + (size_t)(j * nb * S), L->out, (size_t)(nb * S) * sizeof(float));
-            if (nn_graph_forward(t, X, G * nb, NN_EVAL) < 0 || nn_graph_fetch(t, 0, NN_FETCH_OUT) < 0) goto out_prog;
-            float *h0 = t->nodes[0].out;
+            if (nn_graph_forward_dev(t, h, nb, G, NN_EVAL) < 0) goto out_prog;
+            float *h0 = nn_graph_out_dev(t, 0), *logits = nn_graph_out_dev(t, t->output);
+            if (!h0 || !logits) goto out_prog;
             for (int64_t c0 = 0; c0 < C; c0 += G) {
                 int64_t gc = C - c0 < G ? C - c0 : G;
                 for (int k = 0; k < steps; k++) {
-                    for (int64_t j = 0; j < gc; j++)
-                        set_neuron(h0 + j * nb * S, nb, S, c0 + j, hw, (float)val[(c0 + j) * steps + k]);
-                    if (nn_graph_put(t, 0) < 0 || nn_graph_forward_from(t, 0, NN_EVAL) < 0) goto out_prog;
-                    nn_model_pfake(m, nn_graph_output(t), gc * nb, pf);
-                    for (int64_t j = 0; j < gc; j++) {
-                        double sum = 0;
-                        for (int64_t i = 0; i < nb; i++) sum += pf[j * nb + i];
-                        r->e[(c0 + j) * steps + k] += sum;
-                    }
+                    be->set_neurons(h0, NULL, d_val + k * C + c0, gc, nb, C, hw, c0);
+                    if (nn_graph_forward_from(t, 0, NN_EVAL) < 0) goto out_prog;
+                    be->pfake_sum(d_e + c0 * steps + k, steps, logits, m->classes, gc, nb);
                 }
-                for (int64_t j = 0; j < gc; j++)   /* back to the observed values */
-                    for (int64_t i = 0; i < nb; i++)
-                        memcpy(h0 + (j * nb + i) * S + (c0 + j) * hw, L->out + i * S + (c0 + j) * hw,
-                               (size_t)hw * sizeof(float));
+                be->set_neurons(h0, h, NULL, gc, nb, C, hw, c0);   /* back to the observed values */
                 done += gc;
                 dfs_progress_update(&prog, (uint64_t)done);
             }
         } else {
+            float *logits = nn_graph_out_dev(g, g->output);
+            if (!logits) goto out_prog;
+            be->copy(d_saved, h, (size_t)(nb * S) * sizeof(float));
             for (int64_t c = 0; c < C; c++) {
-                for (int64_t i = 0; i < nb; i++) memcpy(hb + i * hw, L->out + i * S + c * hw, (size_t)hw * sizeof(float));
                 for (int k = 0; k < steps; k++) {
-                    set_neuron(L->out, nb, S, c, hw, (float)val[c * steps + k]);
-                    if (nn_graph_put(g, layer) < 0 || nn_graph_forward_from(g, layer, NN_EVAL) < 0) goto out_prog;
-                    nn_model_pfake(m, nn_graph_output(g), nb, pf);
-                    double sum = 0;
-                    for (int64_t i = 0; i < nb; i++) sum += pf[i];
-                    r->e[c * steps + k] += sum;
+                    be->set_neurons(h, NULL, d_val + k * C + c, 1, nb, C, hw, c);
+                    if (nn_graph_forward_from(g, layer, NN_EVAL) < 0) goto out_prog;
+                    be->pfake_sum(d_e + c * steps + k, steps, logits, m->classes, 1, nb);
                 }
-                for (int64_t i = 0; i < nb; i++) memcpy(L->out + i * S + c * hw, hb + i * hw, (size_t)hw * sizeof(float));
+                be->set_neurons(h, d_saved, NULL, 1, nb, C, hw, c);
                 dfs_progress_update(&prog, (uint64_t)++done);
             }
         }
+    }
+    if (be->download(r->e, d_e, (size_t)(C * steps) * sizeof(double)) != 0 || be->sync() != 0) {
+        dfs_fail("ace: phase B on %s: %s", be->name, be->last_error());
+        goto out_prog;
     }
     for (int64_t c = 0; c < C; c++) {
         double lo = DBL_MAX, hi = -DBL_MAX;
@@ -429,12 +443,12 @@ out_prog:
 out:
     if (t) nn_graph_free(t);
     nn_graph_host_free(g, x);
-    nn_graph_host_free(g, X);
-    free(hb);
-    free(pf);
+    dev_free(be, d_range);
+    dev_free(be, d_val);
+    dev_free(be, d_e);
+    dev_free(be, d_saved);
     free(val);
     free(mn);
-    free(mx);
     if (rc < 0) ace_result_free(r);
     return rc;
 }

@@ -27,7 +27,10 @@
  * copied into a small graph of its own when it depends on nothing else before the layer (true
  * of every dense head); that tail then runs on the batch replicated for many neurons at once.
  * Otherwise every intervention reruns the nodes after the layer in the full graph
- * (nn_graph_forward_from). Both give the same numbers up to float rounding. */
+ * (nn_graph_forward_from). Both give the same numbers up to float rounding.
+ * Everything per batch runs on the graph's backend (its analysis ops: channel ranges, setting a
+ * neuron, sums of P(fake)): only the images cross to it per batch; the ranges, the intervention
+ * values and the sums cross once per run. */
 #ifndef DFS_ANALYSIS_ACE_H
 #define DFS_ANALYSIS_ACE_H
 

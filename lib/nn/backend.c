@@ -89,6 +89,11 @@ static nn_backend cpu_table = {
     .scale_channels_backward = nn_scale_channels_backward,
     .adam_update = nn_adam_update,
     .l2_penalty = nn_l2_penalty,
+    /* analysis ops */
+    .cam_map = nn_cam_map,
+    .channel_minmax = nn_channel_minmax,
+    .set_neurons = nn_set_neurons,
+    .pfake_sum = nn_pfake_sum,
 };
 
 const nn_backend *nn_backend_cpu(void) { return &cpu_table; }

@@ -19,6 +19,8 @@
  *    function of (key, stream, index) only, so it is the same bytes on every backend and thread
  *    count, and nothing but the 8-byte key crosses from the host.
  *  - Losses are computed on the host (the logits are N or 2N values).
+ *  - Analyses run where the network runs: Grad-CAM's maps and ACE's ranges, interventions and
+ *    P(fake) sums are backend ops, so only their results cross (tests/unit/test_device_traffic.c).
  *  - Errors: an entry that can fail returns 0 or -1; the message is then `last_error()`
  *    (one line naming the op and the CUDA/cuBLAS error, e.g. "conv2d_forward: cublasSgemm:
  *    CUBLAS_STATUS_EXECUTION_FAILED"). Void ops record their first error, reported by the next
@@ -32,7 +34,7 @@
 
 #include "nn/ops.h"
 
-#define NN_BACKEND_ABI 2   /* bumped whenever this struct changes; the plugin must match */
+#define NN_BACKEND_ABI 3   /* bumped whenever this struct changes; the plugin must match */
 
 typedef struct nn_backend {
     int abi;                       /* NN_BACKEND_ABI */
@@ -116,6 +118,15 @@ typedef struct nn_backend {
     void (*adam_update)(float *p, const float *g, float *m, float *v, const nn_adam *a, int64_t n);
     /* adds 2 * lambda * w to g and returns lambda * sum(w^2) (synchronous on cuda) */
     double (*l2_penalty)(float *g, const float *w, float lambda, int64_t n);
+
+    /* ---- analysis ops (ops.h "analysis"): Grad-CAM's map and ACE's ranges, interventions and
+     * P(fake) sums run on the backend, so a Grad-CAM or ACE batch sends only its input (and the
+     * class seed) and receives only its results. acc is doubles in backend memory. ---- */
+    void (*cam_map)(float *maps, const float *act, const float *grad, int64_t N, int64_t K, int64_t HW, int relu);
+    void (*channel_minmax)(float *mn, float *mx, const float *in, int64_t N, int64_t C, int64_t HW, int reset);
+    void (*set_neurons)(float *h, const float *src, const float *vals, int64_t copies, int64_t N, int64_t C,
+                        int64_t HW, int64_t c0);
+    void (*pfake_sum)(double *acc, int64_t stride, const float *logits, int classes, int64_t copies, int64_t N);
 } nn_backend;
 
 /* The cpu table (always available). */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "nn/backend.h"
 #include "nn/gradcam.h"
 
 int nn_gradcam_layer(const nn_graph *g, const char *name)
@@ -38,6 +39,27 @@ static void class_seed(const nn_graph *g, int cls, int64_t N, float *seed)
     }
 }
 
+/* maps (host, N x H x W) from the layer's activations and their gradient after a backward: made
+ * where the network ran (the backend's cam_map), so only the maps cross to the host. */
+static int cam_maps(nn_graph *g, int layer, int64_t N, int relu, float *maps)
+{
+    const nn_backend *be = g->be;
+    const nn_node *L = &g->nodes[layer];
+    int64_t K = L->C, HW = L->H * L->W;
+    size_t bytes = (size_t)(N * HW) * sizeof(float);
+    const float *A = nn_graph_out_dev(g, layer), *G = nn_graph_grad_dev(g, layer);
+    if (!A || !G) return -1;
+    float *dmaps = be->host_memory ? maps : be->alloc(bytes);
+    if (!dmaps) return dfs_fail("gradcam: alloc on %s: %s", be->name, be->last_error());
+    be->cam_map(dmaps, A, G, N, K, HW, relu);
+    int rc = 0;
+    if (dmaps != maps && be->download(maps, dmaps, bytes) != 0)
+        rc = dfs_fail("gradcam: download on %s: %s", be->name, be->last_error());
+    if (rc == 0 && be->sync() != 0) rc = dfs_fail("gradcam on %s: %s", be->name, be->last_error());
+    if (dmaps != maps) be->free(dmaps);
+    return rc;
+}
+
 int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N, int relu, float *maps,
                      float *guided)
 {
@@ -65,29 +87,11 @@ int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N,
     g->guided_relu = 0;
     nn_graph_want_grad(g, layer, 1);
     nn_graph_backward(g, seed);
-    if (nn_graph_fetch(g, layer, NN_FETCH_OUT | NN_FETCH_GRAD) != 0) {
+    if (cam_maps(g, layer, N, relu, maps) != 0) {
         memcpy(g->want_grad, saved, (size_t)g->nnodes);
         free(saved);
         free(seed);
         return -1;
-    }
-
-    const nn_node *L = &g->nodes[layer];
-    int64_t K = L->C, HW = L->H * L->W;
-    for (int64_t n = 0; n < N; n++) {
-        const float *A = L->out + n * K * HW, *G = L->dout + n * K * HW;
-        double *acc = dfs_calloc((size_t)HW, sizeof(double));
-        for (int64_t k = 0; k < K; k++) {
-            double w = 0.0;
-            for (int64_t p = 0; p < HW; p++) w += G[k * HW + p];
-            w /= (double)HW;
-            for (int64_t p = 0; p < HW; p++) acc[p] += w * A[k * HW + p];
-        }
-        for (int64_t p = 0; p < HW; p++) {
-            double v = acc[p];
-            maps[n * HW + p] = (float)(relu && v < 0.0 ? 0.0 : v);
-        }
-        free(acc);
     }
 
     if (guided) {

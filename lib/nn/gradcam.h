@@ -3,7 +3,8 @@
  * For every sample of a batch: the gradient of the class score with respect to the activations A
  * of one node, channel weights w_k = spatial mean of that gradient, and the low-resolution map
  * sum_k w_k A_k (optionally followed by ReLU). Upsampling, scaling and colouring are image work
- * and live in analysis/gradcam.h.
+ * and live in analysis/gradcam.h. The maps are made on the graph's backend (its cam_map op), so
+ * per batch only the input and the class seed go to it and the maps (and guided gradients) come back.
  *
  * Class score (the same convention for every architecture, see formats/cam.md): the score is
  * pre-sigmoid / pre-softmax, as Selvaraju et al. use it.

@@ -1110,7 +1110,8 @@ static void poison_forward(nn_graph *g, int from)
     if (g->mode == NN_TRAIN) poison(g, g->stats, g->nstats * sizeof(float));   /* running statistics */
 }
 
-int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
+/* What every full forward does before its input is placed: 0, or -1 with an error. */
+static int forward_begin(nn_graph *g, int64_t N, int mode)
 {
     if (!g->params) return dfs_fail("graph parameters are not allocated");
     if (N < 1 || N > g->batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->batch);
@@ -1120,8 +1121,42 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
     g->backward_done = 0;
     next_drop_key(g);
     poison_forward(g, -1);
+    return 0;
+}
+
+int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
+{
+    if (forward_begin(g, N, mode) != 0) return -1;
     if (g->be->upload(DV(g->nodes[0].out), x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
         return dfs_fail("forward: input upload on %s: %s", g->be->name, g->be->last_error());
+    for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
+    return 0;
+}
+
+/* ---- work on the backend without the host (graph.h) ---- */
+
+static float *node_dev(const nn_graph *g, int node, int grad)
+{
+    if (node < 0 || node >= g->nnodes) return dfs_fail("graph: no node %d", node), NULL;
+    const nn_node *n = &g->nodes[node];
+    const float *h = grad ? n->dout : n->out;
+    int r;
+    size_t off;
+    if (!h || (!on_host(g) && arena_off(g, h, &r, &off)))
+        return dfs_fail("graph: node %s has no %s in this memory plan", n->name, grad ? "gradient" : "output"), NULL;
+    return DV((float *)h);
+}
+
+float *nn_graph_out_dev(const nn_graph *g, int node) { return node_dev(g, node, 0); }
+float *nn_graph_grad_dev(const nn_graph *g, int node) { return node_dev(g, node, 1); }
+
+int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, int mode)
+{
+    if (n < 1 || reps < 1) return dfs_fail("forward_dev: %lld samples x %lld", (long long)n, (long long)reps);
+    if (forward_begin(g, n * reps, mode) != 0) return -1;
+    size_t bytes = (size_t)(n * nn_node_size(g, 0)) * sizeof(float);
+    uint8_t *in = (uint8_t *)DV(g->nodes[0].out);
+    for (int64_t k = 0; k < reps; k++) g->be->copy(in + (size_t)k * bytes, x, bytes);
     for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
     return 0;
 }

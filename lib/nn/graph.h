@@ -309,5 +309,16 @@ int nn_graph_put(nn_graph *g, int node);
 /* Host memory for the forward input: pinned on cuda (asynchronous uploads). */
 void *nn_graph_host_alloc(const nn_graph *g, size_t bytes);
 void nn_graph_host_free(const nn_graph *g, void *p);
+/* Work on the backend without the host (analyses that call g->be's ops themselves, so that only
+ * their results cross: Grad-CAM, ACE). The backend pointers of node's output and of its
+ * gradient (its host mirror on a host-memory backend), valid until the arena is laid out again
+ * (nn_graph_set_batch, or a forward after the plan or its marks changed); NULL with an error
+ * when the node has none in this memory plan. Changing what they point to leaves the host mirror
+ * stale (nn_graph_fetch reads it back). */
+float *nn_graph_out_dev(const nn_graph *g, int node);
+float *nn_graph_grad_dev(const nn_graph *g, int node);
+/* nn_graph_forward with an input already in backend memory: n samples at x (e.g. another graph's
+ * nn_graph_out_dev on the same backend), copied reps times back to back, so N = n * reps. */
+int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, int mode);
 
 #endif

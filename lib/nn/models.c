@@ -37,14 +37,7 @@ const nn_model_info *nn_model_find(const char *arch)
 
 void nn_model_pfake(const nn_model_info *m, const float *logits, int64_t N, float *pfake)
 {
-    for (int64_t i = 0; i < N; i++) {
-        if (m->classes == 1) {
-            pfake[i] = (float)(1.0 / (1.0 + exp(-(double)logits[i])));
-        } else {
-            double d = (double)logits[2 * i] - (double)logits[2 * i + 1];   /* softmax[1] = 1/(1+e^(l0-l1)) */
-            pfake[i] = (float)(1.0 / (1.0 + exp(d)));
-        }
-    }
+    for (int64_t i = 0; i < N; i++) pfake[i] = nn_pfake(logits, m->classes, i);
 }
 
 /* name formatting for the builders */

@@ -195,4 +195,25 @@ void nn_init_glorot_uniform(float *w, int64_t n, int64_t fan_in, int64_t fan_out
  * deviation sqrt(scale / fan) after the truncation (fan: fan_in or fan_out per the mode) */
 void nn_init_variance_scaling_normal(float *w, int64_t n, double scale, int64_t fan, dfs_rng *rng);
 
+/* ---- analysis (Grad-CAM, ACE): the reductions and edits that let the analyses run where the
+ * network runs, so only their results cross to the host (lib/nn/inspect.c; backend.h) ---- */
+/* Grad-CAM's map, per sample n of N: w_k = mean over the HW positions of grad (N,K,HW) channel k,
+ * maps[n, p] = sum_k w_k act[n, k, p], summed in double in the order p then k, ReLU'd when relu
+ * is set (maps is overwritten). */
+void nn_cam_map(float *maps, const float *act, const float *grad, int64_t N, int64_t K, int64_t HW, int relu);
+/* Per channel c of in (N,C,HW): mn[c] = min(mn[c], every value), mx[c] = max(mx[c], every value);
+ * reset != 0 starts from +inf / -inf instead of mn and mx. A NaN never replaces a bound. */
+void nn_channel_minmax(float *mn, float *mx, const float *in, int64_t N, int64_t C, int64_t HW, int reset);
+/* h holds `copies` back-to-back batches of N samples of (C,HW). In copy j, channel c0 + j of every
+ * sample is set: to vals[j] everywhere (src NULL), or back to src's channel c0 + j (src: one
+ * batch of N samples of (C,HW)). */
+void nn_set_neurons(float *h, const float *src, const float *vals, int64_t copies, int64_t N, int64_t C, int64_t HW,
+                    int64_t c0);
+/* P(fake) of sample i from a model's logits: classes 1, sigmoid(z); classes 2, softmax's second
+ * value. Computed in double, rounded to float (nn_model_pfake uses it). */
+float nn_pfake(const float *logits, int classes, int64_t i);
+/* acc[j * stride] += sum over i < N of nn_pfake(logits, classes, j * N + i), in double and in
+ * order of i, for each j < copies. */
+void nn_pfake_sum(double *acc, int64_t stride, const float *logits, int classes, int64_t copies, int64_t N);
+
 #endif

@@ -406,6 +406,25 @@ static void test_sample_read(void)
     unlink(path);
 }
 
+/* The model info must describe the graph's output: P(fake) is read from it on the backend, so a
+ * 2-logit convention on a 1-logit graph would read past the logits. */
+static void test_output_mismatch(void)
+{
+    ace_sample s;
+    make_sample(&s, 4, 1, 1, 7);
+    nn_graph *g = dense_model(NULL);
+    ace_opts o;
+    ace_opts_default(&o);
+    o.batches = 1;
+    o.batch = 2;
+    ace_result r;
+    CHECK(ace_run(g, nn_model_find("xception"), nn_graph_find(g, "act"), &s, &o, &r) < 0 &&
+              strstr(dfs_error(), "1 outputs") && strstr(dfs_error(), "xception models have 2"),
+          "a 2-logit model's info on a 1-logit graph is refused: %s", dfs_error());
+    nn_graph_free(g);
+    ace_sample_free(&s);
+}
+
 int main(void)
 {
     RUN(test_dense_known_answer);
@@ -416,5 +435,6 @@ int main(void)
     RUN(test_rank_ties);
     RUN(test_overlap);
     RUN(test_sample_read);
+    RUN(test_output_mismatch);
     return CHECK_DONE();
 }

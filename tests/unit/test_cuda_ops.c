@@ -9,7 +9,10 @@
  *  - element-wise ops: rtol 1e-6, atol 1e-6 (the GPU fuses multiply-adds, the cpu build does
  *    not; exp differs by an ulp or two);
  *  - GEMM and reductions over L terms of size ~1: rtol 1e-4, atol 2e-6 sqrt(L) + 1e-6;
- *  - pooling, concat, dropout, argmax: the same values (the kernels sum in the cpu's order).
+ *  - pooling, concat, dropout, argmax: the same values (the kernels sum in the cpu's order);
+ *  - the analysis ops: Grad-CAM's map, channel ranges and interventions bit for bit (the kernels
+ *    keep the cpu's order and round the double multiply and add separately); sums of P(fake) within
+ *    a float ulp per term (the device's double exp).
  *
  * Without a usable CUDA device every test is reported as skipped, with the reason. Environment:
  * DFS_REQUIRE_CUDA=1 turns that skip into a failure (for GPU machines, so a broken plugin is not
@@ -763,6 +766,108 @@ static void test_l2(void)
     }
 }
 
+/* ---- analysis ops (Grad-CAM, ACE): cam_map and channel_minmax are the cpu's bits by
+ * construction (inspect.cu), set_neurons copies; pfake_sum goes through the device's double exp,
+ * within an ulp of the host's, so each P(fake) may differ in its last float bit ---- */
+
+/* bit for bit, so that -0 and +0 (and NaN payloads) count as different */
+static void same_bits(const char *what, const float *dev, const float *ref, int64_t n)
+{
+    float *got = down(dev, n);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(got + i, ref + i, sizeof(float))) {
+            if (bad < 3) printf("#   %s[%lld]: cuda %.9g, cpu %.9g\n", what, (long long)i, got[i], ref[i]);
+            bad++;
+        }
+    CHECK(bad == 0, "%s: %lld of %lld values differ in their bits", what, (long long)bad, (long long)n);
+}
+
+static void test_cam_map(void)
+{
+    static const int64_t shapes[][3] = {{3, 37, 49}, {1, 5, 1}, {2, 300, 100}, {4, 64, 64}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        int64_t N = shapes[t][0], K = shapes[t][1], HW = shapes[t][2], n = N * K * HW;
+        float *a = rnd(n, 0, 2), *g = rnd(n, -1, 1), *ga = up(a, n), *gg = up(g, n);
+        for (int relu = 0; relu < 2; relu++) {
+            float *maps = hmem((size_t)(N * HW) * sizeof(float)), *gm = dmem((size_t)(N * HW) * sizeof(float));
+            CPU->cam_map(maps, a, g, N, K, HW, relu);
+            DEV->cam_map(gm, ga, gg, N, K, HW, relu);
+            char what[80];
+            snprintf(what, sizeof what, "cam_map %lldx%lldx%lld relu %d", (long long)N, (long long)K, (long long)HW,
+                     relu);
+            same_bits(what, gm, maps, N * HW);
+        }
+        release_all();
+    }
+}
+
+static void test_channel_minmax(void)
+{
+    /* few distinct values, so bounds tie: the first of equal values is kept, down to the sign of
+     * a zero; NaN is never a bound; one channel is all zeros of both signs, one all NaN */
+    static const float pool[] = {-1.0f, -0.0f, 0.0f, 0.5f, 2.0f, NAN};
+    static const int64_t shapes[][3] = {{3, 5, 1000}, {1, 7, 1}, {2, 65600, 2}, {4, 3, 257}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        int64_t N = shapes[t][0], C = shapes[t][1], HW = shapes[t][2], n = N * C * HW;
+        float *x = hmem((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++) x[i] = pool[dfs_rng_below(&RNG, 6)];
+        for (int64_t b = 0; b < N && C > 2; b++)
+            for (int64_t q = 0; q < HW; q++) {
+                x[(b * C + 0) * HW + q] = dfs_rng_below(&RNG, 2) ? 0.0f : -0.0f;
+                x[(b * C + 1) * HW + q] = NAN;
+            }
+        float *gx = up(x, n);
+        float *mn = hmem((size_t)C * sizeof(float)), *mx = hmem((size_t)C * sizeof(float));
+        float *gmn = dmem((size_t)C * sizeof(float)), *gmx = dmem((size_t)C * sizeof(float));
+        CPU->channel_minmax(mn, mx, x, N, C, HW, 1);
+        DEV->channel_minmax(gmn, gmx, gx, N, C, HW, 1);
+        same_bits("channel_minmax min (reset)", gmn, mn, C);
+        same_bits("channel_minmax max (reset)", gmx, mx, C);
+        /* a second batch on top of the first's bounds, and bounds that tie with zeros */
+        float *x2 = hmem((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++) x2[i] = pool[dfs_rng_below(&RNG, 6)] * 1.5f;
+        CPU->channel_minmax(mn, mx, x2, N, C, HW, 0);
+        DEV->channel_minmax(gmn, gmx, up(x2, n), N, C, HW, 0);
+        same_bits("channel_minmax min (running)", gmn, mn, C);
+        same_bits("channel_minmax max (running)", gmx, mx, C);
+        release_all();
+    }
+}
+
+static void test_set_neurons(void)
+{
+    int64_t copies = 3, N = 4, C = 5, HW = 7, n = copies * N * C * HW;
+    for (int64_t c0 = 0; c0 + copies <= C; c0 += 2) {
+        float *h = rnd(n, -1, 1), *src = rnd(N * C * HW, -1, 1), *vals = rnd(copies, -3, 3);
+        float *gh = up(h, n), *gsrc = up(src, N * C * HW), *gvals = up(vals, copies);
+        CPU->set_neurons(h, NULL, vals, copies, N, C, HW, c0);
+        DEV->set_neurons(gh, NULL, gvals, copies, N, C, HW, c0);
+        same_bits("set_neurons to values", gh, h, n);
+        CPU->set_neurons(h, src, NULL, copies, N, C, HW, c0);
+        DEV->set_neurons(gh, gsrc, NULL, copies, N, C, HW, c0);
+        same_bits("set_neurons back to the source", gh, h, n);
+        release_all();
+    }
+}
+
+static void test_pfake_sum(void)
+{
+    for (int classes = 1; classes <= 2; classes++) {
+        int64_t copies = 5, N = 37, stride = 3, na = copies * stride;
+        float *logits = rnd(copies * N * classes, -30, 30);
+        double *acc = hmem((size_t)na * sizeof(double)), *back = hmem((size_t)na * sizeof(double));
+        for (int64_t i = 0; i < na; i++) acc[i] = 0.25 * (double)i;   /* the sums are added to these */
+        double *gacc = up_bytes(acc, (size_t)na * sizeof(double));
+        CPU->pfake_sum(acc, stride, logits, classes, copies, N);
+        DEV->pfake_sum(gacc, stride, up(logits, copies * N * classes), classes, copies, N);
+        CHECK(DEV->download(back, gacc, (size_t)na * sizeof(double)) == 0, "download: %s", DEV->last_error());
+        for (int64_t i = 0; i < na; i++)   /* N values, each within a float ulp (6e-8) of 1 */
+            CHECK_CLOSE(back[i], acc[i], 6e-8 * (double)N, 0);
+        release_all();
+    }
+}
+
 /* ---- memory entries and errors ---- */
 
 static void test_memory(void)
@@ -925,5 +1030,9 @@ int main(void)
     T(test_scale_channels);
     T(test_adam);
     T(test_l2);
+    T(test_cam_map);
+    T(test_channel_minmax);
+    T(test_set_neurons);
+    T(test_pfake_sum);
     return CHECK_DONE();
 }

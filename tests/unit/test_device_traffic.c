@@ -5,10 +5,14 @@
  * may move only the input batch up and the logits down, plus the loss gradient (N x C values)
  * up: labels and the loss stay on the host, and the dropout and drop-connect masks are drawn on
  * the device. An eval forward moves the input up and the logits down. A Grad-CAM batch moves
- * the input and the class seed (N x C) up, and the layer's activations and their gradient down
- * (the maps are made on the host from them), plus with guided backpropagation the seed again
- * up and the input's gradient down. Every bound is exact to the byte: anything else that
- * crossed (a mask, a parameter, a statistic) fails. */
+ * the input and the class seed (N x C) up and its maps (N x H x W of the layer) down: the maps
+ * are made on the device (the backend's cam_map), not from the layer's activations and gradient
+ * brought to the host; with guided backpropagation the seed goes up again and the guided
+ * gradient (a result, the input's size) comes down. An ACE run moves per batch only its images
+ * up; once per run the tail graph's parameters and the intervention values go up and the ranges
+ * and the sums of P(fake) come down (ranges, interventions and sums are made on the device).
+ * Every bound is exact to the byte: anything else that crossed (a mask, a parameter, a
+ * statistic, an activation) fails. */
 #include "check.h"
 #include "common.h"
 #include "analysis/ace.h"
@@ -114,7 +118,7 @@ static void test_gradcam_batch(void)
     if (layer <= 0) return;
     int64_t C = nn_graph_output_size(g), hw = g->nodes[layer].H * g->nodes[layer].W;
     uint64_t xb = (uint64_t)(N * nn_node_size(g, 0)) * sizeof(float), ob = (uint64_t)(N * C) * sizeof(float);
-    uint64_t lb = (uint64_t)(N * nn_node_size(g, layer)) * sizeof(float);
+    uint64_t mb = (uint64_t)(N * hw) * sizeof(float);
     float *maps = malloc((size_t)(N * hw) * sizeof(float)), *guided = malloc((size_t)xb);
     for (int with_guided = 0; with_guided < 2; with_guided++) {
         uint64_t up, down;
@@ -122,7 +126,7 @@ static void test_gradcam_batch(void)
         CHECK(nn_gradcam_batch(g, layer, NN_CAM_FAKE, x, N, 1, maps, with_guided ? guided : NULL) == 0, "%s",
               dfs_error());
         nn_backend_split_traffic(&up, &down, 1);
-        uint64_t want_up = xb + ob * (with_guided ? 2 : 1), want_down = 2 * lb + (with_guided ? xb : 0);
+        uint64_t want_up = xb + ob * (with_guided ? 2 : 1), want_down = mb + (with_guided ? xb : 0);
         CHECK(up == want_up && down == want_down, "grad-cam (guided %d): %llu up (expected %llu), %llu down (expected %llu)",
               with_guided, (unsigned long long)up, (unsigned long long)want_up, (unsigned long long)down,
               (unsigned long long)want_down);
@@ -133,56 +137,76 @@ static void test_gradcam_batch(void)
     nn_graph_free(g);
 }
 
-/* ACE's interventions are made on the host: per batch the input goes up and the layer comes down
- * (both phases); in phase B the tail graph's input (G copies of the layer) goes up and its
- * first node comes back once, then each intervention (a group of up to G neurons at one value)
- * puts the edited copies up and reads the tail's logits; the tail's parameters go up once. The
- * count below is that schedule and nothing more. */
-static void test_ace_run(void)
+/* One ACE run of meso4 at block4.relu on a backend: 2 batches of B per phase, 2 steps. */
+static int ace_on(const nn_backend *be, int no_tail, ace_result *r, uint64_t *up, uint64_t *down, uint64_t *pb,
+                  int64_t *C)
 {
-    const nn_backend *split = nn_backend_open("cpu-split");
-    if (!split) return;
     int a = 0;   /* meso4: its head after block4 is a tail graph */
-    nn_graph *g = build(a, split, NN_MEM_FORWARD);
+    nn_graph *g = build(a, be, NN_MEM_FORWARD);
     int layer = nn_graph_find(g, "block4.relu");
     CHECK(layer > 0, "meso4 has block4.relu");
-    if (layer <= 0) return;
-    int64_t h = archs[a].size, B = 2, n = 4;
+    if (layer <= 0) return -1;
+    int64_t h = archs[a].size, n = 8;
     ace_sample s = {.n = n, .h = h, .w = h, .seen = (uint64_t)n};
     s.px = malloc((size_t)(n * h * h * 3));
     for (int64_t i = 0; i < n * h * h * 3; i++) s.px[i] = (uint8_t)(i * 37 % 251);
     ace_opts o;
     ace_opts_default(&o);
-    o.batches = 1;
-    o.batch = (int)B;
+    o.batches = 2;
+    o.batch = 2;
     o.steps = 2;
-    ace_result r;
+    o.no_tail = no_tail;
     nn_backend_split_traffic(NULL, NULL, 1);
-    CHECK(ace_run(g, nn_model_find("meso4"), layer, &s, &o, &r) == 0, "%s", dfs_error());
-    uint64_t up, down;
-    nn_backend_split_traffic(&up, &down, 1);
-    CHECK(r.tail == 1, "the tail graph is used");
-    int64_t S = nn_node_size(g, layer), C = g->nodes[layer].C, Cout = nn_graph_output_size(g);
-    int64_t G = C;   /* the tail's copies: every neuron of this small layer in one group */
-    uint64_t f = sizeof(float), xb = (uint64_t)(B * 3 * h * h) * f, lb = (uint64_t)(B * S) * f;
-    uint64_t groups = (uint64_t)((C + G - 1) / G), iv = groups * (uint64_t)o.steps;
-    /* the tail's parameters and statistics, once: those of every node after the layer */
-    uint64_t pb = 0;
+    int rc = ace_run(g, nn_model_find("meso4"), layer, &s, &o, r);
+    CHECK(rc == 0, "%s", dfs_error());
+    nn_backend_split_traffic(up, down, 1);
+    CHECK(rc != 0 || (r->tail == !no_tail && !r->shared), "tail %d, shared phases %d", r->tail, r->shared);
+    /* the tail's parameters and statistics: those of every node after the layer */
+    *pb = 0;
     for (int i = layer + 1; i < g->nnodes; i++) {
         const nn_node *nd = &g->nodes[i];
         const int ts[4] = {nd->w, nd->b, nd->rmean, nd->rvar};
         for (int k = 0; k < 4; k++)
-            if (ts[k] >= 0) pb += (uint64_t)g->tensors[ts[k]].n * f;
+            if (ts[k] >= 0) *pb += (uint64_t)g->tensors[ts[k]].n * sizeof(float);
     }
-    /* phase A: one batch; phase B: one batch */
-    uint64_t want_up = pb + xb + xb + (uint64_t)G * lb + iv * (uint64_t)G * lb;
-    uint64_t want_down = lb + lb + (uint64_t)G * lb + iv * (uint64_t)(G * B * Cout) * f;
-    CHECK(up == want_up && down == want_down, "ace: %llu up (expected %llu), %llu down (expected %llu)",
-          (unsigned long long)up, (unsigned long long)want_up, (unsigned long long)down,
-          (unsigned long long)want_down);
-    ace_result_free(&r);
+    *C = g->nodes[layer].C;
     free(s.px);
     nn_graph_free(g);
+    return rc;
+}
+
+/* ACE's per-batch work (ranges, interventions, P(fake) sums) stays on the device: per batch only
+ * the images go up (2 batches in each phase); once per run the values of the interventions
+ * (C x steps floats) and, with the tail graph, its parameters go up, and the ranges (2 C floats)
+ * and the sums (C x steps doubles) come down. The results equal the cpu's bit for bit. */
+static void test_ace_run(void)
+{
+    const nn_backend *split = nn_backend_open("cpu-split"), *cpu = nn_backend_cpu();
+    if (!split) return;
+    for (int no_tail = 0; no_tail < 2; no_tail++) {
+        ace_result r, rc;
+        uint64_t up, down, pb, u2, d2, p2;
+        int64_t C, C2;
+        if (ace_on(split, no_tail, &r, &up, &down, &pb, &C) != 0) continue;
+        if (ace_on(cpu, no_tail, &rc, &u2, &d2, &p2, &C2) != 0) {
+            ace_result_free(&r);
+            continue;
+        }
+        uint64_t f = sizeof(float), xb = (uint64_t)(2 * 3 * archs[0].size * archs[0].size) * f;
+        uint64_t want_up = (no_tail ? 0 : pb) + 4 * xb + (uint64_t)(C * 2) * f;
+        uint64_t want_down = (uint64_t)(2 * C) * f + (uint64_t)(C * 2) * sizeof(double);
+        CHECK(up == want_up && down == want_down, "ace (tail %d): %llu up (expected %llu), %llu down (expected %llu)",
+              !no_tail, (unsigned long long)up, (unsigned long long)want_up, (unsigned long long)down,
+              (unsigned long long)want_down);
+        CHECK(u2 == 0 && d2 == 0, "the cpu backend moves nothing through cpu-split's counters");
+        int same = r.n == rc.n && !memcmp(r.lo, rc.lo, (size_t)C * sizeof(double)) &&
+                   !memcmp(r.hi, rc.hi, (size_t)C * sizeof(double)) &&
+                   !memcmp(r.e, rc.e, (size_t)(C * 2) * sizeof(double)) &&
+                   !memcmp(r.rank, rc.rank, (size_t)C * sizeof(int64_t));
+        CHECK(same, "ace (tail %d) on cpu-split equals the cpu's bit for bit", !no_tail);
+        ace_result_free(&r);
+        ace_result_free(&rc);
+    }
 }
 
 int main(void)

@@ -297,6 +297,11 @@ extern "C" __attribute__((visibility("default"))) const nn_backend *dfs_cuda_bac
             t->scale_channels_backward = scale_channels_backward;
             t->adam_update = adam_update;
             t->l2_penalty = l2_penalty;
+            /* analysis ops */
+            t->cam_map = cam_map;
+            t->channel_minmax = channel_minmax;
+            t->set_neurons = set_neurons;
+            t->pfake_sum = pfake_sum;
         }
     }
     if (state < 0) {

@@ -1,6 +1,7 @@
 /* common.cuh: what every file of the CUDA plugin shares: the stream, the cuBLAS handle, error
  * recording, launch sizes, a growable device workspace and the declarations of the table's
- * entries (defined in conv.cu, norm.cu, pool.cu, elementwise.cu; the table is in backend.cu).
+ * entries (defined in conv.cu, norm.cu, pool.cu, elementwise.cu, inspect.cu; the table is in
+ * backend.cu).
  *
  * Errors: each entry names itself in a local `op` ("conv2d_forward"); CUDA_OK / BLAS_OK wrap a
  * runtime or cuBLAS call and LAUNCHED checks a kernel launch. The first failure since the last
@@ -151,6 +152,13 @@ void scale_channels_backward(float *din, float *ds, const float *dout, const flo
                              int64_t C, int64_t HW);
 void adam_update(float *p, const float *g, float *m, float *v, const nn_adam *a, int64_t n);
 double l2_penalty(float *g, const float *w, float lambda, int64_t n);
+
+/* analysis ops (inspect.cu) */
+void cam_map(float *maps, const float *act, const float *grad, int64_t N, int64_t K, int64_t HW, int relu);
+void channel_minmax(float *mn, float *mx, const float *in, int64_t N, int64_t C, int64_t HW, int reset);
+void set_neurons(float *h, const float *src, const float *vals, int64_t copies, int64_t N, int64_t C, int64_t HW,
+                 int64_t c0);
+void pfake_sum(double *acc, int64_t stride, const float *logits, int classes, int64_t copies, int64_t N);
 
 }   // namespace dfs_cuda
 
