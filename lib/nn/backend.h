@@ -32,7 +32,7 @@
 
 #include "nn/ops.h"
 
-#define NN_BACKEND_ABI 2   /* bumped whenever this struct changes; the plugin must match */
+#define NN_BACKEND_ABI 3   /* bumped whenever this struct changes; the plugin must match */
 
 typedef struct nn_backend {
     int abi;                       /* NN_BACKEND_ABI */
@@ -116,6 +116,14 @@ typedef struct nn_backend {
     void (*adam_update)(float *p, const float *g, float *m, float *v, const nn_adam *a, int64_t n);
     /* adds 2 * lambda * w to g and returns lambda * sum(w^2) (synchronous on cuda) */
     double (*l2_penalty)(float *g, const float *w, float lambda, int64_t n);
+
+    /* ---- fused ops (graph.c "Fusion") ----
+     * fuse: 1 when the graph fuses by default on this backend (nn_graph.fuse -1); the op itself
+     * is always there. */
+    int fuse;
+    void (*batchnorm_act_forward)(float *out, float *pre, float *save_mean, float *save_invstd, const float *in,
+                                  const float *gamma, const float *beta, float *running_mean, float *running_var,
+                                  const nn_bn_act *f, int64_t N, int64_t C, int64_t HW);
 } nn_backend;
 
 /* The cpu table (always available). */
