@@ -6,7 +6,10 @@
  * FOR BIT, so any missing upload, download or sync fails here without a GPU.
  *
  * cuda: the same step against the cpu within tolerances (cuBLAS sums in another order),
- * skipped with the reason when no usable CUDA device is found. */
+ * skipped with the reason when no usable CUDA device is found.
+ *
+ * Fusion (graph.c "Fusion"): on every backend the fused batchnorm + activation changes no bit of
+ * a training step or an inference. */
 #include "check.h"
 #include "common.h"
 #include "nn/backend.h"
@@ -475,6 +478,35 @@ static void test_cuda_training_step(void)
     tiny_shapes();
 }
 
+/* Fusion on the GPU (norm.cu's batchnorm_act_forward): fused and unfused, forced per graph
+ * whatever DFS_CUDA_FUSE says, equal bit for bit (the same floats in the same order, and the
+ * plugin's reductions are deterministic), in a training step and under the inference plan. */
+static void test_cuda_fused_step(void)
+{
+    printf("# cuda fuses by default: %s\n", cuda->fuse ? "yes (DFS_CUDA_FUSE=1)" : "no");
+    for (int a = 0; a < NARCH; a++) {
+        cuda_shape(a);
+        nn_graph *g = nn_model_build(archs[a].arch, sizes[a]);
+        int64_t C = nn_graph_output_size(g), P = (int64_t)g->nparams, S = (int64_t)g->nstats;
+        nn_graph_free(g);
+        float *x = input(a, 3);
+        run r[2];
+        for (int f = 0; f < 2; f++) {
+            fuse_mode = f;
+            one_run(a, cuda, NN_MEM_TRAIN, x, &r[f]);
+        }
+        fuse_mode = -1;
+        check_same_run(&r[0], &r[1], C, P, S, archs[a].arch, "cuda/train/fused");
+        CHECK(r[0].fused_ops == 0 && (r[1].fused_ops > 0) == has_fusable_pair(a), "%s: %lld fused ops unfused, %lld fused",
+              archs[a].arch, (long long)r[0].fused_ops, (long long)r[1].fused_ops);
+        check_fused_inference(a, cuda, x);
+        run_free(&r[0]);
+        run_free(&r[1]);
+        free(x);
+    }
+    tiny_shapes();
+}
+
 int main(void)
 {
     tiny_shapes();
@@ -484,7 +516,12 @@ int main(void)
     RUN(test_split_backend_scratch);
     RUN(test_cpu_conditioning);
     cuda = nn_backend_open("cuda");
-    if (cuda) RUN(test_cuda_training_step);
-    else SKIP(test_cuda_training_step, "%s", dfs_error());
+    if (cuda) {
+        RUN(test_cuda_training_step);
+        RUN(test_cuda_fused_step);
+    } else {
+        SKIP(test_cuda_training_step, "%s", dfs_error());
+        SKIP(test_cuda_fused_step, "no usable CUDA device");
+    }
     return CHECK_DONE();
 }
