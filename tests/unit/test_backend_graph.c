@@ -279,6 +279,42 @@ static void test_fused_step(void)
     }
 }
 
+/* The fused op reads the batchnorm's input and writes the activation's output (and the
+ * batchnorm's output) at the batchnorm's step: under every plan, those buffers must not share
+ * memory, although the unfused activation's output would only be born a step later, when the
+ * input may be dead (graph.c "Fusion": the activation's life starts at the batchnorm). */
+static int overlap(const float *a, const float *b, int64_t n)
+{
+    return a < b + n && b < a + n;
+}
+
+static void test_fused_layout(void)
+{
+    static const int plans[4] = {NN_MEM_ALL, NN_MEM_FORWARD, NN_MEM_BACKWARD, NN_MEM_TRAIN};
+    const nn_backend *cpu = nn_backend_open("cpu");
+    for (int a = 0; a < NARCH; a++) {
+        for (int k = 0; k < 4; k++) {
+            fuse_mode = 1;
+            nn_graph *g = build(a, cpu, plans[k]);
+            fuse_mode = -1;
+            int pairs = 0, no_pre = 0;
+            for (int i = 0; i + 1 < g->nnodes; i++) {
+                if (!(g->fused[i] & NN_FUSED_ACT)) continue;
+                pairs++;
+                no_pre += (g->fused[i] & NN_FUSED_NO_PRE) != 0;
+                int64_t n = N * nn_node_size(g, i);
+                const float *x = g->nodes[g->nodes[i].in[0]].out, *y = g->nodes[i].out, *z = g->nodes[i + 1].out;
+                CHECK(!overlap(x, z, n) && !overlap(y, z, n) && !overlap(x, y, n), "%s plan %d: %s and %s share memory",
+                      archs[a].arch, plans[k], g->nodes[i].name, g->nodes[i + 1].name);
+            }
+            CHECK((pairs > 0) == has_fusable_pair(a), "%s plan %d: %d fused pairs", archs[a].arch, plans[k], pairs);
+            CHECK(plans[k] == NN_MEM_FORWARD ? no_pre == pairs : no_pre == 0, "%s plan %d: %d of %d pairs skip the "
+                  "batchnorm output", archs[a].arch, plans[k], no_pre, pairs);
+            nn_graph_free(g);
+        }
+    }
+}
+
 /* Host mirrors are stale (NaN on cpu-split) until fetched; fetch, put and forward_from agree
  * with the cpu; Grad-CAM too. */
 static void test_split_mirrors(void)
@@ -511,6 +547,7 @@ int main(void)
 {
     tiny_shapes();
     RUN(test_split_training_step);
+    RUN(test_fused_layout);
     RUN(test_fused_step);
     RUN(test_split_mirrors);
     RUN(test_split_backend_scratch);
