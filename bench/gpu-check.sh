@@ -6,12 +6,14 @@
 #
 #   1. DFS_REQUIRE_CUDA=1 build/tests/test_cuda_ops and build/tests/test_backend_graph (the
 #      im2col path, then with DFS_CUDNN=1 where cuDNN was found, then DFS_CUDA_TF32=1, whose
-#      deviations are recorded, not held to float32's tolerances). cuDNN: DFS_CUDNN_PATH as given,
+#      deviations are recorded, not held to float32's tolerances; then DFS_CUDA_FUSE=1, the fused
+#      batchnorm + activation as the default, held to the same tolerances and, fused against
+#      unfused, to equal bits). cuDNN: DFS_CUDNN_PATH as given,
 #      else the folder of libcudnn.so.9 in the site-packages of the `python3` on PATH (PyTorch's
 #      nvidia wheels), and then test_cuda_ops must use it
 #   2. bench/gpu.sh: ours (nnbench) against PyTorch (bench/torchbench.py, the `python3` on PATH)
 #      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1,
-#      and with DFS_CUDNN=1 where cuDNN was found
+#      and with DFS_CUDNN=1 where cuDNN was found, and with DFS_CUDA_FUSE=1
 #   3. the train/predict/cam/ace tool tests (tests/60-train, 62-device, 55-cam, 65-ace.bats) with
 #      DFS_DEVICE=D, the tools' default device; with bats, or bats carried in DIR/bats; without
 #      either they are skipped with a line
@@ -45,7 +47,7 @@ while [ $# -gt 0 ]; do
     --device) device=${2:?}; shift 2 ;;
     --quick) quick=1; shift ;;
     --tar-only) tar_only=1; shift ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gpu-check.sh: unknown option $1" >&2; exit 2 ;;
     *) out=$1; shift ;;
     esac
@@ -174,6 +176,7 @@ DFS_CUDNN=$([ -n "${DFS_CUDNN_PATH:-}" ] && echo 1 || echo 0) DFS_REQUIRE_CUDNN=
 step test_backend_graph 120 build/tests/test_backend_graph
 # TF32's deviations are measured, not held to float32's tolerance: its row passes when the test ran
 DFS_CUDA_TF32=1 step test_backend_graph-tf32 120 sh -c 'build/tests/test_backend_graph; echo "# exit $? (TF32: deviations measured, not held to float32 tolerances)"'
+DFS_CUDA_FUSE=1 step test_backend_graph-fuse 120 build/tests/test_backend_graph
 unset DFS_REQUIRE_CUDA
 
 # ---- 2: the benchmark, ours with and without TF32 ----
@@ -181,7 +184,7 @@ if [ -z "$python" ]; then
     echo "gpu-bench|skipped|0|no python3 on PATH" >> "$rows"
 else
     if [ "$device" = cuda ] && [ "$quick" = 0 ]; then size=(--size 256 --batch 32 --steps-scale 0.2); else size=(--size 32 --batch 2 --steps-scale 0.00001); fi
-    PYTHON=$python step gpu-bench 240 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 0,1 \
+    PYTHON=$python step gpu-bench 240 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 0,1 --fuse \
         $([ -n "${DFS_CUDNN_PATH:-}" ] && echo --cudnn) \
         "${size[@]}" --out "$logs/gpu-bench.md" --raw "$logs/gpu-bench.tsv"
 fi

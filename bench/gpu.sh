@@ -3,7 +3,7 @@
 # against PyTorch with cuDNN on the same GPU, in one run (issue 11).
 #
 #   bench/gpu.sh [--archs a,b,...] [--size S] [--batch N] [--reps R] [--steps-scale F] [--out FILE]
-#                [--tf32 0,1] [--cudnn] [--prebuilt] [--device D] [--raw FILE]
+#                [--tf32 0,1] [--cudnn] [--fuse] [--prebuilt] [--device D] [--raw FILE]
 #
 # Ours: bench/nnbench.c with DEVICE cuda (the library's graph on the cuda backend, random data in
 # memory). Theirs: bench/torchbench.py --device cuda (the PyTorch definitions of
@@ -18,12 +18,14 @@
 # --device cpu|cpu-split: the same runs on the cpu (trying the script without a GPU).
 # --cudnn: ours also with DFS_CUDNN=1 (rows ours-cudnn: the convolutions through cuDNN where the
 #   plugin finds it, DFS_CUDNN_PATH), in float32, and a table of the two paths.
+# --fuse: ours also with DFS_CUDA_FUSE=1 (rows ours-fuse: batchnorm + activation as one op, on
+#   the im2col path, float32), and a table of fused against unfused.
 # --raw FILE: the raw measurements (who, arch, mode, img/s) as TSV too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmdline="bench/gpu.sh $*"
 archs=meso4,mesoinception4,shallownet,xception,efficientnet-b0
-size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 cudnn=0 prebuilt=0 device=cuda raw=""
+size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 cudnn=0 fuse=0 prebuilt=0 device=cuda raw=""
 python=${PYTHON:-python3}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,10 +37,11 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --tf32) tf32=$2; shift 2 ;;
     --cudnn) cudnn=1; shift ;;
+    --fuse) fuse=1; shift ;;
     --prebuilt) prebuilt=1; shift ;;
     --device) device=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -87,9 +90,10 @@ steps_for() {   # timed steps per run at 256x256, batch 32, scaled by --steps-sc
 measure() {   # who arch mode steps
     local who=$1 arch=$2 mode=$3 steps=$4 line ips
     case "$who" in
-    ours) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-cudnn) line=$(DFS_CUDNN=1 DFS_CUDA_TF32=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-tf32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-cudnn) line=$(DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-tf32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-fuse) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 NNBENCH_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
     *) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device") ;;
     esac
     read -r _ _ _ _ _ _ ips _ <<< "$line"
@@ -101,6 +105,7 @@ gpu_name=$(build/bench/nnbench meso4 32 1 infer 1 0 "$device" 2>&1 >/dev/null | 
 ours_runs=(ours)
 case "$tf32" in 0) ;; 1) ours_runs=(ours-tf32) ;; 0,1|1,0) ours_runs=(ours ours-tf32) ;; *) echo "gpu.sh: --tf32: 0, 1 or 0,1" >&2; exit 2 ;; esac
 [ "$cudnn" = 0 ] || ours_runs+=(ours-cudnn)
+[ "$fuse" = 0 ] || ours_runs+=(ours-fuse)
 IFS=, read -r -a arch_list <<< "$archs"
 for arch in "${arch_list[@]}"; do
     ts=$(steps_for "$arch" train) is=$(steps_for "$arch" infer)
@@ -151,6 +156,14 @@ if any(r[0] == "ours-cudnn" for r in rows):
     for a in archs:
         t = [med(w, a, "train") for w in ("ours", "ours-cudnn")]
         i = [med(w, a, "infer") for w in ("ours", "ours-cudnn")]
+        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[1] / i[0]:.2f} |")
+if any(r[0] == "ours-fuse" for r in rows):
+    print("\nOurs with DFS_CUDA_FUSE=1 (batchnorm + activation as one op) against unfused, im2col, float32:\n")
+    print("| arch | train img/s unfused | fused | fused / unfused | infer img/s unfused | fused | fused / unfused |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for a in archs:
+        t = [med(w, a, "train") for w in ("ours", "ours-fuse")]
+        i = [med(w, a, "infer") for w in ("ours", "ours-fuse")]
         print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[1] / i[0]:.2f} |")
 EOF
 

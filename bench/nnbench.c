@@ -3,6 +3,8 @@
  *   nnbench ARCH SIZE BATCH train|infer STEPS [WARMUP [DEVICE]]
  *
  * DEVICE: cpu (default), cuda or cpu-split (lib/nn/device.h); bench/gpu.sh uses cuda.
+ * NNBENCH_FUSE=0 or 1 in the environment turns the graph's batchnorm + activation fusion off or
+ * on (nn_graph_set_fuse); unset, the backend's default (cuda: DFS_CUDA_FUSE).
  *
  * Built by bench/cpu.sh (not by `make`): it links build/libdfstudy.a and uses the same graph,
  * model builders, losses and Adam as bin/train and bin/predict, without their data loading, so
@@ -74,6 +76,11 @@ int main(int argc, char **argv)
     if (!m) dfs_die("%s: unknown architecture", arch);
     nn_graph *g = nn_model_build(arch, size);
     if (!g || nn_graph_check(g) != 0 || nn_graph_set_backend(g, be) != 0) dfs_die_error();
+    const char *fuse = getenv("NNBENCH_FUSE");
+    if (fuse && *fuse) {
+        if (strcmp(fuse, "0") && strcmp(fuse, "1")) dfs_die("NNBENCH_FUSE=%s: not 0 or 1", fuse);
+        nn_graph_set_fuse(g, fuse[0] == '1');
+    }
 
     dfs_rng rng;
     dfs_rng_seed(&rng, 1);

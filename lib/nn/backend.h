@@ -34,7 +34,7 @@
 
 #include "nn/ops.h"
 
-#define NN_BACKEND_ABI 3   /* bumped whenever this struct changes; the plugin must match */
+#define NN_BACKEND_ABI 4   /* bumped whenever this struct changes; the plugin must match */
 
 typedef struct nn_backend {
     int abi;                       /* NN_BACKEND_ABI */
@@ -127,6 +127,13 @@ typedef struct nn_backend {
     void (*set_neurons)(float *h, const float *src, const float *vals, int64_t copies, int64_t N, int64_t C,
                         int64_t HW, int64_t c0);
     void (*pfake_sum)(double *acc, int64_t stride, const float *logits, int classes, int64_t copies, int64_t N);
+    /* ---- fused ops (graph.c "Fusion") ----
+     * fuse: 1 when the graph fuses by default on this backend (nn_graph.fuse -1); the op itself
+     * is always there. */
+    int fuse;
+    void (*batchnorm_act_forward)(float *out, float *pre, float *save_mean, float *save_invstd, const float *in,
+                                  const float *gamma, const float *beta, float *running_mean, float *running_var,
+                                  const nn_bn_act *f, int64_t N, int64_t C, int64_t HW);
 } nn_backend;
 
 /* The cpu table (always available). */

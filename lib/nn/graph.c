@@ -24,6 +24,7 @@ nn_graph *nn_graph_new(void)
     g->output = -1;
     dfs_rng_seed(&g->rng, 0);
     g->be = nn_backend_cpu();
+    g->fuse = -1;
     return g;
 }
 
@@ -223,6 +224,7 @@ void nn_graph_free(nn_graph *g)
     free(g->grad_birth);
     free(g->grad_off);
     free(g->grad_arena);
+    free(g->fused);
     free(g);
 }
 
@@ -759,6 +761,52 @@ static void set_dout_pointers(nn_graph *g)
     }
 }
 
+/* ---- Fusion ----
+ * A batchnorm node i and the node i + 1 when that is a relu, leaky relu or swish reading it run
+ * as one backend op (batchnorm_act_forward): the activation is applied while the normalised
+ * value is in a register, which saves reading the batchnorm's output back and, on a GPU, a
+ * launch. In training the batch statistics are a reduction over the whole channel, so the op is
+ * still two passes over the input (statistics, then normalise + activate), as the plain
+ * batchnorm is; the activation's pass is what goes.
+ * What backward reads stays stored: the batchnorm's backward reads its input (the conv output)
+ * and the saved mean and invstd, the activation's backward its input, the batchnorm's output:
+ * so the fused op writes that output too ("pre") in every plan with a backward, and in NN_MEM_ALL
+ * where a caller may read it. Only under NN_MEM_FORWARD, when nothing else reads it and it is
+ * not kept, is it not written. (ReLU's backward could test its output instead, which has the
+ * same sign, and let the plans drop the pre-activation; not done: swish needs its input anyway.)
+ * The activation's output is written at step i, one step before its own: its life starts there,
+ * so the packer cannot give it memory that a buffer dying at step i (the batchnorm's input,
+ * under the inference plan) still holds. Adjacent nodes only, so nothing runs in between. */
+static int fusable_act(nn_kind k)
+{
+    return k == NN_RELU || k == NN_LEAKY_RELU || k == NN_SWISH;
+}
+
+static void plan_fusion(nn_graph *g, life *act)
+{
+    int nn = g->nnodes;
+    free(g->fused);
+    g->fused = dfs_calloc((size_t)nn, 1);
+    int on = g->fuse < 0 ? g->be->fuse : g->fuse;
+    if (!on || !g->be->batchnorm_act_forward) return;
+    for (int i = 0; i + 1 < nn; i++) {
+        const nn_node *n = &g->nodes[i], *a = &g->nodes[i + 1];
+        if (n->kind != NN_BATCHNORM || !fusable_act(a->kind) || a->nin != 1 || a->in[0] != i) continue;
+        int others = g->keep[i] || root_of(g, g->output) == i;
+        for (int j = i + 2; j < nn && !others; j++)
+            for (int k = 0; k < g->nodes[j].nin; k++) others |= g->nodes[j].in[k] == i;
+        g->fused[i] = NN_FUSED_ACT | (g->mem_plan == NN_MEM_FORWARD && !others ? NN_FUSED_NO_PRE : 0);
+        if (act[i + 1].start > i) act[i + 1].start = i;
+    }
+}
+
+void nn_graph_set_fuse(nn_graph *g, int on)
+{
+    on = on < 0 ? -1 : on != 0;
+    if (on != g->fuse) g->plan_dirty = 1;
+    g->fuse = on;
+}
+
 /* Lay out the arena for N samples under the current plan. */
 static void layout(nn_graph *g, int64_t N)
 {
@@ -808,6 +856,8 @@ static void layout(nn_graph *g, int64_t N)
                 }
             }
     }
+
+    plan_fusion(g, act);
 
     /* gradients (grad = act + nn): their offsets are in the arena under NN_MEM_TRAIN, else in
      * the gradient arena, which the first backward allocates */
@@ -1093,6 +1143,44 @@ static void forward_node(nn_graph *g, int i)
     }
 }
 
+/* Batchnorm node i with the activation node i + 1 (see "Fusion"). */
+static void forward_fused(nn_graph *g, int i)
+{
+    const nn_backend *be = g->be;
+    nn_node *n = &g->nodes[i];
+    const nn_node *a = &g->nodes[i + 1];
+    nn_bn_act f = {.train = bn_batch_stats(g, n),
+                   .act = a->kind == NN_RELU ? NN_ACT_RELU : a->kind == NN_LEAKY_RELU ? NN_ACT_LEAKY_RELU : NN_ACT_SWISH,
+                   .alpha = a->alpha,
+                   .momentum = n->momentum,
+                   .eps = n->eps,
+                   .unbiased_running_var = 1};
+    float *pre = (g->fused[i] & NN_FUSED_NO_PRE) ? NULL : DV(n->out);
+    const float *x = DV(g->nodes[n->in[0]].out);
+    /* the arguments of the unfused calls in forward_node */
+    if (f.train)
+        be->batchnorm_act_forward(DV(a->out), pre, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
+                                  param_ptr(g, n->b), n->frozen ? NULL : param_ptr(g, n->rmean),
+                                  n->frozen ? NULL : param_ptr(g, n->rvar), &f, g->cur_n, n->C, n->H * n->W);
+    else
+        be->batchnorm_act_forward(DV(a->out), pre, NULL, NULL, x, param_ptr(g, n->w), param_ptr(g, n->b),
+                                  param_ptr(g, n->rmean), param_ptr(g, n->rvar), &f, g->cur_n, n->C, n->H * n->W);
+    g->fused_ops++;
+}
+
+/* Nodes from..nnodes-1 in order, a fused pair as one op. */
+static void forward_nodes(nn_graph *g, int from)
+{
+    for (int i = from; i < g->nnodes; i++) {
+        if (g->fused && (g->fused[i] & NN_FUSED_ACT)) {
+            forward_fused(g, i);
+            i++;
+        } else {
+            forward_node(g, i);
+        }
+    }
+}
+
 /* On the test backend: the mirrors of what a forward rewrites go stale (from < 0: the whole
  * arena; else the outputs of the nodes after `from`). */
 static void poison_forward(nn_graph *g, int from)
@@ -1129,7 +1217,7 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
     if (forward_begin(g, N, mode) != 0) return -1;
     if (g->be->upload(DV(g->nodes[0].out), x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
         return dfs_fail("forward: input upload on %s: %s", g->be->name, g->be->last_error());
-    for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
+    forward_nodes(g, 1);
     return 0;
 }
 
@@ -1171,7 +1259,7 @@ int nn_graph_forward_from(nn_graph *g, int from, int mode)
     g->backward_done = 0;
     next_drop_key(g);
     poison_forward(g, from);
-    for (int i = from + 1; i < g->nnodes; i++) forward_node(g, i);
+    forward_nodes(g, from + 1);
     return 0;
 }
 

@@ -152,7 +152,16 @@ typedef struct nn_graph {
     size_t dev_bytes[NN_DEV_REGIONS];
     void *dev_scratch;               /* conv scratch in backend memory (no host mirror) */
     int poison;                      /* test backend: stale host mirrors are NaN-filled */
+    /* fusion (nn_graph_set_fuse) */
+    int fuse;                        /* -1 (default): the backend's choice (nn_backend.fuse); 0 off; 1 on */
+    uint8_t *fused;                  /* per node, from the layout: NN_FUSED_* bits */
+    int64_t fused_ops;               /* fused ops run since the graph was made (tests) */
 } nn_graph;
+
+/* nn_graph.fused bits of a batchnorm node i (graph.c "Fusion"): NN_FUSED_ACT, it runs as one op
+ * with the activation node i + 1; NN_FUSED_NO_PRE, its own output is not written at all (an
+ * inference plan, no other reader, not kept). */
+enum { NN_FUSED_ACT = 1, NN_FUSED_NO_PRE = 2 };
 
 /* ---- building ---- */
 nn_graph *nn_graph_new(void);
@@ -295,6 +304,11 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a);
  * (nn_graph_output, fetch, sync_params). On the cpu backend every one of these is free: the
  * mirrors are the buffers. Backend failures end in dfs_fail (functions returning int) or dfs_die
  * naming the op. */
+/* Fusion: a batchnorm node followed by the relu, leaky relu or swish node that reads it runs as
+ * one backend op (batchnorm_act_forward), which changes no result (bit for bit the unfused
+ * floats) and saves a pass over the tensor and a launch. on: -1 the backend's default, 0 off,
+ * 1 on. Takes effect at the next forward (the layout is redone). */
+void nn_graph_set_fuse(nn_graph *g, int on);
 /* Use be for everything from now on; buffers already allocated move to it (their contents are
  * uploaded; leaving a device backend downloads params, stats, grads and Adam moments first).
  * 0, or -1 with an error. */

@@ -88,6 +88,26 @@ void nn_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const f
                                 const float *gamma, const float *running_mean, const float *running_var,
                                 float eps, int64_t N, int64_t C, int64_t HW);
 
+/* ---- batchnorm fused with the activation that follows it (graph.c fuses a batchnorm node with
+ * an adjacent relu, leaky relu or swish node that reads it) ----
+ * out = act(y) with y the batchnorm's output, and pre = y unless pre is NULL; in training mode
+ * (f->train) also save_mean, save_invstd and the running statistics as
+ * nn_batchnorm_forward_train_ex, in eval mode the running statistics are read as
+ * nn_batchnorm_forward_eval does. Every float operation is the unfused pair's, in the same order
+ * (the same per-channel statistics code, y = x * scale + shift, then the activation's own
+ * expression on y), so out and pre equal the unfused results bit for bit. */
+enum { NN_ACT_RELU = 1, NN_ACT_LEAKY_RELU = 2, NN_ACT_SWISH = 3 };
+typedef struct nn_bn_act {
+    int train;                   /* 1: batch statistics (forward_train_ex); 0: running statistics */
+    int act;                     /* NN_ACT_* */
+    float alpha;                 /* leaky ReLU's slope */
+    float momentum, eps;
+    int unbiased_running_var;    /* as forward_train_ex */
+} nn_bn_act;
+void nn_batchnorm_act_forward(float *out, float *pre, float *save_mean, float *save_invstd, const float *in,
+                              const float *gamma, const float *beta, float *running_mean, float *running_var,
+                              const nn_bn_act *f, int64_t N, int64_t C, int64_t HW);
+
 /* ---- element-wise activations on n values; backward uses the forward input or output ---- */
 void nn_relu_forward(float *out, const float *in, int64_t n);
 void nn_relu_backward(float *din, const float *dout, const float *in, int64_t n);

@@ -6,7 +6,10 @@
  * FOR BIT, so any missing upload, download or sync fails here without a GPU.
  *
  * cuda: the same step against the cpu within tolerances (cuBLAS sums in another order),
- * skipped with the reason when no usable CUDA device is found. */
+ * skipped with the reason when no usable CUDA device is found.
+ *
+ * Fusion (graph.c "Fusion"): on every backend the fused batchnorm + activation changes no bit of
+ * a training step or an inference. */
 #include "check.h"
 #include "common.h"
 #include "nn/backend.h"
@@ -38,11 +41,15 @@ static void tiny_shapes(void)
     for (int a = 0; a < NARCH; a++) sizes[a] = archs[a].size;
 }
 
+/* nn_graph_set_fuse of the graphs built here: -1 the backend's default */
+static int fuse_mode = -1;
+
 static nn_graph *build(int a, const nn_backend *be, int plan)
 {
     nn_graph *g = nn_model_build(archs[a].arch, sizes[a]);
     CHECK(g && nn_graph_check(g) == 0, "%s: %s", archs[a].arch, dfs_error());
     CHECK(nn_graph_set_backend(g, be) == 0, "%s: %s", archs[a].arch, dfs_error());
+    nn_graph_set_fuse(g, fuse_mode);
     /* Glorot-uniform kernels everywhere: this test compares backends, not initialisers, and
      * efficientnet-b0's own (VarianceScaling 2.0, fan_out, normal) make its tiny model's step
      * ill-conditioned (test_cpu_conditioning: reused output 4.9e-4 at 64 px batch 4) */
@@ -90,6 +97,7 @@ typedef struct run {
     float *dmid;       /* the activation gradient of a node in the middle (nn_graph_fetch) */
     int64_t nmid;
     double l2;
+    int64_t fused_ops;   /* fused ops the three forwards ran */
 } run;
 
 static void one_run(int a, const nn_backend *be, int plan, const float *x, run *r)
@@ -134,6 +142,7 @@ static void one_run(int a, const nn_backend *be, int plan, const float *x, run *
     memcpy(r->m, g->adam_m, (size_t)P * sizeof(float));
     memcpy(r->v, g->adam_v, (size_t)P * sizeof(float));
     memcpy(r->stats, g->stats, g->nstats * sizeof(float));
+    r->fused_ops = g->fused_ops;
     nn_graph_free(g);
 }
 
@@ -185,6 +194,124 @@ static void test_split_training_step(void)
             run_free(&rs);
         }
         free(x);
+    }
+}
+
+/* Every result of two runs equal bit for bit (what test_split_training_step compares). */
+static void check_same_run(const run *x, const run *y, int64_t C, int64_t P, int64_t S, const char *an, const char *pn)
+{
+    CHECK(!memcmp(x->train_out, y->train_out, (size_t)(N * C) * sizeof(float)), "%s/%s: training output", an, pn);
+    CHECK(!memcmp(x->reuse_out, y->reuse_out, (size_t)(N * C) * sizeof(float)), "%s/%s: reused masks", an, pn);
+    CHECK(!memcmp(x->eval_out, y->eval_out, (size_t)(N * C) * sizeof(float)), "%s/%s: eval output", an, pn);
+    CHECK(!memcmp(x->grads, y->grads, (size_t)P * sizeof(float)), "%s/%s: gradients", an, pn);
+    CHECK(!memcmp(x->dmid, y->dmid, (size_t)x->nmid * sizeof(float)), "%s/%s: fetched activation gradient", an, pn);
+    CHECK(!memcmp(x->params, y->params, (size_t)P * sizeof(float)) && !memcmp(x->m, y->m, (size_t)P * sizeof(float)) &&
+              !memcmp(x->v, y->v, (size_t)P * sizeof(float)),
+          "%s/%s: parameters or Adam moments after the step", an, pn);
+    CHECK(!memcmp(x->stats, y->stats, (size_t)S * sizeof(float)), "%s/%s: running statistics", an, pn);
+    CHECK(x->l2 == y->l2, "%s/%s: L2 %.17g vs %.17g", an, pn, x->l2, y->l2);
+}
+
+/* The architectures with a batchnorm followed by the activation that reads it (graph.c
+ * "Fusion"): xception and efficientnet-b0; meso4, mesoinception4 and shallownet put their
+ * batchnorms after the activation. */
+static int has_fusable_pair(int a)
+{
+    return !strcmp(archs[a].arch, "xception") || !strcmp(archs[a].arch, "efficientnet-b0");
+}
+
+/* Inference under NN_MEM_FORWARD (where the fused op does not write the batchnorm's output)
+ * fused and not: the logits equal bit for bit, and the fused graph ran fused ops. */
+static void check_fused_inference(int a, const nn_backend *be, const float *x)
+{
+    float *out[2] = {NULL, NULL};
+    int64_t ops[2] = {0, 0}, C = 0;
+    for (int f = 0; f < 2; f++) {
+        fuse_mode = f;
+        nn_graph *g = build(a, be, NN_MEM_FORWARD);
+        C = nn_graph_output_size(g);
+        CHECK(nn_graph_forward(g, x, N, NN_EVAL) == 0, "%s", dfs_error());
+        out[f] = malloc((size_t)(N * C) * sizeof(float));
+        memcpy(out[f], nn_graph_output(g), (size_t)(N * C) * sizeof(float));
+        ops[f] = g->fused_ops;
+        nn_graph_free(g);
+    }
+    fuse_mode = -1;
+    CHECK(!memcmp(out[0], out[1], (size_t)(N * C) * sizeof(float)), "%s on %s: fused inference differs", archs[a].arch,
+          be->name);
+    CHECK(ops[0] == 0 && (ops[1] > 0) == has_fusable_pair(a), "%s on %s: %lld fused ops unfused, %lld fused",
+          archs[a].arch, be->name, (long long)ops[0], (long long)ops[1]);
+    free(out[0]);
+    free(out[1]);
+}
+
+/* Fusion changes no bit: a training step and inference, fused and not, on the cpu and on
+ * cpu-split (nn_batchnorm_act_forward computes the floats of the unfused pair in their order). */
+static void test_fused_step(void)
+{
+    const nn_backend *bes[2] = {nn_backend_open("cpu"), nn_backend_open("cpu-split")};
+    for (int a = 0; a < NARCH; a++) {
+        nn_graph *g = nn_model_build(archs[a].arch, sizes[a]);
+        int64_t C = nn_graph_output_size(g), P = (int64_t)g->nparams, S = (int64_t)g->nstats;
+        nn_graph_free(g);
+        float *x = input(a, 3);
+        for (int b = 0; b < 2; b++) {
+            static const int plans[2] = {NN_MEM_TRAIN, NN_MEM_ALL};
+            for (int k = 0; k < (b == 0 ? 2 : 1); k++) {
+                run r[2];
+                for (int f = 0; f < 2; f++) {
+                    fuse_mode = f;
+                    one_run(a, bes[b], plans[k], x, &r[f]);
+                }
+                fuse_mode = -1;
+                char pn[64];
+                snprintf(pn, sizeof pn, "%s/%s/fused", bes[b]->name, plans[k] == NN_MEM_ALL ? "all" : "train");
+                check_same_run(&r[0], &r[1], C, P, S, archs[a].arch, pn);
+                CHECK(r[0].fused_ops == 0 && (r[1].fused_ops > 0) == has_fusable_pair(a),
+                      "%s/%s: %lld fused ops unfused, %lld fused", archs[a].arch, pn, (long long)r[0].fused_ops,
+                      (long long)r[1].fused_ops);
+                run_free(&r[0]);
+                run_free(&r[1]);
+            }
+            check_fused_inference(a, bes[b], x);
+        }
+        free(x);
+    }
+}
+
+/* The fused op reads the batchnorm's input and writes the activation's output (and the
+ * batchnorm's output) at the batchnorm's step: under every plan, those buffers must not share
+ * memory, although the unfused activation's output would only be born a step later, when the
+ * input may be dead (graph.c "Fusion": the activation's life starts at the batchnorm). */
+static int overlap(const float *a, const float *b, int64_t n)
+{
+    return a < b + n && b < a + n;
+}
+
+static void test_fused_layout(void)
+{
+    static const int plans[4] = {NN_MEM_ALL, NN_MEM_FORWARD, NN_MEM_BACKWARD, NN_MEM_TRAIN};
+    const nn_backend *cpu = nn_backend_open("cpu");
+    for (int a = 0; a < NARCH; a++) {
+        for (int k = 0; k < 4; k++) {
+            fuse_mode = 1;
+            nn_graph *g = build(a, cpu, plans[k]);
+            fuse_mode = -1;
+            int pairs = 0, no_pre = 0;
+            for (int i = 0; i + 1 < g->nnodes; i++) {
+                if (!(g->fused[i] & NN_FUSED_ACT)) continue;
+                pairs++;
+                no_pre += (g->fused[i] & NN_FUSED_NO_PRE) != 0;
+                int64_t n = N * nn_node_size(g, i);
+                const float *x = g->nodes[g->nodes[i].in[0]].out, *y = g->nodes[i].out, *z = g->nodes[i + 1].out;
+                CHECK(!overlap(x, z, n) && !overlap(y, z, n) && !overlap(x, y, n), "%s plan %d: %s and %s share memory",
+                      archs[a].arch, plans[k], g->nodes[i].name, g->nodes[i + 1].name);
+            }
+            CHECK((pairs > 0) == has_fusable_pair(a), "%s plan %d: %d fused pairs", archs[a].arch, plans[k], pairs);
+            CHECK(plans[k] == NN_MEM_FORWARD ? no_pre == pairs : no_pre == 0, "%s plan %d: %d of %d pairs skip the "
+                  "batchnorm output", archs[a].arch, plans[k], no_pre, pairs);
+            nn_graph_free(g);
+        }
     }
 }
 
@@ -387,15 +514,51 @@ static void test_cuda_training_step(void)
     tiny_shapes();
 }
 
+/* Fusion on the GPU (norm.cu's batchnorm_act_forward): fused and unfused, forced per graph
+ * whatever DFS_CUDA_FUSE says, equal bit for bit (the same floats in the same order, and the
+ * plugin's reductions are deterministic), in a training step and under the inference plan. */
+static void test_cuda_fused_step(void)
+{
+    printf("# cuda fuses by default: %s\n", cuda->fuse ? "yes (DFS_CUDA_FUSE=1)" : "no");
+    for (int a = 0; a < NARCH; a++) {
+        cuda_shape(a);
+        nn_graph *g = nn_model_build(archs[a].arch, sizes[a]);
+        int64_t C = nn_graph_output_size(g), P = (int64_t)g->nparams, S = (int64_t)g->nstats;
+        nn_graph_free(g);
+        float *x = input(a, 3);
+        run r[2];
+        for (int f = 0; f < 2; f++) {
+            fuse_mode = f;
+            one_run(a, cuda, NN_MEM_TRAIN, x, &r[f]);
+        }
+        fuse_mode = -1;
+        check_same_run(&r[0], &r[1], C, P, S, archs[a].arch, "cuda/train/fused");
+        CHECK(r[0].fused_ops == 0 && (r[1].fused_ops > 0) == has_fusable_pair(a), "%s: %lld fused ops unfused, %lld fused",
+              archs[a].arch, (long long)r[0].fused_ops, (long long)r[1].fused_ops);
+        check_fused_inference(a, cuda, x);
+        run_free(&r[0]);
+        run_free(&r[1]);
+        free(x);
+    }
+    tiny_shapes();
+}
+
 int main(void)
 {
     tiny_shapes();
     RUN(test_split_training_step);
+    RUN(test_fused_layout);
+    RUN(test_fused_step);
     RUN(test_split_mirrors);
     RUN(test_split_backend_scratch);
     RUN(test_cpu_conditioning);
     cuda = nn_backend_open("cuda");
-    if (cuda) RUN(test_cuda_training_step);
-    else SKIP(test_cuda_training_step, "%s", dfs_error());
+    if (cuda) {
+        RUN(test_cuda_training_step);
+        RUN(test_cuda_fused_step);
+    } else {
+        SKIP(test_cuda_training_step, "%s", dfs_error());
+        SKIP(test_cuda_fused_step, "no usable CUDA device");
+    }
     return CHECK_DONE();
 }

@@ -393,6 +393,66 @@ static void test_batchnorm(void)
     }
 }
 
+/* ---- batchnorm fused with its activation (backend.h batchnorm_act_forward) ----
+ * Against the cpu's unfused pair: the activation's output, the batchnorm's output (pre) when
+ * asked for, the saved statistics and the running statistics, in training and eval mode, for
+ * each activation the graph fuses; the tolerances of the batchnorm's own comparison (the
+ * activations are 1-Lipschitz up to swish's 1.1). */
+static void test_batchnorm_act(void)
+{
+    const float momentum = 0.99f, eps = 1e-3f;
+    static const int acts[3] = {NN_ACT_RELU, NN_ACT_LEAKY_RELU, NN_ACT_SWISH};
+    static const char *const names[3] = {"relu", "leaky_relu", "swish"};
+    for (size_t t = 0; t < sizeof BNS / sizeof BNS[0]; t++) {
+        const bn_case *k = &BNS[t];
+        int64_t N = k->N, C = k->C, HW = k->HW, n = N * C * HW;
+        /* centred near zero after normalisation, so every activation's both sides are used */
+        float *x = rnd(n, 3, 7), *gx = up(x, n);
+        float *gamma = k->affine ? rnd(C, 0.5, 1.5) : NULL, *beta = k->affine ? rnd(C, -1, 1) : NULL;
+        float *ggamma = up(gamma, C), *gbeta = up(beta, C);
+        float *rm = rnd(C, 3, 7), *rv = rnd(C, 0.5, 2);
+        for (int a = 0; a < 3; a++) {
+            for (int train = 0; train < 2; train++) {
+                for (int with_pre = 0; with_pre < 2; with_pre++) {
+                    char what[160];
+                    nn_bn_act f = {.train = train, .act = acts[a], .alpha = 0.1f, .momentum = momentum, .eps = eps,
+                                   .unbiased_running_var = k->unbiased};
+                    float *crm = dup(rm, C), *crv = dup(rv, C), *grm = up(rm, C), *grv = up(rv, C);
+                    float *y = hmem((size_t)n * sizeof(float)), *z = hmem((size_t)n * sizeof(float));
+                    float *mean = hmem((size_t)C * sizeof(float)), *invstd = hmem((size_t)C * sizeof(float));
+                    float *gz = dmem((size_t)n * sizeof(float)), *gy = with_pre ? dmem((size_t)n * sizeof(float)) : NULL;
+                    float *gmean = dmem((size_t)C * sizeof(float)), *ginv = dmem((size_t)C * sizeof(float));
+                    float *rmp = k->running ? crm : NULL, *rvp = k->running ? crv : NULL;
+                    if (train)
+                        CPU->batchnorm_forward_train_ex(y, mean, invstd, x, gamma, beta, rmp, rvp, momentum, eps,
+                                                        k->unbiased, N, C, HW);
+                    else
+                        CPU->batchnorm_forward_eval(y, x, gamma, beta, crm, crv, eps, N, C, HW);
+                    if (acts[a] == NN_ACT_RELU) CPU->relu_forward(z, y, n);
+                    else if (acts[a] == NN_ACT_LEAKY_RELU) CPU->leaky_relu_forward(z, y, f.alpha, n);
+                    else CPU->swish_forward(z, y, n);
+                    DEV->batchnorm_act_forward(gz, gy, train ? gmean : NULL, train ? ginv : NULL, gx, ggamma, gbeta,
+                                               train && !k->running ? NULL : grm, train && !k->running ? NULL : grv,
+                                               &f, N, C, HW);
+#define BA_WHAT(s) (snprintf(what, sizeof what, "batchnorm_act %s %s%s N=%lld C=%lld HW=%lld: %s", \
+                             names[a], train ? "train" : "eval", with_pre ? " +pre" : "", \
+                             (long long)N, (long long)C, (long long)HW, s), what)
+                    same_dev(BA_WHAT("activation"), gz, z, n, 1.1 * BN_ATOL, 1e-5);
+                    if (with_pre) same_dev(BA_WHAT("batchnorm output"), gy, y, n, BN_ATOL, 1e-5);
+                    if (train) {
+                        same_dev(BA_WHAT("save_mean"), gmean, mean, C, 1e-6, 1e-6);
+                        same_dev(BA_WHAT("save_invstd"), ginv, invstd, C, 1e-6, 1e-6);
+                    }
+                    same_dev(BA_WHAT("running_mean"), grm, crm, C, 1e-6, 1e-6);
+                    same_dev(BA_WHAT("running_var"), grv, crv, C, 1e-6, 1e-6);
+#undef BA_WHAT
+                }
+            }
+        }
+        release_all();
+    }
+}
+
 /* ---- element-wise activations ---- */
 
 /* inputs in [-6, 6] with some exact zeros (the ReLU boundary) */
@@ -1018,6 +1078,7 @@ int main(void)
         SKIP(test_conv_cudnn, "convolutions run as %s", conv_path());
     T(test_dense);
     T(test_batchnorm);
+    T(test_batchnorm_act);
     T(test_activations);
     T(test_softmax);
     T(test_pool);

@@ -18,6 +18,7 @@ cublasHandle_t blas;
 int sm_count = 1;
 int64_t scratch_cap = (int64_t)64 << 20;   /* 64M floats = 256 MiB of im2col at most */
 bool tf32;
+bool fuse;
 
 static bool debug_sync;                 /* DFS_CUDA_SYNC=1 */
 static char pending[512];               /* first error since the last sync ("" = none) */
@@ -224,6 +225,10 @@ static int start(char *err, size_t errlen)
         if (*end || v < 1) return snprintf(err, errlen, "DFS_CUDA_SCRATCH_CAP=%s: not a positive number", cap), -1;
         scratch_cap = v;
     }
+    /* Fused batchnorm + activation (norm.cu) is opt-in until bench/gpu-check.sh has passed with
+     * it on a GPU; the graph can still ask for it per graph (nn_graph_set_fuse). */
+    const char *fuse_env = getenv("DFS_CUDA_FUSE");
+    fuse = fuse_env && !strcmp(fuse_env, "1");
     /* cuDNN is optional: without it (or with DFS_CUDNN=0) the convolutions run as im2col + GEMM */
     cudnn_start();
     snprintf(table.device_name, sizeof table.device_name, "%.40s (sm_%d%d, %llu GiB), conv %.70s", prop.name,
@@ -302,6 +307,8 @@ extern "C" __attribute__((visibility("default"))) const nn_backend *dfs_cuda_bac
             t->channel_minmax = channel_minmax;
             t->set_neurons = set_neurons;
             t->pfake_sum = pfake_sum;
+            t->fuse = fuse;
+            t->batchnorm_act_forward = batchnorm_act_forward;
         }
     }
     if (state < 0) {

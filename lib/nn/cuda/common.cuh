@@ -95,6 +95,18 @@ __device__ inline double block_sum(double v)
     return s;
 }
 
+/* 1 / (1 + e^-x) from e^-|x| only (nothing overflows), as nn_sigmoidf: one definition for the
+ * swish and sigmoid kernels and the fused batchnorm + swish, so they compute the same floats */
+__device__ inline float sigmoidf_dev(float x)
+{
+    float e = expf(-fabsf(x));
+    float s = 1.0f / (1.0f + e);
+    return x >= 0.0f ? s : e * s;
+}
+
+/* DFS_CUDA_FUSE=1: the graph fuses batchnorm + activation by default (backend.cu, read once) */
+extern bool fuse;
+
 /* ---- the table's entries (contracts: ops.h / backend.h) ---- */
 size_t conv_scratch(const nn_conv *c);
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c, float *scratch);
@@ -117,6 +129,10 @@ void batchnorm_forward_eval(float *out, const float *in, const float *gamma, con
 void batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                              const float *gamma, const float *running_mean, const float *running_var, float eps,
                              int64_t N, int64_t C, int64_t HW);
+
+void batchnorm_act_forward(float *out, float *pre, float *save_mean, float *save_invstd, const float *in,
+                           const float *gamma, const float *beta, float *running_mean, float *running_var,
+                           const nn_bn_act *f, int64_t N, int64_t C, int64_t HW);
 
 void relu_forward(float *out, const float *in, int64_t n);
 void relu_backward(float *din, const float *dout, const float *in, int64_t n);

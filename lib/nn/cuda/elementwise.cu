@@ -12,14 +12,6 @@ namespace dfs_cuda {
 #define FOR_EACH(i, n) \
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
-/* 1 / (1 + e^-x) from e^-|x| only (nothing overflows), as nn_sigmoidf */
-__device__ inline float sigmoidf_dev(float x)
-{
-    float e = expf(-fabsf(x));
-    float s = 1.0f / (1.0f + e);
-    return x >= 0.0f ? s : e * s;
-}
-
 __global__ void relu_forward_kernel(float *out, const float *in, int64_t n)
 {
     FOR_EACH(i, n) out[i] = in[i] > 0 ? in[i] : 0.0f;

@@ -310,6 +310,79 @@ void batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const floa
     }
 }
 
+/* ---- batchnorm fused with its activation (ops.h nn_batchnorm_act_forward) ----
+ * The statistics (training) or the running-statistics map (eval) exactly as the unfused entries
+ * compute them, then one element-wise pass: v = x * scale + shift, the expression of
+ * bn_affine_kernel (contracted to the same fma), the activation of elementwise.cu's kernel on v.
+ * The unfused pair writes v to memory and reads it back as a float; here it stays a float in a
+ * register, so out and pre are the same bits. */
+template <int ACT>
+__device__ inline float act_dev(float v, float alpha)
+{
+    if (ACT == NN_ACT_RELU) return v > 0 ? v : 0.0f;
+    if (ACT == NN_ACT_LEAKY_RELU) return v > 0 ? v : alpha * v;
+    return v * sigmoidf_dev(v);
+}
+
+/* out = act(x * scale[c] + shift[c]), and pre = x * scale[c] + shift[c] unless NULL: one block
+ * per (n, c) plane, as bn_affine_kernel */
+template <int ACT>
+__global__ void bn_affine_act_kernel(float *out, float *pre, const float *in, const float *scale, const float *shift,
+                                     float alpha, int64_t N, int64_t C, int64_t HW)
+{
+    for (int64_t plane = blockIdx.x; plane < N * C; plane += gridDim.x) {
+        int64_t c = plane % C;
+        float a = scale[c], b = shift[c];
+        const float *x = in + plane * HW;
+        float *y = out + plane * HW;
+        float *p = pre ? pre + plane * HW : NULL;
+        for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) {
+            float v = x[i] * a + b;
+            if (p) p[i] = v;
+            y[i] = act_dev<ACT>(v, alpha);
+        }
+    }
+}
+
+void batchnorm_act_forward(float *out, float *pre, float *save_mean, float *save_invstd, const float *in,
+                           const float *gamma, const float *beta, float *running_mean, float *running_var,
+                           const nn_bn_act *f, int64_t N, int64_t C, int64_t HW)
+{
+    const char *op = "batchnorm_act_forward";
+    int splits = f->train ? bn_splits(N * HW, C) : 1;
+    bn_ws w;
+    if (!bn_workspace(op, &w, splits, C)) return;
+    float *scale = w.f[0], *shift = w.f[1];
+    if (f->train) {
+        bn_partial_kernel<SUM_STATS><<<bn_grid(splits, C), THREADS, 0, stream>>>(w.part, in, NULL, NULL, NULL, N, C,
+                                                                                 HW);
+        if (!LAUNCHED("bn_partial_kernel")) return;
+        bn_forward_finish_kernel<<<flat_grid(C), THREADS, 0, stream>>>(scale, shift, save_mean, save_invstd, w.part,
+                                                                        splits, in, gamma, beta, running_mean,
+                                                                        running_var, f->momentum, f->eps,
+                                                                        f->unbiased_running_var, N, C, HW);
+        if (!LAUNCHED("bn_forward_finish_kernel")) return;
+    } else {
+        bn_eval_prep_kernel<<<flat_grid(C), THREADS, 0, stream>>>(scale, shift, NULL, NULL, NULL, gamma, beta,
+                                                                   running_mean, running_var, f->eps, C);
+        if (!LAUNCHED("bn_eval_prep_kernel")) return;
+    }
+    dim3 grid(plane_grid(N * C)), block(plane_threads(HW));
+    switch (f->act) {
+    case NN_ACT_RELU:
+        bn_affine_act_kernel<NN_ACT_RELU><<<grid, block, 0, stream>>>(out, pre, in, scale, shift, f->alpha, N, C, HW);
+        break;
+    case NN_ACT_LEAKY_RELU:
+        bn_affine_act_kernel<NN_ACT_LEAKY_RELU><<<grid, block, 0, stream>>>(out, pre, in, scale, shift, f->alpha, N, C,
+                                                                            HW);
+        break;
+    default:
+        bn_affine_act_kernel<NN_ACT_SWISH><<<grid, block, 0, stream>>>(out, pre, in, scale, shift, f->alpha, N, C, HW);
+        break;
+    }
+    LAUNCHED("bn_affine_act_kernel");
+}
+
 bool channel_sum_add(const char *op, float *dst, const float *src, int64_t N, int64_t C, int64_t HW)
 {
     int splits = bn_splits(N * HW, C);
