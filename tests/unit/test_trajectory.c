@@ -22,18 +22,22 @@
  * 0.33 x; and our first-step gradients of efficientnet-b0 are as close to float64 as PyTorch's
  * float32 ones (per tensor, our largest error over PyTorch's, both relative to the tensor's largest
  * gradient: median 0.55, largest 1.64 over 311 tensors).
- * With the noise above the largest ratio here is 4.2 (block3a.expand_bn.gamma, stage 1).
+ * With the noise above the largest ratio of |ours - reference| to it is 4.2 (efficientnet-b0
+ * stage 1, block3a.expand_bn.gamma, OPENBLAS_CORETYPE=Haswell, 2 threads); 1.4..1.7 under the
+ * other kernels and thread counts; meso4 1.0.
  * Limit: the comparison covers all elements of tensors up to 16 and 16 fixed random ones of larger
- * ones. Over all 4.0M elements, one (block5a.dwconv.weight[9143], a 5x5 depthwise tap that sees the
- * 2x2 map through one corner only) ends 1.1e-4 (about lr) from float64 in stages 1 and 3, 18 x its
- * layer's noise: its first-step gradient is -1.47e-5 in float64 and -1.43e-5 in PyTorch float32, ours
- * +1.1e-6 (2 threads) or -2.1e-6 (1 thread), while that tensor's gradients reach 5.2 and their
- * float32 errors reach 3.9e-5 (ours) and 8.1e-5 (PyTorch). A gradient under the tensor's float32
- * resolution gets an arbitrary first Adam step in [-lr, lr]; no float32 draw bounds such an element,
- * and one in that state among the sampled ones would fail here.
+ * ones. Over all 4.05M elements, one (block5a.dwconv.weight[9143], a 5x5 depthwise tap that sees
+ * the 2x2 map through one corner only) ends 1.1e-4 (about lr) from float64 in stages 1 and 3, about
+ * 18 x its layer's noise: its first-step gradient is -1.47e-5 in float64 and -1.43e-5 in PyTorch
+ * float32, ours +1.1e-6 (2 threads) or -2.1e-6 (1 thread), while that tensor's gradients reach 5.2
+ * and their float32 errors reach 3.9e-5 (ours) and 8.1e-5 (PyTorch). A gradient under the tensor's
+ * float32 resolution gets an arbitrary first Adam step in [-lr, lr]; no float32 run bounds such an
+ * element, and one in that state among the sampled ones would fail here.
+ * Time: about 1 minute with OMP_NUM_THREADS=1 on a loaded 2-core machine, 5-8 minutes with 2
+ * threads there (efficientnet-b0's 60 steps).
  * The old bug, Adam's step counter advanced twice per step, moves every trained weight by 0.74..0.9
- * of Keras's amount in the early steps and fails this by orders of magnitude (meso4: 2e4 x the
- * noise). */
+ * of Keras's amount in the early steps and fails this by orders of magnitude (2e4 x the noise in
+ * meso4, 1.9e3 / 411 / 510 x in efficientnet-b0's stages 1 / 2 / 3). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
