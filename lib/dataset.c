@@ -135,10 +135,19 @@ out:
     return rv;
 }
 
-char *dfs_video_id(const char *key)
+size_t dfs_video_len(const char *key)
 {
     const char *slash = strrchr(key, '/');
-    size_t n = slash ? (size_t)(slash - key) : strlen(key);
+    return slash ? (size_t)(slash - key) : 0;
+}
+
+char *dfs_video_id(const char *key)
+{
+    size_t n = dfs_video_len(key);
+    if (n == 0) {
+        dfs_fail("key '%s' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05)", key);
+        return NULL;
+    }
     char *v = dfs_malloc(n + 1);
     memcpy(v, key, n);
     v[n] = 0;
@@ -503,6 +512,7 @@ int dfs_relabel_apply(const dfs_relabel *rl, dfs_record *r)
     if (!key) return dfs_fail("record has no key, so its video is unknown");
     char *video = dfs_video_id(key);
     free(key);
+    if (!video) return -1;
     size_t i;
     if (!dfs_strmap_get(&rl->index, video, &i)) {
         dfs_fail("video '%s' is not in %s", video, rl->name);
@@ -642,6 +652,14 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
             return -1;
         }
         char *vid = dfs_video_id(it->key);
+        if (!vid) {
+            dfs_fail("sample %llu: key '%s' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05); "
+                     "--by record splits single records", (unsigned long long)idx[i], it->key);
+            dfs_strmap_free(&videos);
+            free(unit);
+            free(idx);
+            return -1;
+        }
         int found;
         unit[i] = dfs_strmap_put(&videos, vid, nunits, &found);
         if (!found) nunits++;

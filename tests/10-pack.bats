@@ -335,6 +335,16 @@ keys() { pack --list "$@" | cut -f2; }
     assert_no_files a.dft b.dft
 }
 
+@test "--split by video refuses a key without '/' (it names no video); --by record splits it" {
+    pack --label real --root "$FIX" "$FIX/rgb8.png" "$FIX/gray8.png" -o flat.dft   # keys rgb8, gray8
+    run --separate-stderr pack --split 0.5 flat.dft -o a.dft -o b.dft
+    assert_failure
+    [ "$stderr" = "pack: flat.dft: record 0: key 'rgb8' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05); --by record splits single records" ]
+    assert_no_files a.dft b.dft
+    pack --split 0.5 --by record flat.dft -o a.dft -o b.dft
+    [ "$(pack --list a.dft | wc -l)" -eq 1 ] && [ "$(pack --list b.dft | wc -l)" -eq 1 ]
+}
+
 @test "--size on a non-image record fails naming the file and record" {
     run --separate-stderr pack --size 4 "$FIX/checkpoint.dft" -o out.dft
     assert_failure
