@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "rng.h"
+#include "scoretsv.h"
 #include "stream.h"
 #include "stream_index.h"
 #include "nn/backend.h"
@@ -643,7 +644,7 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
     int64_t n = 0;
     dfs_progress p;
     dfs_progress_start(&p, "images", 0, progress);
-    fputs("key\tdataset\tlabel\tp_fake\n", out);
+    fputs(DFS_SCORE_HEADER "\n", out);
     for (;;) {
         int got = dfs_reader_next(&rd, &r);
         if (got < 0) {

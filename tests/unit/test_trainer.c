@@ -10,6 +10,7 @@
 #include "check.h"
 #include "common.h"
 #include "rng.h"
+#include "scoretsv.h"
 #include "stream.h"
 #include "stream_index.h"
 #include "nn/batch.h"
@@ -651,6 +652,38 @@ static void test_loss_choice(void)
     }
 }
 
+/* predict's output is a score file (formats/score-tsv.md): the header the reader expects, then
+ * one line per record that the reader accepts. */
+static void test_predict_writes_scores(void)
+{
+    nn_graph *g = nn_model_build("meso4", 64);
+    CHECK(g != NULL, "%s", dfs_error());
+    if (!g) return;
+    dfs_rng r;
+    dfs_rng_derive(&r, 1, 1);
+    nn_graph_alloc_params(g, &r);
+    char in[128], out[128];
+    path(in, sizeof in, "val.dft");
+    path(out, sizeof out, "scores.tsv");
+    FILE *f = fopen(out, "w");
+    CHECK(f != NULL, "%s", out);
+    if (!f) {
+        nn_graph_free(g);
+        return;
+    }
+    CHECK(nn_predict_stream(g, nn_model_find("meso4"), 64, in, 3, f, 0) == 0, "%s", dfs_error());
+    fclose(f);
+    nn_graph_free(g);
+    char line[128] = "";
+    f = fopen(out, "r");
+    CHECK(f && fgets(line, sizeof line, f) && !strcmp(line, DFS_SCORE_HEADER "\n"), "header '%s'", line);
+    if (f) fclose(f);
+    dfs_score_file sf;
+    CHECK(dfs_score_read(out, &sf) == 0, "%s", dfs_error());
+    CHECK(sf.n == 8 && !strcmp(sf.rec[0].key, "t/v0/f0") && sf.rec[1].label == 1, "%zu records", sf.n);
+    dfs_score_free(&sf);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_trainer.XXXXXX");
@@ -668,6 +701,7 @@ int main(void)
     RUN(test_input_checks);
     RUN(test_bn_recalibrate);
     RUN(test_loss_choice);
+    RUN(test_predict_writes_scores);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) return 1;
