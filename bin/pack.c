@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -177,12 +176,9 @@ static void warn_if_unbalanced(const opts *o, size_t n, size_t kept)
 /* ---- input kinds ---- */
 static int is_png_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) dfs_die("%s: %s", path, strerror(errno));
-    unsigned char sig[8];
-    size_t n = fread(sig, 1, sizeof sig, f);
-    fclose(f);
-    return n == sizeof sig && png_sig_cmp(sig, 0, sizeof sig) == 0;
+    int r = dfs_png_sniff(path);
+    if (r < 0) dfs_die_error();
+    return r;
 }
 
 /* ---- PNG inputs: sample by name, then decode one at a time ---- */
