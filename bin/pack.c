@@ -230,8 +230,9 @@ static void run_png(const opts *o, sink *k)
     dfs_strmap_free(&keys);
     dfs_sample_item *si = dfs_malloc((n ? n : 1) * sizeof *si);
     for (size_t i = 0; i < n; i++) si[i] = (dfs_sample_item){items[i].key, items[i].label};
-    size_t *part[2], cnt[2];
-    if (dfs_sample(si, n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1]) != 0) dfs_die("%s", dfs_error());
+    size_t *part[2], cnt[2], bad;
+    if (dfs_sample(si, n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1], &bad) != 0)
+        dfs_die("%s: %s", items[bad].where ? items[bad].where : items[bad].path, dfs_error());
     free(si);
     warn_if_unbalanced(o, n, cnt[0] + cnt[1]);
     sink_open(k, o);
@@ -357,17 +358,12 @@ static void run_stream(const opts *o, sink *k)
             keys[i] = dfs_meta_dup(&all.v[i], "key");
             si[i] = (dfs_sample_item){keys[i], all.v[i].label};
         }
-        size_t *part[2], cnt[2];
-        if (dfs_sample(si, all.n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1]) != 0) {
+        size_t *part[2], cnt[2], bad;
+        if (dfs_sample(si, all.n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1], &bad) != 0) {
             /* the library counts samples across inputs; name the file and record instead */
-            unsigned long long bad;
-            const char *msg = dfs_error();
-            if (sscanf(msg, "sample %llu:", &bad) == 1 && bad < all.n) {
-                const char *rest = strchr(msg, ':') + 2;
-                dfs_die("%s: record %llu: %s", inputs[from[bad].input][0] == '-' && !inputs[from[bad].input][1]
-                        ? "<stdin>" : inputs[from[bad].input], (unsigned long long)from[bad].index, rest);
-            }
-            dfs_die("%s", msg);
+            const char *in = inputs[from[bad].input];
+            dfs_die("%s: record %llu: %s", strcmp(in, "-") ? in : "<stdin>", (unsigned long long)from[bad].index,
+                    dfs_error());
         }
         warn_if_unbalanced(o, all.n, cnt[0] + cnt[1]);
         sink_open(k, o);

@@ -592,7 +592,7 @@ int dfs_record_resize(dfs_record *r, int size)
 
 /* ---- sampling ---- */
 int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o, size_t **a,
-               size_t *na, size_t **b, size_t *nb)
+               size_t *na, size_t **b, size_t *nb, size_t *bad)
 {
     uint64_t *idx = dfs_malloc((n ? n : 1) * sizeof *idx);
     size_t m = n;
@@ -611,8 +611,8 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
             if (l == DFS_LABEL_REAL) nreal++;
             else if (l == DFS_LABEL_FAKE) nfake++;
             else {
-                dfs_fail("sample %llu: label unknown; balancing needs every sample labelled real or fake",
-                         (unsigned long long)idx[i]);
+                dfs_fail("label unknown; balancing needs every sample labelled real or fake");
+                *bad = (size_t)idx[i];
                 free(idx);
                 return -1;
             }
@@ -644,8 +644,8 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
         const dfs_sample_item *it = &items[idx[i]];
         if (!o->by_video) { unit[i] = nunits++; continue; }
         if (!it->key) {
-            dfs_fail("sample %llu: no key; splitting by video needs the key= of every sample",
-                     (unsigned long long)idx[i]);
+            dfs_fail("no key; splitting by video needs the key= of every sample");
+            *bad = (size_t)idx[i];
             dfs_strmap_free(&videos);
             free(unit);
             free(idx);
@@ -653,8 +653,10 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
         }
         char *vid = dfs_video_id(it->key);
         if (!vid) {
-            dfs_fail("sample %llu: key '%s' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05); "
-                     "--by record splits single records", (unsigned long long)idx[i], it->key);
+            char why[512];   /* dfs_error() is the buffer dfs_fail writes */
+            snprintf(why, sizeof why, "%s", dfs_error());
+            dfs_fail("%s; --by record splits single records", why);
+            *bad = (size_t)idx[i];
             dfs_strmap_free(&videos);
             free(unit);
             free(idx);

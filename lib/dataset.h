@@ -126,10 +126,11 @@ typedef struct dfs_sample_item {
     int label;
 } dfs_sample_item;
 
-/* *a (and *b when splitting; else NULL and 0) are malloc'd index lists into items.
- * Errors: "sample N: ..." (N counts from 0 in the input order). */
+/* *a (and *b when splitting; else NULL and 0) are malloc'd index lists into items. Every error
+ * is about one sample: -1 with *bad its index into items and the problem as the error, which
+ * the caller prefixes with where that sample came from. */
 int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o, size_t **a,
-               size_t *na, size_t **b, size_t *nb);
+               size_t *na, size_t **b, size_t *nb, size_t *bad);
 
 /* ---- a directory of PNGs plus manifest.tsv (pack --unpack) ----
  * Written under "DIR.tmp.PID" and renamed to DIR by commit, so DIR appears whole or not at all.

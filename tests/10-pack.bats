@@ -345,6 +345,20 @@ keys() { pack --list "$@" | cut -f2; }
     [ "$(pack --list a.dft | wc -l)" -eq 1 ] && [ "$(pack --list b.dft | wc -l)" -eq 1 ]
 }
 
+@test "sampling errors on PNG inputs name the file or the manifest line" {
+    run --separate-stderr pack --label unknown --balance --root "$FIX" "$FIX/rgb8.png" "$FIX/gray8.png" -o x.dft
+    assert_failure
+    [ "$stderr" = "pack: $FIX/rgb8.png: label unknown; balancing needs every sample labelled real or fake" ]
+    printf 'path\tlabel\tkey\n%s\treal\tv/1\n%s\tunknown\tv/2\n' "$FIX/rgb8.png" "$FIX/gray8.png" > m.tsv
+    run --separate-stderr pack --manifest m.tsv --balance -o x.dft
+    assert_failure
+    [ "$stderr" = "pack: m.tsv: line 3: label unknown; balancing needs every sample labelled real or fake" ]
+    run --separate-stderr pack --label real --split 0.5 --root "$FIX" "$FIX/gray8.png" -o a.dft -o b.dft
+    assert_failure
+    [ "$stderr" = "pack: $FIX/gray8.png: key 'gray8' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05); --by record splits single records" ]
+    assert_no_files x.dft a.dft b.dft
+}
+
 @test "--size on a non-image record fails naming the file and record" {
     run --separate-stderr pack --size 4 "$FIX/checkpoint.dft" -o out.dft
     assert_failure
