@@ -49,13 +49,6 @@ static double forward_macs(const nn_graph *g)
     return macs;
 }
 
-static double loss_grad(const char *loss, float *dlogits, const float *logits, const float *y, int64_t n)
-{
-    if (!strcmp(loss, "mse")) return nn_loss_mse_sigmoid(dlogits, logits, y, n);
-    if (!strcmp(loss, "bce")) return nn_loss_bce_sigmoid(dlogits, logits, y, n);
-    return nn_loss_bce_softmax2(dlogits, logits, y, n);
-}
-
 int main(int argc, char **argv)
 {
     dfs_tool_init(argv[0]);
@@ -96,7 +89,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < batch; i++) y[i] = (float)(i & 1);
     float *dlogits = dfs_malloc((size_t)batch * (size_t)m->classes * sizeof *dlogits);
     double lr;
-    const char *loss;
+    nn_loss_kind loss;
     if (nn_train_defaults(arch, 1, &lr, &loss) != 0) dfs_die("%s: no training defaults", arch);
     nn_adam adam = {.lr = (float)lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f, .t = 0};
 
@@ -106,7 +99,7 @@ int main(int argc, char **argv)
         if (nn_graph_forward(g, x, batch, train ? NN_TRAIN : NN_EVAL) != 0) dfs_die_error();
         const float *logits = nn_graph_output(g);
         if (train) {
-            sink += loss_grad(loss, dlogits, logits, y, batch);
+            sink += nn_loss_apply(loss, dlogits, logits, y, batch);
             nn_graph_zero_grad(g);
             nn_graph_backward(g, dlogits);
             sink += nn_graph_l2(g);

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,8 +55,12 @@ static const char usage[] =
     "                     the rest to the second; whole videos are assigned in a seeded random order\n"
     "  --by video|record  the unit of --split (default video). The video of a record is its key\n"
     "                     without the last '/' component: fs/000_003/f05 -> fs/000_003, so no\n"
-    "                     video's frames land on both sides\n"
+    "                     video's frames land on both sides; a key without '/' names no video\n"
+    "                     and is an error here (--by record splits it)\n"
     "  --seed S           seed for --shuffle and --split (default 0)\n"
+    "  --keep L           last: write only the records labelled L (real, fake or unknown); the\n"
+    "                     steps above see every label (--balance --take 20 --keep fake: the 10\n"
+    "                     fakes of a balanced 20)\n"
     "  Memory: --shuffle, --balance and --split read the whole input stream into memory (PNG\n"
     "  inputs are sampled by name first and decoded one at a time); everything else streams.\n"
     "\n"
@@ -94,6 +97,7 @@ typedef struct opts {
     dfs_strmap drop;
     dfs_relabel relabel;
     int label, have_label, list, size, progress, by_set;
+    int keep, keep_set;   /* --keep: the one label written */
     dfs_sample_opts s;
     char **inputs;
     int ninputs;
@@ -176,13 +180,13 @@ static void warn_if_unbalanced(const opts *o, size_t n, size_t kept)
 /* ---- input kinds ---- */
 static int is_png_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) dfs_die("%s: %s", path, strerror(errno));
-    unsigned char sig[8];
-    size_t n = fread(sig, 1, sizeof sig, f);
-    fclose(f);
-    return n == sizeof sig && png_sig_cmp(sig, 0, sizeof sig) == 0;
+    int r = dfs_png_sniff(path);
+    if (r < 0) dfs_die_error();
+    return r;
 }
+
+/* --keep: whether a record of this label is written (after sampling) */
+static int kept(const opts *o, int label) { return !o->keep_set || label == o->keep; }
 
 /* ---- PNG inputs: sample by name, then decode one at a time ---- */
 typedef struct png_item {
@@ -233,8 +237,9 @@ static void run_png(const opts *o, sink *k)
     dfs_strmap_free(&keys);
     dfs_sample_item *si = dfs_malloc((n ? n : 1) * sizeof *si);
     for (size_t i = 0; i < n; i++) si[i] = (dfs_sample_item){items[i].key, items[i].label};
-    size_t *part[2], cnt[2];
-    if (dfs_sample(si, n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1]) != 0) dfs_die("%s", dfs_error());
+    size_t *part[2], cnt[2], bad;
+    if (dfs_sample(si, n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1], &bad) != 0)
+        dfs_die("%s: %s", items[bad].where ? items[bad].where : items[bad].path, dfs_error());
     free(si);
     warn_if_unbalanced(o, n, cnt[0] + cnt[1]);
     sink_open(k, o);
@@ -245,6 +250,7 @@ static void run_png(const opts *o, sink *k)
     for (int p = 0; p < 2; p++)
         for (size_t j = 0; j < cnt[p]; j++) {
             png_item *it = &items[part[p][j]];
+            if (!kept(o, it->label)) continue;
             if (dfs_png_to_record(it->path, o->size, it->label, it->key, it->dataset, &rec) != 0) {
                 if (it->where) dfs_fail_prefix(it->where);
                 sink_fail(k);
@@ -309,7 +315,7 @@ static void run_stream(const opts *o, sink *k)
     if (!in_memory) sink_open(k, o);
     dfs_record rec;
     dfs_record_init(&rec);
-    uint64_t seen = 0;
+    uint64_t seen = 0, taken = 0;   /* taken: records past --take's count (kept or not) */
     for (int i = 0; i < ninputs; i++) {
         dfs_reader rd;
         if (dfs_reader_open(&rd, o->ninputs ? spools[i].path : "-") != 0) sink_fail(k);
@@ -318,7 +324,7 @@ static void run_stream(const opts *o, sink *k)
             rd.name = dfs_strdup(inputs[i]);
         }
         for (;;) {
-            if (!in_memory && o->s.take >= 0 && k->written >= (uint64_t)o->s.take) break;
+            if (!in_memory && o->s.take >= 0 && taken >= (uint64_t)o->s.take) break;
             dfs_record *r = &rec;
             if (in_memory) {
                 if (all.n == all.cap) {
@@ -343,11 +349,12 @@ static void run_stream(const opts *o, sink *k)
             prepare(o, k, r, rd.name, index);
             if (in_memory) {
                 from[all.n++] = (origin){i, index};
-            } else {
+            } else if (kept(o, r->label)) {
                 char where[512];
                 where_of(where, sizeof where, rd.name, index);
                 sink_put(k, 0, r, where);
             }
+            if (!in_memory) taken++;
             dfs_progress_update(&prog, ++seen);
         }
         dfs_reader_close(&rd);
@@ -360,23 +367,19 @@ static void run_stream(const opts *o, sink *k)
             keys[i] = dfs_meta_dup(&all.v[i], "key");
             si[i] = (dfs_sample_item){keys[i], all.v[i].label};
         }
-        size_t *part[2], cnt[2];
-        if (dfs_sample(si, all.n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1]) != 0) {
+        size_t *part[2], cnt[2], bad;
+        if (dfs_sample(si, all.n, &o->s, &part[0], &cnt[0], &part[1], &cnt[1], &bad) != 0) {
             /* the library counts samples across inputs; name the file and record instead */
-            unsigned long long bad;
-            const char *msg = dfs_error();
-            if (sscanf(msg, "sample %llu:", &bad) == 1 && bad < all.n) {
-                const char *rest = strchr(msg, ':') + 2;
-                dfs_die("%s: record %llu: %s", inputs[from[bad].input][0] == '-' && !inputs[from[bad].input][1]
-                        ? "<stdin>" : inputs[from[bad].input], (unsigned long long)from[bad].index, rest);
-            }
-            dfs_die("%s", msg);
+            const char *in = inputs[from[bad].input];
+            dfs_die("%s: record %llu: %s", strcmp(in, "-") ? in : "<stdin>", (unsigned long long)from[bad].index,
+                    dfs_error());
         }
         warn_if_unbalanced(o, all.n, cnt[0] + cnt[1]);
         sink_open(k, o);
         for (int p = 0; p < 2; p++)
             for (size_t j = 0; j < cnt[p]; j++) {
                 size_t i = part[p][j];
+                if (!kept(o, all.v[i].label)) continue;
                 char where[512];
                 const char *in = inputs[from[i].input];
                 where_of(where, sizeof where, strcmp(in, "-") == 0 ? "<stdin>" : in, from[i].index);
@@ -501,11 +504,16 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (o.nouts == 2) dfs_die("-o: at most two outputs (the two parts of --split)");
             o.outs[o.nouts++] = need(argc, argv, &i);
+        } else if (strcmp(a, "--keep") == 0) {
+            if (o.keep_set) dfs_die("--keep: given twice");
+            if (dfs_label_parse(need(argc, argv, &i), &o.keep) != 0) dfs_die("--keep: %s", dfs_error());
+            o.keep_set = 1;
         } else if (strcmp(a, "--progress") == 0) o.progress = 1;
         else dfs_die("unknown option '%s' (see pack --help)", a);
     }
     int sampling = o.s.shuffle || o.s.balance || o.s.take >= 0 || o.s.split >= 0;
-    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path || o.drop_path))
+    if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path || o.drop_path ||
+                   o.keep_set))
         dfs_die("--list takes only input streams (and -o FILE)");
     if (o.nmeta && !o.list) dfs_die("--meta goes with --list");
     if (o.unpack && o.nouts) dfs_die("--unpack writes a directory; -o does not apply");

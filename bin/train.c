@@ -11,8 +11,10 @@
 #include "nn/models.h"
 #include "nn/trainer.h"
 
+/* printf format: %s is the architecture list */
 static const char usage[] =
     "usage: train --arch NAME [--size S] --summary\n"
+    "       train --list-archs\n"
     "       train --arch NAME --train T.dft --val V.dft -o M.ckpt [options]          (stage 1)\n"
     "       train --from M1.ckpt --mode transfer|merge --train T.dft --mix FSNT.dft\n"
     "             --val V.dft --val-mix FSNTV.dft -o M2.ckpt [options]                (stages 2, 3)\n"
@@ -20,11 +22,15 @@ static const char usage[] =
     "Train one of the study's detectors on tensor streams of u8 S x S x 3 images labelled 0 (real)\n"
     "or 1 (fake), or print its layer table.\n"
     "\n"
-    "  --arch NAME     meso4, mesoinception4, shallownet, xception or efficientnet-b0\n"
+    "  --arch NAME     %s\n"
     "  --size S        input images are S x S RGB (--summary: default 256; training: from the data)\n"
     "  --summary       print one line per node (name, kind, output shape per image, parameters,\n"
     "                  inputs) and a last line 'params: total=N trainable=M'; batchnorm running\n"
     "                  mean and variance count as non-trainable parameters, as Keras counts them\n"
+    "  --list-archs    print the architectures, one TSV line each after a header: arch,\n"
+    "                  paper_name (the paper's Table 4), outputs (1 sigmoid logit or 2 softmax\n"
+    "                  logits), loss and lr (the study's stage 1), cam_layer, ace_layer ('-' for\n"
+    "                  none) and head (the nodes stage 2 trains, comma-separated)\n"
     "  --train FILE    training images (a file: records are read by index, never all at once)\n"
     "  --val FILE      validation images; the saved model is the epoch with the best val accuracy\n"
     "  -o FILE         best checkpoint; the last epoch with the full training state goes beside it\n"
@@ -42,12 +48,13 @@ static const char usage[] =
     "  --epochs N      default 100 (stage 1), 50 (stages 2/3)\n"
     "  --batch N       default 32 (stage 1), 64 (stages 2/3)\n"
     "  --steps N       stages 2/3: batches per epoch (default 62 = int(4000/64), as the study)\n"
-    "  --lr X          Adam learning rate (beta 0.9/0.999, eps 1e-7); default the study's:\n"
-    "                  meso4, mesoinception4: 1e-3; shallownet: 5e-5 (stage 1), 1e-3 (stages 2/3,\n"
-    "                  as the original scripts); xception, efficientnet-b0: 5e-5\n"
+    "  --lr X          Adam learning rate (beta 0.9/0.999, eps 1e-7); default the study's: the\n"
+    "                  architecture's lr of --list-archs, except 1e-3 in stages 2/3 for the\n"
+    "                  one-logit models (as the original scripts)\n"
     "  --loss L        mse or bce (on the sigmoid; for the two-way softmax models bce is Keras's\n"
-    "                  binary_crossentropy on one-hot targets); default the study's: mse for\n"
-    "                  meso4/mesoinception4 and for shallownet in stages 2/3, bce otherwise\n"
+    "                  binary_crossentropy on one-hot targets); default the study's: the\n"
+    "                  architecture's loss of --list-archs, except mse in stages 2/3 for the\n"
+    "                  one-logit models\n"
     "  --seed N        initial weights, shuffling (dfs_rng_derive(seed, epoch)) and dropout (default 32)\n"
     "  --threads N     OpenMP and BLAS threads (default: all cores); the same seed, data and\n"
     "                  thread count give a byte-identical checkpoint\n"
@@ -100,6 +107,33 @@ static char *with_suffix(const char *out, const char *suffix)
     return s;
 }
 
+static DFS_NORETURN void print_help(void)
+{
+    char archs[256];
+    printf(usage, nn_model_list(archs, sizeof archs, " or "));
+    if (fflush(stdout) != 0 || ferror(stdout)) exit(1);
+    exit(0);
+}
+
+static DFS_NORETURN void list_archs(void)
+{
+    printf("arch\tpaper_name\toutputs\tloss\tlr\tcam_layer\tace_layer\thead\n");
+    for (const nn_model_info *m = nn_models; m->name; m++) {
+        printf("%s\t%s\t%d\t%s\t%g\t%s\t%s\t", m->name, m->paper_name, m->classes, nn_loss_name(m->loss),
+               m->stage1_lr, m->cam_layer, m->ace_layer ? m->ace_layer : "-");
+        for (int k = 0; m->head[k]; k++) printf("%s%s", k ? "," : "", m->head[k]);
+        printf("\n");
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) dfs_die("<stdout>: write failed");
+    exit(0);
+}
+
+static DFS_NORETURN void die_arch(const char *arch)
+{
+    char archs[256];
+    dfs_die("--arch: unknown architecture '%s' (%s)", arch, nn_model_list(archs, sizeof archs, ", "));
+}
+
 static void parse_args(int argc, char **argv, train_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -109,7 +143,8 @@ static void parse_args(int argc, char **argv, train_args *a)
     long epochs = -1, batch = -1, steps = 62, size = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) print_help();
+        if (!strcmp(f, "--list-archs")) list_archs();
         if (!strcmp(f, "--summary")) { a->summary = 1; continue; }
         if (!strcmp(f, "--resume")) { o->resume = 1; continue; }
         if (!strcmp(f, "--progress")) { o->progress = 1; continue; }
@@ -154,9 +189,7 @@ static void parse_args(int argc, char **argv, train_args *a)
     }
     if (a->summary) {
         if (!o->arch) dfs_die("--arch is required (see --help)");
-        if (!nn_model_find(o->arch))
-            dfs_die("--arch: unknown architecture '%s' (meso4, mesoinception4, shallownet, xception, efficientnet-b0)",
-                    o->arch);
+        if (!nn_model_find(o->arch)) die_arch(o->arch);
         o->size = size ? size : NN_DEFAULT_SIZE;
         return;
     }
@@ -173,9 +206,7 @@ static void parse_args(int argc, char **argv, train_args *a)
         if (o->from) dfs_die("--from needs --mode transfer|merge");
         if (o->mix || o->val_mix) dfs_die("--mix and --val-mix belong to --mode transfer|merge");
         if (!o->arch && !o->resume) dfs_die("--arch is required (see --help)");
-        if (o->arch && !nn_model_find(o->arch))
-            dfs_die("--arch: unknown architecture '%s' (meso4, mesoinception4, shallownet, xception, efficientnet-b0)",
-                    o->arch);
+        if (o->arch && !nn_model_find(o->arch)) die_arch(o->arch);
     }
     if (a->frozen_bn_set && o->stage != NN_STAGE_TRANSFER) dfs_die("--frozen-bn belongs to --mode transfer");
     if (!o->train || !o->val) dfs_die("--train and --val are required (see --help)");

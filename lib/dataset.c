@@ -135,10 +135,19 @@ out:
     return rv;
 }
 
-char *dfs_video_id(const char *key)
+size_t dfs_video_len(const char *key)
 {
     const char *slash = strrchr(key, '/');
-    size_t n = slash ? (size_t)(slash - key) : strlen(key);
+    return slash ? (size_t)(slash - key) : 0;
+}
+
+char *dfs_video_id(const char *key)
+{
+    size_t n = dfs_video_len(key);
+    if (n == 0) {
+        dfs_fail("key '%s' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05)", key);
+        return NULL;
+    }
     char *v = dfs_malloc(n + 1);
     memcpy(v, key, n);
     v[n] = 0;
@@ -503,6 +512,7 @@ int dfs_relabel_apply(const dfs_relabel *rl, dfs_record *r)
     if (!key) return dfs_fail("record has no key, so its video is unknown");
     char *video = dfs_video_id(key);
     free(key);
+    if (!video) return -1;
     size_t i;
     if (!dfs_strmap_get(&rl->index, video, &i)) {
         dfs_fail("video '%s' is not in %s", video, rl->name);
@@ -582,7 +592,7 @@ int dfs_record_resize(dfs_record *r, int size)
 
 /* ---- sampling ---- */
 int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o, size_t **a,
-               size_t *na, size_t **b, size_t *nb)
+               size_t *na, size_t **b, size_t *nb, size_t *bad)
 {
     uint64_t *idx = dfs_malloc((n ? n : 1) * sizeof *idx);
     size_t m = n;
@@ -601,8 +611,8 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
             if (l == DFS_LABEL_REAL) nreal++;
             else if (l == DFS_LABEL_FAKE) nfake++;
             else {
-                dfs_fail("sample %llu: label unknown; balancing needs every sample labelled real or fake",
-                         (unsigned long long)idx[i]);
+                dfs_fail("label unknown; balancing needs every sample labelled real or fake");
+                *bad = (size_t)idx[i];
                 free(idx);
                 return -1;
             }
@@ -634,14 +644,24 @@ int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o,
         const dfs_sample_item *it = &items[idx[i]];
         if (!o->by_video) { unit[i] = nunits++; continue; }
         if (!it->key) {
-            dfs_fail("sample %llu: no key; splitting by video needs the key= of every sample",
-                     (unsigned long long)idx[i]);
+            dfs_fail("no key; splitting by video needs the key= of every sample");
+            *bad = (size_t)idx[i];
             dfs_strmap_free(&videos);
             free(unit);
             free(idx);
             return -1;
         }
         char *vid = dfs_video_id(it->key);
+        if (!vid) {
+            char why[512];   /* dfs_error() is the buffer dfs_fail writes */
+            snprintf(why, sizeof why, "%s", dfs_error());
+            dfs_fail("%s; --by record splits single records", why);
+            *bad = (size_t)idx[i];
+            dfs_strmap_free(&videos);
+            free(unit);
+            free(idx);
+            return -1;
+        }
         int found;
         unit[i] = dfs_strmap_put(&videos, vid, nunits, &found);
         if (!found) nunits++;

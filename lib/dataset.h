@@ -25,8 +25,14 @@ int dfs_key_check(const char *key);
  * are refused, because they make keys that name no place in the dataset.
  * *key is malloc'd. 0, or -1 with an error (no file prefix). */
 int dfs_key_from_path(const char *path, const char *root, const char *prefix, char **key);
-/* The video a sample belongs to: its key without the last '/' component
- * (`fs/000_003/f05` -> `fs/000_003`); a key without '/' is its own video. malloc'd. */
+/* The video a sample belongs to, the one rule for every tool: its key without the last '/'
+ * component (`fs/000_003/f05` -> `fs/000_003`). A key without '/' names no video (frame
+ * extraction, crop and synth always write VIDEO/FRAME): whatever needs the video (a split by
+ * video, relabelling by video, video-level scores) refuses it rather than guess.
+ * dfs_video_len: the length of that prefix, 0 when there is none (no '/', or a leading one). */
+size_t dfs_video_len(const char *key);
+/* That prefix, malloc'd; NULL with the error "key 'K' has no video part (expected VIDEO/FRAME,
+ * e.g. fs/000_003/f05)". */
 char *dfs_video_id(const char *key);
 
 /* ---- a string -> index map (open addressing; strings are copied) ---- */
@@ -79,7 +85,8 @@ typedef struct dfs_relabel {
 } dfs_relabel;
 /* Errors read "M.tsv: line N: problem". */
 int dfs_relabel_read(const char *path, dfs_relabel *rl);
-/* Errors read "video 'V' is not in M.tsv" or "record has no key". */
+/* Errors read "video 'V' is not in M.tsv", "record has no key" or "key 'K' has no video part
+ * ...". */
 int dfs_relabel_apply(const dfs_relabel *rl, dfs_record *r);
 void dfs_relabel_free(dfs_relabel *rl);
 
@@ -119,10 +126,11 @@ typedef struct dfs_sample_item {
     int label;
 } dfs_sample_item;
 
-/* *a (and *b when splitting; else NULL and 0) are malloc'd index lists into items.
- * Errors: "sample N: ..." (N counts from 0 in the input order). */
+/* *a (and *b when splitting; else NULL and 0) are malloc'd index lists into items. Every error
+ * is about one sample: -1 with *bad its index into items and the problem as the error, which
+ * the caller prefixes with where that sample came from. */
 int dfs_sample(const dfs_sample_item *items, size_t n, const dfs_sample_opts *o, size_t **a,
-               size_t *na, size_t **b, size_t *nb);
+               size_t *na, size_t **b, size_t *nb, size_t *bad);
 
 /* ---- a directory of PNGs plus manifest.tsv (pack --unpack) ----
  * Written under "DIR.tmp.PID" and renamed to DIR by commit, so DIR appears whole or not at all.

@@ -114,6 +114,18 @@ static int png_decode(png_src *s, dfs_image *im)
     return 0;
 }
 
+int dfs_png_sniff(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return dfs_fail("%s: %s", path, strerror(errno));
+    uint8_t sig[8];
+    size_t n = fread(sig, 1, sizeof sig, f);
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (err) return dfs_fail("%s: %s", path, strerror(err));
+    return n == sizeof sig && png_sig_cmp(sig, 0, sizeof sig) == 0;
+}
+
 int dfs_png_read(const char *path, dfs_image *im)
 {
     png_src s;

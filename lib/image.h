@@ -18,6 +18,9 @@ void dfs_image_free(dfs_image *im);
  * converted to 8-bit RGB, alpha is dropped).
  * Errors name the file: "x.png: not a PNG file", "x.png: truncated or corrupt PNG (...)". */
 int dfs_png_read(const char *path, dfs_image *im);
+/* Whether the file starts with the PNG signature: 1 yes, 0 no (shorter than it, or other bytes),
+ * -1 with an error ("FILE: strerror") when it cannot be opened or read. */
+int dfs_png_sniff(const char *path);
 /* Decode a PNG held in memory (fuzz entry point). */
 int dfs_png_read_mem(const uint8_t *buf, size_t len, const char *name, dfs_image *im);
 /* Write an 8-bit RGB (c=3) or gray (c=1) PNG atomically (temporary file, then rename). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "dataset.h"
 
 static void free_recs(dfs_score_rec *rec, size_t n)
 {
@@ -166,12 +167,6 @@ char *dfs_score_stem(const char *path)
     return s;
 }
 
-size_t dfs_score_video_len(const char *key)
-{
-    const char *slash = strrchr(key, '/');
-    return slash ? (size_t)(slash - key) : 0;
-}
-
 static void units_alloc(dfs_score_units *u, size_t n)
 {
     size_t m = n ? n : 1;
@@ -240,7 +235,7 @@ int dfs_score_videos(const dfs_score_file *f, dfs_score_units *u)
     size_t m = f->n ? f->n : 1;
     vref *v = dfs_malloc(dfs_mul_size(m, sizeof *v));
     for (size_t i = 0; i < f->n; i++) {
-        size_t len = dfs_score_video_len(f->rec[i].key);
+        size_t len = dfs_video_len(f->rec[i].key);
         if (len == 0) {
             free(v);
             return dfs_fail("%s: line %ld: key '%s' has no video part (expected VIDEO/FRAME, "

@@ -35,11 +35,6 @@ void dfs_score_free(dfs_score_file *f);
  * ("runs/x/MesoNet1/FS.tsv" -> "FS"; "-" -> "stdin"). Newly allocated. */
 char *dfs_score_stem(const char *path);
 
-/* The video a record belongs to: its key without the last path component
- * ("fs/000_003/f05" -> "fs/000_003"). Returns the length of that prefix, or 0 when the key has
- * no '/' or the prefix would be empty. */
-size_t dfs_score_video_len(const char *key);
-
 /* Samples ready for the metrics: one per record (frame level) or one per video with the mean
  * P(fake) of its frames (video level). first_line is the line of the unit's first record. */
 typedef struct dfs_score_units {
@@ -51,7 +46,7 @@ typedef struct dfs_score_units {
 
 /* Frame level: every record is a unit. Cannot fail. */
 void dfs_score_frames(const dfs_score_file *f, dfs_score_units *u);
-/* Video level: records grouped by video id, in the order videos first appear. Fails ("FILE:
+/* Video level: records grouped by video id (dfs_video_len, dataset.h), in the order videos first appear. Fails ("FILE:
  * line N: ...") on a key without a video part, on a video whose records disagree on the label,
  * and on one whose records come from different datasets (keys that dropped the dataset). */
 int dfs_score_videos(const dfs_score_file *f, dfs_score_units *u);

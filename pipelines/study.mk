@@ -343,11 +343,9 @@ $(R)/tables/table%-all.md: $$(TABLE_DEPS)
 	$(call timed,tables,$(call SCORE_TABLE,$*) --min-degradation -1000 --markdown -o $@ 2>$@.log)
 
 # ---- RQ3: Grad-CAM of congenetic models on fake test images, SSIM between them ----------------
-# a few fake images of each test set (pack has no label filter: unpack, keep the fake lines)
+# a few fake images of each test set: the fakes of a balanced sample of twice as many
 $(R)/rq3/fakes/%.dft: $(R)/data/test/%.dft $(BIN)/pack
-	$(call timed,rq3,rm -rf $@.d && $(BIN)/pack --shuffle --seed $(SEED) --balance --take $$(($(CAM_FAKES) * 2)) --unpack $@.d $< && \
-	  awk -F'\t' 'NR == 1 || $$2 == "fake"' $@.d/manifest.tsv > $@.d/fakes.tsv && \
-	  $(BIN)/pack --manifest $@.d/fakes.tsv -o $@ && rm -rf $@.d)
+	$(call timed,rq3,$(BIN)/pack --shuffle --seed $(SEED) --balance --take $$(($(CAM_FAKES) * 2)) --keep fake $< -o $@)
 $(R)/rq3/cam/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
 	$(call timed,rq3,$(BIN)/cam -m $< $(DEVICE_FLAG) -o $@ < $(word 2,$^))
 CAMS := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft))

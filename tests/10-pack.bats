@@ -335,6 +335,67 @@ keys() { pack --list "$@" | cut -f2; }
     assert_no_files a.dft b.dft
 }
 
+@test "--split by video refuses a key without '/' (it names no video); --by record splits it" {
+    pack --label real --root "$FIX" "$FIX/rgb8.png" "$FIX/gray8.png" -o flat.dft   # keys rgb8, gray8
+    run --separate-stderr pack --split 0.5 flat.dft -o a.dft -o b.dft
+    assert_failure
+    [ "$stderr" = "pack: flat.dft: record 0: key 'rgb8' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05); --by record splits single records" ]
+    assert_no_files a.dft b.dft
+    pack --split 0.5 --by record flat.dft -o a.dft -o b.dft
+    [ "$(pack --list a.dft | wc -l)" -eq 1 ] && [ "$(pack --list b.dft | wc -l)" -eq 1 ]
+}
+
+@test "sampling errors on PNG inputs name the file or the manifest line" {
+    run --separate-stderr pack --label unknown --balance --root "$FIX" "$FIX/rgb8.png" "$FIX/gray8.png" -o x.dft
+    assert_failure
+    [ "$stderr" = "pack: $FIX/rgb8.png: label unknown; balancing needs every sample labelled real or fake" ]
+    printf 'path\tlabel\tkey\n%s\treal\tv/1\n%s\tunknown\tv/2\n' "$FIX/rgb8.png" "$FIX/gray8.png" > m.tsv
+    run --separate-stderr pack --manifest m.tsv --balance -o x.dft
+    assert_failure
+    [ "$stderr" = "pack: m.tsv: line 3: label unknown; balancing needs every sample labelled real or fake" ]
+    run --separate-stderr pack --label real --split 0.5 --root "$FIX" "$FIX/gray8.png" -o a.dft -o b.dft
+    assert_failure
+    [ "$stderr" = "pack: $FIX/gray8.png: key 'gray8' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05); --by record splits single records" ]
+    assert_no_files x.dft a.dft b.dft
+}
+
+@test "--keep writes one label, after sampling: the study's unpack, filter and repack in one step" {
+    synth --role fs --videos 8 --frames 3 --size 32 --seed 2 > s.dft   # 12 real, 12 fake frames
+    pack --keep fake s.dft -o f.dft
+    [ "$(pack --list f.dft | cut -f2,3)" = "$(pack --list s.dft | awk -F'\t' '$3 == "fake"' | cut -f2,3)" ]
+    # sampling sees both labels: a balanced 8 is 4 fakes
+    pack --shuffle --seed 7 --balance --take 8 --keep fake s.dft -o k.dft
+    [ "$(pack --list k.dft | cut -f3 | sort | uniq -c | tr -s ' ')" = " 4 fake" ]
+    # the same images, keys, labels and datasets as the round trip study.mk used
+    pack --shuffle --seed 7 --balance --take 8 --unpack rt.d s.dft
+    awk -F'\t' 'NR == 1 || $2 == "fake"' rt.d/manifest.tsv > rt.d/fakes.tsv
+    pack --manifest rt.d/fakes.tsv --unpack rt.png
+    pack --unpack k.png k.dft
+    diff -r rt.png k.png
+    # the record's other metadata is kept (the round trip dropped it)
+    [ "$(pack --list --meta frame k.dft | cut -f6 | grep -c -- '^-$')" -eq 0 ]
+    # --take counts records before --keep, streaming or not
+    [ "$(pack --take 6 --keep real s.dft | pack --list | wc -l)" -eq "$(pack --take 6 s.dft | pack --list | grep -c real)" ]
+    # with --split, both parts
+    pack --split 0.5 --keep real s.dft -o a.dft -o b.dft
+    [ "$(cat <(pack --list a.dft) <(pack --list b.dft) | cut -f3 | sort -u)" = real ]
+    [ "$(cat <(pack --list a.dft) <(pack --list b.dft) | wc -l)" -eq 12 ]
+}
+
+@test "--keep: a bad label, twice, or with --list is refused" {
+    cp "$FIX/rgb8.dft" s.dft
+    run --separate-stderr pack --keep maybe s.dft -o o.dft
+    assert_failure
+    [ "$stderr" = "pack: --keep: label 'maybe' is not real, fake, unknown, 0, 1 or -1" ]
+    run --separate-stderr pack --keep real --keep fake s.dft -o o.dft
+    assert_failure
+    [ "$stderr" = "pack: --keep: given twice" ]
+    run --separate-stderr pack --list --keep real s.dft
+    assert_failure
+    [ "$stderr" = "pack: --list takes only input streams (and -o FILE)" ]
+    assert_no_files o.dft
+}
+
 @test "--size on a non-image record fails naming the file and record" {
     run --separate-stderr pack --size 4 "$FIX/checkpoint.dft" -o out.dft
     assert_failure

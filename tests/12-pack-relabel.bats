@@ -41,6 +41,15 @@ make_stream() { synth --role fs --videos 4 --frames 2 --size 32 > s.dft; }
     assert_no_temporaries
 }
 
+@test "relabel refuses a record whose key names no video (no '/')" {
+    pack --label real --root "$BATS_TEST_DIRNAME/fixtures/png" "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" -o flat.dft
+    printf 'video\tlabel\nrgb8\tfake\n' > m.tsv
+    run --separate-stderr pack --relabel m.tsv flat.dft -o o.dft
+    assert_failure
+    assert_equal "$stderr" "pack: flat.dft: record 0: key 'rgb8' has no video part (expected VIDEO/FRAME, e.g. fs/000_003/f05)"
+    assert_no_files o.dft
+}
+
 @test "relabel refuses bad manifests with the line" {
     make_stream
     printf 'path\tlabel\nx\treal\n' > nohead.tsv

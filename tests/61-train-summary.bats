@@ -63,3 +63,22 @@ load helper
     [ "$stderr" = "train: --arch is required (see --help)" ]
     [ -z "$output" ]
 }
+
+@test "train --list-archs: one TSV line per architecture, the names --help and errors list" {
+    run --separate-stderr train --list-archs
+    assert_success
+    [ -z "$stderr" ]
+    [ "${#lines[@]}" -eq 6 ]
+    assert_line --index 0 "$(printf 'arch\tpaper_name\toutputs\tloss\tlr\tcam_layer\tace_layer\thead')"
+    assert_line --index 1 "$(printf 'meso4\tMesoNet\t1\tmse\t0.001\tblock4.relu\t-\thead.dense1,head.logits')"
+    assert_line --index 3 "$(printf 'shallownet\tShallowNet\t1\tbce\t5e-05\tblock3.relu2\thead.relu\thead.dense1,head.bn,head.logits')"
+    assert_line --index 5 "$(printf 'efficientnet-b0\tEfficientNet\t2\tbce_softmax2\t5e-05\ttop.conv\t-\ttop.conv,top.bn,head.logits')"
+    archs=$(printf '%s\n' "${lines[@]:1}" | cut -f1 | paste -sd' ')
+    [ "$archs" = "meso4 mesoinception4 shallownet xception efficientnet-b0" ]
+    # every listed architecture builds, and --help and the error name the same ones
+    for a in $archs; do train --arch "$a" --size 64 --summary > /dev/null; done
+    run train --help
+    assert_line '  --arch NAME     meso4, mesoinception4, shallownet, xception or efficientnet-b0'
+    run --separate-stderr train --arch meso5 --summary
+    [ "$stderr" = "train: --arch: unknown architecture 'meso5' (meso4, mesoinception4, shallownet, xception, efficientnet-b0)" ]
+}

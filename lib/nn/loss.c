@@ -83,3 +83,23 @@ double nn_loss_bce_softmax2(float *dlogits, const float *logits, const float *ta
     }
     return sum / (double)N;
 }
+
+const char *nn_loss_name(nn_loss_kind k)
+{
+    switch (k) {
+    case NN_LOSS_MSE: return "mse";
+    case NN_LOSS_BCE: return "bce";
+    case NN_LOSS_BCE_SOFTMAX2: return "bce_softmax2";
+    }
+    return "?";
+}
+
+double nn_loss_apply(nn_loss_kind k, float *dlogits, const float *logits, const float *target, int64_t N)
+{
+    switch (k) {
+    case NN_LOSS_MSE: return nn_loss_mse_sigmoid(dlogits, logits, target, N);
+    case NN_LOSS_BCE: return nn_loss_bce_sigmoid(dlogits, logits, target, N);
+    case NN_LOSS_BCE_SOFTMAX2: return nn_loss_bce_softmax2(dlogits, logits, target, N);
+    }
+    return NAN;
+}

@@ -12,29 +12,6 @@
 
 #include "common.h"
 
-const char *const nn_model_names[] = {"meso4", "mesoinception4", "shallownet", "xception", "efficientnet-b0", NULL};
-
-static const char *const meso_head[] = {"head.dense1", "head.logits", NULL};
-static const char *const shallow_head[] = {"head.dense1", "head.bn", "head.logits", NULL};
-static const char *const xception_head[] = {"block14.sepconv2_dw", "block14.sepconv2", "block14.sepconv2_bn",
-                                            "head.logits", NULL};
-static const char *const effnet_head[] = {"top.conv", "top.bn", "head.logits", NULL};
-
-static const nn_model_info infos[] = {
-    {"meso4", 1, "mse", 1e-3, "block4.relu", NULL, meso_head},
-    {"mesoinception4", 1, "mse", 1e-3, "block4.relu", NULL, meso_head},
-    {"shallownet", 1, "bce", 5e-5, "block3.relu2", "head.relu", shallow_head},
-    {"xception", 2, "bce_softmax2", 5e-5, "block14.sepconv2_act", NULL, xception_head},
-    {"efficientnet-b0", 2, "bce_softmax2", 5e-5, "top.conv", NULL, effnet_head},
-};
-
-const nn_model_info *nn_model_find(const char *arch)
-{
-    for (size_t i = 0; i < sizeof infos / sizeof infos[0]; i++)
-        if (strcmp(infos[i].name, arch) == 0) return &infos[i];
-    return NULL;
-}
-
 void nn_model_pfake(const nn_model_info *m, const float *logits, int64_t N, float *pfake)
 {
     for (int64_t i = 0; i < N; i++) pfake[i] = nn_pfake(logits, m->classes, i);
@@ -325,11 +302,50 @@ static void build_efficientnet_b0(nn_graph *g, int64_t S)
     }
 }
 
+/* ---- the table ---- */
+static const char *const meso_head[] = {"head.dense1", "head.logits", NULL};
+static const char *const shallow_head[] = {"head.dense1", "head.bn", "head.logits", NULL};
+static const char *const xception_head[] = {"block14.sepconv2_dw", "block14.sepconv2", "block14.sepconv2_bn",
+                                            "head.logits", NULL};
+static const char *const effnet_head[] = {"top.conv", "top.bn", "head.logits", NULL};
+
+const nn_model_info nn_models[] = {
+    {"meso4", "MesoNet", 1, NN_LOSS_MSE, 1e-3, "block4.relu", NULL, meso_head, build_meso4},
+    {"mesoinception4", "MesoInception", 1, NN_LOSS_MSE, 1e-3, "block4.relu", NULL, meso_head, build_mesoinception4},
+    {"shallownet", "ShallowNet", 1, NN_LOSS_BCE, 5e-5, "block3.relu2", "head.relu", shallow_head, build_shallownet},
+    {"xception", "XceptionNet", 2, NN_LOSS_BCE_SOFTMAX2, 5e-5, "block14.sepconv2_act", NULL, xception_head,
+     build_xception},
+    {"efficientnet-b0", "EfficientNet", 2, NN_LOSS_BCE_SOFTMAX2, 5e-5, "top.conv", NULL, effnet_head,
+     build_efficientnet_b0},
+    {NULL, NULL, 0, NN_LOSS_MSE, 0, NULL, NULL, NULL, NULL},
+};
+
+const nn_model_info *nn_model_find(const char *arch)
+{
+    for (const nn_model_info *m = nn_models; arch && m->name; m++)
+        if (strcmp(m->name, arch) == 0) return m;
+    return NULL;
+}
+
+const char *nn_model_list(char *buf, size_t n, const char *last)
+{
+    size_t k = 0;
+    if (n) buf[0] = '\0';
+    for (const nn_model_info *m = nn_models; m->name && k < n; m++) {
+        const char *sep = m == nn_models ? "" : m[1].name ? ", " : last;
+        int w = snprintf(buf + k, n - k, "%s%s", sep, m->name);
+        if (w < 0) break;
+        k += (size_t)w;
+    }
+    return buf;
+}
+
 nn_graph *nn_model_build(const char *arch, int64_t size)
 {
-    if (!nn_model_find(arch)) {
-        dfs_fail("unknown architecture '%s' (known: meso4, mesoinception4, shallownet, xception, efficientnet-b0)",
-                 arch);
+    const nn_model_info *m = nn_model_find(arch);
+    if (!m) {
+        char known[256];
+        dfs_fail("unknown architecture '%s' (known: %s)", arch ? arch : "", nn_model_list(known, sizeof known, ", "));
         return NULL;
     }
     if (size < 1 || size > 4096) {
@@ -337,11 +353,7 @@ nn_graph *nn_model_build(const char *arch, int64_t size)
         return NULL;
     }
     nn_graph *g = nn_graph_new();
-    if (strcmp(arch, "meso4") == 0) build_meso4(g, size);
-    else if (strcmp(arch, "mesoinception4") == 0) build_mesoinception4(g, size);
-    else if (strcmp(arch, "shallownet") == 0) build_shallownet(g, size);
-    else if (strcmp(arch, "xception") == 0) build_xception(g, size);
-    else build_efficientnet_b0(g, size);
+    m->build(g, size);
     if (nn_graph_check(g) != 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dfs_error());

@@ -27,20 +27,26 @@
 #define NN_BN_EPS 1e-3f
 #define NN_DEFAULT_SIZE 256
 
+/* One architecture: everything the tools and the trainer know about it. */
 typedef struct nn_model_info {
-    const char *name;          /* "meso4", ... */
+    const char *name;          /* train's name: "meso4", ... */
+    const char *paper_name;    /* the detector's name in the paper's Table 4: "MesoNet", ... */
     int classes;               /* 1: sigmoid logit; 2: two-way softmax logits */
-    const char *loss;          /* stage-1 loss of the study: "mse", "bce" (sigmoid), "bce_softmax2" */
+    nn_loss_kind loss;         /* stage-1 loss of the study (mse or bce on a sigmoid, bce_softmax2) */
     double stage1_lr;          /* stage-1 Adam learning rate of the study */
     const char *cam_layer;     /* default Grad-CAM layer (docs/study-facts.md section 3) */
     const char *ace_layer;     /* default causal-analysis layer, NULL when the study used none */
     const char *const *head;   /* nodes trained in stage 2 (transfer learning), NULL-terminated */
+    void (*build)(nn_graph *g, int64_t size);   /* adds the nodes for S x S inputs */
 } nn_model_info;
 
-/* The architectures in a fixed order, NULL-terminated. */
-extern const char *const nn_model_names[];
+/* The architectures in a fixed order, ended by an entry whose name is NULL. */
+extern const nn_model_info nn_models[];
 /* Info for an architecture name, or NULL. */
 const nn_model_info *nn_model_find(const char *arch);
+/* The architecture names in order, joined by ", " and by `last` (", " or " or ") before the last
+ * one, into buf (cut to n - 1 characters); returns buf. */
+const char *nn_model_list(char *buf, size_t n, const char *last);
 /* Build the graph of `arch` for S x S inputs (parameters not allocated yet). NULL with an error
  * ("unknown architecture ...", or which layer the size does not fit). */
 nn_graph *nn_model_build(const char *arch, int64_t size);

@@ -195,6 +195,13 @@ double nn_loss_bce_sigmoid(float *dlogit, const float *logit, const float *targe
  * outputs of the element-wise clipped BCE, which equals the categorical cross-entropy of the
  * true class while no probability is within 1e-7 of 0 or 1 */
 double nn_loss_bce_softmax2(float *dlogits, const float *logits, const float *target, int64_t N);
+/* The three losses by name: the study's stage-1 loss of an architecture (models.h) and a
+ * training run's loss (its checkpoint's run signature spells it with nn_loss_name). */
+typedef enum nn_loss_kind { NN_LOSS_MSE, NN_LOSS_BCE, NN_LOSS_BCE_SOFTMAX2 } nn_loss_kind;
+/* "mse", "bce" (on the sigmoid) or "bce_softmax2" */
+const char *nn_loss_name(nn_loss_kind k);
+/* the loss of kind k (one of the three functions above) */
+double nn_loss_apply(nn_loss_kind k, float *dlogits, const float *logits, const float *target, int64_t N);
 
 /* ---- optimiser and regularisation ---- */
 typedef struct nn_adam {

@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "rng.h"
+#include "scoretsv.h"
 #include "stream.h"
 #include "stream_index.h"
 #include "nn/backend.h"
@@ -18,7 +19,7 @@
 
 #define ADAM_EPS 1e-7f
 
-int nn_train_defaults(const char *arch, int stage, double *lr, const char **loss)
+int nn_train_defaults(const char *arch, int stage, double *lr, nn_loss_kind *loss)
 {
     const nn_model_info *m = nn_model_find(arch);
     if (!m) return dfs_fail("unknown architecture '%s'", arch);
@@ -28,18 +29,24 @@ int nn_train_defaults(const char *arch, int stage, double *lr, const char **loss
      * its stage-1 ones; the facts keep that, and so do we. */
     if (stage != NN_STAGE_SCRATCH && m->classes == 1) {
         *lr = 1e-3;
-        *loss = "mse";
+        *loss = NN_LOSS_MSE;
     }
     return 0;
 }
 
 /* ---- losses ---- */
 
-static double batch_loss(const char *loss, float *dlogits, const float *logits, const float *y, int64_t n)
+/* The loss a run asks for (o->loss: "mse", "bce" or "bce_softmax2") on an architecture with
+ * `classes` outputs: bce on a two-way softmax is its bce_softmax2; mse has no two-way form. */
+static int run_loss(const char *name, const char *arch, int classes, nn_loss_kind *k)
 {
-    if (!strcmp(loss, "mse")) return nn_loss_mse_sigmoid(dlogits, logits, y, n);
-    if (!strcmp(loss, "bce")) return nn_loss_bce_sigmoid(dlogits, logits, y, n);
-    return nn_loss_bce_softmax2(dlogits, logits, y, n);
+    if (!strcmp(name, "mse") && classes == 1) *k = NN_LOSS_MSE;
+    else if (!strcmp(name, "mse")) return dfs_fail("--loss mse: %s has a two-way softmax output; use bce", arch);
+    else if (!strcmp(name, "bce")) *k = classes == 2 ? NN_LOSS_BCE_SOFTMAX2 : NN_LOSS_BCE;
+    else if (!strcmp(name, "bce_softmax2") && classes == 2) *k = NN_LOSS_BCE_SOFTMAX2;
+    else if (!strcmp(name, "bce_softmax2")) return dfs_fail("loss bce_softmax2: %s has one sigmoid output", arch);
+    else return dfs_fail("loss '%s' is not mse, bce or bce_softmax2", name);
+    return 0;
 }
 
 static int64_t batch_correct(const nn_model_info *m, const float *logits, const float *y, int64_t n, float *pf)
@@ -161,11 +168,11 @@ static int log_write(const textbuf *t, const char *path)
 /* ---- checkpoint metadata ---- */
 
 /* The settings a resumed run must share with the run it continues. */
-static void run_signature(const nn_train_opts *o, const char *arch, int64_t size, double lr, const char *loss,
+static void run_signature(const nn_train_opts *o, const char *arch, int64_t size, double lr, nn_loss_kind loss,
                           int batch, int steps, char *buf, size_t n)
 {
     int k = snprintf(buf, n, "stage=%d arch=%s size=%lld seed=%llu lr=%.17g loss=%s batch=%d steps=%d", o->stage,
-                     arch, (long long)size, (unsigned long long)o->seed, lr, loss, batch, steps);
+                     arch, (long long)size, (unsigned long long)o->seed, lr, nn_loss_name(loss), batch, steps);
     /* only when on: the checkpoints of runs without it keep their signature */
     if (o->bn_recalibrate && k > 0 && (size_t)k < n)
         snprintf(buf + k, n - (size_t)k, " bn_recalibrate=%lld", (long long)o->bn_batches);
@@ -201,7 +208,7 @@ typedef struct trainer {
     char arch[32];
     int64_t size;
     double lr;
-    const char *loss;
+    nn_loss_kind loss;
     int batch, steps;
     walker tr, mix, va, vmix;
     /* two batches in flight: the one computing and the next one, loaded from disk meanwhile
@@ -229,7 +236,7 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
     nn_graph *g = t->g;
     if (nn_graph_forward(g, t->x[b], n, NN_TRAIN) != 0) return -1;
     const float *logits = nn_graph_output(g);
-    double L = batch_loss(t->loss, t->dlogits, logits, t->y[b], n);
+    double L = nn_loss_apply(t->loss, t->dlogits, logits, t->y[b], n);
     nn_graph_zero_grad(g);
     nn_graph_backward(g, t->dlogits);
     /* the batch of this step was uploaded before its output came back: its buffers are free */
@@ -322,7 +329,7 @@ static int validate(trainer *t, double *loss, double *acc)
             }
         }
         const float *logits = nn_graph_output(t->g);
-        L += batch_loss(t->loss, NULL, logits, t->y[b], n) * (double)n;
+        L += nn_loss_apply(t->loss, NULL, logits, t->y[b], n) * (double)n;
         c += batch_correct(t->m, logits, t->y[b], n, t->pf);
         total += n;
     }
@@ -436,12 +443,9 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     }
     if (nn_train_defaults(t->arch, o->stage, &t->lr, &t->loss) != 0) return -1;
     if (o->lr > 0) t->lr = o->lr;
-    if (o->loss) {
-        if (!strcmp(o->loss, "bce") && t->m->classes == 2) t->loss = "bce_softmax2";
-        else if (!strcmp(o->loss, "mse") && t->m->classes == 2) {
-            nn_ckpt_info_free(&info);
-            return dfs_fail("--loss mse: %s has a two-way softmax output; use bce", t->arch);
-        } else t->loss = o->loss;
+    if (o->loss && run_loss(o->loss, t->arch, t->m->classes, &t->loss) != 0) {
+        nn_ckpt_info_free(&info);
+        return -1;
     }
     /* data first: a wrong file should fail before any model is built */
     int mixed = o->stage != NN_STAGE_SCRATCH;
@@ -640,7 +644,7 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
     int64_t n = 0;
     dfs_progress p;
     dfs_progress_start(&p, "images", 0, progress);
-    fputs("key\tdataset\tlabel\tp_fake\n", out);
+    fputs(DFS_SCORE_HEADER "\n", out);
     for (;;) {
         int got = dfs_reader_next(&rd, &r);
         if (got < 0) {

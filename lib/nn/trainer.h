@@ -28,6 +28,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "nn/ops.h"
 
 struct nn_backend;
 
@@ -43,7 +44,8 @@ typedef struct nn_train_opts {
     const char *out, *last, *log;
     int epochs, batch, steps; /* steps: stages 2/3 batches per epoch */
     double lr;
-    const char *loss;         /* "mse", "bce" (sigmoid) or "bce_softmax2" */
+    const char *loss;         /* NULL (the study's), "mse", "bce" (on a two-way softmax: its
+                               * bce_softmax2) or "bce_softmax2"; another name is an error */
     uint64_t seed;
     int frozen_bn_moving;     /* transfer: frozen batchnorm normalises with running statistics
                                * (default 0: with the batch's, as Keras/TF1; graph.h) */
@@ -59,9 +61,8 @@ typedef struct nn_train_opts {
     const struct nn_backend *be;   /* where to compute (backend.h); NULL: cpu */
 } nn_train_opts;
 
-/* The study's defaults for a stage and architecture: lr and loss name ("mse", "bce" or
- * "bce_softmax2"); -1 for an unknown architecture. */
-int nn_train_defaults(const char *arch, int stage, double *lr, const char **loss);
+/* The study's defaults for a stage and architecture: lr and loss; -1 for an unknown architecture. */
+int nn_train_defaults(const char *arch, int stage, double *lr, nn_loss_kind *loss);
 
 /* Run a whole training. 0, or -1 with a one-line error (a file and problem, or
  * "epoch E step S: loss is nan"). */

@@ -108,6 +108,21 @@ static void test_bad_png(void)
     CHECK(dfs_png_read("/nonexistent/x.png", &im) != 0 && strstr(dfs_error(), "/nonexistent/x.png"), "missing");
 }
 
+/* the signature decides, not the name: a truncated PNG is one, text and a 7-byte prefix are not */
+static void test_png_sniff(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/trunc.png", dir);   /* test_bad_png's 60 bytes of a PNG */
+    CHECK(dfs_png_sniff(path) == 1, "truncated PNG: %s", dfs_error());
+    CHECK(truncate(path, 7) == 0, "truncate");
+    CHECK(dfs_png_sniff(path) == 0, "7 bytes of the signature");
+    snprintf(path, sizeof path, "%s/text.png", dir);
+    CHECK(dfs_png_sniff(path) == 0, "text");
+    CHECK(dfs_png_sniff("/nonexistent/x.png") == -1 && strstr(dfs_error(), "/nonexistent/x.png: No such file"), "%s",
+          dfs_error());
+    CHECK(dfs_png_sniff(dir) == -1 && strstr(dfs_error(), "Is a directory"), "a directory: %s", dfs_error());
+}
+
 static void test_resize(void)
 {
     dfs_image a = {0}, b = {0}, c = {0};
@@ -183,6 +198,7 @@ int main(void)
     RUN(test_rgb_round_trip);
     RUN(test_conversions);
     RUN(test_bad_png);
+    RUN(test_png_sniff);
     RUN(test_resize);
     RUN(test_record);
     RUN(test_fuzz_regressions);

@@ -311,8 +311,6 @@ static void test_videos(void)
     }
     dfs_score_units_free(&u);
     dfs_score_free(&f);
-    CHECK(dfs_score_video_len("fs/000_003/f05") == 10, "video part of a key");
-    CHECK(dfs_score_video_len("f05") == 0 && dfs_score_video_len("/f05") == 0, "no video part");
 
     path = write_tmp("mixed.tsv", H "v/1/f1\tfs\t1\t0.5\nv/2/f1\tfs\t0\t0.5\nv/1/f2\tfs\t0\t0.5\n");
     CHECK(dfs_score_read(path, &f) == 0, "%s", dfs_error());

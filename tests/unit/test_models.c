@@ -36,8 +36,7 @@ static void test_counts_match_keras(void)
 
 static void test_named_layers(void)
 {
-    for (int i = 0; nn_model_names[i]; i++) {
-        const nn_model_info *m = nn_model_find(nn_model_names[i]);
+    for (const nn_model_info *m = nn_models; m->name; m++) {
         nn_graph *g = nn_model_build(m->name, 256);
         CHECK(g != NULL, "%s", dfs_error());
         if (!g) continue;
@@ -70,6 +69,39 @@ static void test_named_layers(void)
     n = nn_graph_find(g, "top.conv");
     CHECK(n >= 0 && g->nodes[n].H == 8 && g->nodes[n].C == 1280, "efficientnet top map");
     nn_graph_free(g);
+}
+
+/* The table: each entry's builder makes its own architecture's output, its loss fits its output,
+ * the names are unique and the lists of names come from it. */
+static void test_table(void)
+{
+    int n = 0;
+    for (const nn_model_info *m = nn_models; m->name; m++, n++) {
+        CHECK(nn_model_find(m->name) == m, "%s: found another entry", m->name);
+        CHECK(m->paper_name && m->paper_name[0] && m->build && m->head && m->cam_layer, "%s: incomplete", m->name);
+        CHECK((m->classes == 2) == (m->loss == NN_LOSS_BCE_SOFTMAX2), "%s: loss %s for %d outputs", m->name,
+              nn_loss_name(m->loss), m->classes);
+        nn_graph *g = nn_model_build(m->name, 64);
+        CHECK(g != NULL, "%s", dfs_error());
+        if (!g) continue;
+        int out = nn_graph_find(g, "head.logits");
+        CHECK(out == g->nnodes - 1 && g->nodes[out].C == m->classes, "%s: output is not head.logits of %d", m->name,
+              m->classes);
+        nn_graph_free(g);
+    }
+    CHECK(n == 5, "%d architectures", n);
+    CHECK(nn_model_find("meso5") == NULL && nn_model_find("") == NULL && nn_model_find(NULL) == NULL, "find");
+    char buf[256];
+    CHECK(!strcmp(nn_model_list(buf, sizeof buf, " or "), "meso4, mesoinception4, shallownet, xception or efficientnet-b0"),
+          "%s", buf);
+    CHECK(!strcmp(nn_model_list(buf, 12, ", "), "meso4, meso"), "cut: %s", buf);
+    CHECK(nn_model_build("meso5", 256) == NULL &&
+              !strcmp(dfs_error(), "unknown architecture 'meso5' (known: meso4, mesoinception4, shallownet, xception, "
+                                   "efficientnet-b0)"),
+          "%s", dfs_error());
+    CHECK(!strcmp(nn_loss_name(NN_LOSS_MSE), "mse") && !strcmp(nn_loss_name(NN_LOSS_BCE), "bce") &&
+              !strcmp(nn_loss_name(NN_LOSS_BCE_SOFTMAX2), "bce_softmax2"),
+          "loss names");
 }
 
 static void test_size_errors(void)
@@ -229,6 +261,7 @@ int main(void)
     if (!mkdtemp(tmpdir)) return 1;
     RUN(test_counts_match_keras);
     RUN(test_named_layers);
+    RUN(test_table);
     RUN(test_size_errors);
     RUN(test_train_only);
     RUN(test_checkpoint_roundtrip);

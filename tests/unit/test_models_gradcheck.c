@@ -106,8 +106,8 @@ static double loss_of(model *m, float *dlogits)
     const nn_model_info *info = nn_model_find(m->arch);
     CHECK(nn_graph_forward(m->g, m->x, BATCH, m->mode) == 0, "%s", dfs_error());
     const float *lg = nn_graph_output(m->g);
-    if (!strcmp(info->loss, "mse")) return nn_loss_mse_sigmoid(dlogits, lg, m->target, BATCH);
-    if (!strcmp(info->loss, "bce")) return nn_loss_bce_sigmoid(dlogits, lg, m->target, BATCH);
+    if (info->loss == NN_LOSS_MSE) return nn_loss_mse_sigmoid(dlogits, lg, m->target, BATCH);
+    if (info->loss == NN_LOSS_BCE) return nn_loss_bce_sigmoid(dlogits, lg, m->target, BATCH);
     return ce_softmax2(dlogits, lg, m->target, BATCH);
 }
 

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "common.h"
 #include "rng.h"
+#include "scoretsv.h"
 #include "stream.h"
 #include "stream_index.h"
 #include "nn/batch.h"
@@ -517,8 +518,8 @@ static void test_frozen_batchnorm(void)
  * distribution's. The same seed gives the same bits, another seed other ones. */
 static void test_initialisers(void)
 {
-    for (int a = 0; nn_model_names[a]; a++) {
-        const char *arch = nn_model_names[a];
+    for (int a = 0; nn_models[a].name; a++) {
+        const char *arch = nn_models[a].name;
         int effnet = !strcmp(arch, "efficientnet-b0");
         nn_graph *g = nn_model_build(arch, 64);
         CHECK(g != NULL, "%s", dfs_error());
@@ -615,6 +616,73 @@ static void test_input_checks(void)
     dfs_index_close(&ix);
 }
 
+/* The loss of a run: the study's defaults per stage, and the names a run may ask for. A name that
+ * does not fit the architecture's output (or no loss at all) fails before anything is written;
+ * before, an unknown name trained with bce_softmax2, on a one-logit model reading past its logits. */
+static void test_loss_choice(void)
+{
+    double lr;
+    nn_loss_kind k;
+    CHECK(nn_train_defaults("shallownet", NN_STAGE_SCRATCH, &lr, &k) == 0 && k == NN_LOSS_BCE && lr == 5e-5, "sn 1");
+    CHECK(nn_train_defaults("shallownet", NN_STAGE_TRANSFER, &lr, &k) == 0 && k == NN_LOSS_MSE && lr == 1e-3, "sn 2");
+    CHECK(nn_train_defaults("xception", NN_STAGE_MERGE, &lr, &k) == 0 && k == NN_LOSS_BCE_SOFTMAX2 && lr == 5e-5, "x 3");
+    CHECK(nn_train_defaults("meso5", NN_STAGE_SCRATCH, &lr, &k) != 0, "meso5 has defaults");
+    static const struct { const char *arch, *loss, *err; } C[] = {
+        {"meso4", "bce_softmax2", "loss bce_softmax2: meso4 has one sigmoid output"},
+        {"meso4", "xyz", "loss 'xyz' is not mse, bce or bce_softmax2"},
+        {"meso4", "", "loss '' is not mse, bce or bce_softmax2"},
+        {"xception", "mse", "--loss mse: xception has a two-way softmax output; use bce"},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        char b[6][128];
+        nn_train_opts o = base_opts(b);
+        o.stage = NN_STAGE_SCRATCH;
+        o.arch = C[i].arch;
+        o.loss = C[i].loss;
+        path(b[3], 128, "loss.ckpt");
+        o.out = b[3];
+        path(b[4], 128, "loss.last.ckpt");
+        o.last = b[4];
+        path(b[5], 128, "loss.log.tsv");
+        o.log = b[5];
+        CHECK(nn_train_run(&o) != 0 && !strcmp(dfs_error(), C[i].err), "%s %s: %s", C[i].arch, C[i].loss, dfs_error());
+        CHECK(access(b[3], F_OK) != 0 && access(b[4], F_OK) != 0 && access(b[5], F_OK) != 0, "%s: files written",
+              C[i].loss);
+    }
+}
+
+/* predict's output is a score file (formats/score-tsv.md): the header the reader expects, then
+ * one line per record that the reader accepts. */
+static void test_predict_writes_scores(void)
+{
+    nn_graph *g = nn_model_build("meso4", 64);
+    CHECK(g != NULL, "%s", dfs_error());
+    if (!g) return;
+    dfs_rng r;
+    dfs_rng_derive(&r, 1, 1);
+    nn_graph_alloc_params(g, &r);
+    char in[128], out[128];
+    path(in, sizeof in, "val.dft");
+    path(out, sizeof out, "scores.tsv");
+    FILE *f = fopen(out, "w");
+    CHECK(f != NULL, "%s", out);
+    if (!f) {
+        nn_graph_free(g);
+        return;
+    }
+    CHECK(nn_predict_stream(g, nn_model_find("meso4"), 64, in, 3, f, 0) == 0, "%s", dfs_error());
+    fclose(f);
+    nn_graph_free(g);
+    char line[128] = "";
+    f = fopen(out, "r");
+    CHECK(f && fgets(line, sizeof line, f) && !strcmp(line, DFS_SCORE_HEADER "\n"), "header '%s'", line);
+    if (f) fclose(f);
+    dfs_score_file sf;
+    CHECK(dfs_score_read(out, &sf) == 0, "%s", dfs_error());
+    CHECK(sf.n == 8 && !strcmp(sf.rec[0].key, "t/v0/f0") && sf.rec[1].label == 1, "%zu records", sf.n);
+    dfs_score_free(&sf);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_trainer.XXXXXX");
@@ -631,6 +699,8 @@ int main(void)
     RUN(test_initialisers);
     RUN(test_input_checks);
     RUN(test_bn_recalibrate);
+    RUN(test_loss_choice);
+    RUN(test_predict_writes_scores);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) return 1;
