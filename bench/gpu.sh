@@ -141,30 +141,25 @@ for a in archs:
           f"| {inf[0] / inf[1]:.2f} | {h[0]:.1f} | {h[1]:.1f} |")
 print(f"\nProtocol training time, all {len(archs)} architectures ({6 * len(archs)} detectors): "
       f"ours {tot[0]:.1f} h, PyTorch {tot[1]:.1f} h.")
+def variant_table(what, variant, base_name, variant_name):
+    """ours with one switch against ours without it: the variant's rows over the base rows"""
+    print(f"\nOurs with {what}:\n")
+    print(f"| arch | train img/s {base_name} | {variant_name} | {variant_name} / {base_name} "
+          f"| infer img/s {base_name} | {variant_name} | {variant_name} / {base_name} |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for a in archs:
+        t = [med(w, a, "train") for w in ("ours", variant)]
+        i = [med(w, a, "infer") for w in ("ours", variant)]
+        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[1] / i[0]:.2f} |")
 if ours == "ours" and any(r[0] == "ours-tf32" for r in rows):
-    print("\nOurs with DFS_CUDA_TF32=1 (cuBLAS TF32 tensor-op math) against ours in float32:\n")
-    print("| arch | train img/s TF32 | float32 | TF32 / float32 | infer img/s TF32 | float32 | TF32 / float32 |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for a in archs:
-        t = [med(w, a, "train") for w in ("ours-tf32", "ours")]
-        i = [med(w, a, "infer") for w in ("ours-tf32", "ours")]
-        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[0] / t[1]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[0] / i[1]:.2f} |")
+    variant_table("DFS_CUDA_TF32=1 (cuBLAS TF32 tensor-op math) against ours in float32", "ours-tf32",
+                  "float32", "TF32")
 if any(r[0] == "ours-cudnn" for r in rows):
-    print("\nOurs with DFS_CUDNN=1 (cuDNN where found) against im2col + cuBLAS, float32:\n")
-    print("| arch | train img/s im2col | cuDNN | cuDNN / im2col | infer img/s im2col | cuDNN | cuDNN / im2col |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for a in archs:
-        t = [med(w, a, "train") for w in ("ours", "ours-cudnn")]
-        i = [med(w, a, "infer") for w in ("ours", "ours-cudnn")]
-        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[1] / i[0]:.2f} |")
+    variant_table("DFS_CUDNN=1 (cuDNN where found) against im2col + cuBLAS, float32", "ours-cudnn",
+                  "im2col", "cuDNN")
 if any(r[0] == "ours-fuse" for r in rows):
-    print("\nOurs with DFS_CUDA_FUSE=1 (batchnorm + activation as one op) against unfused, im2col, float32:\n")
-    print("| arch | train img/s unfused | fused | fused / unfused | infer img/s unfused | fused | fused / unfused |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for a in archs:
-        t = [med(w, a, "train") for w in ("ours", "ours-fuse")]
-        i = [med(w, a, "infer") for w in ("ours", "ours-fuse")]
-        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {i[0]:.1f} | {i[1]:.1f} | {i[1] / i[0]:.2f} |")
+    variant_table("DFS_CUDA_FUSE=1 (batchnorm + activation as one op) against unfused, im2col, float32",
+                  "ours-fuse", "unfused", "fused")
 EOF
 
 {
