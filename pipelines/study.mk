@@ -386,16 +386,21 @@ $(R)/rq3/ssim-hist.tsv: $(SSIM)
 $(R)/rq3/ssim-study-hist.tsv: $(SSIM_STUDY)
 	$(call timed,rq3,$(call HIST_ALL,$(SSIM_STUDY)))
 # Figure 2: a contact sheet of the heatmaps over the fakes, a row per detector (congenetic
-# groups one after the other), a column per test set, SHEET_FAKES images per cell
-SHEET_FAKES ?= 2
+# groups one after the other), a column per test set, SHEET_FAKES images per cell of
+# SHEET_TILE px, labels SHEET_FONT x the 5x7 font. report.md shows it in a Markdown column of
+# ~900 px and scales wider images down: one fake of 64 px per cell and 14 px labels make the 9
+# test sets 800 px wide (with 30 detectors 2,032 px tall), shown unscaled; two fakes per cell
+# made it 1,282 px, its 7 px labels shrunk to 5 (tests/56-cam-sheet.bats checks the bound)
+SHEET_FAKES ?= 1
 SHEET_TILE  ?= 64
+SHEET_FONT  ?= 2
 $(R)/figures/cams.png: $(CAMS) $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft) $(BIN)/cam
-	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
+	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) --font-scale $(SHEET_FONT) \
 	  $(foreach t,$(TESTSETS),--images $(R)/rq3/fakes/$(t).dft) \
 	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam/$(d)/$(t).dft)))
 # the same sheet of the study's images (CAM_COMPAT=study)
 $(R)/figures/cams-study.png: $(CAMS_STUDY) $(BIN)/cam
-	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
+	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) --font-scale $(SHEET_FONT) \
 	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam-study/$(d)/$(t).dft)))
 RQ3_STUDY := $(if $(CAM_COMPAT),$(R)/rq3/ssim-study-hist.tsv $(R)/figures/cams-study.png)
 
