@@ -462,7 +462,7 @@ $(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
-	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' BN_RECALIBRATE='$(BN_RECALIBRATE)' FROZEN_BN='$(FROZEN_BN)' \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' SHEET_FAKES='$(SHEET_FAKES)' BN_RECALIBRATE='$(BN_RECALIBRATE)' FROZEN_BN='$(FROZEN_BN)' \
 	  TRAIN_IMAGES='$(TRAIN_IMAGES)' VAL_IMAGES='$(VAL_IMAGES)' TEST_IMAGES='$(TEST_IMAGES)' TEST_IMAGES_I='$(TEST_IMAGES_I)' \
 	  AUG_IMAGES_train='$(AUG_IMAGES_train)' AUG_IMAGES_val='$(AUG_IMAGES_val)' \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \
