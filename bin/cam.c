@@ -18,7 +18,8 @@
 
 static const char usage[] =
     "usage: cam -m MODEL.ckpt [options] < images.dft > heatmaps.dft\n"
-    "       cam --sheet OUT.png [--images IMAGES.dft]... [--per-cell K] [--tile PX] ROW,COL=HEATMAPS.dft...\n"
+    "       cam --sheet OUT.png [--images IMAGES.dft]... [--per-cell K] [--tile PX] [--font-scale F]\n"
+    "                 ROW,COL=HEATMAPS.dft...\n"
     "\n"
     "Grad-CAM heatmaps (Selvaraju et al.) of a detector for every image of a stream of u8\n"
     "(S, S, 3) RGB records, S the model's input size. Output: one f32 (S, S) record per image in\n"
@@ -53,12 +54,15 @@ static const char usage[] =
     "  --images FILE     image streams (repeatable): each f32 heatmap is blended half and half with\n"
     "                    the image of the same key=, which must be in one of them\n"
     "  --per-cell K      heatmaps per cell (default 2)\n"
-    "  --tile PX         side of each heatmap on the sheet, resized (default 64)\n";
+    "  --tile PX         side of each heatmap on the sheet, resized (default 64)\n"
+    "  --font-scale F    labels in the 5x7 font scaled by F, 7F px tall (default: tile / 48 for\n"
+    "                    tiles of 96 px and more, else 1); test-set labels too wide for their\n"
+    "                    column group alternate between two header lines\n";
 
 typedef struct cam_args {
     const char *model, *layer, *png, *out, *sheet, *device;
     int cls, guided, overlay, study, verbose;
-    long batch, per_cell, tile;
+    long batch, per_cell, tile, font;
     const char **images;
     int n_images;
     dfs_camsheet_cell *cells;
@@ -83,6 +87,7 @@ static void parse_args(int argc, char **argv, cam_args *a)
         if (!strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--layer") || !strcmp(f, "--class") ||
             !strcmp(f, "--batch") || !strcmp(f, "--png") || !strcmp(f, "--compat") || !strcmp(f, "-o") ||
             !strcmp(f, "--sheet") || !strcmp(f, "--images") || !strcmp(f, "--per-cell") || !strcmp(f, "--tile") ||
+            !strcmp(f, "--font-scale") ||
             !strcmp(f, "--device")) {
             if (i + 1 >= argc) dfs_die("%s needs a value", f);
             const char *v = argv[++i];
@@ -92,6 +97,7 @@ static void parse_args(int argc, char **argv, cam_args *a)
             else if (!strcmp(f, "--images")) a->images[a->n_images++] = v;
             else if (!strcmp(f, "--per-cell")) a->per_cell = dfs_arg_long(f, v, 1, 64);
             else if (!strcmp(f, "--tile")) a->tile = dfs_arg_long(f, v, 8, 1024);
+            else if (!strcmp(f, "--font-scale")) a->font = dfs_arg_long(f, v, 1, 16);
             else if (!strcmp(f, "--layer")) a->layer = v;
             else if (!strcmp(f, "--png")) a->png = v;
             else if (!strcmp(f, "-o")) a->out = v;
@@ -278,7 +284,8 @@ int main(int argc, char **argv)
         free(ins);
     }
     if (a.sheet) {
-        if (dfs_cam_sheet(a.sheet, a.cells, a.n_cells, a.images, a.n_images, (int)a.per_cell, (int)a.tile) != 0)
+        if (dfs_cam_sheet(a.sheet, a.cells, a.n_cells, a.images, a.n_images, (int)a.per_cell, (int)a.tile,
+                          (int)a.font) != 0)
             dfs_die_error();
         for (int i = 0; i < a.n_cells; i++) {
             free((char *)a.cells[i].row);   /* strndup'd by parse_args */

@@ -75,7 +75,8 @@ int dfs_montage_write(const char *path, const dfs_montage *m, const uint8_t *con
     if (m->rows < 1 || m->cols < 1 || m->tile < 1 || m->group < 1 || m->cols % m->group)
         return dfs_fail("%s: montage of %dx%d tiles of %d px in groups of %d: bad layout", path, m->rows, m->cols,
                         m->tile, m->group);
-    int k = m->tile >= 96 ? m->tile / 48 : 1;   /* font scale */
+    if (m->font < 0 || m->font > 16) return dfs_fail("%s: font scale %d is not 0-16", path, m->font);
+    int k = m->font ? m->font : m->tile >= 96 ? m->tile / 48 : 1;   /* font scale */
     int gap = m->tile >= 64 ? 2 : 1, line = 13 * k;
     /* the row labels' column: one glyph wider than the longest label and a margin (8 glyphs at
      * least, so short labels do not crowd the tiles) */
@@ -83,9 +84,16 @@ int dfs_montage_write(const char *path, const dfs_montage *m, const uint8_t *con
     for (int r = 0; m->row_labels && r < m->rows; r++)
         if (strlen(m->row_labels[r]) > longest) longest = strlen(m->row_labels[r]);
     int label_w = (int)(longest + 1) * 6 * k + 4 * k;
-    int head = line * ((m->col_labels != NULL) + (m->group_labels != NULL));
-    if (head == 0) head = gap;
     int ngroups = m->cols / m->group;
+    /* two neighbouring group labels (centred on their groups) closer than a glyph's room would
+     * run together: then every other one goes on a second line */
+    int stagger = 0;
+    for (int g = 0; m->group_labels && g + 1 < ngroups; g++)
+        if ((text_w(m->group_labels[g], k) + text_w(m->group_labels[g + 1], k)) / 2 + 6 * k >
+            m->group * m->tile + gap * 2)
+            stagger = 1;
+    int head = line * ((m->col_labels != NULL) + (m->group_labels != NULL) * (1 + stagger));
+    if (head == 0) head = gap;
     long w = label_w + (long)m->cols * m->tile + (long)ngroups * gap * 2, h = head + (long)m->rows * (m->tile + gap);
     if (w > 60000 || h > 60000) return dfs_fail("%s: a montage of %ldx%ld pixels is too large", path, w, h);
     dfs_image im;
@@ -96,9 +104,10 @@ int dfs_montage_write(const char *path, const dfs_montage *m, const uint8_t *con
     if (m->group_labels) {
         for (int g = 0; g < ngroups; g++) {
             int x0 = COL_X(g * m->group), span = m->group * m->tile;
-            dfs_draw_text(&im, x0 + span / 2 - text_w(m->group_labels[g], k) / 2, y, k, m->group_labels[g], 235);
+            dfs_draw_text(&im, x0 + span / 2 - text_w(m->group_labels[g], k) / 2, y + (stagger && g % 2) * line, k,
+                          m->group_labels[g], 235);
         }
-        y += line;
+        y += line * (1 + stagger);
     }
     if (m->col_labels)
         for (int c = 0; c < m->cols; c++)

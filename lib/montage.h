@@ -13,13 +13,16 @@ typedef struct dfs_montage {
     int rows, cols;                  /* tiles */
     int tile;                        /* side of a tile in pixels */
     int group;                       /* columns per group; groups are set apart by a wider gap */
+    int font;                        /* text scale (glyphs 7 * font px tall), 0: automatic */
     const char *const *row_labels;   /* rows strings, or NULL */
     const char *const *col_labels;   /* cols strings (one per tile column), or NULL */
     const char *const *group_labels; /* cols / group strings (one per group), or NULL */
 } dfs_montage;
 
 /* Compose the sheet (tiles[r * cols + c]: tile x tile x 3 RGB, NULL leaves the cell blank) and
- * write it as a PNG (atomically). Text is scaled by tile / 48 for tiles of 96 px and more.
+ * write it as a PNG (atomically). Text is scaled by font, or when font is 0 by tile / 48 for
+ * tiles of 96 px and more (else 1). When two neighbouring group labels would come closer than a
+ * glyph's room, the group labels alternate between two header lines.
  * Characters outside the font (letters, digits, " -_./(),:+=") are drawn blank. */
 int dfs_montage_write(const char *path, const dfs_montage *m, const uint8_t *const *tiles);
 

@@ -209,7 +209,9 @@ ssim_table() {
 }
 rows="a row per detector ($(echo $DETECTORS | sed 's/ /, /g'): models 1-3, then 4-6 of each
 architecture, the congenetic groups), a column per test set ($(echo $TESTSETS | sed 's/ /, /g')),
-the first fakes of \`rq3/fakes/<DATASET>.dft\` in each (\`cam --sheet\`)"
+the first $(if [ "${SHEET_FAKES:-1}" = 1 ]; then echo fake; else echo "$SHEET_FAKES fakes"; fi) of \`rq3/fakes/<DATASET>.dft\` in each (\`cam --sheet\`; \`SHEET_FAKES\`, \`SHEET_TILE\` and
+\`SHEET_FONT\` in pipelines/study.mk keep the sheet within a ~900 px page column, shown unscaled with
+legible labels)"
 
 cat <<EOF
 

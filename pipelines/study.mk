@@ -384,16 +384,21 @@ $(R)/rq3/ssim-hist.tsv: $(SSIM)
 $(R)/rq3/ssim-study-hist.tsv: $(SSIM_STUDY)
 	$(call timed,rq3,$(call HIST_ALL,$(SSIM_STUDY)))
 # Figure 2: a contact sheet of the heatmaps over the fakes, a row per detector (congenetic
-# groups one after the other), a column per test set, SHEET_FAKES images per cell
-SHEET_FAKES ?= 2
+# groups one after the other), a column per test set, SHEET_FAKES images per cell of
+# SHEET_TILE px, labels SHEET_FONT x the 5x7 font. report.md shows it in a Markdown column of
+# ~900 px and scales wider images down: one fake of 64 px per cell and 14 px labels make the 9
+# test sets 800 px wide (with 30 detectors 2,032 px tall), shown unscaled; two fakes per cell
+# made it 1,282 px, its 7 px labels shrunk to 5 (tests/56-cam-sheet.bats checks the bound)
+SHEET_FAKES ?= 1
 SHEET_TILE  ?= 64
+SHEET_FONT  ?= 2
 $(R)/figures/cams.png: $(CAMS) $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft) $(BIN)/cam
-	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
+	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) --font-scale $(SHEET_FONT) \
 	  $(foreach t,$(TESTSETS),--images $(R)/rq3/fakes/$(t).dft) \
 	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam/$(d)/$(t).dft)))
 # the same sheet of the study's images (CAM_COMPAT=study)
 $(R)/figures/cams-study.png: $(CAMS_STUDY) $(BIN)/cam
-	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) \
+	$(call timed,figures,$(BIN)/cam --sheet $@ --per-cell $(SHEET_FAKES) --tile $(SHEET_TILE) --font-scale $(SHEET_FONT) \
 	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam-study/$(d)/$(t).dft)))
 RQ3_STUDY := $(if $(CAM_COMPAT),$(R)/rq3/ssim-study-hist.tsv $(R)/figures/cams-study.png)
 
@@ -455,7 +460,7 @@ $(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
-	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' BN_RECALIBRATE='$(BN_RECALIBRATE)' FROZEN_BN='$(FROZEN_BN)' \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' SHEET_FAKES='$(SHEET_FAKES)' BN_RECALIBRATE='$(BN_RECALIBRATE)' FROZEN_BN='$(FROZEN_BN)' \
 	  TRAIN_IMAGES='$(TRAIN_IMAGES)' VAL_IMAGES='$(VAL_IMAGES)' TEST_IMAGES='$(TEST_IMAGES)' TEST_IMAGES_I='$(TEST_IMAGES_I)' \
 	  AUG_IMAGES_train='$(AUG_IMAGES_train)' AUG_IMAGES_val='$(AUG_IMAGES_val)' \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \

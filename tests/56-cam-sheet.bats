@@ -69,3 +69,27 @@ png_size() {
     assert_no_files s.png
     assert_no_temporaries
 }
+
+@test "cam --sheet: the pipeline's Figure 2 of 30 detectors x 9 test sets reads in a 900 px column" {
+    local d="$BATS_FILE_TMPDIR" line flag cells=() args=()
+    # the command study.mk runs for the demo with all five architectures (30 detectors)
+    line=$(make -C "$ROOT" --no-print-directory -f pipelines/study.mk -n PROFILE=demo RUNS="$BATS_TEST_TMPDIR/r" \
+        BIN="$ROOT/bin" "ARCHS=meso4 mesoinception4 shallownet xception efficientnet-b0" \
+        "$BATS_TEST_TMPDIR/r/demo/figures/cams.png" | grep -- '/cam --sheet ')
+    for flag in --per-cell --tile --font-scale; do
+        args+=($(grep -o -- "$flag [0-9]*" <<< "$line"))
+    done
+    # every cell drawn from this file's heatmaps
+    mapfile -t cells < <(grep -o '[A-Za-z0-9-]*,[A-Za-z0-9-]*=[^ ]*/rq3/cam/[^ ]*\.dft' <<< "$line" | sed "s|=.*|=$d/heat.dft|")
+    [ "${#cells[@]}" -eq 270 ]
+    cam --sheet s.png --images "$d/faces.dft" "${args[@]}" "${cells[@]}"
+    # a Markdown viewer shows it unscaled (<= 900 px), row labels at least 14 px tall (the 5x7
+    # font doubled), all 9 test-set labels apart by more than half a glyph's height
+    run python3 "$ROOT/tests/sheet_labels.py" s.png
+    assert_success
+    read -r _ w _ glyph _ labels _ gap <<< "$output"
+    [ "$w" -le 900 ] || fail "the sheet is $w px wide: $output"
+    [ "$glyph" -ge 14 ] || fail "labels $glyph px tall: $output"
+    [ "$labels" -eq 9 ] || fail "test-set labels run together: $output"
+    [ "$gap" -ge $((glyph / 2)) ] || fail "test-set labels crowd each other: $output"
+}

@@ -76,7 +76,7 @@ static int render(const char *path, long index, const dfs_record *h, const sheet
 }
 
 int dfs_cam_sheet(const char *out, const dfs_camsheet_cell *cells, int n_cells, const char *const *images,
-                  int n_images, int per_cell, int tile)
+                  int n_images, int per_cell, int tile, int font)
 {
     if (n_cells < 1) return dfs_fail("%s: no heatmap streams for the sheet", out);
     if (per_cell < 1 || tile < 8) return dfs_fail("%s: per-cell count and tile size must be positive", out);
@@ -132,8 +132,8 @@ int dfs_cam_sheet(const char *out, const dfs_camsheet_cell *cells, int n_cells, 
         dfs_record_free(&h);
         dfs_reader_close(&rd);
     }
-    dfs_montage m = {.rows = nr, .cols = nc * per_cell, .tile = tile, .group = per_cell, .row_labels = rows,
-                     .group_labels = cols};
+    dfs_montage m = {.rows = nr, .cols = nc * per_cell, .tile = tile, .group = per_cell, .font = font,
+                     .row_labels = rows, .group_labels = cols};
     rc = dfs_montage_write(out, &m, (const uint8_t *const *)tiles);
 done:
     if (tiles)

@@ -14,8 +14,9 @@ typedef struct dfs_camsheet_cell {
  * cell stays blank. Each cell shows the first per_cell heatmaps of its stream (fewer when the
  * stream is shorter), each resized to tile x tile. With images (n_images streams of u8 (S, S, 3)
  * records), an f32 heatmap is blended half and half with the image of the same key=, which must
- * be there; without, the plain JET map is shown. Writes the PNG atomically. */
+ * be there; without, the plain JET map is shown. Labels are drawn at font scale `font` (glyphs
+ * 7 * font px tall; 0: lib/montage's automatic scale). Writes the PNG atomically. */
 int dfs_cam_sheet(const char *out, const dfs_camsheet_cell *cells, int n_cells, const char *const *images,
-                  int n_images, int per_cell, int tile);
+                  int n_images, int per_cell, int tile, int font);
 
 #endif

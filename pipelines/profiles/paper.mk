@@ -73,8 +73,9 @@ STEPS         := 62
 ARCHS         := meso4 mesoinception4 shallownet xception efficientnet-b0
 CAM_COMPAT    := study
 CAM_FAKES     := 1000
-SHEET_FAKES   := 2
-SHEET_TILE    := 128
+# Figure 2 within report.md's ~900 px column (872 px: 9 test sets of one 72 px fake; study.mk)
+SHEET_FAKES   := 1
+SHEET_TILE    := 72
 ACE_ARCH      := shallownet
 ACE_LAYER     :=
 ACE_BATCHES   := 30

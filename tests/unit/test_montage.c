@@ -60,6 +60,33 @@ static void test_grid(void)
     for (int i = 0; i < 6; i++) free(tiles[i]);
 }
 
+/* group labels that would run into their neighbours alternate between two header lines; labels
+ * with room stay on one; font sets the text scale whatever the tile */
+static void test_group_labels(void)
+{
+    enum { T = 16 };
+    const uint8_t *grid[3] = {0};
+    const char *wide[3] = {"CELEB", "CELEB-M", "F2F"}, *narrow[3] = {"A", "B", "C"};
+    dfs_montage m = {.rows = 1, .cols = 3, .tile = T, .group = 1, .font = 2, .group_labels = wide};
+    CHECK(dfs_montage_write(path, &m, grid) == 0, "%s", dfs_error());
+    dfs_image im = {0};
+    CHECK(dfs_png_read(path, &im) == 0, "%s", dfs_error());
+    int lw = 8 * 12 + 8, line = 26;   /* font 2: 8 glyphs of 12 px + 8; 13 px lines doubled; gap 1 */
+    CHECK(im.w == lw + 3 * T + 3 * 2 && im.h == 2 * line + T + 1, "staggered sheet %dx%d", im.w, im.h);
+    /* CELEB and F2F on the first line, CELEB-M on the second, glyphs 14 px tall from y = 6 */
+    CHECK(has_text(&im, lw, line, im.w, 2 * line), "the middle label on the second line");
+    CHECK(has_text(&im, lw, 6, lw + T, 7 * 2 + 6) && !has_text(&im, lw, 0, lw + T, 6), "14 px glyphs from y = 6");
+    dfs_image_free(&im);
+    m.group_labels = narrow;   /* 1 glyph each, 34 px apart: room for (12 + 12) / 2 + 12 */
+    m.tile = 2 * T;
+    CHECK(dfs_montage_write(path, &m, grid) == 0, "%s", dfs_error());
+    CHECK(dfs_png_read(path, &im) == 0, "%s", dfs_error());
+    CHECK(im.h == line + 2 * T + 1, "one header line when the labels have room: height %d", im.h);
+    dfs_image_free(&im);
+    m.font = -1;
+    CHECK(dfs_montage_write(path, &m, grid) != 0 && strstr(dfs_error(), "font scale"), "negative font scale");
+}
+
 static void test_text(void)
 {
     dfs_image im = {0};
@@ -90,6 +117,7 @@ int main(void)
 {
     snprintf(path, sizeof path, "%s/dfs-montage-%d.png", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     RUN(test_grid);
+    RUN(test_group_labels);
     RUN(test_text);
     RUN(test_bad_layout);
     unlink(path);
