@@ -310,6 +310,13 @@ if [ -n "${BN_RECALIBRATE:-}" ]; then
   $bn_over (\"precise BN\"); the study's Keras evaluated with its momentum-0.99 moving averages.
 "
 fi
+# learning rates other than the study's (LR1_<arch>, LR23_<arch> in the profile): an item or nothing
+lr_item=
+if [ -n "${LR_SET:-}" ]; then
+    lr_item="- Learning rates ($LR_SET): \`train --lr\` instead of the study's rate for
+  that architecture and stage (LR1: stage 1, LR23: stages 2 and 3); the profile says why.
+"
+fi
 if [ "$DATA_SOURCE" = real ]; then
     short=$(awk -F'\t' -v tr="${TRAIN_IMAGES:-0}" 'NR > 1 && $1 ~ /^train\/(CELEB|F2F)$/ && $3 + 0 < tr + 0 { printf "%s%s %d", (n++ ? ", " : ""), $1, $3 }' "$R/data/sets.tsv")
     cat <<EOF
@@ -338,7 +345,7 @@ the run says by how much. README.md gives the reasons at more length.
 - RQ3: $( [ "${CAM_COMPAT:-}" = study ] && echo "the study's images (CAM_COMPAT=study) on every test set, not only the study's five; EfficientNet's maps come from the trained model, whereas the study's analysis left its head random." || echo "dfstudy's Grad-CAM maps, not the study's images (CAM_COMPAT=study makes those)." )
 - RQ4: ${ACE_MODEL} only, as the study's scripts (the paper's Figure 5 also shows MesoNet and
   MesoInception); the five-set overlap is the study's, the nine-set one an extra.
-${bn_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
+${bn_item}${lr_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
 EOF
 else
     cat <<EOF
@@ -346,7 +353,7 @@ else
 ## Differences from the study
 
 - Data: synthetic (\`synth\`), not the study's datasets: no number here compares with the paper's.
-${bn_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
+${bn_item}${lr_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
 EOF
 fi
 
