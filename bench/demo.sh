@@ -68,13 +68,14 @@ table=$run/tables/table4.tsv
 [ -s "$table" ] || { echo "bench/demo.sh: $table: missing or empty after the run" >&2; exit 2; }
 
 mmss() { awk -v s="$1" 'BEGIN { printf "%dm%02ds", int(s / 60), int(s - 60 * int(s / 60) + 0.5) }'; }
-expected=$(for a in $ARCH_NAMES; do for k in 1 2 3 4 5 6; do echo "$a$k"; done; done)
-# one line per expected detector: name, trained on, accuracy, AUC, verdict (ok / MISS)
-rows=$(awk -F'\t' -v acc_min=$ACC_MIN -v auc_min=$AUC_MIN -v want="$(echo $expected)" '
+expected=
+for a in $ARCH_NAMES; do for k in 1 2 3 4 5 6; do expected="$expected $a$k"; done; done
+# one line per expected detector: name, trained on (and stage), accuracy, AUC, verdict (ok / MISS)
+rows=$(awk -F'\t' -v acc_min=$ACC_MIN -v auc_min=$AUC_MIN -v want="$expected" '
     NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
-              if (!c["detector"] || !c["original_acc"] || !c["original_auc"]) { print "BADHEADER"; exit }
+              if (!c["detector"] || !c["original_acc"] || !c["original_auc"] || !c["trained_on"] || !c["stage"]) { print "BADHEADER"; exit }
               next }
-    { acc[$c["detector"]] = $c["original_acc"]; auc[$c["detector"]] = $c["original_auc"]; tr[$c["detector"]] = $c["trained_on"] }
+    { acc[$c["detector"]] = $c["original_acc"]; auc[$c["detector"]] = $c["original_auc"]; tr[$c["detector"]] = $c["trained_on"] ($c["stage"] == "original" ? "" : ", " $c["stage"]) }
     END { if (c["detector"] == 0) exit
           n = split(want, w, " ")
           for (i = 1; i <= n; i++) {
@@ -83,7 +84,7 @@ rows=$(awk -F'\t' -v acc_min=$ACC_MIN -v auc_min=$AUC_MIN -v want="$(echo $expec
               ok = acc[d] != "-" && auc[d] != "-" && auc[d] != "nan" && acc[d] + 0 >= acc_min && auc[d] + 0 >= auc_min
               printf "%s\t%s\t%s\t%s\t%s\n", d, tr[d], acc[d], auc[d], ok ? "ok" : "MISS" } }' "$table")
 if [ "$rows" = BADHEADER ]; then
-    echo "bench/demo.sh: $table: no detector, original_acc and original_auc columns" >&2
+    echo "bench/demo.sh: $table: no detector, trained_on, stage, original_acc and original_auc columns" >&2
     exit 2
 fi
 misses=$(awk -F'\t' '$5 != "ok"' <<< "$rows" | wc -l)
@@ -120,7 +121,7 @@ report() {
     echo
     echo "## Each detector on its own test set"
     echo
-    echo "| detector | trained on | accuracy (%) | AUC | |"
+    echo "| detector | trained on | accuracy (%) | AUC | >= ${ACC_MIN}%, >= ${AUC_MIN} |"
     echo "|---|---|---|---|---|"
     awk -F'\t' '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' <<< "$rows"
 }
