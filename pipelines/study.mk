@@ -268,15 +268,14 @@ BN_FLAG = $(if $(BN_RECALIBRATE),--bn-recalibrate $(BN_RECALIBRATE))
 # (unset: the study's rate, train's default); report.md lists each one set as a difference
 LR_SET = $(strip $(foreach a,$(ARCHS),$(if $(LR1_$(a)),LR1_$(a)=$(LR1_$(a))) $(if $(LR23_$(a)),LR23_$(a)=$(LR23_$(a)))))
 TRAIN1 = $(BIN)/train --arch $(2) --train $(R)/data/train/$(1).dft --val $(R)/data/val/$(1).dft \
-  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q \
-  $(if $(LR1_$(2)),--lr $(LR1_$(2)))
+  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q$(if $(LR1_$(2)), --lr $(LR1_$(2)))
 # FROZEN_BN: how a batchnorm frozen in stage 2 (transfer) normalises a training batch (train
 # --frozen-bn, formats/train.md): batch (its own statistics: the study's Keras 2 / TF1) or moving
 FROZEN_BN ?= batch
 TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft --mix $(R)/data/train/FSNT.dft \
   --val $(R)/data/val/$(1).dft --val-mix $(R)/data/val/FSNT.dft \
   --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q \
-  $(if $(filter transfer,$(2)),--frozen-bn $(FROZEN_BN)) $(if $(LR23_$(4)),--lr $(LR23_$(4)))
+  $(if $(filter transfer,$(2)),--frozen-bn $(FROZEN_BN))$(if $(LR23_$(4)), --lr $(LR23_$(4)))
 # train writes STEM.part.ckpt (+ .part.last.ckpt, .part.log.tsv), renamed to the target's names
 # only when it finished: a killed training never leaves a checkpoint that make takes for done.
 # A partial state newer than every prerequisite is that of an interrupted run: it resumes.
