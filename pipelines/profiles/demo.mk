@@ -5,25 +5,32 @@
 #
 # Why each setting:
 # - SIZE 64, 80 training videos x 8 frames (640 images per set), 20 validation and test videos
-#   (160 images): the smallest sets on which the test accuracy still resolves 1% steps and
-#   synth's forgeries stay learnable; 2 jobs at a time (make -j2), one thread each (THREADS 1),
-#   because at 64 px one thread per network keeps a core busier than two threads sharing one.
-# - XceptionNet costs about six times the other four together per image (0.74 GFLOP forward at
-#   64 px), so it trains fewer epochs (EPOCHS1_xception, EPOCHS23_xception); it learns fast at
-#   64 px (95% validation accuracy after its first epoch).
-# - Stages 2/3 validate on the training set's validation images and on FS+NT's: AUG_VAL_VIDEOS
-#   (10 videos of each, 160 images) instead of AUG_VIDEOS' 40 keeps that validation the size of
-#   the others; it is evaluated every epoch, and was the larger part of a stage-2/3 epoch.
+#   (160 images, so a test accuracy moves in steps of 0.6 points), FS+NT of 40 videos each for
+#   stages 2/3: synth data small enough for 2 cores. `make demo` runs two targets at a time
+#   (make -j2) with one thread each (THREADS 1), so both cores work without OpenMP threads of
+#   one job waiting on each other.
+# - Epochs (EPOCHS1 10 = 400 steps of 16 images, EPOCHS23 6 = 96 steps): at 64 px MesoNet,
+#   MesoInception and ShallowNet (at the rate below) passed 85% validation accuracy within 2-4
+#   epochs; the checkpoint kept is the epoch of best validation accuracy, as the study's.
+# - XceptionNet costs about 3.6 times the other four architectures together per image (forward
+#   0.74 GFLOP at 64 px against 0.20; bench/cpu-128.md at 128 px), so it trains 3 + 2 epochs
+#   (EPOCHS1_xception, EPOCHS23_xception); at 64 px it reached 95% validation accuracy after
+#   its first epoch.
+# - AUG_VAL_VIDEOS 10: stages 2/3 validate every epoch on the training set's validation images
+#   and FS+NT's; 10 videos of each (160 images) instead of AUG_VIDEOS' 40 keep that validation
+#   the size of the others; at 40 videos (640 images) it cost about as much as the epoch's
+#   training (256 images forward and backward).
 # - BN_RECALIBRATE 8 (a deviation from the study that report.md lists): before each validation
 #   and save, every batchnorm's statistics are recomputed exactly over 8 training batches (128
 #   images) with dropout off, as evaluation feeds them ("precise BN", train --bn-recalibrate).
 #   At the demo's few hundred steps Keras's momentum-0.99 averages would still sit near their
-#   initial values (0.99^400 = 0.018 of the initial variance left against batch variances of
+#   initial values (0.99^400 = 0.018 of the initial variance left, against batch variances of
 #   1e-4 and below in XceptionNet), so evaluation would normalise with the wrong scale. 128
 #   images give each channel thousands of values; the whole set would cost five times more.
 # - LR1_shallownet, LR1_efficientnet-b0 5e-4 (a deviation report.md lists): the study's 5e-5 was
-#   set for 100 epochs of 500 steps; in the demo's 400 steps ShallowNet stayed at 54% training
-#   accuracy after 200 steps at 5e-5 and reached 93% after 120 at 5e-4.
+#   set for 100 epochs of 500 steps. At 5e-5 ShallowNet stayed at 54% training accuracy after
+#   200 steps, at 5e-4 it reached 93% after 120; EfficientNet reached 72% validation accuracy
+#   after 4 epochs at 5e-5, 82% after 3 at 5e-4.
 BN_RECALIBRATE := 8
 SIZE          := 64
 TRAIN_VIDEOS  := 80
