@@ -307,7 +307,8 @@ if [ -n "${BN_RECALIBRATE:-}" ]; then
     if [ "$BN_RECALIBRATE" = 0 ]; then bn_over="the whole training set"; else bn_over="its first $BN_RECALIBRATE training batches"; fi
     bn_item="- Batchnorm statistics (BN_RECALIBRATE=$BN_RECALIBRATE, \`train --bn-recalibrate\`): before each
   validation and save, every batchnorm layer's mean and variance are recomputed exactly over
-  $bn_over (\"precise BN\"); the study's Keras evaluated with its momentum-0.99 moving averages.
+  $bn_over (\"precise BN\"), with dropout off as in evaluation; the study's Keras evaluated
+  with its momentum-0.99 moving averages.
 "
 fi
 # learning rates other than the study's (LR1_<arch>, LR23_<arch> in the profile): an item or nothing

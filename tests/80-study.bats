@@ -260,7 +260,7 @@ would_build() {
     touch "$RUNS/test/rq4/overlap5.md"
     study BN_RECALIBRATE=2
     grep -q '^- Batchnorm statistics (BN_RECALIBRATE=2, `train --bn-recalibrate`): before each$' "$RUNS/test/report.md"
-    grep -q 'its first 2 training batches ("precise BN")' "$RUNS/test/report.md"
+    grep -q 'its first 2 training batches ("precise BN"), with dropout off as in evaluation;' "$RUNS/test/report.md"
 }
 
 @test "study: LR1_<arch>/LR23_<arch> reach that architecture's train alone and report.md lists them" {
