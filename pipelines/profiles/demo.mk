@@ -12,6 +12,9 @@
 # - Epochs (EPOCHS1 10 = 400 steps of 16 images, EPOCHS23 6 = 96 steps): at 64 px MesoNet,
 #   MesoInception and ShallowNet (at the rate below) passed 85% validation accuracy within 2-4
 #   epochs; the checkpoint kept is the epoch of best validation accuracy, as the study's.
+#   EfficientNet trains 20 in stage 1 (EPOCHS1_efficientnet-b0): after 10 (at 5e-4) its F2F
+#   detector reached only 72.5% on its own test set (AUC 0.77), its training accuracy 91% and
+#   still rising; the CELEB one 89.4% (AUC 0.958).
 # - XceptionNet costs about 3.6 times the other four architectures together per image (forward
 #   0.74 GFLOP at 64 px against 0.20; bench/cpu-128.md at 128 px), so it trains 3 + 2 epochs
 #   (EPOCHS1_xception, EPOCHS23_xception); in 3 epochs XceptionNet1 and 4 reached 90% and 87.5%
@@ -43,6 +46,7 @@ EPOCHS1       := 10
 EPOCHS23      := 6
 EPOCHS1_xception := 3
 EPOCHS23_xception := 2
+EPOCHS1_efficientnet-b0 := 20
 LR1_shallownet := 5e-4
 LR1_efficientnet-b0 := 5e-4
 BATCH1        := 16
