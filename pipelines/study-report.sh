@@ -309,7 +309,15 @@ if [ -n "${BN_RECALIBRATE:-}" ]; then
     if [ "$BN_RECALIBRATE" = 0 ]; then bn_over="the whole training set"; else bn_over="its first $BN_RECALIBRATE training batches"; fi
     bn_item="- Batchnorm statistics (BN_RECALIBRATE=$BN_RECALIBRATE, \`train --bn-recalibrate\`): before each
   validation and save, every batchnorm layer's mean and variance are recomputed exactly over
-  $bn_over (\"precise BN\"); the study's Keras evaluated with its momentum-0.99 moving averages.
+  $bn_over (\"precise BN\"), with dropout off as in evaluation; the study's Keras evaluated
+  with its momentum-0.99 moving averages.
+"
+fi
+# learning rates other than the study's (LR1_<arch>, LR23_<arch> in the profile): an item or nothing
+lr_item=
+if [ -n "${LR_SET:-}" ]; then
+    lr_item="- Learning rates ($LR_SET): \`train --lr\` instead of the study's rate for
+  that architecture and stage (LR1: stage 1, LR23: stages 2 and 3); the profile says why.
 "
 fi
 if [ "$DATA_SOURCE" = real ]; then
@@ -340,7 +348,7 @@ the run says by how much. README.md gives the reasons at more length.
 - RQ3: $( [ "${CAM_COMPAT:-}" = study ] && echo "the study's images (CAM_COMPAT=study) on every test set, not only the study's five; EfficientNet's maps come from the trained model, whereas the study's analysis left its head random." || echo "dfstudy's Grad-CAM maps, not the study's images (CAM_COMPAT=study makes those)." )
 - RQ4: ${ACE_MODEL} only, as the study's scripts (the paper's Figure 5 also shows MesoNet and
   MesoInception); the five-set overlap is the study's, the nine-set one an extra.
-${bn_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
+${bn_item}${lr_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
 EOF
 else
     cat <<EOF
@@ -348,7 +356,7 @@ else
 ## Differences from the study
 
 - Data: synthetic (\`synth\`), not the study's datasets: no number here compares with the paper's.
-${bn_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
+${bn_item}${lr_item}- Implementation: C, not Keras/TensorFlow: initial weights, shuffling and rounding differ.
 EOF
 fi
 

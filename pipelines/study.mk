@@ -111,6 +111,8 @@ DATA_TEST  := $(foreach t,$(TESTSETS),$(R)/data/test/$(t).dft)
 DATA_FSNT  := $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft
 
 ifeq ($(DATA_SOURCE),synth)
+# AUG_VAL_VIDEOS: videos of each of FS and NT in the validation set of stages 2/3 (default AUG_VIDEOS)
+AUG_VAL_VIDEOS ?= $(AUG_VIDEOS)
 SYNTH = $(BIN)/synth --role $(1) --split $(2) --videos $(3) --frames $(FRAMES) --size $(SIZE) --seed $(SEED) \
   --threads $(THREADS) > $@.tmp && mv $@.tmp $@
 $(R)/data/train/%.dft: $(PROFILE_FILE) $(BIN)/synth
@@ -120,7 +122,7 @@ $(R)/data/val/%.dft: $(PROFILE_FILE) $(BIN)/synth
 $(R)/data/test/%.dft: $(PROFILE_FILE) $(BIN)/synth
 	$(call timed,data,$(call SYNTH,$(call lc,$*),test,$(TEST_VIDEOS)))
 $(R)/data/aug/%.dft: $(PROFILE_FILE) $(BIN)/synth
-	$(call timed,data,$(call SYNTH,$(call lc,$(word 2,$(subst -, ,$*))),$(word 1,$(subst -, ,$*)),$(AUG_VIDEOS)))
+	$(call timed,data,$(call SYNTH,$(call lc,$(word 2,$(subst -, ,$*))),$(word 1,$(subst -, ,$*)),$(if $(filter val,$(word 1,$(subst -, ,$*))),$(AUG_VAL_VIDEOS),$(AUG_VIDEOS))))
 else ifeq ($(DATA_SOURCE),real)
 # Real data (the paper profile): manifest.sh lists a split's videos, sample-manifest.sh draws
 # enough of them (half real), extract-set.sh decodes FRAMES frames each and crops the faces, and
@@ -262,15 +264,18 @@ $(R)/data/sets.tsv: $(SETS_TRAIN) $(DATA_TEST) $(ROOT)/pipelines/leak-check.sh $
 # recomputed exactly over N training batches (0: all) before each validation and save
 BN_RECALIBRATE ?=
 BN_FLAG = $(if $(BN_RECALIBRATE),--bn-recalibrate $(BN_RECALIBRATE))
+# LR1_<arch> / LR23_<arch> in a profile: train --lr of that architecture in stage 1 / stages 2-3
+# (unset: the study's rate, train's default); report.md lists each one set as a difference
+LR_SET = $(strip $(foreach a,$(ARCHS),$(if $(LR1_$(a)),LR1_$(a)=$(LR1_$(a))) $(if $(LR23_$(a)),LR23_$(a)=$(LR23_$(a)))))
 TRAIN1 = $(BIN)/train --arch $(2) --train $(R)/data/train/$(1).dft --val $(R)/data/val/$(1).dft \
-  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q
+  --epochs $(or $(EPOCHS1_$(2)),$(EPOCHS1)) --batch $(BATCH1) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q$(if $(LR1_$(2)), --lr $(LR1_$(2)))
 # FROZEN_BN: how a batchnorm frozen in stage 2 (transfer) normalises a training batch (train
 # --frozen-bn, formats/train.md): batch (its own statistics: the study's Keras 2 / TF1) or moving
 FROZEN_BN ?= batch
 TRAIN23 = $(BIN)/train --from $(3) --mode $(2) --train $(R)/data/train/$(1).dft --mix $(R)/data/train/FSNT.dft \
   --val $(R)/data/val/$(1).dft --val-mix $(R)/data/val/FSNT.dft \
   --epochs $(or $(EPOCHS23_$(4)),$(EPOCHS23)) --batch $(BATCH23) --steps $(STEPS) --seed 32 --threads $(THREADS) $(DEVICE_FLAG) $(BN_FLAG) -q \
-  $(if $(filter transfer,$(2)),--frozen-bn $(FROZEN_BN))
+  $(if $(filter transfer,$(2)),--frozen-bn $(FROZEN_BN))$(if $(LR23_$(4)), --lr $(LR23_$(4)))
 # train writes STEM.part.ckpt (+ .part.last.ckpt, .part.log.tsv), renamed to the target's names
 # only when it finished: a killed training never leaves a checkpoint that make takes for done.
 # A partial state newer than every prerequisite is that of an interrupted run: it resumes.
@@ -453,14 +458,14 @@ $(R)/figures/ssim.png $(R)/figures/overlap.png &: $(R)/rq3/ssim-hist.tsv $(R)/rq
 
 # ---- report -----------------------------------------------------------------------------------
 # the profile's variables with their values in this run (command-line overrides included)
-PROFILE_VARS := $(shell sed -n 's/^\([A-Za-z_][A-Za-z_0-9]*\) *[:?]*=.*/\1/p' $(PROFILE_FILE))
+PROFILE_VARS := $(shell sed -n 's/^\([A-Za-z_][A-Za-z_0-9-]*\) *[:?]*=.*/\1/p' $(PROFILE_FILE))
 $(R)/report.md: $(R)/data/sets.tsv $(TABLES) $(foreach n,6 7,$(R)/tables/table$(n)-all.tsv $(R)/tables/table$(n)-all.md) $(R)/rq3/ssim-hist.tsv \
   $(R)/rq4/overlap5.tsv $(R)/rq4/overlap5.md $(R)/rq4/overlap.tsv $(R)/rq4/overlap.md $(FIGURES) $(R)/figures/cams.png $(RQ3_STUDY) \
   $(ROOT)/pipelines/study-report.sh $(ROOT)/pipelines/paper-tables.tsv
 	$(call timed,report,printf '%s\n' $(foreach v,$(PROFILE_VARS),'$(v) = $($(v))') > $(R)/settings.txt && \
 	  PROFILE=$(PROFILE) PROFILE_FILE=$(PROFILE_FILE) DATA_SOURCE=$(DATA_SOURCE) ARCHS='$(ARCHS)' \
 	  ACE_MODEL=$(ACE_MODEL) ACE_LAYER='$(ACE_LAYER)' OWN_NAMES='$(OWN_NAMES)' DETECTORS='$(DETECTORS)' TESTSETS='$(TESTSETS)' \
-	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' SHEET_FAKES='$(SHEET_FAKES)' BN_RECALIBRATE='$(BN_RECALIBRATE)' FROZEN_BN='$(FROZEN_BN)' \
+	  PAPER_TABLES=$(ROOT)/pipelines/paper-tables.tsv CELEB_M_EXCLUDE='$(CELEB_M_EXCLUDE)' CAM_COMPAT='$(CAM_COMPAT)' SHEET_FAKES='$(SHEET_FAKES)' BN_RECALIBRATE='$(BN_RECALIBRATE)' LR_SET='$(LR_SET)' FROZEN_BN='$(FROZEN_BN)' \
 	  TRAIN_IMAGES='$(TRAIN_IMAGES)' VAL_IMAGES='$(VAL_IMAGES)' TEST_IMAGES='$(TEST_IMAGES)' TEST_IMAGES_I='$(TEST_IMAGES_I)' \
 	  AUG_IMAGES_train='$(AUG_IMAGES_train)' AUG_IMAGES_val='$(AUG_IMAGES_val)' \
 	  PARALLELISM='$(or $(PARALLELISM),make -j$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))' \

@@ -245,9 +245,12 @@ would_build() {
 }
 
 @test "study: BN_RECALIBRATE reaches train (on in the demo profile, off in paper) and report.md lists it" {
+    local n
     run study -n -B PROFILE=demo "$RUNS/demo/models/MesoNet1.ckpt" "$RUNS/demo/models/MesoNet2.ckpt"
     assert_success
-    [ "$(grep -c 'train .*--bn-recalibrate 0 ' <<< "$output")" -eq 2 ]
+    n=$(sed -n 's/^BN_RECALIBRATE *:= *\([0-9][0-9]*\)$/\1/p' "$ROOT/pipelines/profiles/demo.mk")
+    [ -n "$n" ]
+    [ "$(grep -c "train .*--bn-recalibrate $n " <<< "$output")" -eq 2 ]
     run study -n -B "$RUNS/test/models/MesoNet1.ckpt"
     refute_output --partial '--bn-recalibrate'
     grep -qx 'BN_RECALIBRATE :=' "$ROOT/pipelines/profiles/paper.mk"
@@ -257,5 +260,28 @@ would_build() {
     touch "$RUNS/test/rq4/overlap5.md"
     study BN_RECALIBRATE=2
     grep -q '^- Batchnorm statistics (BN_RECALIBRATE=2, `train --bn-recalibrate`): before each$' "$RUNS/test/report.md"
-    grep -q 'its first 2 training batches ("precise BN")' "$RUNS/test/report.md"
+    grep -q 'its first 2 training batches ("precise BN"), with dropout off as in evaluation;' "$RUNS/test/report.md"
+}
+
+@test "study: LR1_<arch>/LR23_<arch> reach that architecture's train alone and report.md lists them" {
+    run study -n -B LR1_shallownet=5e-4 LR23_meso4=2e-3 "$RUNS/test/models/ShallowNet1.ckpt" "$RUNS/test/models/MesoNet1.ckpt" \
+        "$RUNS/test/models/ShallowNet3.ckpt" "$RUNS/test/models/MesoNet2.ckpt" "$RUNS/test/models/MesoNet3.ckpt"
+    assert_success
+    [ "$(grep -c -- 'train --arch shallownet .* --lr 5e-4' <<< "$output")" -eq 1 ]
+    [ "$(grep -c -- '--lr ' <<< "$output")" -eq 3 ]
+    [ "$(grep -c -- '--from [^ ]*/MesoNet1.ckpt --mode .* --lr 2e-3' <<< "$output")" -eq 2 ]
+    ! grep -q 'Learning rates' "$RUNS/test/report.md"
+    own_copy
+    touch "$RUNS/test/rq4/overlap5.md"
+    study LR1_shallownet=5e-4 LR23_meso4=2e-3
+    grep -q '^- Learning rates (LR23_meso4=2e-3 LR1_shallownet=5e-4): `train --lr` instead of' "$RUNS/test/report.md"
+}
+
+@test "study: AUG_VAL_VIDEOS sets the FS and NT validation videos of stages 2/3 (default AUG_VIDEOS)" {
+    run study -n -B AUG_VIDEOS=6 AUG_VAL_VIDEOS=3 "$RUNS/test/data/aug/val-fs.dft" "$RUNS/test/data/aug/train-nt.dft"
+    assert_success
+    [ "$(grep -c -- 'synth --role fs --split val --videos 3 ' <<< "$output")" -eq 1 ]
+    [ "$(grep -c -- 'synth --role nt --split train --videos 6 ' <<< "$output")" -eq 1 ]
+    run study -n -B AUG_VIDEOS=6 "$RUNS/test/data/aug/val-nt.dft"
+    [ "$(grep -c -- 'synth --role nt --split val --videos 6 ' <<< "$output")" -eq 1 ]
 }

@@ -254,8 +254,9 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
 /* Precise batchnorm (Wu & Johnson's "precise BN"): the population statistics of every
  * batchnorm node that is not frozen, over the batches given, replace its running statistics.
  * Each batch runs forward in training mode (earlier batchnorms normalise with the batch's own
- * statistics, as in training) and each node's input is summed per channel in double, shifted by
- * one of its values; _end stores mean = sum / count and the variance with the convention the
+ * statistics, as in training) with dropout and drop-connect off (g->no_dropout for the pass:
+ * the inputs evaluation gives the batchnorms), and each node's input is summed per channel in
+ * double, shifted by one of its values; _end stores mean = sum / count and the variance with the convention the
  * running variance has here, unbiased (count - 1), as nn_batchnorm_forward_train's update:
  * Keras 2.2's BatchNormalization.call (keras/layers/normalization.py) scales tf.nn.moments'
  * biased batch variance by m / (m - (1 + epsilon)) before K.moving_average_update.

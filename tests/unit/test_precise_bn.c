@@ -1,7 +1,8 @@
 /* test_precise_bn: the precise batchnorm pass (graph.h, nn_bn_pop_*): after it every batchnorm
  * that is not frozen holds the exact population mean and unbiased variance of its input over
- * the batches given, computed here independently; frozen ones and the dropout generator are
- * untouched; on the cpu-split test device (separate memory) the result is the same. */
+ * the batches given as evaluation feeds it (dropout off), computed here independently; frozen
+ * ones and the dropout generator are untouched; on the cpu-split test device (separate memory)
+ * the result is the same. */
 #include "check.h"
 #include "common.h"
 #include "rng.h"
@@ -67,11 +68,12 @@ static void run(const nn_backend *be)
         data[i] = 1000.0f * (float)((i / (H * W)) % C) + (float)dfs_rng_uniform(&r);
     float *x = nn_graph_host_alloc(g, sizeof(float) * B * C * H * W);
 
-    /* the reference for bn2: its input, dense's output, over the same batches (dropout drawn
-     * from the same generator state each batch, as the pass restores it) */
+    /* the reference for bn2: its input, dense's output, over the same batches with dropout
+     * off (evaluation's input; with the rate 0.5 dropout on, its mean and variance differ) */
     float *dout = malloc(sizeof(float) * TOTAL * 6);
     dfs_rng keep = g->rng;
     nn_graph_set_memory(g, NN_MEM_ALL);
+    g->no_dropout = 1;
     for (int at = 0; at < TOTAL; at += B) {
         int n = TOTAL - at < B ? TOTAL - at : B;
         memcpy(x, data + (size_t)at * C * H * W, sizeof(float) * n * C * H * W);
@@ -80,6 +82,7 @@ static void run(const nn_backend *be)
         CHECK(nn_graph_fetch(g, dense, NN_FETCH_OUT) == 0, "%s", dfs_error());
         memcpy(dout + (size_t)at * 6, g->nodes[dense].out, sizeof(float) * n * 6);
     }
+    g->no_dropout = 0;
     nn_graph_set_memory(g, NN_MEM_TRAIN);
     CHECK(nn_graph_sync_params(g, NN_TO_HOST) == 0, "%s", dfs_error());
     float frozen_m[6], frozen_v[6];
@@ -94,6 +97,7 @@ static void run(const nn_backend *be)
     }
     CHECK(nn_bn_pop_end(g, p) == 0, "%s", dfs_error());
     CHECK(memcmp(&keep, &g->rng, sizeof keep) == 0, "the dropout generator moved");
+    CHECK(g->no_dropout == 0, "dropout left off after the pass");
     CHECK(g->mem_plan == NN_MEM_TRAIN, "memory plan not restored");
     CHECK(nn_graph_sync_params(g, NN_TO_HOST) == 0, "%s", dfs_error());
 
