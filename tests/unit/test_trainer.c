@@ -74,6 +74,21 @@ static nn_train_opts base_opts(char bufs[][128])
     return o;
 }
 
+/* Options of a stage-1 meso4 run (seed 5) writing <stem>.ckpt, <stem>.last.ckpt and <stem>.log.tsv */
+static nn_train_opts stage1_opts(char b[6][128], const char *stem)
+{
+    nn_train_opts o = base_opts(b);
+    o.stage = NN_STAGE_SCRATCH;
+    o.arch = "meso4";
+    snprintf(b[3], 128, "%s/%s.ckpt", dir, stem);
+    snprintf(b[4], 128, "%s/%s.last.ckpt", dir, stem);
+    snprintf(b[5], 128, "%s/%s.log.tsv", dir, stem);
+    o.out = b[3];
+    o.last = b[4];
+    o.log = b[5];
+    return o;
+}
+
 static int is_head(const nn_model_info *m, const nn_graph *g, const nn_tensor *t)
 {
     for (int k = 0; m->head[k]; k++)
@@ -84,15 +99,7 @@ static int is_head(const nn_model_info *m, const nn_graph *g, const nn_tensor *t
 static void test_transfer_and_merge(void)
 {
     char b[6][128];
-    nn_train_opts o = base_opts(b);
-    o.stage = NN_STAGE_SCRATCH;
-    o.arch = "meso4";
-    path(b[3], 128, "m1.ckpt");
-    o.out = b[3];
-    path(b[4], 128, "m1.last.ckpt");
-    o.last = b[4];
-    path(b[5], 128, "m1.log.tsv");
-    o.log = b[5];
+    nn_train_opts o = stage1_opts(b, "m1");
     CHECK(nn_train_run(&o) == 0, "stage 1: %s", dfs_error());
     char m1[128];
     snprintf(m1, sizeof m1, "%s", o.out);
@@ -153,21 +160,6 @@ static int same_file(const char *a, const char *b)
     if (x) fclose(x);
     if (y) fclose(y);
     return same;
-}
-
-/* Options of a stage-1 meso4 run (seed 5) writing <stem>.ckpt, <stem>.last.ckpt and <stem>.log.tsv */
-static nn_train_opts stage1_opts(char b[6][128], const char *stem)
-{
-    nn_train_opts o = base_opts(b);
-    o.stage = NN_STAGE_SCRATCH;
-    o.arch = "meso4";
-    snprintf(b[3], 128, "%s/%s.ckpt", dir, stem);
-    snprintf(b[4], 128, "%s/%s.last.ckpt", dir, stem);
-    snprintf(b[5], 128, "%s/%s.log.tsv", dir, stem);
-    o.out = b[3];
-    o.last = b[4];
-    o.log = b[5];
-    return o;
 }
 
 /* run NAME: stage 1 meso4, `epochs` epochs, precise batchnorm over `bn` batches (< 0 off) */
@@ -635,16 +627,9 @@ static void test_loss_choice(void)
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
         char b[6][128];
-        nn_train_opts o = base_opts(b);
-        o.stage = NN_STAGE_SCRATCH;
+        nn_train_opts o = stage1_opts(b, "loss");
         o.arch = C[i].arch;
         o.loss = C[i].loss;
-        path(b[3], 128, "loss.ckpt");
-        o.out = b[3];
-        path(b[4], 128, "loss.last.ckpt");
-        o.last = b[4];
-        path(b[5], 128, "loss.log.tsv");
-        o.log = b[5];
         CHECK(nn_train_run(&o) != 0 && !strcmp(dfs_error(), C[i].err), "%s %s: %s", C[i].arch, C[i].loss, dfs_error());
         CHECK(access(b[3], F_OK) != 0 && access(b[4], F_OK) != 0 && access(b[5], F_OK) != 0, "%s: files written",
               C[i].loss);
