@@ -14,7 +14,8 @@
 #      nvidia wheels), and then test_cuda_ops must use it
 #   2. bench/gpu.sh: ours (nnbench) against PyTorch (bench/torchbench.py, the `python3` on PATH)
 #      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1,
-#      and with DFS_CUDNN=1 where cuDNN was found, with DFS_CUDA_FUSE=0 and with DFS_CUDA_DW32=1
+#      and with DFS_CUDNN=1 where cuDNN was found, with DFS_CUDA_FUSE=0 and with DFS_CUDA_DW32=1,
+#      and K trainings at once (--share)
 #   3. the train/predict/cam/ace tool tests (tests/60-train, 62-device, 55-cam, 65-ace.bats) with
 #      DFS_DEVICE=D, the tools' default device; with bats, or bats carried in DIR/bats; without
 #      either they are skipped with a line
@@ -37,6 +38,7 @@
 # left at most, and a step that would start with under 15 s left is skipped with a line.
 # GPU_CHECK_BATS: the tool test files of step 3 (default "60-train 62-device 55-cam 65-ace").
 # GPU_CHECK_TF32: the DFS_CUDA_TF32 values the benchmark runs ours with (default "0,1").
+# GPU_CHECK_SHARE: K of the benchmark's --share K, trainings at once on the GPU (default 4; 0: none).
 # GPU_CHECK_MEMCHECK: the unit tests step 4 runs under memcheck (default "test_cuda_ops
 #   test_backend_graph"; the second needs more than 90 s there).
 # Exit status: 0 when every step ran and passed; 1 when a step failed or timed out (summary.md
@@ -190,7 +192,8 @@ if [ -z "$python" ]; then
     echo "gpu-bench|skipped|0|no python3 on PATH" >> "$rows"
 else
     if [ "$device" = cuda ] && [ "$quick" = 0 ]; then size=(--size 256 --batch 32 --steps-scale 0.2); else size=(--size 32 --batch 2 --steps-scale 0.00001); fi
-    PYTHON=$python step gpu-bench 240 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 "${GPU_CHECK_TF32:-0,1}" --fuse --dw32 \
+    PYTHON=$python step gpu-bench 300 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 "${GPU_CHECK_TF32:-0,1}" --fuse --dw32 \
+        --share "${GPU_CHECK_SHARE:-4}" \
         $([ -n "${DFS_CUDNN_PATH:-}" ] && echo --cudnn) \
         "${size[@]}" --out "$logs/gpu-bench.md" --raw "$logs/gpu-bench.tsv"
 fi

@@ -14,7 +14,7 @@
 # JOBS=N or HOSTS=FILE is given, through GNU parallel in waves (pipelines/fanout.sh; HOSTS is
 # parallel's --sshloginfile, the machines sharing the run directory at the same path, or slurm:
 # the nodes of the Slurm allocation). GPUS=0,1,... (or all) gives each concurrent job of a machine
-# its own GPU (pipelines/gpu-job.sh); FANOUT_DRY=1 prints the fan-out's command and hosts only.
+# its own GPU (pipelines/gpu-job.sh), GPU_SLOTS=K lets K jobs share each; FANOUT_DRY=1 prints the fan-out's command and hosts only.
 
 PROFILE ?= quick
 ROOT    := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))))
@@ -93,11 +93,11 @@ ifeq ($(FANOUT),1)
 # left) by make itself. Each parallel job is a make of one target whose prerequisites earlier
 # waves made, so make's graph still decides what is out of date.
 study:
-	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' FANOUT_DRY='$(FANOUT_DRY)' \
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' GPU_SLOTS='$(GPU_SLOTS)' FANOUT_DRY='$(FANOUT_DRY)' \
 	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) $(MAKEOVERRIDES)' \
 	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
 	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) PARALLELISM='$(FANOUT_NOTE)' study)
-FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS), one GPU per job of $(GPUS)) in waves, then make
+FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS),$(if $(filter-out 1,$(or $(GPU_SLOTS),1)), $(GPU_SLOTS) jobs per GPU of $(GPUS), one GPU per job of $(GPUS))) in waves, then make
 else
 study: $(R)/report.md $$(ALL_FILES)
 endif
