@@ -362,10 +362,15 @@ __global__ void dw32_weights_partial_kernel(double *part, const float *dout, con
     }
 }
 
-/* the 32-bit kernels apply: DFS_CUDA_DW32=1 and every in-plane index below 2^31 */
+/* the 32-bit kernels apply: DFS_CUDA_DW32=1 and every in-plane index, with the loops' steps of
+ * up to a block and the padded extents, far below 2^31 */
 static bool dw32_fits(const nn_conv *c)
 {
-    return dw32 && c->H * c->W < INT32_MAX && c->P * c->Q < INT32_MAX && c->K * c->R * c->S < INT32_MAX;
+    const int64_t most = (int64_t)1 << 30;
+    return dw32 && c->H * c->W <= most && c->P * c->Q <= most && c->K * c->R * c->S <= most &&
+           c->H + c->pad_t + c->pad_b <= most && c->W + c->pad_l + c->pad_r <= most &&
+           (c->R - 1) * c->dil_h <= most && (c->S - 1) * c->dil_w <= most && c->stride_h * c->P <= most &&
+           c->stride_w * c->Q <= most;
 }
 
 /* ---- GEMM helpers (row-major products, see the header comment) ---- */
