@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <cblas.h>
 
+#include "args.h"
 #include "common.h"
 #include "nn/checkpoint.h"
 #include "nn/device.h"
@@ -38,28 +39,23 @@ int main(int argc, char **argv)
     dfs_tool_init(argv[0]);
     const char *model = NULL, *in = "-", *outp = "-", *device = NULL;
     long batch = 64, threads = 0;
-    int progress = 0, have_in = 0, verbose = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
-        if (!strcmp(f, "--progress")) { progress = 1; continue; }
-        if (!strcmp(f, "--verbose")) { verbose = 1; continue; }
-        if (!strcmp(f, "-m") || !strcmp(f, "--batch") || !strcmp(f, "--threads") || !strcmp(f, "-o") ||
-            !strcmp(f, "--device")) {
-            if (i + 1 >= argc) dfs_die("%s needs a value", f);
-            const char *v = argv[++i];
-            if (!strcmp(f, "-m")) model = v;
-            else if (!strcmp(f, "-o")) outp = v;
-            else if (!strcmp(f, "--device")) device = v;
-            else if (!strcmp(f, "--batch")) batch = dfs_arg_long(f, v, 1, 65536);
-            else threads = dfs_arg_long(f, v, 1, 1024);
-            continue;
-        }
-        if (f[0] == '-' && f[1]) dfs_die("unknown argument '%s' (see --help)", f);
-        if (have_in) dfs_die("more than one input stream ('%s'; see --help)", f);
-        in = f;
-        have_in = 1;
-    }
+    int progress = 0, verbose = 0;
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_STR_("-m", NULL, &model),
+        DFS_OPT_LONG_("--batch", NULL, &batch, 1, 65536),
+        DFS_OPT_THREADS(&threads),
+        DFS_OPT_OUTPUT(&outp),
+        DFS_OPT_DEVICE(&device),
+        DFS_OPT_PROGRESS(&progress),
+        DFS_OPT_VERBOSE(&verbose),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.unknown_fmt = "unknown argument '%s' (see --help)"};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, usage);
+    if (args.pos.n > 1) dfs_die("more than one input stream ('%s'; see --help)", args.pos.v[1]);
+    if (args.pos.n == 1) in = args.pos.v[0];
+    free(args.pos.v);
     if (!model) dfs_die("-m M.ckpt is required (see --help)");
     const char *outs[] = {outp}, *ins[] = {model, in};
     if (dfs_paths_distinct(outs, 1, ins, 2) != 0) dfs_die_error();
