@@ -5,6 +5,7 @@
 #include <string.h>
 #include <math.h>
 
+#include "args.h"
 #include "common.h"
 #include "dataset.h"
 #include "image.h"
@@ -72,59 +73,53 @@ typedef struct cam_args {
 static void parse_args(int argc, char **argv, cam_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->cls = NN_CAM_FAKE;
     a->batch = 8;
     a->per_cell = 2;
     a->tile = 64;
-    a->images = dfs_malloc(sizeof *a->images * (size_t)argc);
-    a->cells = dfs_malloc(sizeof *a->cells * (size_t)argc);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
-        if (!strcmp(f, "--guided")) { a->guided = 1; continue; }
-        if (!strcmp(f, "--overlay")) { a->overlay = 1; continue; }
-        if (!strcmp(f, "--verbose")) { a->verbose = 1; continue; }
-        if (!strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--layer") || !strcmp(f, "--class") ||
-            !strcmp(f, "--batch") || !strcmp(f, "--png") || !strcmp(f, "--compat") || !strcmp(f, "-o") ||
-            !strcmp(f, "--sheet") || !strcmp(f, "--images") || !strcmp(f, "--per-cell") || !strcmp(f, "--tile") ||
-            !strcmp(f, "--font-scale") ||
-            !strcmp(f, "--device")) {
-            if (i + 1 >= argc) dfs_die("%s needs a value", f);
-            const char *v = argv[++i];
-            if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
-            else if (!strcmp(f, "--sheet")) a->sheet = v;
-            else if (!strcmp(f, "--device")) a->device = v;
-            else if (!strcmp(f, "--images")) a->images[a->n_images++] = v;
-            else if (!strcmp(f, "--per-cell")) a->per_cell = dfs_arg_long(f, v, 1, 64);
-            else if (!strcmp(f, "--tile")) a->tile = dfs_arg_long(f, v, 8, 1024);
-            else if (!strcmp(f, "--font-scale")) a->font = dfs_arg_long(f, v, 1, 16);
-            else if (!strcmp(f, "--layer")) a->layer = v;
-            else if (!strcmp(f, "--png")) a->png = v;
-            else if (!strcmp(f, "-o")) a->out = v;
-            else if (!strcmp(f, "--batch")) a->batch = dfs_arg_long(f, v, 1, 4096);
-            else if (!strcmp(f, "--class")) {
-                if (!strcmp(v, "fake")) a->cls = NN_CAM_FAKE;
-                else if (!strcmp(v, "real")) a->cls = NN_CAM_REAL;
-                else dfs_die("--class: '%s' is neither fake nor real", v);
-            } else {
-                if (strcmp(v, "study")) dfs_die("--compat: unknown mode '%s' (only 'study')", v);
-                a->study = 1;
-            }
-            continue;
-        }
-        if (f[0] != '-' && a->sheet) {   /* ROW,COL=FILE */
-            const char *comma = strchr(f, ','), *eq = comma ? strchr(comma, '=') : NULL;
-            if (!comma || !eq || comma == f || eq == comma + 1 || !eq[1])
-                dfs_die("'%s' is not ROW,COL=HEATMAPS.dft", f);
-            dfs_camsheet_cell *c = &a->cells[a->n_cells++];
-            c->row = strndup(f, (size_t)(comma - f));
-            c->col = strndup(comma + 1, (size_t)(eq - comma - 1));
-            c->path = eq + 1;
-            if (!c->row || !c->col) dfs_die("out of memory");
-            continue;
-        }
-        dfs_die("unknown argument '%s' (see --help)", f);
+    const char *cls = NULL, *compat = NULL;
+    dfs_arglist images = {0};
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_STR_("-m", "--model", &a->model),
+        DFS_OPT_STR_("--layer", NULL, &a->layer),
+        DFS_OPT_STR_("--class", NULL, &cls),
+        DFS_OPT_LONG_("--batch", NULL, &a->batch, 1, 4096),
+        DFS_OPT_FLAG_("--guided", NULL, &a->guided),
+        DFS_OPT_STR_("--png", NULL, &a->png),
+        DFS_OPT_FLAG_("--overlay", NULL, &a->overlay),
+        DFS_OPT_STR_("--compat", NULL, &compat),
+        DFS_OPT_DEVICE(&a->device),
+        DFS_OPT_VERBOSE(&a->verbose),
+        DFS_OPT_OUTPUT(&a->out),
+        DFS_OPT_STR_("--sheet", NULL, &a->sheet),
+        DFS_OPT_LIST_("--images", NULL, &images),
+        DFS_OPT_LONG_("--per-cell", NULL, &a->per_cell, 1, 64),
+        DFS_OPT_LONG_("--tile", NULL, &a->tile, 8, 1024),
+        DFS_OPT_LONG_("--font-scale", NULL, &a->font, 1, 16),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.unknown_fmt = "unknown argument '%s' (see --help)"};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, usage);
+    a->images = images.v;
+    a->n_images = images.n;
+    a->cls = NN_CAM_FAKE;
+    if (cls && !strcmp(cls, "real")) a->cls = NN_CAM_REAL;
+    else if (cls && strcmp(cls, "fake")) dfs_die("--class: '%s' is neither fake nor real", cls);
+    if (compat && strcmp(compat, "study")) dfs_die("--compat: unknown mode '%s' (only 'study')", compat);
+    a->study = compat != NULL;
+    a->cells = dfs_malloc(sizeof *a->cells * (size_t)(args.pos.n + 1));
+    for (int i = 0; i < args.pos.n; i++) {   /* ROW,COL=FILE, with --sheet only */
+        const char *f = args.pos.v[i];
+        if (!a->sheet) dfs_die("unknown argument '%s' (see --help)", f);
+        const char *comma = strchr(f, ','), *eq = comma ? strchr(comma, '=') : NULL;
+        if (!comma || !eq || comma == f || eq == comma + 1 || !eq[1]) dfs_die("'%s' is not ROW,COL=HEATMAPS.dft", f);
+        dfs_camsheet_cell *c = &a->cells[a->n_cells++];
+        c->row = strndup(f, (size_t)(comma - f));
+        c->col = strndup(comma + 1, (size_t)(eq - comma - 1));
+        c->path = eq + 1;
+        if (!c->row || !c->col) dfs_die("out of memory");
     }
+    free(args.pos.v);
     if (a->sheet) {
         if (a->model || a->out || a->png) dfs_die("--sheet draws existing heatmaps: drop -m, -o and --png");
         if (!a->n_cells) dfs_die("--sheet needs ROW,COL=HEATMAPS.dft arguments (see --help)");
