@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analysis/ace.h"
+#include "args.h"
 #include "common.h"
 #include "nn/checkpoint.h"
 #include "nn/device.h"
@@ -69,40 +70,40 @@ static void parse_args(int argc, char **argv, ace_args *a)
 {
     memset(a, 0, sizeof *a);
     ace_opts_default(&a->o);
-    a->seed = 123;
     a->output = "-";
     a->top = "64,128,256,512";
-    a->files = dfs_malloc((size_t)argc * sizeof *a->files);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) dfs_print_help(usage);
-        if (!strcmp(f, "--overlap")) { a->overlap = 1; continue; }
-        if (!strcmp(f, "--markdown")) { a->markdown = 1; continue; }
-        if (!strcmp(f, "--no-tail")) { a->o.no_tail = 1; continue; }
-        if (!strcmp(f, "--progress")) { a->o.progress = 1; continue; }
-        if (!strcmp(f, "--verbose")) { a->verbose = 1; continue; }
-        if (!strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--layer") || !strcmp(f, "--steps") ||
-            !strcmp(f, "--batches") || !strcmp(f, "--batch") || !strcmp(f, "--seed") || !strcmp(f, "--range") ||
-            !strcmp(f, "-o") || !strcmp(f, "--top") || !strcmp(f, "--device")) {
-            if (i + 1 >= argc) dfs_die("%s needs a value", f);
-            const char *v = argv[++i];
-            if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
-            else if (!strcmp(f, "--layer")) a->layer = v;
-            else if (!strcmp(f, "--steps")) a->o.steps = (int)dfs_arg_long(f, v, 1, 1000);
-            else if (!strcmp(f, "--batches")) a->o.batches = (int)dfs_arg_long(f, v, 1, 1000000);
-            else if (!strcmp(f, "--batch")) a->o.batch = (int)dfs_arg_long(f, v, 1, 65536);
-            else if (!strcmp(f, "--seed")) a->seed = (uint64_t)dfs_arg_long(f, v, 0, 0x7fffffffffffffffL);
-            else if (!strcmp(f, "-o")) a->output = v;
-            else if (!strcmp(f, "--top")) a->top = v;
-            else if (!strcmp(f, "--device")) a->device = v;
-            else if (!strcmp(v, "study")) a->o.range = ACE_RANGE_STUDY;
-            else if (!strcmp(v, "observed")) a->o.range = ACE_RANGE_OBSERVED;
-            else dfs_die("--range: '%s' is not study or observed", v);
-            continue;
-        }
-        if (f[0] == '-' && f[1]) dfs_die("unknown argument '%s' (see --help)", f);
-        a->files[a->nfiles++] = f;
-    }
+    long steps = a->o.steps, batches = a->o.batches, batch = a->o.batch, seed = 123;
+    const char *range = NULL;
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_STR_("-m", "--model", &a->model),
+        DFS_OPT_STR_("--layer", NULL, &a->layer),
+        DFS_OPT_LONG_("--steps", NULL, &steps, 1, 1000),
+        DFS_OPT_LONG_("--batches", NULL, &batches, 1, 1000000),
+        DFS_OPT_LONG_("--batch", NULL, &batch, 1, 65536),
+        DFS_OPT_LONG_("--seed", NULL, &seed, 0, 0x7fffffffffffffffL),
+        DFS_OPT_STR_("--range", NULL, &range),
+        DFS_OPT_FLAG_("--no-tail", NULL, &a->o.no_tail),
+        DFS_OPT_OUTPUT(&a->output),
+        DFS_OPT_PROGRESS(&a->o.progress),
+        DFS_OPT_DEVICE(&a->device),
+        DFS_OPT_VERBOSE(&a->verbose),
+        DFS_OPT_FLAG_("--overlap", NULL, &a->overlap),
+        DFS_OPT_STR_("--top", NULL, &a->top),
+        DFS_OPT_FLAG_("--markdown", NULL, &a->markdown),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.unknown_fmt = "unknown argument '%s' (see --help)"};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, usage);
+    a->o.steps = (int)steps;
+    a->o.batches = (int)batches;
+    a->o.batch = (int)batch;
+    a->seed = (uint64_t)seed;
+    if (range && !strcmp(range, "study")) a->o.range = ACE_RANGE_STUDY;
+    else if (range && !strcmp(range, "observed")) a->o.range = ACE_RANGE_OBSERVED;
+    else if (range) dfs_die("--range: '%s' is not study or observed", range);
+    a->files = args.pos.v;
+    a->nfiles = args.pos.n;
 }
 
 static int run_overlap(const ace_args *a)
