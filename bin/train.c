@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <cblas.h>
 
+#include "args.h"
 #include "common.h"
 #include "nn/device.h"
 #include "nn/graph.h"
@@ -139,54 +140,57 @@ static void parse_args(int argc, char **argv, train_args *a)
 {
     memset(a, 0, sizeof *a);
     nn_train_opts *o = &a->o;
-    o->seed = 32;
     o->lr = -1;
-    long epochs = -1, batch = -1, steps = 62, size = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) print_help();
-        if (!strcmp(f, "--list-archs")) list_archs();
-        if (!strcmp(f, "--summary")) { a->summary = 1; continue; }
-        if (!strcmp(f, "--resume")) { o->resume = 1; continue; }
-        if (!strcmp(f, "--progress")) { o->progress = 1; continue; }
-        if (!strcmp(f, "--verbose")) { a->verbose = 1; continue; }
-        if (!strcmp(f, "-q") || !strcmp(f, "--quiet")) { o->quiet = 1; continue; }
-        static const char *const valued[] = {"--arch", "--size", "--train", "--val", "-o", "--from", "--mode",
-                                             "--mix", "--val-mix", "--epochs", "--batch", "--steps", "--lr",
-                                             "--loss", "--seed", "--threads", "--log", "--device", "--bn-recalibrate", "--frozen-bn", NULL};
-        int k = 0;
-        while (valued[k] && strcmp(valued[k], f)) k++;
-        if (!valued[k]) dfs_die("unknown argument '%s' (see --help)", f);
-        if (i + 1 >= argc) dfs_die("%s needs a value", f);
-        const char *v = argv[++i];
-        if (!strcmp(f, "--arch")) o->arch = v;
-        else if (!strcmp(f, "--size")) size = dfs_arg_long(f, v, 1, 4096);
-        else if (!strcmp(f, "--train")) o->train = v;
-        else if (!strcmp(f, "--val")) o->val = v;
-        else if (!strcmp(f, "-o")) o->out = v;
-        else if (!strcmp(f, "--from")) o->from = v;
-        else if (!strcmp(f, "--mode")) a->mode = v;
-        else if (!strcmp(f, "--mix")) o->mix = v;
-        else if (!strcmp(f, "--val-mix")) o->val_mix = v;
-        else if (!strcmp(f, "--epochs")) epochs = dfs_arg_long(f, v, 1, 1000000);
-        else if (!strcmp(f, "--batch")) batch = dfs_arg_long(f, v, 1, 65536);
-        else if (!strcmp(f, "--steps")) steps = dfs_arg_long(f, v, 1, 100000000);
-        else if (!strcmp(f, "--bn-recalibrate")) {
-            o->bn_recalibrate = 1;
-            o->bn_batches = dfs_arg_long(f, v, 0, 1000000000);
-        } else if (!strcmp(f, "--lr")) o->lr = dfs_arg_double(f, v, 1e-12, 1e30);
-        else if (!strcmp(f, "--loss")) {
-            if (strcmp(v, "mse") && strcmp(v, "bce")) dfs_die("--loss: '%s' is not mse or bce", v);
-            o->loss = v;
-        } else if (!strcmp(f, "--seed")) o->seed = (uint64_t)dfs_arg_long(f, v, 0, 0x7fffffffffffffffL);
-        else if (!strcmp(f, "--threads")) a->threads = dfs_arg_long(f, v, 1, 1024);
-        else if (!strcmp(f, "--log")) o->log = v;
-        else if (!strcmp(f, "--device")) a->device = v;
-        else if (!strcmp(f, "--frozen-bn")) {
-            if (strcmp(v, "batch") && strcmp(v, "moving")) dfs_die("--frozen-bn: '%s' is not batch or moving", v);
-            o->frozen_bn_moving = !strcmp(v, "moving");
-            a->frozen_bn_set = 1;
-        }
+    long epochs = -1, batch = -1, steps = 62, size = 0, seed = 32, bn_batches = -1;
+    const char *frozen_bn = NULL;
+    enum { LIST_ARCHS = DFS_ARGS_TOOL };
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_STOP_("--list-archs", NULL, LIST_ARCHS),
+        DFS_OPT_STR_("--arch", NULL, &o->arch),
+        DFS_OPT_LONG_("--size", NULL, &size, 1, 4096),
+        DFS_OPT_FLAG_("--summary", NULL, &a->summary),
+        DFS_OPT_STR_("--train", NULL, &o->train),
+        DFS_OPT_STR_("--val", NULL, &o->val),
+        DFS_OPT_OUTPUT(&o->out),
+        DFS_OPT_STR_("--from", NULL, &o->from),
+        DFS_OPT_STR_("--mode", NULL, &a->mode),
+        DFS_OPT_STR_("--frozen-bn", NULL, &frozen_bn),
+        DFS_OPT_STR_("--mix", NULL, &o->mix),
+        DFS_OPT_STR_("--val-mix", NULL, &o->val_mix),
+        DFS_OPT_LONG_("--epochs", NULL, &epochs, 1, 1000000),
+        DFS_OPT_LONG_("--batch", NULL, &batch, 1, 65536),
+        DFS_OPT_LONG_("--steps", NULL, &steps, 1, 100000000),
+        DFS_OPT_DOUBLE_("--lr", NULL, &o->lr, 1e-12, 1e30),
+        DFS_OPT_STR_("--loss", NULL, &o->loss),
+        DFS_OPT_LONG_("--seed", NULL, &seed, 0, 0x7fffffffffffffffL),
+        DFS_OPT_THREADS(&a->threads),
+        DFS_OPT_FLAG_("--resume", NULL, &o->resume),
+        DFS_OPT_STR_("--log", NULL, &o->log),
+        DFS_OPT_DEVICE(&a->device),
+        DFS_OPT_VERBOSE(&a->verbose),
+        DFS_OPT_PROGRESS(&o->progress),
+        DFS_OPT_LONG_("--bn-recalibrate", NULL, &bn_batches, 0, 1000000000),
+        DFS_OPT_QUIET(&o->quiet),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.unknown_fmt = "unknown argument '%s' (see --help)"};
+    int rc = dfs_args_parse(&args, opts, argc, argv);
+    if (rc == DFS_ARGS_HELP) print_help();   /* the usage is a format: the architectures */
+    if (dfs_args_done(rc, opts, usage) == LIST_ARCHS) list_archs();
+    if (args.pos.n) dfs_die("unknown argument '%s' (see --help)", args.pos.v[0]);
+    free(args.pos.v);
+    o->seed = (uint64_t)seed;
+    if (bn_batches >= 0) {
+        o->bn_recalibrate = 1;
+        o->bn_batches = bn_batches;
+    }
+    if (o->loss && strcmp(o->loss, "mse") && strcmp(o->loss, "bce")) dfs_die("--loss: '%s' is not mse or bce", o->loss);
+    if (frozen_bn) {
+        if (strcmp(frozen_bn, "batch") && strcmp(frozen_bn, "moving"))
+            dfs_die("--frozen-bn: '%s' is not batch or moving", frozen_bn);
+        o->frozen_bn_moving = !strcmp(frozen_bn, "moving");
+        a->frozen_bn_set = 1;
     }
     if (a->summary) {
         if (!o->arch) dfs_die("--arch is required (see --help)");
