@@ -2,6 +2,7 @@
  * and the study's histogram of the means (RQ3). The work is in lib/analysis/ssim.c; this file
  * wires arguments and outputs. */
 #include "analysis/ssim.h"
+#include "args.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -56,35 +57,25 @@ int main(int argc, char **argv)
     dfs_tool_init(argv[0]);
     dfs_ssim_opts o;
     dfs_ssim_opts_default(&o);
-    const char **inputs = dfs_calloc((size_t)argc, sizeof *inputs);
-    int n = 0, intersect = 0, only_files = 0;
-    const char *hist_path = NULL, *out_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) {
-            inputs[n++] = a;
-        } else if (strcmp(a, "--") == 0) {
-            only_files = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            dfs_print_help(usage);
-        } else if (strcmp(a, "--gaussian") == 0) {
-            o.gaussian = 1;
-        } else if (strcmp(a, "--intersect") == 0) {
-            intersect = 1;
-        } else if (strcmp(a, "--data-range") == 0) {
-            o.data_range = dfs_arg_double(a, argv[i + 1], 0, 1e300);
-            if (!(o.data_range > 0)) dfs_die("--data-range: %s is not positive", argv[i + 1]);
-            i++;
-        } else if (strcmp(a, "--hist") == 0) {
-            if (!argv[i + 1]) dfs_die("--hist needs a value");
-            hist_path = argv[++i];
-        } else if (strcmp(a, "-o") == 0) {
-            if (!argv[i + 1]) dfs_die("-o needs a value");
-            out_path = argv[++i];
-        } else {
-            dfs_die("unknown option '%s' (see --help)", a);
-        }
+    int intersect = 0;
+    const char *hist_path = NULL, *out_path = NULL, *range = NULL;
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_FLAG_("--gaussian", NULL, &o.gaussian),
+        DFS_OPT_FLAG_("--intersect", NULL, &intersect),
+        DFS_OPT_STR_("--data-range", NULL, &range),
+        DFS_OPT_STR_("--hist", NULL, &hist_path),
+        DFS_OPT_OUTPUT(&out_path),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {0};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, usage);
+    if (range) {
+        o.data_range = dfs_arg_double("--data-range", range, 0, 1e300);
+        if (!(o.data_range > 0)) dfs_die("--data-range: %s is not positive", range);
     }
+    const char **inputs = args.pos.v;
+    int n = args.pos.n;
     if (n < 2) dfs_die("needs at least two streams (see --help)");
     const char *outs[] = {out_path, hist_path};
     if (dfs_paths_distinct(outs, 2, inputs, (size_t)n) != 0) dfs_die_error();
