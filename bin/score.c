@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "common.h"
 #include "scoretables.h"
 
@@ -42,60 +43,38 @@ static const char usage[] =
     "                            (default 30, as the paper)\n"
     "Accuracies and degradations are percentages with two decimals, AUC a fraction. '-' marks a\n"
     "missing score file (and what depends on it), 'n/a' a column that does not apply.\n"
-    "  --help                    this text\n";
+    "  -h, --help                this text\n";
 
 int main(int argc, char **argv)
 {
     dfs_tool_init(argv[0]);
     const char *level_s = NULL, *dir = NULL, *config = NULL, *outpath = "-";
     long table = 0, bootstrap = 0;
-    long long seed = 0;
+    long seed = 0;
     int markdown = 0, auc = 0, print_config = 0, print_detectors = 0, boot_given = 0, seed_given = 0;
     double min_degr = 30.0;
     int min_degr_given = 0;
-    const char **files = dfs_malloc(sizeof(char *) * (size_t)(argc > 0 ? argc : 1));
-    size_t nfiles = 0;
-    int only_files = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) { files[nfiles++] = a; continue; }
-        if (strcmp(a, "--") == 0) only_files = 1;
-        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) dfs_print_help(usage);
-        else if (strcmp(a, "--level") == 0) {
-            level_s = argv[++i];
-            if (!level_s) dfs_die("--level needs a value");
-        }
-        else if (strcmp(a, "--bootstrap") == 0) {
-            bootstrap = dfs_arg_long(a, argv[++i], 1, 1000000);
-            boot_given = 1;
-        }
-        else if (strcmp(a, "--seed") == 0) {
-            seed = dfs_arg_long(a, argv[++i], 0, 0x7fffffffffffffffL);
-            seed_given = 1;
-        }
-        else if (strcmp(a, "--markdown") == 0) markdown = 1;
-        else if (strcmp(a, "-o") == 0) {
-            outpath = argv[++i];
-            if (!outpath) dfs_die("-o needs a file");
-        }
-        else if (strcmp(a, "--table") == 0) table = dfs_arg_long(a, argv[++i], 4, 7);
-        else if (strcmp(a, "--dir") == 0) {
-            dir = argv[++i];
-            if (!dir) dfs_die("--dir needs a directory");
-        }
-        else if (strcmp(a, "--config") == 0) {
-            config = argv[++i];
-            if (!config) dfs_die("--config needs a file");
-        }
-        else if (strcmp(a, "--auc") == 0) auc = 1;
-        else if (strcmp(a, "--min-degradation") == 0) {
-            min_degr = dfs_arg_double(a, argv[++i], -1000, 1000);
-            min_degr_given = 1;
-        }
-        else if (strcmp(a, "--print-config") == 0) print_config = 1;
-        else if (strcmp(a, "--print-detectors") == 0) print_detectors = 1;
-        else dfs_die("unknown option '%s' (see --help)", a);
-    }
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_STR_("--level", NULL, &level_s),
+        {.name = "--bootstrap", .kind = DFS_OPT_LONG, .dest = &bootstrap, .lo = 1, .hi = 1000000, .count = &boot_given},
+        {.name = "--seed", .kind = DFS_OPT_LONG, .dest = &seed, .lo = 0, .hi = 0x7fffffffffffffffL, .count = &seed_given},
+        DFS_OPT_FLAG_("--markdown", NULL, &markdown),
+        DFS_OPT_OUTPUT(&outpath),
+        DFS_OPT_LONG_("--table", NULL, &table, 4, 7),
+        DFS_OPT_STR_("--dir", NULL, &dir),
+        DFS_OPT_STR_("--config", NULL, &config),
+        DFS_OPT_FLAG_("--auc", NULL, &auc),
+        {.name = "--min-degradation", .kind = DFS_OPT_DOUBLE, .dest = &min_degr, .dlo = -1000, .dhi = 1000,
+         .count = &min_degr_given},
+        DFS_OPT_FLAG_("--print-config", NULL, &print_config),
+        DFS_OPT_FLAG_("--print-detectors", NULL, &print_detectors),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {0};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, usage);
+    const char **files = args.pos.v;
+    size_t nfiles = (size_t)args.pos.n;
 
     int level = DFS_LEVEL_FRAME;
     if (level_s) {
