@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "args.h"
 #include "common.h"
 #include "image.h"
 #include "montage.h"
@@ -39,7 +40,7 @@ static const char HELP[] =
     "                  (default N = 8), frame 0 of each\n"
     "  --threads N     rendering threads (default: OpenMP's choice)\n"
     "  --progress      show progress on stderr even when it is not a terminal\n"
-    "  --help          this text\n";
+    "  -h, --help      this text\n";
 
 typedef struct opts {
     const char *png, *video, *sheet;
@@ -259,12 +260,6 @@ static void write_sheet(const syn_spec *base, const opts *o)
     free(tiles);
 }
 
-static const char *need(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) dfs_die("%s: missing value", argv[*i]);
-    return argv[++*i];
-}
-
 /* refuse an output directory that exists as something else, before anything is written */
 /* The output directory appears whole or not at all (dfs_outdir): every file is written under
  * DIR.tmp.PID, which dfs_die and fatal signals remove, and renamed to DIR at the end. Errors of
@@ -282,45 +277,48 @@ int main(int argc, char **argv)
     dfs_tool_init(argv[0]);
     syn_spec s = {.role = -1, .split = SYN_TRAIN, .videos = 10, .frames = 8, .size = 256, .seed = 1};
     opts o = {.fps = 25, .crf = 23};
-    int size_given = 0, videos_given = 0, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) dfs_print_help(HELP);
-        else if (strcmp(a, "--role") == 0) {
-            const char *r = need(argc, argv, &i);
-            s.role = syn_role_parse(r);
-            if (s.role < 0) dfs_die("--role: unknown role '%s' (celeb, celeb-m, f2f, fs, nt, df, dfd, fs-i, nt-i)", r);
-        } else if (strcmp(a, "--split") == 0) {
-            const char *r = need(argc, argv, &i);
-            s.split = syn_split_parse(r);
-            if (s.split < 0) dfs_die("--split: unknown split '%s' (train, val, test)", r);
-        } else if (strcmp(a, "--videos") == 0) {
-            s.videos = (int)dfs_arg_long(a, need(argc, argv, &i), 2, SYN_MAX_VIDEOS);
-            videos_given = 1;
-        } else if (strcmp(a, "--frames") == 0)
-            s.frames = (int)dfs_arg_long(a, need(argc, argv, &i), 1, SYN_MAX_FRAMES);
-        else if (strcmp(a, "--size") == 0) {
-            s.size = (int)dfs_arg_long(a, need(argc, argv, &i), SYN_MIN_SIZE, SYN_MAX_SIZE);
-            size_given = 1;
-        } else if (strcmp(a, "--seed") == 0) {
-            const char *x = need(argc, argv, &i);
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(x, &end, 10);
-            if (!*x || *end || errno || *x == '-') dfs_die("--seed: '%s' is not a non-negative integer", x);
-            s.seed = v;
-        } else if (strcmp(a, "--png") == 0) o.png = need(argc, argv, &i);
-        else if (strcmp(a, "--video") == 0) o.video = need(argc, argv, &i);
-        else if (strcmp(a, "--sheet") == 0) o.sheet = need(argc, argv, &i);
-        else if (strcmp(a, "--fps") == 0) o.fps = (int)dfs_arg_long(a, need(argc, argv, &i), 1, 120);
-        else if (strcmp(a, "--crf") == 0) o.crf = (int)dfs_arg_long(a, need(argc, argv, &i), 0, 51);
-        else if (strcmp(a, "--threads") == 0) threads = (int)dfs_arg_long(a, need(argc, argv, &i), 1, 1024);
-        else if (strcmp(a, "--progress") == 0) o.progress = 1;
-        else dfs_die("unknown option '%s' (see --help)", a);
+    int size_given = 0, videos_given = 0;
+    long videos = s.videos, frames = s.frames, size = s.size, fps = o.fps, crf = o.crf, threads = 0;
+    const char *role = NULL, *split = NULL, *seed = NULL;
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_STR_("--role", NULL, &role),
+        DFS_OPT_STR_("--split", NULL, &split),
+        {.name = "--videos", .kind = DFS_OPT_LONG, .dest = &videos, .lo = 2, .hi = SYN_MAX_VIDEOS, .count = &videos_given},
+        DFS_OPT_LONG_("--frames", NULL, &frames, 1, SYN_MAX_FRAMES),
+        {.name = "--size", .kind = DFS_OPT_LONG, .dest = &size, .lo = SYN_MIN_SIZE, .hi = SYN_MAX_SIZE, .count = &size_given},
+        DFS_OPT_STR_("--seed", NULL, &seed),
+        DFS_OPT_STR_("--png", NULL, &o.png),
+        DFS_OPT_STR_("--video", NULL, &o.video),
+        DFS_OPT_STR_("--sheet", NULL, &o.sheet),
+        DFS_OPT_LONG_("--fps", NULL, &fps, 1, 120),
+        DFS_OPT_LONG_("--crf", NULL, &crf, 0, 51),
+        DFS_OPT_THREADS(&threads),
+        DFS_OPT_PROGRESS(&o.progress),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.missing_fmt = "%s: missing value"};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, HELP);
+    if (args.pos.n) dfs_die("unknown option '%s' (see --help)", args.pos.v[0]);
+    free(args.pos.v);
+    s.videos = (int)videos;
+    s.frames = (int)frames;
+    s.size = (int)size;
+    o.fps = (int)fps;
+    o.crf = (int)crf;
+    if (role && (s.role = syn_role_parse(role)) < 0)
+        dfs_die("--role: unknown role '%s' (celeb, celeb-m, f2f, fs, nt, df, dfd, fs-i, nt-i)", role);
+    if (split && (s.split = syn_split_parse(split)) < 0) dfs_die("--split: unknown split '%s' (train, val, test)", split);
+    if (seed) {   /* the whole uint64 range: dfs_parse_long stops at INT64_MAX */
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(seed, &end, 10);
+        if (!*seed || *end || errno || *seed == '-') dfs_die("--seed: '%s' is not a non-negative integer", seed);
+        s.seed = v;
     }
     if ((o.png != NULL) + (o.video != NULL) + (o.sheet != NULL) > 1)
         dfs_die("--png, --video and --sheet are alternatives: give one");
-    if (threads > 0) omp_set_num_threads(threads);
+    if (threads > 0) omp_set_num_threads((int)threads);
     if (o.sheet) {
         if (!size_given) s.size = 128;
         if (!videos_given) s.videos = 8;

@@ -4,7 +4,7 @@
 load helper
 
 # the tools whose options are parsed by dfs_args_parse (the hidden --list-options prints the table)
-TOOLS="predict"
+TOOLS="predict cam ace train ssim score synth"
 
 @test "options: every option of a tool's table appears in its --help" {
     for t in $TOOLS; do
