@@ -74,6 +74,16 @@ int dfs_args_parse(dfs_args *a, const dfs_opt *opts, int argc, char **argv)
         size_t n = eq ? (size_t)(eq - s) : strlen(s);
         const dfs_opt *o = find(opts, s, n);
         if (eq && o && !takes_value(o)) o = NULL;
+        /* "-j4": a one-letter option's value attached, as getopt takes it */
+        const char *attached = NULL;
+        if (!o && s[1] != '-' && (o = find(opts, s, 2)) != NULL) {
+            if (takes_value(o)) {
+                attached = s + 2;
+                n = 2;
+            } else {
+                o = NULL;
+            }
+        }
         if (!o) {
             if (!strcmp(s, "--list-options")) return DFS_ARGS_LIST;
             /* the formats are the tools' string literals (args.h) */
@@ -92,6 +102,7 @@ int dfs_args_parse(dfs_args *a, const dfs_opt *opts, int argc, char **argv)
         snprintf(flag, sizeof flag, "%.*s", (int)(n < sizeof flag - 1 ? n : sizeof flag - 1), s);
         const char *v;
         if (eq) v = eq + 1;
+        else if (attached) v = attached;
         else if (i + 1 < argc) v = argv[++i];
         else {
 #pragma GCC diagnostic push

@@ -4,7 +4,8 @@
  * calls dfs_args_parse once. Each entry names the option (a spelling and an optional second
  * one, e.g. "-m" and "--model"), its kind and where the value goes. Values are the next
  * argument, whatever it looks like ("--min-degradation -5"), or follow '=' in one argument
- * ("--threads=4"). "-" is an argument (stdin), "--" ends the options, anything else starting
+ * ("--threads=4"), or, for a one-letter option, follow it ("-j4"). Long names are never
+ * abbreviated and one-letter flags are not bundled ("-vh" is unknown). "-" is an argument (stdin), "--" ends the options, anything else starting
  * with '-' that is not in the table is an error. A repeated option keeps its last value (a
  * list keeps all of them); `count`, when set, counts the occurrences so a tool can refuse
  * "given twice".

@@ -61,6 +61,11 @@ static void test_kinds(void)
     rc = parse(&v, &a, ARGV("--str=x=y", "--n=10", "--x", "1", "--str", "-5"));
     CHECK(rc == 0 && !strcmp(v.str, "-5") && v.n == 10 && v.x == 1 && v.nstr == 2, "rc %d %s", rc, dfs_error());
     free(a.pos.v);
+
+    /* a one-letter option's value attached ("-sVALUE"), as getopt allows */
+    rc = parse(&v, &a, ARGV("-sabc", "-o-", "x"));
+    CHECK(rc == 0 && !strcmp(v.str, "abc") && !strcmp(v.out, "-") && a.pos.n == 1, "rc %d %s", rc, dfs_error());
+    free(a.pos.v);
 }
 
 static void test_repeated(void)
@@ -109,6 +114,9 @@ static void test_errors(void)
     EXPECT_ERROR("unknown option '--flag=1' (see --help)", "--flag=1");
     EXPECT_ERROR("unknown option '--fl' (see --help)", "--fl");
     EXPECT_ERROR("unknown option '---flag' (see --help)", "---flag");
+    /* no bundling of one-letter flags, no attached value on a flag */
+    EXPECT_ERROR("unknown option '-qh' (see --help)", "-qh");
+    EXPECT_ERROR("unknown option '-q1' (see --help)", "-q1");
     /* the first error wins, in argument order */
     EXPECT_ERROR("--n: '99' is not an integer in [-3, 10]", "--n", "99", "--bogus");
 }
