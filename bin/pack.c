@@ -1,6 +1,7 @@
 /* pack: PNG files or manifests -> tensor stream, stream -> PNGs, listing, and the study's sampling
  * (take, balance, shuffle, split by video). The rules live in lib/dataset.c; this file wires
  * arguments, inputs and outputs. */
+#include "args.h"
 #include "dataset.h"
 #include "image.h"
 #include "stream.h"
@@ -65,7 +66,7 @@ static const char usage[] =
     "  inputs are sampled by name first and decoded one at a time); everything else streams.\n"
     "\n"
     "Outputs\n"
-    "  -o FILE            output stream (default stdout; give -o twice with --split). Files appear\n"
+    "  -o, --output FILE  output stream (default stdout; give -o twice with --split). Files appear\n"
     "                     whole or not at all; on stdout a failure leaves the records already\n"
     "                     written and a non-zero exit.\n"
     "  --unpack DIR       write DIR/KEY.png per u8 HxWx3 record (key a/b/f01 -> DIR/a/b/f01.png) and\n"
@@ -439,13 +440,6 @@ static void run_list(const opts *o)
     if (dfs_out_commit(&out) != 0) dfs_die_error();
 }
 
-/* ---- arguments ---- */
-static const char *need(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) dfs_die("%s needs a value", argv[*i]);
-    return argv[++*i];
-}
-
 int main(int argc, char **argv)
 {
     dfs_tool_init(argv[0]);
@@ -453,64 +447,71 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.dataset = "unknown";
     o.label = DFS_LABEL_UNKNOWN;
-    o.s.take = -1;
     o.s.split = -1;
     o.s.by_video = 1;
-    o.inputs = dfs_malloc((size_t)argc * sizeof *o.inputs);
-    int only_files = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) { o.inputs[o.ninputs++] = argv[i]; continue; }
-        if (strcmp(a, "--") == 0) only_files = 1;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) dfs_print_help(usage);
-        else if (strcmp(a, "--label") == 0) {
-            if (dfs_label_parse(need(argc, argv, &i), &o.label) != 0) dfs_die("--label: %s", dfs_error());
-            o.have_label = 1;
-        } else if (strcmp(a, "--dataset") == 0) {
-            o.dataset = need(argc, argv, &i);
-            if (!*o.dataset) dfs_die("--dataset: empty name");
-        } else if (strcmp(a, "--root") == 0) o.root = need(argc, argv, &i);
-        else if (strcmp(a, "--key-prefix") == 0) {
-            o.prefix = need(argc, argv, &i);
-            if (dfs_key_check(o.prefix) != 0) dfs_die("--key-prefix: %s", dfs_error());
-        } else if (strcmp(a, "--manifest") == 0) {
-            if (o.nmanifests == (int)(sizeof o.manifests / sizeof o.manifests[0])) dfs_die("--manifest: too many manifests");
-            o.manifests[o.nmanifests++] = need(argc, argv, &i);
-        } else if (strcmp(a, "--size") == 0) o.size = (int)dfs_arg_long(a, need(argc, argv, &i), 1, 32768);
-        else if (strcmp(a, "--unpack") == 0) o.unpack = need(argc, argv, &i);
-        else if (strcmp(a, "--relabel") == 0) {
-            if (o.relabel_path) dfs_die("--relabel: given twice");
-            o.relabel_path = need(argc, argv, &i);
-        }
-        else if (strcmp(a, "--list") == 0) o.list = 1;
-        else if (strcmp(a, "--meta") == 0) {
-            if (o.nmeta == 8) dfs_die("--meta: at most 8");
-            o.meta[o.nmeta++] = need(argc, argv, &i);
-        } else if (strcmp(a, "--drop-keys") == 0) {
-            if (o.drop_path) dfs_die("--drop-keys: given twice");
-            o.drop_path = need(argc, argv, &i);
-        }
-        else if (strcmp(a, "--take") == 0) o.s.take = dfs_arg_long(a, need(argc, argv, &i), 0, LONG_MAX);
-        else if (strcmp(a, "--balance") == 0) o.s.balance = 1;
-        else if (strcmp(a, "--shuffle") == 0) o.s.shuffle = 1;
-        else if (strcmp(a, "--seed") == 0) o.s.seed = (uint64_t)dfs_arg_long(a, need(argc, argv, &i), 0, LONG_MAX);
-        else if (strcmp(a, "--split") == 0) o.s.split = dfs_arg_double(a, need(argc, argv, &i), 0, 1);
-        else if (strcmp(a, "--by") == 0) {
-            const char *b = need(argc, argv, &i);
-            if (strcmp(b, "video") == 0) o.s.by_video = 1;
-            else if (strcmp(b, "record") == 0) o.s.by_video = 0;
-            else dfs_die("--by: '%s' is not video or record", b);
-            o.by_set = 1;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (o.nouts == 2) dfs_die("-o: at most two outputs (the two parts of --split)");
-            o.outs[o.nouts++] = need(argc, argv, &i);
-        } else if (strcmp(a, "--keep") == 0) {
-            if (o.keep_set) dfs_die("--keep: given twice");
-            if (dfs_label_parse(need(argc, argv, &i), &o.keep) != 0) dfs_die("--keep: %s", dfs_error());
-            o.keep_set = 1;
-        } else if (strcmp(a, "--progress") == 0) o.progress = 1;
-        else dfs_die("unknown option '%s' (see pack --help)", a);
+    long size = 0, take = -1, seed = 0;
+    const char *label = NULL, *by = NULL, *keep = NULL;
+    int n_dataset = 0, n_relabel = 0, n_drop = 0, n_keep = 0;
+    dfs_arglist manifests = {0}, meta = {0}, outs = {0};
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_STR_("--label", NULL, &label),
+        {.name = "--dataset", .kind = DFS_OPT_STR, .dest = &o.dataset, .count = &n_dataset},
+        DFS_OPT_STR_("--root", NULL, &o.root),
+        DFS_OPT_STR_("--key-prefix", NULL, &o.prefix),
+        DFS_OPT_LIST_("--manifest", NULL, &manifests),
+        DFS_OPT_LONG_("--size", NULL, &size, 1, 32768),
+        DFS_OPT_STR_("--unpack", NULL, &o.unpack),
+        {.name = "--relabel", .kind = DFS_OPT_STR, .dest = &o.relabel_path, .count = &n_relabel},
+        DFS_OPT_FLAG_("--list", NULL, &o.list),
+        DFS_OPT_LIST_("--meta", NULL, &meta),
+        {.name = "--drop-keys", .kind = DFS_OPT_STR, .dest = &o.drop_path, .count = &n_drop},
+        DFS_OPT_LONG_("--take", NULL, &take, 0, LONG_MAX),
+        DFS_OPT_FLAG_("--balance", NULL, &o.s.balance),
+        DFS_OPT_FLAG_("--shuffle", NULL, &o.s.shuffle),
+        DFS_OPT_LONG_("--seed", NULL, &seed, 0, LONG_MAX),
+        DFS_OPT_DOUBLE_("--split", NULL, &o.s.split, 0, 1),
+        DFS_OPT_STR_("--by", NULL, &by),
+        DFS_OPT_LIST_("-o", "--output", &outs),
+        {.name = "--keep", .kind = DFS_OPT_STR, .dest = &keep, .count = &n_keep},
+        DFS_OPT_PROGRESS(&o.progress),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.unknown_fmt = "unknown option '%s' (see pack --help)"};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, usage);
+    o.inputs = (char **)args.pos.v;   /* argv's strings */
+    o.ninputs = args.pos.n;
+    o.size = (int)size;
+    o.s.take = take;
+    o.s.seed = (uint64_t)seed;
+    if (label) {
+        if (dfs_label_parse(label, &o.label) != 0) dfs_die("--label: %s", dfs_error());
+        o.have_label = 1;
     }
+    if (n_dataset && !*o.dataset) dfs_die("--dataset: empty name");
+    if (o.prefix && dfs_key_check(o.prefix) != 0) dfs_die("--key-prefix: %s", dfs_error());
+    if (manifests.n > (int)(sizeof o.manifests / sizeof o.manifests[0])) dfs_die("--manifest: too many manifests");
+    for (int i = 0; i < manifests.n; i++) o.manifests[o.nmanifests++] = manifests.v[i];
+    if (n_relabel > 1) dfs_die("--relabel: given twice");
+    if (meta.n > 8) dfs_die("--meta: at most 8");
+    for (int i = 0; i < meta.n; i++) o.meta[o.nmeta++] = meta.v[i];
+    if (n_drop > 1) dfs_die("--drop-keys: given twice");
+    if (by) {
+        if (strcmp(by, "video") == 0) o.s.by_video = 1;
+        else if (strcmp(by, "record") == 0) o.s.by_video = 0;
+        else dfs_die("--by: '%s' is not video or record", by);
+        o.by_set = 1;
+    }
+    if (outs.n > 2) dfs_die("-o: at most two outputs (the two parts of --split)");
+    for (int i = 0; i < outs.n; i++) o.outs[o.nouts++] = outs.v[i];
+    if (n_keep > 1) dfs_die("--keep: given twice");
+    if (keep) {
+        if (dfs_label_parse(keep, &o.keep) != 0) dfs_die("--keep: %s", dfs_error());
+        o.keep_set = 1;
+    }
+    free(manifests.v);
+    free(meta.v);
+    free(outs.v);
     int sampling = o.s.shuffle || o.s.balance || o.s.take >= 0 || o.s.split >= 0;
     if (o.list && (o.unpack || sampling || o.nmanifests || o.size || o.nouts > 1 || o.relabel_path || o.drop_path ||
                    o.keep_set))
