@@ -1,5 +1,6 @@
 /* crop: detect the largest face in each frame (dlib's HOG detector or a Haar cascade), locate 68
  * landmarks, align and crop. */
+#include "args.h"
 #include "common.h"
 #include "lines.h"
 #include "face/face.h"
@@ -7,7 +8,6 @@
 #include "stream.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,48 +190,48 @@ int main(int argc, char **argv)
     long jobs = 1;
     int progress = 0, haar_opts = 0;
     s.upsample = 1;
-    static const struct option longopts[] = {
-        {"size", required_argument, 0, 's'}, {"margin", required_argument, 0, 'm'},
-        {"no-align", no_argument, 0, 'A'}, {"boxes", required_argument, 0, 'b'},
-        {"detector", required_argument, 0, 'd'}, {"landmarks", required_argument, 0, 'l'},
-        {"cascade", required_argument, 0, 'C'}, {"hog-model", required_argument, 0, 'H'},
-        {"upsample", required_argument, 0, 'U'},
-        {"min-face", required_argument, 0, 'F'}, {"scale-factor", required_argument, 0, 'S'},
-        {"min-neighbors", required_argument, 0, 'N'}, {"output", required_argument, 0, 'o'},
-        {"jobs", required_argument, 0, 'j'}, {"progress", no_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:j:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's': s.size = (int)dfs_arg_long("--size", optarg, 8, 4096); break;
-        case 'm': s.margin = dfs_arg_double("--margin", optarg, 0.5, 10); break;
-        case 'A': s.align = 0; break;
-        case 'b': boxes = optarg; break;
-        case 'd': detector = optarg; break;
-        case 'C': cascade_path = optarg; break;
-        case 'H': hog_path = optarg; break;
-        case 'U': s.upsample = (int)dfs_arg_long("--upsample", optarg, 0, 4); break;
-        case 'l': landmarks = optarg; break;
-        case 'F': haar_opts = 1; s.det.min_size = (int)dfs_arg_long("--min-face", optarg, 0, 100000); break;
-        case 'S': haar_opts = 1; s.det.scale_factor = dfs_arg_double("--scale-factor", optarg, 1.001, 4); break;
-        case 'N': haar_opts = 1; s.det.min_neighbors = (int)dfs_arg_long("--min-neighbors", optarg, 0, 1000); break;
-        case 'o': output = optarg; break;
-        case 'j': jobs = dfs_arg_long("--jobs", optarg, 1, 256); break;
-        case 'P': progress = 1; break;
-        case 'h': dfs_print_help(help);
-        case ':': dfs_die("%s: missing argument (see --help)", argv[optind - 1]);
-        default: dfs_die("%s: unknown option (see --help)", argv[optind - 1]);
-        }
-    }
+    long size = s.size, upsample = s.upsample, min_face = s.det.min_size, min_neighbors = s.det.min_neighbors;
+    double margin = s.margin, scale_factor = s.det.scale_factor;
+    int no_align = 0, n_min_face = 0, n_scale = 0, n_neighbors = 0;
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        DFS_OPT_LONG_("--size", NULL, &size, 8, 4096),
+        DFS_OPT_DOUBLE_("--margin", NULL, &margin, 0.5, 10),
+        DFS_OPT_FLAG_("--no-align", NULL, &no_align),
+        DFS_OPT_STR_("--boxes", NULL, &boxes),
+        DFS_OPT_STR_("--detector", NULL, &detector),
+        DFS_OPT_STR_("--landmarks", NULL, &landmarks),
+        DFS_OPT_STR_("--cascade", NULL, &cascade_path),
+        DFS_OPT_STR_("--hog-model", NULL, &hog_path),
+        DFS_OPT_LONG_("--upsample", NULL, &upsample, 0, 4),
+        {.name = "--min-face", .kind = DFS_OPT_LONG, .dest = &min_face, .lo = 0, .hi = 100000, .count = &n_min_face},
+        {.name = "--scale-factor", .kind = DFS_OPT_DOUBLE, .dest = &scale_factor, .dlo = 1.001, .dhi = 4, .count = &n_scale},
+        {.name = "--min-neighbors", .kind = DFS_OPT_LONG, .dest = &min_neighbors, .lo = 0, .hi = 1000, .count = &n_neighbors},
+        DFS_OPT_STR_("-o", "--output", &output),
+        DFS_OPT_LONG_("-j", "--jobs", &jobs, 1, 256),
+        DFS_OPT_PROGRESS(&progress),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.unknown_fmt = "%s: unknown option (see --help)", .missing_fmt = "%s: missing argument (see --help)"};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, help);
+    s.size = (int)size;
+    s.margin = margin;
+    s.align = !no_align;
+    s.upsample = (int)upsample;
+    s.det.min_size = (int)min_face;
+    s.det.scale_factor = scale_factor;
+    s.det.min_neighbors = (int)min_neighbors;
+    haar_opts = n_min_face || n_scale || n_neighbors;
+    int nfiles = args.pos.n;
+    const char **files = args.pos.v;
     static char hog_default[4096];
     int hog = !strcmp(detector, "hog");
     if (!hog && strcmp(detector, "haar")) dfs_die("--detector: '%s': want hog or haar (a cascade file is --cascade)", detector);
     if (hog && haar_opts) dfs_die("--min-face, --scale-factor and --min-neighbors are for --detector haar");
     {
-        size_t nf = optind < argc ? (size_t)(argc - optind) : 0;
+        size_t nf = (size_t)nfiles;
         const char **ins = dfs_malloc((nf + 4) * sizeof *ins);
-        for (size_t i = 0; i < nf; i++) ins[i] = argv[optind + (int)i];
+        for (size_t i = 0; i < nf; i++) ins[i] = files[i];
         ins[nf] = boxes;
         ins[nf + 1] = boxes || hog ? NULL : cascade_path;
         ins[nf + 2] = landmarks;
@@ -270,7 +270,7 @@ int main(int argc, char **argv)
 
     dfs_out out;
     if (dfs_out_open(&out, output, 1, 0) != 0) dfs_die_error();
-    int nin = optind < argc ? argc - optind : 1;
+    int nin = nfiles ? nfiles : 1;
     size_t batch = (size_t)jobs * 4;
     item *items = dfs_calloc(batch, sizeof *items);
     for (size_t i = 0; i < batch; i++) { dfs_record_init(&items[i].in); dfs_record_init(&items[i].out); }
@@ -279,7 +279,7 @@ int main(int argc, char **argv)
     dfs_progress_start(&prog, "frames", 0, progress);
     for (int fi = 0; fi < nin; fi++) {
         dfs_reader rd;
-        if (dfs_reader_open(&rd, optind < argc ? argv[optind + fi] : "-") != 0) dfs_die_error();
+        if (dfs_reader_open(&rd, nfiles ? files[fi] : "-") != 0) dfs_die_error();
         for (;;) {
             size_t n = 0;
             int r = 0;
@@ -318,5 +318,6 @@ int main(int argc, char **argv)
     dfs_cascade_free(cascade);
     dfs_fhog_free(fhog);
     dfs_shape_model_free(shape);
+    free(files);
     return 0;
 }
