@@ -1,10 +1,10 @@
 /* frame-extract: chosen frames of videos (or still images) as a stream of u8 RGB records. */
+#include "args.h"
 #include "common.h"
 #include "image.h"
 #include "stream.h"
 #include "video.h"
 
-#include <getopt.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,44 +62,38 @@ int main(int argc, char **argv)
     const char *dataset = "video", *output = "-";
     long jobs = 1;
     int progress = 0, verbose = 0, count_given = 0;
-    static const struct option longopts[] = {
-        {"frames", required_argument, 0, 'n'}, {"every", required_argument, 0, 'E'},
-        {"dataset", required_argument, 0, 'D'}, {"output", required_argument, 0, 'o'},
-        {"jobs", required_argument, 0, 'j'}, {"sequential", no_argument, 0, 'S'},
-        {"progress", no_argument, 0, 'P'}, {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":n:o:j:vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'n': eo.count = dfs_arg_long("--frames", optarg, 1, 1000000); count_given = 1; break;
-        case 'E': eo.every = dfs_arg_long("--every", optarg, 1, 1000000000); break;
-        case 'D': dataset = optarg; break;
-        case 'o': output = optarg; break;
-        case 'j': jobs = dfs_arg_long("--jobs", optarg, 1, 256); break;
-        case 'S': eo.sequential = 1; break;
-        case 'P': progress = 1; break;
-        case 'v': verbose = 1; break;
-        case 'h': dfs_print_help(help);
-        case ':': dfs_die("%s: missing argument (see --help)", argv[optind - 1]);
-        default: dfs_die("%s: unknown option (see --help)", argv[optind - 1]);
-        }
-    }
+    const dfs_opt opts[] = {
+        DFS_OPT_HELP,
+        {.name = "-n", .alias = "--frames", .kind = DFS_OPT_LONG, .dest = &eo.count, .lo = 1, .hi = 1000000,
+         .count = &count_given},
+        DFS_OPT_LONG_("--every", NULL, &eo.every, 1, 1000000000),
+        DFS_OPT_STR_("--dataset", NULL, &dataset),
+        DFS_OPT_STR_("-o", "--output", &output),
+        DFS_OPT_LONG_("-j", "--jobs", &jobs, 1, 256),
+        DFS_OPT_FLAG_("--sequential", NULL, &eo.sequential),
+        DFS_OPT_PROGRESS(&progress),
+        DFS_OPT_FLAG_("-v", "--verbose", &verbose),
+        DFS_OPT_END_,
+    };
+    dfs_args args = {.unknown_fmt = "%s: unknown option (see --help)", .missing_fmt = "%s: missing argument (see --help)"};
+    dfs_args_done(dfs_args_parse(&args, opts, argc, argv), opts, help);
+    int nfiles = args.pos.n;
+    const char **files = args.pos.v;
     if (eo.every > 0 && !count_given) eo.count = 0;
-    if (optind >= argc) dfs_die("no video given (see --help)");
+    if (!nfiles) dfs_die("no video given (see --help)");
     if (!dataset[0] || strchr(dataset, '\n') || strchr(dataset, '/'))
         dfs_die("--dataset: '%s' must be non-empty, without '/' or newline", dataset);
-    for (int i = optind; i < argc; i++)
-        if (strchr(argv[i], '\n')) dfs_die("a file name with a newline cannot become a key");
+    for (int i = 0; i < nfiles; i++)
+        if (strchr(files[i], '\n')) dfs_die("a file name with a newline cannot become a key");
     const char *outs[] = {output};
-    if (dfs_paths_distinct(outs, 1, (const char *const *)argv + optind, (size_t)(argc - optind)) != 0) dfs_die_error();
+    if (dfs_paths_distinct(outs, 1, files, (size_t)nfiles) != 0) dfs_die_error();
     dfs_video_log(verbose);
     /* with several videos in flight, one decoder thread each keeps the cores busy already */
     eo.threads = jobs > 1 ? 1 : 0;
 
     dfs_out out;
     if (dfs_out_open(&out, output, 1, 0) != 0) dfs_die_error();
-    int nvid = argc - optind;
+    int nvid = nfiles;
     long failed = 0, written = 0;
     dfs_progress prog;
     dfs_progress_start(&prog, "videos", (uint64_t)nvid, progress);
@@ -107,7 +101,7 @@ int main(int argc, char **argv)
 
 #pragma omp parallel for schedule(dynamic, 1) ordered num_threads(jobs)
     for (int i = 0; i < nvid; i++) {
-        const char *path = argv[optind + i];
+        const char *path = files[i];
         dfs_frame_list fl = {0};
         int rc = dfs_video_extract(path, &eo, &fl);
         char err[1024];
@@ -159,5 +153,6 @@ int main(int argc, char **argv)
     if ((failed && nvid > 1) || verbose)
         fprintf(stderr, "%s: %d videos: %d extracted (%ld frames), %ld failed\n", dfs_progname, nvid,
                 nvid - (int)failed, written, failed);
+    free(files);
     return failed ? 2 : 0;
 }

@@ -4,7 +4,7 @@
 load helper
 
 # the tools whose options are parsed by dfs_args_parse (the hidden --list-options prints the table)
-TOOLS="predict cam ace train ssim score synth"
+TOOLS="predict cam ace train ssim score synth pack crop frame-extract"
 
 @test "options: every option of a tool's table appears in its --help" {
     for t in $TOOLS; do
