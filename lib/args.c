@@ -21,9 +21,11 @@ static int takes_value(const dfs_opt *o)
     return o->kind == DFS_OPT_STR || o->kind == DFS_OPT_LONG || o->kind == DFS_OPT_DOUBLE || o->kind == DFS_OPT_LIST;
 }
 
-/* flag: the spelling the user wrote (without "=value"), for messages */
-static int store(const dfs_opt *o, const char *flag, const char *v)
+/* A bad value is named by the option's long spelling ("-j 0": "--jobs: '0' is not ..."), as the
+ * getopt tools always named it; an option without one by what was written. */
+static int store(const dfs_opt *o, const char *written, const char *v)
 {
+    const char *flag = o->name[1] == '-' ? o->name : o->alias && o->alias[1] == '-' ? o->alias : written;
     switch (o->kind) {
     case DFS_OPT_STR:
         if (o->dest) *(const char **)o->dest = v;

@@ -10,6 +10,9 @@
  * list keeps all of them); `count`, when set, counts the occurrences so a tool can refuse
  * "given twice".
  *
+ * A missing value is named as written ("-j needs a value"), a bad one by the long spelling
+ * ("--jobs: 'x' is not an integer in [1, 256]").
+ *
  * Like the rest of the library the parser never prints or exits: on an error it returns -1 with
  * the message in dfs_error(), already worded for the user ("--batch needs a value",
  * "--batch: 'x' is not an integer in [1, 4096]", "unknown option '--x' (see --help)"), and the

@@ -32,4 +32,18 @@ TOOLS="predict cam ace train ssim score synth pack crop frame-extract"
     run --separate-stderr predict -m x -- --nope
     assert_failure
     assert_equal "$stderr" "predict: x: No such file or directory"   # not: unknown argument
+    # as getopt did for crop and frame-extract: a bad value named by the long spelling, a value
+    # attached to a one-letter option
+    run --separate-stderr frame-extract -n 0 x.mp4
+    assert_failure
+    assert_equal "$stderr" "frame-extract: --frames: '0' is not an integer in [1, 1000000]"
+    run --separate-stderr crop -j0
+    assert_failure
+    assert_equal "$stderr" "crop: --jobs: '0' is not an integer in [1, 256]"
+    run --separate-stderr crop -j
+    assert_failure
+    assert_equal "$stderr" "crop: -j: missing argument (see --help)"
+    run --separate-stderr synth --role
+    assert_failure
+    assert_equal "$stderr" "synth: --role: missing value"
 }

@@ -11,7 +11,7 @@
 typedef struct vals {
     int flag, quiet, nflag, nstr;
     const char *str, *out;
-    long n;
+    long n, jobs;
     double x;
     dfs_arglist list;
 } vals;
@@ -30,6 +30,7 @@ static int parse(vals *v, dfs_args *a, char **argv)
         DFS_OPT_DOUBLE_("--x", NULL, &v->x, 0, 1),
         DFS_OPT_LIST_("--item", NULL, &v->list),
         DFS_OPT_OUTPUT(&v->out),
+        DFS_OPT_LONG_("-j", "--jobs", &v->jobs, 1, 4),
         DFS_OPT_STOP_("--list-things", NULL, DFS_ARGS_TOOL + 1),
         DFS_OPT_END_,
     };
@@ -114,6 +115,12 @@ static void test_errors(void)
     EXPECT_ERROR("unknown option '--flag=1' (see --help)", "--flag=1");
     EXPECT_ERROR("unknown option '--fl' (see --help)", "--fl");
     EXPECT_ERROR("unknown option '---flag' (see --help)", "---flag");
+    /* a bad value is named by the long spelling, a missing one as written */
+    EXPECT_ERROR("--jobs: '9' is not an integer in [1, 4]", "-j", "9");
+    EXPECT_ERROR("--jobs: '0' is not an integer in [1, 4]", "-j0");
+    EXPECT_ERROR("--jobs: '5' is not an integer in [1, 4]", "--jobs=5");
+    EXPECT_ERROR("-j needs a value", "-j");
+    EXPECT_ERROR("--jobs needs a value", "--jobs");
     /* no bundling of one-letter flags, no attached value on a flag */
     EXPECT_ERROR("unknown option '-qh' (see --help)", "-qh");
     EXPECT_ERROR("unknown option '-q1' (see --help)", "-q1");
