@@ -92,12 +92,25 @@ static const char usage[] =
 
 typedef struct train_args {
     nn_train_opts o;
-    int summary, verbose, frozen_bn_set;
+    int summary, verbose, frozen_bn_set, quiet;
     long threads;
     const char *device;
     const char *mode;
     char *last_alloc, *log_alloc;   /* derived file names, freed at the end */
 } train_args;
+
+/* the trainer's reports as stderr lines (formats/train.md) */
+static void print_report(void *ctx, const nn_train_report *r)
+{
+    (void)ctx;
+    if (r->resumed)
+        fprintf(stderr, "%s: resuming after epoch %lld (best val_acc %.4f at epoch %lld)\n", dfs_progname,
+                (long long)r->epoch, r->best_val_acc, (long long)r->best_epoch);
+    else
+        fprintf(stderr, "%s: epoch %lld/%d train_loss %.4f train_acc %.4f val_loss %.4f val_acc %.4f %.1fs %.0f img/s%s\n",
+                dfs_progname, (long long)r->epoch, r->epochs, r->train_loss, r->train_acc, r->val_loss, r->val_acc,
+                r->seconds, r->images_per_s, r->improved ? " (best)" : "");
+}
 
 static char *with_suffix(const char *out, const char *suffix)
 {
@@ -171,7 +184,7 @@ static void parse_args(int argc, char **argv, train_args *a)
         DFS_OPT_VERBOSE(&a->verbose),
         DFS_OPT_PROGRESS(&o->progress),
         DFS_OPT_LONG_("--bn-recalibrate", NULL, &bn_batches, 0, 1000000000),
-        DFS_OPT_QUIET(&o->quiet),
+        DFS_OPT_QUIET(&a->quiet),
         DFS_OPT_END_,
     };
     dfs_args args = {.unknown_fmt = "unknown argument '%s' (see --help)"};
@@ -278,6 +291,7 @@ int main(int argc, char **argv)
         omp_set_num_threads((int)a.threads);
         openblas_set_num_threads((int)a.threads);
     }
+    if (!a.quiet) a.o.report = print_report;
     if (nn_train_run(&a.o) != 0) {
         if (a.o.from) dfs_spool_error(&from);
         dfs_die_error();

@@ -787,6 +787,11 @@ void dfs_progress_update(dfs_progress *p, uint64_t done)
     }
 }
 
+void dfs_progress_clear(dfs_progress *p)
+{
+    if (p->enabled) fputs("\r\033[K", stderr);
+}
+
 void dfs_progress_end(dfs_progress *p)
 {
     if (p->enabled) {

@@ -145,6 +145,8 @@ typedef struct dfs_progress {
 void dfs_progress_start(dfs_progress *p, const char *what, uint64_t total, int force);
 void dfs_progress_update(dfs_progress *p, uint64_t done);
 void dfs_progress_end(dfs_progress *p);
+/* erase the bar's line instead of ending it (a bar whose last state is not worth keeping) */
+void dfs_progress_clear(dfs_progress *p);
 double dfs_now(void);   /* monotonic seconds */
 
 /* ---- usage helper: every tool prints its help with this and exits 0 ---- */

@@ -382,7 +382,7 @@ static int run_epoch(trainer *t, int64_t epoch, double *loss, double *acc, int64
         seen += n;
         dfs_progress_update(&p, (uint64_t)seen);
     }
-    if (p.enabled) fprintf(stderr, "\r\033[K");
+    dfs_progress_clear(&p);
     *loss = L / (double)seen;
     *acc = (double)c / (double)seen;
     *images = seen;
@@ -567,9 +567,9 @@ int nn_train_run(const nn_train_opts *o)
     textbuf log = {0};
     if (o->resume) log_reload(&log, o->log, start);
     else tb_add(&log, log_header);
-    if (start > 0 && !o->quiet)
-        fprintf(stderr, "%s: resuming after epoch %lld (best val_acc %.4f at epoch %lld)\n", dfs_progname,
-                (long long)start, best, (long long)best_epoch);
+    if (start > 0 && o->report)
+        o->report(o->report_ctx, &(nn_train_report){.resumed = 1, .epoch = start, .epochs = o->epochs,
+                                                    .best_val_acc = best, .best_epoch = best_epoch});
     int rc = 0;
     for (int64_t e = start + 1; e <= o->epochs; e++) {
         double t0 = dfs_now(), tl, ta, vl, va;
@@ -613,9 +613,11 @@ int nn_train_run(const nn_train_opts *o)
             rc = -1;
             break;
         }
-        if (!o->quiet)
-            fprintf(stderr, "%s: epoch %lld/%d train_loss %.4f train_acc %.4f val_loss %.4f val_acc %.4f %.1fs %.0f img/s%s\n",
-                    dfs_progname, (long long)e, o->epochs, tl, ta, vl, va, secs, ips, improved ? " (best)" : "");
+        if (o->report)
+            o->report(o->report_ctx, &(nn_train_report){.epoch = e, .epochs = o->epochs, .train_loss = tl,
+                                                        .train_acc = ta, .val_loss = vl, .val_acc = va,
+                                                        .seconds = secs, .images_per_s = ips, .improved = improved,
+                                                        .best_val_acc = best, .best_epoch = best_epoch});
     }
     free(log.s);
     trainer_free(&t);

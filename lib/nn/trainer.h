@@ -34,6 +34,18 @@ struct nn_backend;
 
 enum { NN_STAGE_SCRATCH = 1, NN_STAGE_TRANSFER = 2, NN_STAGE_MERGE = 3 };
 
+/* What a training reports: once at the start of a resumed run (resumed = 1, epoch = the last
+ * one done), then after each epoch. */
+typedef struct nn_train_report {
+    int resumed;
+    int64_t epoch;
+    int epochs;
+    double train_loss, train_acc, val_loss, val_acc, seconds, images_per_s;
+    int improved;             /* this epoch's validation accuracy is the best so far (saved) */
+    double best_val_acc;
+    int64_t best_epoch;
+} nn_train_report;
+
 typedef struct nn_train_opts {
     int stage;                /* NN_STAGE_* */
     const char *arch;         /* stage 1: architecture (stages 2/3: taken from `from`) */
@@ -55,7 +67,9 @@ typedef struct nn_train_opts {
     const char *init;
     int no_dropout;
     int progress;             /* force the live bar */
-    int quiet;                /* no per-epoch lines */
+    /* called with each report (the library prints none); NULL: none */
+    void (*report)(void *ctx, const nn_train_report *r);
+    void *report_ctx;
     int bn_recalibrate;       /* precise batchnorm before each validation (nn_bn_pop_*, graph.h) */
     int64_t bn_batches;       /* its batches: the first bn_batches of --train in file order; 0 all */
     const struct nn_backend *be;   /* where to compute (backend.h); NULL: cpu */

@@ -70,8 +70,7 @@ static nn_train_opts base_opts(char bufs[][128])
     o.lr = -1;
     o.batch = 4;
     o.epochs = 1;
-    o.quiet = 1;
-    return o;
+        return o;
 }
 
 /* Options of a stage-1 meso4 run (seed 5) writing <stem>.ckpt, <stem>.last.ckpt and <stem>.log.tsv */

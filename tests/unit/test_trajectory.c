@@ -226,8 +226,7 @@ static void check_arch(const char *arch)
             o.lr = lr;
             o.loss = loss;
             o.seed = 3;
-            o.quiet = 1;
-            o.no_dropout = 1;
+                        o.no_dropout = 1;
             int rc = nn_train_run(&o);
             CHECK(rc == 0, "%s stage %d: %s", arch, stage, dfs_error());
             if (rc != 0) continue;
