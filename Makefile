@@ -12,7 +12,7 @@
 #   make valgrind     each tool of the quick profile's kinds of commands under valgrind (slow; not in CI)
 #   make fuzz         run each fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make deps         install the Debian packages needed to build, run and test
-#   make fixture-deps install what tests/make-fixtures.sh needs to regenerate fixtures
+#   make fixture-deps install what the fixture generators (tests/make-fixtures-*.py) need
 #   make cross-deps   install what make cross-arm64 needs (arm64 cross compiler, qemu-user, arm64 libraries)
 #   make study        the study (pipelines/study.mk): PROFILE=quick|demo|test [JOBS=2] [RUNS=runs]
 #   make demo         make study PROFILE=demo, then print where the report is
