@@ -61,3 +61,22 @@ EOF
     assert_line "lib/nn/graph.c:3: lib/*.cu: no such file in the repository"
     [ "${#lines[@]}" -eq 9 ]
 }
+
+@test "docs: README's layout table has a row for each top-level folder and each folder of lib/" {
+    run "$ROOT/tests/check-layout.sh" "$ROOT"
+    assert_success
+    assert_output ""
+}
+
+@test "docs: check-layout names each folder the table lacks, exit 1" {
+    git init -q t
+    mkdir -p t/lib/nn/cuda t/lib/face t/bench t/.ci
+    : > t/lib/common.c; : > t/lib/nn/cuda/a.cu; : > t/lib/face/f.c; : > t/bench/b.sh; : > t/.ci/run
+    printf '# x\n\n## Layout\n\n| path | what |\n|---|---|\n| `lib/` | x |\n| `lib/nn/` | y |\n| `.ci/` | z |\n\n## Other\n\n| `bench/` | not the layout |\n' > t/README.md
+    git -C t add -A
+    run "$ROOT/tests/check-layout.sh" "$TMP/t"
+    assert_failure 1
+    assert_output "README.md: Layout has no row for bench/
+README.md: Layout has no row for lib/face/
+README.md: Layout has no row for lib/nn/cuda/"
+}
