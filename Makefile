@@ -16,6 +16,7 @@
 #   make cross-deps   install what make cross-arm64 needs (arm64 cross compiler, qemu-user, arm64 libraries)
 #   make study        the study (pipelines/study.mk): PROFILE=quick|demo|test [JOBS=2] [RUNS=runs]
 #   make demo         make study PROFILE=demo, then print where the report is
+#   make bench        build the benchmark programs (bench/*.c) and run the quick set (bench/quick.sh)
 
 ifeq ($(origin CC),default)
 CC := gcc
@@ -60,7 +61,7 @@ TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-matrix unit sanitize valgrind fuzz deps fixture-deps clean info study demo portable cross-arm64 cross-deps
+.PHONY: all test test-matrix unit sanitize valgrind fuzz deps fixture-deps clean info study demo portable cross-arm64 cross-deps bench bench-build
 .SECONDARY:
 all: info $(TOOLS) $(UNIT_BINS) $(CUDA_PLUGIN)
 
@@ -175,6 +176,17 @@ study: $(TOOLS)
 demo: $(TOOLS)
 	$(MAKE) -f pipelines/study.mk -j$(JOBS) PROFILE=demo
 	@echo "demo study report: $(or $(RUNS),runs)/demo/report.md"
+
+# Benchmarks: each bench/NAME.c is one program, $(BUILD)/bench/NAME, built with the flags above
+# (the bench/ scripts build through these targets, so the flags have one copy). Not part of `all`.
+BENCH_PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+$(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench-build: $(BENCH_PROGS)
+
+bench: bench-build
+	BUILD=$(BUILD) bench/quick.sh
 
 clean:
 	rm -rf build build-san build-fuzz build-vg build-portable build-arm64 $(TOOLS)
