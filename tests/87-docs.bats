@@ -80,3 +80,13 @@ EOF
 README.md: Layout has no row for lib/face/
 README.md: Layout has no row for lib/nn/cuda/"
 }
+
+@test "docs: bench/README.md links every recorded page of bench/" {
+    local f missing=""
+    for f in "$ROOT"/bench/*.md; do
+        f=$(basename "$f")
+        [ "$f" = README.md ] && continue
+        grep -qF "]($f)" "$ROOT/bench/README.md" || missing="$missing $f"
+    done
+    assert_equal "$missing" ""
+}
