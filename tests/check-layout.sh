@@ -6,6 +6,7 @@
 set -uo pipefail
 ROOT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$ROOT" || exit 2
+# shellcheck disable=SC2016  # the backquotes are the table's, not a command
 rows=$(awk '/^## /{on = ($0 == "## Layout")} on && /^\| `[^`]*\/` \|/' README.md |
        sed -E 's/^\| `([^`]*)\/` \|.*/\1/')
 bad=0

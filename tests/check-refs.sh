@@ -71,6 +71,7 @@ check_word() { # FILE LINE WORD
     for seg in ${w//\// }; do [[ ${seg%%.*} =~ ^[A-Z_]{3,}$ ]] && return; done
     if [[ $w == *'*'* ]]; then
         local t
+        # shellcheck disable=SC2053  # $w is the glob to match
         while IFS= read -r t; do [[ $t == $w ]] && return; done <<< "$tracked"
         miss "$f" "$n" "$w"; return
     fi
