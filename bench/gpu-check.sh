@@ -6,14 +6,16 @@
 #
 #   1. DFS_REQUIRE_CUDA=1 build/tests/test_cuda_ops and build/tests/test_backend_graph (the
 #      im2col path, then with DFS_CUDNN=1 where cuDNN was found, then DFS_CUDA_TF32=1, whose
-#      deviations are recorded, not held to float32's tolerances; then DFS_CUDA_FUSE=1, the fused
-#      batchnorm + activation as the default, held to the same tolerances and, fused against
-#      unfused, to equal bits). cuDNN: DFS_CUDNN_PATH as given,
+#      deviations are recorded, not held to float32's tolerances; then DFS_CUDA_FUSE=0, batchnorm and
+#      activation unfused, held to the same tolerances; every run also holds fused against
+#      unfused to equal bits; then both tests with DFS_CUDA_DW32=1, the depthwise kernels with 32-bit
+#      indices, held to the same tolerances). cuDNN: DFS_CUDNN_PATH as given,
 #      else the folder of libcudnn.so.9 in the site-packages of the `python3` on PATH (PyTorch's
 #      nvidia wheels), and then test_cuda_ops must use it
 #   2. bench/gpu.sh: ours (nnbench) against PyTorch (bench/torchbench.py, the `python3` on PATH)
 #      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1,
-#      and with DFS_CUDNN=1 where cuDNN was found, and with DFS_CUDA_FUSE=1
+#      and with DFS_CUDNN=1 where cuDNN was found, with DFS_CUDA_FUSE=0 and with DFS_CUDA_DW32=1,
+#      and K trainings at once (--share)
 #   3. the train/predict/cam/ace tool tests (tests/60-train.bats, 62-device, 55-cam, 65-ace) with
 #      DFS_DEVICE=D, the tools' default device; with bats, or bats carried in DIR/bats; without
 #      either they are skipped with a line
@@ -35,6 +37,10 @@
 # The steps share one time budget (GPU_CHECK_BUDGET seconds, default 540): a step gets what is
 # left at most, and a step that would start with under 15 s left is skipped with a line.
 # GPU_CHECK_BATS: the tool test files of step 3 (default "60-train 62-device 55-cam 65-ace").
+# GPU_CHECK_TF32: the DFS_CUDA_TF32 values the benchmark runs ours with (default "0,1").
+# GPU_CHECK_SHARE: K of the benchmark's --share K, trainings at once on the GPU (default 4; 0: none).
+# GPU_CHECK_MEMCHECK: the unit tests step 4 runs under memcheck (default "test_cuda_ops
+#   test_backend_graph"; the second needs more than 90 s there).
 # Exit status: 0 when every step ran and passed; 1 when a step failed or timed out (summary.md
 # says which); 2 when something needed is missing (named in one line); 3 with --device cuda and no
 # usable CUDA device: the dry run, one line saying why, nothing run.
@@ -176,7 +182,9 @@ DFS_CUDNN=$([ -n "${DFS_CUDNN_PATH:-}" ] && echo 1 || echo 0) DFS_REQUIRE_CUDNN=
 step test_backend_graph 120 build/tests/test_backend_graph
 # TF32's deviations are measured, not held to float32's tolerance: its row passes when the test ran
 DFS_CUDA_TF32=1 step test_backend_graph-tf32 120 sh -c 'build/tests/test_backend_graph; echo "# exit $? (TF32: deviations measured, not held to float32 tolerances)"'
-DFS_CUDA_FUSE=1 step test_backend_graph-fuse 120 build/tests/test_backend_graph
+DFS_CUDA_FUSE=0 step test_backend_graph-unfused 120 build/tests/test_backend_graph
+DFS_CUDA_DW32=1 step test_cuda_ops-dw32 120 build/tests/test_cuda_ops
+DFS_CUDA_DW32=1 step test_backend_graph-dw32 120 build/tests/test_backend_graph
 unset DFS_REQUIRE_CUDA
 
 # ---- 2: the benchmark, ours with and without TF32 ----
@@ -184,7 +192,8 @@ if [ -z "$python" ]; then
     echo "gpu-bench|skipped|0|no python3 on PATH" >> "$rows"
 else
     if [ "$device" = cuda ] && [ "$quick" = 0 ]; then size=(--size 256 --batch 32 --steps-scale 0.2); else size=(--size 32 --batch 2 --steps-scale 0.00001); fi
-    PYTHON=$python step gpu-bench 240 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 0,1 --fuse \
+    PYTHON=$python step gpu-bench 300 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 "${GPU_CHECK_TF32:-0,1}" --fuse --dw32 \
+        --share "${GPU_CHECK_SHARE:-4}" \
         $([ -n "${DFS_CUDNN_PATH:-}" ] && echo --cudnn) \
         "${size[@]}" --out "$logs/gpu-bench.md" --raw "$logs/gpu-bench.tsv"
 fi
@@ -213,8 +222,9 @@ elif [ -n "$sanitizer" ]; then
         ! grep -q "^not ok" "$3" 2>/dev/null || exit 1
         [ "$rc" = 0 ] && exit 0
         ! grep "^========= [A-Z]" "$3" | grep -v "COMPUTE-SANITIZER\|ERROR SUMMARY\|Program hit cudaErrorMemoryAllocation" | grep -q .'
-    step memcheck-test_cuda_ops 60 bash -c "$memcheck" sh "$sanitizer" build/tests/test_cuda_ops "$logs/memcheck-test_cuda_ops.log"
-    step memcheck-test_backend_graph 90 bash -c "$memcheck" sh "$sanitizer" build/tests/test_backend_graph "$logs/memcheck-test_backend_graph.log"
+    for t in ${GPU_CHECK_MEMCHECK:-test_cuda_ops test_backend_graph}; do
+        step "memcheck-$t" 90 bash -c "$memcheck" sh "$sanitizer" "build/tests/$t" "$logs/memcheck-$t.log"
+    done
 else
     echo "memcheck|skipped|0|no compute-sanitizer on PATH or in /usr/local/cuda/bin" >> "$rows"
 fi

@@ -3,7 +3,7 @@
 # against PyTorch with cuDNN on the same GPU, in one run (issue 11).
 #
 #   bench/gpu.sh [--archs a,b,...] [--size S] [--batch N] [--reps R] [--steps-scale F] [--out FILE]
-#                [--tf32 0,1] [--cudnn] [--fuse] [--prebuilt] [--device D] [--raw FILE]
+#                [--tf32 0,1] [--cudnn] [--fuse] [--dw32] [--share K] [--prebuilt] [--device D] [--raw FILE]
 #
 # Ours: bench/nnbench.c with DEVICE cuda (the library's graph on the cuda backend, random data in
 # memory). Theirs: bench/torchbench.py --device cuda (the PyTorch definitions of
@@ -18,14 +18,19 @@
 # --device cpu|cpu-split: the same runs on the cpu (trying the script without a GPU).
 # --cudnn: ours also with DFS_CUDNN=1 (rows ours-cudnn: the convolutions through cuDNN where the
 #   plugin finds it, DFS_CUDNN_PATH), in float32, and a table of the two paths.
-# --fuse: ours also with DFS_CUDA_FUSE=1 (rows ours-fuse: batchnorm + activation as one op, on
-#   the im2col path, float32), and a table of fused against unfused.
+# --fuse: ours also with batchnorm + activation fusion off (rows ours-unfused: DFS_CUDA_FUSE=0,
+#   the im2col path, float32; ours is fused, the default), and a table of the two.
+# --dw32: ours also with DFS_CUDA_DW32=1 (rows ours-dw32: the depthwise convolutions through the
+#   32-bit-index kernels of lib/nn/cuda/conv.cu), and a table of the two.
+# --share K: also K trainings of ours at once on the one GPU (K nnbench processes started
+#   together; rows ours-shareK: the sum of their rates), and a table of that against one
+#   training, with the protocol's hours when its trainings run K at a time (study.mk GPU_SLOTS=K).
 # --raw FILE: the raw measurements (who, arch, mode, img/s) as TSV too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmdline="bench/gpu.sh $*"
 archs=meso4,mesoinception4,shallownet,xception,efficientnet-b0
-size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 cudnn=0 fuse=0 prebuilt=0 device=cuda raw=""
+size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 cudnn=0 fuse=0 dw32=0 share=0 prebuilt=0 device=cuda raw=""
 python=${PYTHON:-python3}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,6 +43,8 @@ while [ $# -gt 0 ]; do
     --tf32) tf32=$2; shift 2 ;;
     --cudnn) cudnn=1; shift ;;
     --fuse) fuse=1; shift ;;
+    --dw32) dw32=1; shift ;;
+    --share) share=$2; shift 2 ;;
     --prebuilt) prebuilt=1; shift ;;
     --device) device=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
@@ -45,6 +52,8 @@ while [ $# -gt 0 ]; do
     *) echo "gpu.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+
+case "$share" in 0|[1-9]|[1-9][0-9]) ;; *) echo "gpu.sh: --share: a whole number 1-99, not '$share'" >&2; exit 2 ;; esac
 
 if [ "$prebuilt" = 0 ]; then
     bench/build-nnbench.sh
@@ -90,10 +99,11 @@ steps_for() {   # timed steps per run at 256x256, batch 32, scaled by --steps-sc
 measure() {   # who arch mode steps
     local who=$1 arch=$2 mode=$3 steps=$4 line ips
     case "$who" in
-    ours) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-cudnn) line=$(DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-tf32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-fuse) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 NNBENCH_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-cudnn) line=$(DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-tf32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-unfused) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 NNBENCH_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    ours-dw32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 DFS_CUDA_DW32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
     *) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device") ;;
     esac
     read -r _ _ _ _ _ _ ips _ <<< "$line"
@@ -105,7 +115,8 @@ gpu_name=$(build/bench/nnbench meso4 32 1 infer 1 0 "$device" 2>&1 >/dev/null | 
 ours_runs=(ours)
 case "$tf32" in 0) ;; 1) ours_runs=(ours-tf32) ;; 0,1|1,0) ours_runs=(ours ours-tf32) ;; *) echo "gpu.sh: --tf32: 0, 1 or 0,1" >&2; exit 2 ;; esac
 [ "$cudnn" = 0 ] || ours_runs+=(ours-cudnn)
-[ "$fuse" = 0 ] || ours_runs+=(ours-fuse)
+[ "$fuse" = 0 ] || ours_runs+=(ours-unfused)
+[ "$dw32" = 0 ] || ours_runs+=(ours-dw32)
 IFS=, read -r -a arch_list <<< "$archs"
 for arch in "${arch_list[@]}"; do
     ts=$(steps_for "$arch" train) is=$(steps_for "$arch" infer)
@@ -117,6 +128,26 @@ for arch in "${arch_list[@]}"; do
         measure torch "$arch" infer "$is"
     done
 done
+
+# K trainings at once: each process reports its own rate over its timed steps (after its warm-up,
+# by when the others are running too); the sum is the GPU's throughput shared K ways
+measure_shared() {   # arch steps
+    local arch=$1 steps=$2 i
+    local -a pids=()
+    for ((i = 0; i < share; i++)); do
+        DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" train "$steps" "$warmup" "$device" \
+            > "$tmp/share.$i" 2>/dev/null &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || { echo "gpu.sh: a shared $arch training failed" >&2; exit 1; }; done
+    printf 'ours-share%s\t%s\ttrain\t%s\n' "$share" "$arch" \
+        "$(cat "$tmp"/share.* | awk '{ s += $7 } END { printf "%.3f", s }')" >> "$results"
+    rm -f "$tmp"/share.*
+    echo "  ours x$share $arch train: $(tail -1 "$results" | cut -f4) img/s together" >&2
+}
+if [ "$share" != 0 ]; then
+    for arch in "${arch_list[@]}"; do measure_shared "$arch" "$(steps_for "$arch" train)"; done
+fi
 
 "$python" - "$results" "${ours_runs[0]}" > "$tmp/table.md" <<'EOF'
 import statistics, sys
@@ -157,9 +188,26 @@ if ours == "ours" and any(r[0] == "ours-tf32" for r in rows):
 if any(r[0] == "ours-cudnn" for r in rows):
     variant_table("DFS_CUDNN=1 (cuDNN where found) against im2col + cuBLAS, float32", "ours-cudnn",
                   "im2col", "cuDNN")
-if any(r[0] == "ours-fuse" for r in rows):
-    variant_table("DFS_CUDA_FUSE=1 (batchnorm + activation as one op) against unfused, im2col, float32",
-                  "ours-fuse", "unfused", "fused")
+if any(r[0] == "ours-unfused" for r in rows):
+    variant_table("DFS_CUDA_FUSE=0 (batchnorm and activation as two ops) against fused, the default, im2col, float32",
+                  "ours-unfused", "fused", "unfused")
+shared = sorted({r[0] for r in rows if r[0].startswith("ours-share")})
+for who in shared:
+    k = who[len("ours-share"):]
+    print(f"\n{k} trainings of ours at once on the one GPU (the sum of their rates) against one, and the "
+          f"protocol's training time with its trainings run {k} at a time:\n")
+    print(f"| arch | train img/s one | {k} at once | ratio | protocol hours one | {k} at once |")
+    print("|---|---:|---:|---:|---:|---:|")
+    tot = [0.0, 0.0]
+    for a in archs:
+        t = [med(w, a, "train") for w in (ours, who)]
+        h = [imgs / x / 3600 for x in t]
+        tot = [tot[0] + h[0], tot[1] + h[1]]
+        print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {h[0]:.1f} | {h[1]:.1f} |")
+    print(f"\nAll {len(archs)} architectures: {tot[0]:.1f} h one at a time, {tot[1]:.1f} h {k} at a time.")
+if any(r[0] == "ours-dw32" for r in rows):
+    variant_table("DFS_CUDA_DW32=1 (depthwise kernels with 32-bit indices) against the default ones, im2col, float32",
+                  "ours-dw32", "default", "dw32")
 EOF
 
 {

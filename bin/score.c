@@ -11,6 +11,7 @@ static const char usage[] =
     "usage: score [OPTIONS] FILE.tsv...            metrics of score TSVs ('-' = stdin)\n"
     "       score --table 4|5|6|7 --dir SCORES [OPTIONS]   the study's tables\n"
     "       score --print-config                    the built-in study config\n"
+    "       score --print-detectors [--config FILE] its detectors, one 'detector' line each\n"
     "\n"
     "Score TSVs are what predict writes: a header 'key<TAB>dataset<TAB>label<TAB>p_fake', then one\n"
     "record per line (formats/score-tsv.md). The metric report has the header\n"
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
     const char *level_s = NULL, *dir = NULL, *config = NULL, *outpath = "-";
     long table = 0, bootstrap = 0;
     long long seed = 0;
-    int markdown = 0, auc = 0, print_config = 0, boot_given = 0, seed_given = 0;
+    int markdown = 0, auc = 0, print_config = 0, print_detectors = 0, boot_given = 0, seed_given = 0;
     double min_degr = 30.0;
     int min_degr_given = 0;
     const char **files = dfs_malloc(sizeof(char *) * (size_t)(argc > 0 ? argc : 1));
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
             min_degr_given = 1;
         }
         else if (strcmp(a, "--print-config") == 0) print_config = 1;
+        else if (strcmp(a, "--print-detectors") == 0) print_detectors = 1;
         else dfs_die("unknown option '%s' (see --help)", a);
     }
 
@@ -120,6 +122,15 @@ int main(int argc, char **argv)
     if (print_config) {
         if (table || dir || nfiles || config) dfs_die("--print-config takes no other arguments");
         fputs(dfs_study_config_default(), mem);
+        rc = 0;
+    } else if (print_detectors) {
+        if (table || dir || nfiles) dfs_die("--print-detectors takes --config FILE only");
+        dfs_study_config c;
+        if ((config ? dfs_study_config_read(config, &c)
+                    : dfs_study_config_parse(dfs_study_config_default(), "built-in config", &c)) != 0)
+            dfs_die_error();
+        dfs_study_config_print_detectors(&c, mem);
+        dfs_study_config_free(&c);
         rc = 0;
     } else if (table) {
         if (!dir) dfs_die("--table needs --dir SCORES");

@@ -158,51 +158,12 @@ int dfs_score_report(const char *const *paths, size_t n, const dfs_report_opts *
 
 /* ---------------------------------------------------------------- study config */
 
-static const char default_config[] =
-    "# The study config mirroring the paper (Li, Sun, Poskitt, Wang), Tables 4-7.\n"
-    "# unseen         DATASETS          every detector's unseen test sets (Table 5)\n"
-    "# same_method    TRAIN  DATASETS   Table 6: sets made by the training set's method\n"
-    "# same_identity  TRAIN  DATASETS   Table 7: sets with the training set's identities\n"
-    "# detector NAME ARCH TRAIN STAGE FINETUNE: TRAIN is the original dataset; STAGE is\n"
-    "#   original, transfer or merge; FINETUNE the fine-tuning datasets (none for original)\n"
-    "unseen\tFS,NT,DF,DFD\n"
-    "same_method\tCELEB\tCELEB-M\n"
-    "same_identity\tF2F\tFS-I,NT-I\n"
-    "detector\tXceptionNet1\tXceptionNet\tCELEB\toriginal\tnone\n"
-    "detector\tXceptionNet2\tXceptionNet\tCELEB\ttransfer\tCELEB,FS,NT\n"
-    "detector\tXceptionNet3\tXceptionNet\tCELEB\tmerge\tCELEB,FS,NT\n"
-    "detector\tXceptionNet4\tXceptionNet\tF2F\toriginal\tnone\n"
-    "detector\tXceptionNet5\tXceptionNet\tF2F\ttransfer\tF2F,FS,NT\n"
-    "detector\tXceptionNet6\tXceptionNet\tF2F\tmerge\tF2F,FS,NT\n"
-    "detector\tMesoInception1\tMesoInception\tCELEB\toriginal\tnone\n"
-    "detector\tMesoInception2\tMesoInception\tCELEB\ttransfer\tCELEB,FS,NT\n"
-    "detector\tMesoInception3\tMesoInception\tCELEB\tmerge\tCELEB,FS,NT\n"
-    "detector\tMesoInception4\tMesoInception\tF2F\toriginal\tnone\n"
-    "detector\tMesoInception5\tMesoInception\tF2F\ttransfer\tF2F,FS,NT\n"
-    "detector\tMesoInception6\tMesoInception\tF2F\tmerge\tF2F,FS,NT\n"
-    "detector\tMesoNet1\tMesoNet\tCELEB\toriginal\tnone\n"
-    "detector\tMesoNet2\tMesoNet\tCELEB\ttransfer\tCELEB,FS,NT\n"
-    "detector\tMesoNet3\tMesoNet\tCELEB\tmerge\tCELEB,FS,NT\n"
-    "detector\tMesoNet4\tMesoNet\tF2F\toriginal\tnone\n"
-    "detector\tMesoNet5\tMesoNet\tF2F\ttransfer\tF2F,FS,NT\n"
-    "detector\tMesoNet6\tMesoNet\tF2F\tmerge\tF2F,FS,NT\n"
-    "detector\tEfficientNet1\tEfficientNet\tCELEB\toriginal\tnone\n"
-    "detector\tEfficientNet2\tEfficientNet\tCELEB\ttransfer\tCELEB,FS,NT\n"
-    "detector\tEfficientNet3\tEfficientNet\tCELEB\tmerge\tCELEB,FS,NT\n"
-    "detector\tEfficientNet4\tEfficientNet\tF2F\toriginal\tnone\n"
-    "detector\tEfficientNet5\tEfficientNet\tF2F\ttransfer\tF2F,FS,NT\n"
-    "detector\tEfficientNet6\tEfficientNet\tF2F\tmerge\tF2F,FS,NT\n"
-    "detector\tShallowNet1\tShallowNet\tCELEB\toriginal\tnone\n"
-    "detector\tShallowNet2\tShallowNet\tCELEB\ttransfer\tCELEB,FS,NT\n"
-    "detector\tShallowNet3\tShallowNet\tCELEB\tmerge\tCELEB,FS,NT\n"
-    "detector\tShallowNet4\tShallowNet\tF2F\toriginal\tnone\n"
-    "detector\tShallowNet5\tShallowNet\tF2F\ttransfer\tF2F,FS,NT\n"
-    "detector\tShallowNet6\tShallowNet\tF2F\tmerge\tF2F,FS,NT\n"
-    ;
+/* pipelines/study.conf, made into a C string by the Makefile ($(BUILD)/gen/study_conf.c) */
+extern const char dfs_study_conf_text[];
 
 const char *dfs_study_config_default(void)
 {
-    return default_config;
+    return dfs_study_conf_text;
 }
 
 static void strlist_free(dfs_strlist *l)
@@ -273,6 +234,46 @@ static dfs_special *find_special(dfs_special *v, size_t n, const char *train)
     return NULL;
 }
 
+static void detector_free(dfs_detector *d)
+{
+    free(d->name);
+    free(d->arch);
+    free(d->train);
+    free(d->stage);
+    strlist_free(&d->finetune);
+}
+
+/* TRAIN, STAGE and FINETUNE of `kind` (detector or role) `who` */
+static int check_stage(const char *kind, const char *who, const char *train, const char *stage, const char *finetune)
+{
+    if (check_name(train, "dataset") != 0) return -1;
+    int original = strcmp(stage, "original") == 0;
+    if (!original && strcmp(stage, "transfer") != 0 && strcmp(stage, "merge") != 0)
+        return dfs_fail("stage '%s' is not original, transfer or merge", stage);
+    if (original != (strcmp(finetune, "none") == 0))
+        return dfs_fail("%s %s: FINETUNE must be 'none' exactly when STAGE is original", kind, who);
+    return 0;
+}
+
+static int add_detector(dfs_study_config *c, const char *name, const char *arch, const char *train,
+                        const char *stage, const char *finetune)
+{
+    if (check_name(name, "detector") != 0 || check_name(arch, "architecture") != 0 ||
+        check_stage("detector", name, train, stage, finetune) != 0)
+        return -1;
+    for (size_t i = 0; i < c->n_det; i++)
+        if (strcmp(c->det[i].name, name) == 0) return dfs_fail("detector %s given twice", name);
+    c->det = dfs_realloc(c->det, (c->n_det + 1) * sizeof *c->det);
+    dfs_detector *d = &c->det[c->n_det++];
+    memset(d, 0, sizeof *d);
+    d->name = dfs_strdup(name);
+    d->arch = dfs_strdup(arch);
+    d->train = dfs_strdup(train);
+    d->stage = dfs_strdup(stage);
+    if (strcmp(stage, "original") != 0 && parse_list(finetune, "dataset", &d->finetune) != 0) return -1;
+    return 0;
+}
+
 static int parse_line(char *line, dfs_study_config *c, int *seen_unseen)
 {
     char *f[8];
@@ -303,28 +304,71 @@ static int parse_line(char *line, dfs_study_config *c, int *seen_unseen)
         if (k != 6)
             return dfs_fail("'detector' takes 5 fields (NAME, ARCH, TRAIN, STAGE, FINETUNE), got %d",
                             k - 1);
-        if (check_name(f[1], "detector") != 0 || check_name(f[2], "architecture") != 0 ||
-            check_name(f[3], "dataset") != 0)
-            return -1;
-        for (size_t i = 0; i < c->n_det; i++)
-            if (strcmp(c->det[i].name, f[1]) == 0) return dfs_fail("detector %s given twice", f[1]);
-        int original = strcmp(f[4], "original") == 0;
-        if (!original && strcmp(f[4], "transfer") != 0 && strcmp(f[4], "merge") != 0)
-            return dfs_fail("stage '%s' is not original, transfer or merge", f[4]);
-        c->det = dfs_realloc(c->det, (c->n_det + 1) * sizeof *c->det);
-        dfs_detector *d = &c->det[c->n_det++];
-        memset(d, 0, sizeof *d);
-        d->name = dfs_strdup(f[1]);
-        d->arch = dfs_strdup(f[2]);
-        d->train = dfs_strdup(f[3]);
-        d->stage = dfs_strdup(f[4]);
-        if (original != (strcmp(f[5], "none") == 0))
-            return dfs_fail("detector %s: FINETUNE must be 'none' exactly when STAGE is original",
-                            f[1]);
-        if (!original && parse_list(f[5], "dataset", &d->finetune) != 0) return -1;
+        return add_detector(c, f[1], f[2], f[3], f[4], f[5]);
+    }
+    if (strcmp(f[0], "testsets") == 0) {
+        if (k != 2) return dfs_fail("'testsets' takes 1 field (DATASETS), got %d", k - 1);
+        if (c->testsets.n) return dfs_fail("'testsets' given twice");
+        return parse_list(f[1], "dataset", &c->testsets);
+    }
+    if (strcmp(f[0], "role") == 0) {
+        if (k != 5) return dfs_fail("'role' takes 4 fields (ID, TRAIN, STAGE, FINETUNE), got %d", k - 1);
+        if (check_name(f[1], "role") != 0 || check_stage("role", f[1], f[2], f[3], f[4]) != 0) return -1;
+        for (size_t i = 0; i < c->n_roles; i++)
+            if (strcmp(c->roles[i].id, f[1]) == 0) return dfs_fail("role %s given twice", f[1]);
+        c->roles = dfs_realloc(c->roles, (c->n_roles + 1) * sizeof *c->roles);
+        c->roles[c->n_roles++] = (dfs_role){dfs_strdup(f[1]), dfs_strdup(f[2]), dfs_strdup(f[3]), dfs_strdup(f[4])};
         return 0;
     }
-    return dfs_fail("unknown kind '%s' (unseen, same_method, same_identity, detector)", f[0]);
+    if (strcmp(f[0], "architecture") == 0) {
+        if (k != 4) return dfs_fail("'architecture' takes 3 fields (ARCH, NAME, CAM_CLASS), got %d", k - 1);
+        if (check_name(f[1], "architecture") != 0 || check_name(f[2], "architecture name") != 0) return -1;
+        if (strcmp(f[3], "real") != 0 && strcmp(f[3], "fake") != 0)
+            return dfs_fail("architecture %s: CAM_CLASS '%s' is not real or fake", f[1], f[3]);
+        for (size_t i = 0; i < c->n_archs; i++)
+            if (strcmp(c->archs[i].arch, f[1]) == 0 || strcmp(c->archs[i].name, f[2]) == 0)
+                return dfs_fail("architecture %s (%s) given twice", f[1], f[2]);
+        c->archs = dfs_realloc(c->archs, (c->n_archs + 1) * sizeof *c->archs);
+        c->archs[c->n_archs++] = (dfs_arch){dfs_strdup(f[1]), dfs_strdup(f[2]), dfs_strdup(f[3])};
+        return 0;
+    }
+    return dfs_fail("unknown kind '%s' (unseen, same_method, same_identity, testsets, role, architecture, "
+                    "detector)", f[0]);
+}
+
+/* the detectors of the architecture lines, one per role (NAME<id>), ahead of the detector lines */
+static int expand_roles(dfs_study_config *c)
+{
+    if (c->n_archs && !c->n_roles) return dfs_fail("'architecture' lines but no 'role' line");
+    dfs_detector *given = c->det;
+    size_t n_given = c->n_det;
+    c->det = NULL;
+    c->n_det = 0;
+    int rc = 0;
+    for (size_t a = 0; a < c->n_archs && rc == 0; a++)
+        for (size_t r = 0; r < c->n_roles && rc == 0; r++) {
+            const dfs_role *ro = &c->roles[r];
+            size_t len = strlen(c->archs[a].name) + strlen(ro->id) + 1;
+            char *name = dfs_malloc(len);
+            snprintf(name, len, "%s%s", c->archs[a].name, ro->id);
+            rc = add_detector(c, name, c->archs[a].name, ro->train, ro->stage, ro->finetune);
+            free(name);
+        }
+    for (size_t i = 0; i < n_given; i++) {
+        dfs_detector *d = &given[i];
+        for (size_t j = 0; j < c->n_det && rc == 0; j++)
+            if (strcmp(c->det[j].name, d->name) == 0)
+                rc = dfs_fail("detector %s given twice (a detector line and architecture %s's role)", d->name,
+                              c->det[j].arch);
+        if (rc == 0) {
+            c->det = dfs_realloc(c->det, (c->n_det + 1) * sizeof *c->det);
+            c->det[c->n_det++] = *d;
+        } else {
+            detector_free(d);
+        }
+    }
+    free(given);
+    return rc;
 }
 
 int dfs_study_config_parse(const char *text, const char *name, dfs_study_config *c)
@@ -347,6 +391,11 @@ int dfs_study_config_parse(const char *text, const char *name, dfs_study_config 
         p = nl ? nl + 1 : NULL;
     }
     free(copy);
+    if (rc == 0 && expand_roles(c) != 0) {
+        char *msg = dfs_strdup(dfs_error());
+        rc = dfs_fail("%s: %s", name, msg);
+        free(msg);
+    }
     if (rc == 0 && !seen_unseen) rc = dfs_fail("%s: no 'unseen' line", name);
     if (rc == 0 && c->n_det == 0) rc = dfs_fail("%s: no 'detector' line", name);
     for (size_t i = 0; rc == 0 && i < c->n_det; i++)
@@ -403,15 +452,34 @@ void dfs_study_config_free(dfs_study_config *c)
     strlist_free(&c->unseen);
     special_free(c->same_method, c->n_same_method);
     special_free(c->same_identity, c->n_same_identity);
-    for (size_t i = 0; i < c->n_det; i++) {
-        free(c->det[i].name);
-        free(c->det[i].arch);
-        free(c->det[i].train);
-        free(c->det[i].stage);
-        strlist_free(&c->det[i].finetune);
-    }
+    strlist_free(&c->testsets);
+    for (size_t i = 0; i < c->n_det; i++) detector_free(&c->det[i]);
     free(c->det);
+    for (size_t i = 0; i < c->n_roles; i++) {
+        free(c->roles[i].id);
+        free(c->roles[i].train);
+        free(c->roles[i].stage);
+        free(c->roles[i].finetune);
+    }
+    free(c->roles);
+    for (size_t i = 0; i < c->n_archs; i++) {
+        free(c->archs[i].arch);
+        free(c->archs[i].name);
+        free(c->archs[i].cam_class);
+    }
+    free(c->archs);
     memset(c, 0, sizeof *c);
+}
+
+void dfs_study_config_print_detectors(const dfs_study_config *c, FILE *out)
+{
+    for (size_t i = 0; i < c->n_det; i++) {
+        const dfs_detector *d = &c->det[i];
+        fprintf(out, "detector\t%s\t%s\t%s\t%s\t", d->name, d->arch, d->train, d->stage);
+        if (!d->finetune.n) fputs("none", out);
+        for (size_t j = 0; j < d->finetune.n; j++) fprintf(out, "%s%s", j ? "," : "", d->finetune.v[j]);
+        fputc('\n', out);
+    }
 }
 
 /* ---------------------------------------------------------------- the tables */

@@ -59,20 +59,37 @@ typedef struct dfs_detector {
     dfs_strlist finetune;                /* empty for original */
 } dfs_detector;
 
+typedef struct dfs_role {      /* a detector of every architecture: NAME<id> (1-6 in the study) */
+    char *id, *train, *stage, *finetune;   /* finetune: as written ("none" or "CELEB,FS,NT") */
+} dfs_role;
+
+typedef struct dfs_arch {      /* an architecture of the study: train's name, the paper's name */
+    char *arch, *name, *cam_class;         /* cam_class: real | fake (Grad-CAM's class in RQ3) */
+} dfs_arch;
+
 typedef struct dfs_study_config {
     dfs_strlist unseen;
+    dfs_strlist testsets;                  /* every test set of a run (testsets line; may be empty) */
     dfs_special *same_method, *same_identity;
     size_t n_same_method, n_same_identity;
-    dfs_detector *det;
+    dfs_role *roles;
+    size_t n_roles;
+    dfs_arch *archs;
+    size_t n_archs;
+    dfs_detector *det;                     /* architectures x roles, in that order, then detector lines */
     size_t n_det;
 } dfs_study_config;
 
-/* The built-in config, mirroring the paper (Tables 4-7), as config-file text. */
+/* The built-in config: pipelines/study.conf, the study's protocol (Tables 4-7), built in as
+ * config-file text. */
 const char *dfs_study_config_default(void);
 /* Parse config text; `name` is used in errors ("name: line N: ..."). */
 int dfs_study_config_parse(const char *text, const char *name, dfs_study_config *c);
 int dfs_study_config_read(const char *path, dfs_study_config *c);
 void dfs_study_config_free(dfs_study_config *c);
+/* One line per detector, in config order: detector NAME ARCH TRAIN STAGE FINETUNE (tab-separated,
+ * FINETUNE "none" or comma-joined): the architecture lines' detectors written out. */
+void dfs_study_config_print_detectors(const dfs_study_config *c, FILE *out);
 
 /* ---- the tables: `score --table 4|5|6|7 --dir SCORES` ---- */
 typedef struct dfs_table_opts {

@@ -10,8 +10,9 @@
 # HOSTS (--sshloginfile; "slurm": the nodes of the Slurm allocation, from `scontrol show
 # hostnames $SLURM_JOB_NODELIST`, JOBS jobs each), GPUS (device numbers, "0 1 2 3" or "0,1", or
 # "all" for every GPU nvidia-smi lists here: each job runs through pipelines/gpu-job.sh, which
-# hands it a GPU no other job of that machine holds, as CUDA_VISIBLE_DEVICES), FANOUT_DRY=1
-# (print the parallel command line and the host list, run nothing).
+# hands it a GPU no other job of that machine holds, as CUDA_VISIBLE_DEVICES), GPU_SLOTS (jobs
+# that share each GPU of GPUS, default 1; bench/gpu.sh --share K measures what sharing gains), FANOUT_DRY=1 (print the parallel command line and the
+# host list, run nothing).
 set -eu -o pipefail
 me=fanout.sh
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +27,9 @@ gpus=$(echo "$gpus" | tr ',' ' ' | xargs)
 for g in $gpus; do
     case $g in *[!0-9]*) echo "$me: GPUS: '$g' is not a device number" >&2; exit 1 ;; esac
 done
+slots=${GPU_SLOTS:-1}
+case $slots in ''|*[!0-9]*|0) echo "$me: GPU_SLOTS: '$slots' is not a positive whole number" >&2; exit 1 ;; esac
+[ -z "$gpus" ] || [ "$slots" = 1 ] || gpus=$(for g in $gpus; do for ((i = 0; i < slots; i++)); do echo "$g"; done; done | xargs)
 jobs=${JOBS:-}
 [ -n "$jobs" ] || [ -z "$gpus" ] || jobs=$(echo $gpus | wc -w)
 hosts=${HOSTS:-}

@@ -14,7 +14,7 @@
 # JOBS=N or HOSTS=FILE is given, through GNU parallel in waves (pipelines/fanout.sh; HOSTS is
 # parallel's --sshloginfile, the machines sharing the run directory at the same path, or slurm:
 # the nodes of the Slurm allocation). GPUS=0,1,... (or all) gives each concurrent job of a machine
-# its own GPU (pipelines/gpu-job.sh); FANOUT_DRY=1 prints the fan-out's command and hosts only.
+# its own GPU (pipelines/gpu-job.sh), GPU_SLOTS=K lets K jobs share each; FANOUT_DRY=1 prints the fan-out's command and hosts only.
 
 PROFILE ?= quick
 ROOT    := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))))
@@ -43,20 +43,30 @@ export OMP_NUM_THREADS := $(THREADS)
 .SECONDEXPANSION:
 .PHONY: study
 
-# ---- names ------------------------------------------------------------------------------------
-# the paper's detector names (Table 4) for train's architecture names
-name_meso4           := MesoNet
-name_mesoinception4  := MesoInception
-name_shallownet      := ShallowNet
-name_xception        := XceptionNet
-name_efficientnet-b0 := EfficientNet
-# an architecture without a name here keeps train's name (ARCHS='... mynet': mynet1..6)
+# ---- the study's protocol: pipelines/study.conf -------------------------------------------------
+# (score has the same file built in): the architectures' paper names (Table 4) and Grad-CAM
+# classes, the detector roles (NAME<id>: training set, stage) and the test sets
+STUDY_CONF ?= $(ROOT)/pipelines/study.conf
+comma     := ,
+# conf_rows KIND: the config's KIND lines, each as one word of its fields joined by '|'
+conf_rows  = $(shell awk -F'\t' -v k='$(1)' '$$1 == k { s = $$2; for (i = 3; i <= NF; i++) s = s "|" $$i; print s }' $(STUDY_CONF))
+conf_field = $(word $(2),$(subst |, ,$(1)))
+$(foreach r,$(call conf_rows,architecture),$(eval name_$(call conf_field,$(r),1) := $(call conf_field,$(r),2)) \
+  $(eval cam_class_$(call conf_field,$(r),1) := $(call conf_field,$(r),3)))
+ROLES     := $(foreach r,$(call conf_rows,role),$(call conf_field,$(r),1))
+$(foreach r,$(call conf_rows,role),$(eval role_train_$(call conf_field,$(r),1) := $(call conf_field,$(r),2)) \
+  $(eval role_stage_$(call conf_field,$(r),1) := $(call conf_field,$(r),3)))
+# a transfer or merge role starts from the original role of its training set
+$(foreach r,$(ROLES),$(eval role_from_$(r) := $(firstword $(foreach o,$(ROLES),$(if $(filter original,$(role_stage_$(o))),$(if $(filter $(role_train_$(r)),$(role_train_$(o))),$(o)))))))
+$(foreach r,$(ROLES),$(if $(filter original,$(role_stage_$(r))),,$(if $(role_from_$(r)),,$(error $(STUDY_CONF): role $(r) ($(role_stage_$(r)) on $(role_train_$(r))) has no original role of $(role_train_$(r)) to start from))))
+TESTSETS  := $(subst $(comma), ,$(call conf_rows,testsets))
+$(if $(ROLES),,$(error $(STUDY_CONF): no role line))
+$(if $(TESTSETS),,$(error $(STUDY_CONF): no testsets line))
+# an architecture the config does not name keeps train's name (ARCHS='... mynet': mynet1..6)
 $(foreach a,$(ARCHS),$(if $(name_$(a)),,$(eval name_$(a) := $(a))))
 NAMES     := $(foreach a,$(ARCHS),$(name_$(a)))
-DETECTORS := $(foreach n,$(NAMES),$(addprefix $(n),1 2 3 4 5 6))
-TESTSETS  := CELEB CELEB-M F2F FS NT DF DFD FS-I NT-I
+DETECTORS := $(foreach n,$(NAMES),$(addprefix $(n),$(ROLES)))
 lc         = $(shell echo '$(1)' | tr A-Z a-z)
-comma     := ,
 
 # timings: one line per target (stage, target, start, end, seconds), appended as it finishes.
 # The first line marks the target for pipelines/fanout.sh, which reads `make -n` output.
@@ -93,11 +103,11 @@ ifeq ($(FANOUT),1)
 # left) by make itself. Each parallel job is a make of one target whose prerequisites earlier
 # waves made, so make's graph still decides what is out of date.
 study:
-	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' FANOUT_DRY='$(FANOUT_DRY)' \
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ROOT='$(ROOT)' JOBS='$(JOBS)' HOSTS='$(HOSTS)' GPUS='$(GPUS)' GPU_SLOTS='$(GPU_SLOTS)' FANOUT_DRY='$(FANOUT_DRY)' \
 	  MAKE_ARGS='-f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) $(MAKEOVERRIDES)' \
 	  $(ROOT)/pipelines/fanout.sh wave0 wave1 wave2 wave3 wave4 wave5 wave6 wave7
 	$(if $(FANOUT_DRY),,@$(MAKE) --no-print-directory -f $(ROOT)/pipelines/study.mk FANOUT=0 PROGRESS=$(PROGRESS) PARALLELISM='$(FANOUT_NOTE)' study)
-FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS), one GPU per job of $(GPUS)) in waves, then make
+FANOUT_NOTE = GNU parallel$(if $(JOBS), -j $(JOBS))$(if $(HOSTS), --sshloginfile $(HOSTS))$(if $(GPUS),$(if $(filter-out 1,$(or $(GPU_SLOTS),1)), $(GPU_SLOTS) jobs per GPU of $(GPUS), one GPU per job of $(GPUS))) in waves, then make
 else
 study: $(R)/report.md $$(ALL_FILES)
 endif
@@ -285,21 +295,18 @@ RESUME = r=--resume; for d in $^; do test $(PART).last.ckpt -nt $$d || r=; done;
 MODEL_DEPS = $(PROFILE_FILE) $(BIN)/train | $(R)/data/sets.tsv
 FINISH = && mv $(PART).last.ckpt $(@:.ckpt=.last.ckpt) && mv $(PART).log.tsv $(@:.ckpt=.log.tsv) && mv $(PART).ckpt $@
 
-define model_rules
-$(R)/models/$(1)1.ckpt: $(R)/data/train/CELEB.dft $(R)/data/val/CELEB.dft $(MODEL_DEPS)
-	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,CELEB,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)4.ckpt: $(R)/data/train/F2F.dft $(R)/data/val/F2F.dft $(MODEL_DEPS)
-	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,F2F,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)2.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,transfer,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)3.ckpt: $(R)/models/$(1)1.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,CELEB,merge,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)5.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,transfer,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
-$(R)/models/$(1)6.ckpt: $(R)/models/$(1)4.ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
-	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,F2F,merge,$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
+# model_rule NAME ARCH ROLE: an original role trains from scratch on its set; a transfer or merge
+# role starts from the original detector of its set (role_from)
+define model_rule
+ifeq ($(role_stage_$(3)),original)
+$(R)/models/$(1)$(3).ckpt: $(R)/data/train/$(role_train_$(3)).dft $(R)/data/val/$(role_train_$(3)).dft $(MODEL_DEPS)
+	$$(call timed,train1,$$(RESUME) $$(call TRAIN1,$(role_train_$(3)),$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
+else
+$(R)/models/$(1)$(3).ckpt: $(R)/models/$(1)$(role_from_$(3)).ckpt $(R)/data/train/FSNT.dft $(R)/data/val/FSNT.dft $(MODEL_DEPS)
+	$$(call timed,train23,$$(RESUME) $$(call TRAIN23,$(role_train_$(3)),$(role_stage_$(3)),$$<,$(2)) -o $$(PART).ckpt $$$$r $$(FINISH))
+endif
 endef
-$(foreach a,$(ARCHS),$(eval $(call model_rules,$(name_$(a)),$(a))))
+$(foreach a,$(ARCHS),$(foreach r,$(ROLES),$(eval $(call model_rule,$(name_$(a)),$(a),$(r)))))
 
 # ---- scores and tables ------------------------------------------------------------------------
 SCORES := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/scores/$(d)/$(t).tsv))
@@ -307,7 +314,7 @@ $(R)/scores/%.tsv: $$(R)/models/$$(*D).ckpt $$(R)/data/test/$$(*F).dft $(BIN)/pr
 	$(call timed,predict,$(BIN)/predict -m $< --threads $(THREADS) $(DEVICE_FLAG) -o $@ $(word 2,$^))
 
 # Your own detectors beside the baselines: OWN=DIR, DIR/detectors.tsv holding score's config
-# lines for them (detector NAME ARCH TRAIN STAGE FINETUNE, tab-separated; score --print-config)
+# lines for them (detector NAME ARCH TRAIN STAGE FINETUNE, tab-separated; score --print-detectors)
 # and DIR/<NAME>/<DATASET>.tsv their score TSVs on this run's test sets (data/test/*.dft). They
 # are copied into scores/ and enter Tables 4-7 and the report; a missing set shows as '-'.
 ifneq ($(strip $(OWN)),)
@@ -323,15 +330,15 @@ OWN_SCORES := $(patsubst $(OWN_DIR)/%,$(R)/scores/%,$(wildcard $(foreach d,$(OWN
 $(OWN_SCORES): $(R)/scores/%: $(OWN_DIR)/%
 	$(call timed,own,cp $< $@.tmp && mv $@.tmp $@)
 endif
-# score's study config, lines for the detectors of architectures it does not know (a new
-# ARCHS entry: 1-3 CELEB, 4-6 F2F; original, transfer, merge) and your detectors' lines
-$(R)/tables/config.tsv: $(BIN)/score $(if $(OWN_DIR),$(OWN_DIR)/detectors.tsv) $(PROFILE_FILE)
-	$(call timed,tables,{ $(BIN)/score --print-config > $@.base && cat $@.base && \
-	  for d in $(DETECTORS); do grep -q "^detector	$$d	" $@.base || { \
-	    k=$${d#$${d%?}}; a=$${d%?}; case $$k in (1|2|3) t=CELEB ;; (*) t=F2F ;; esac; \
-	    case $$k in (1|4) g=original f=none ;; (2|5) g=transfer f=$$t$(comma)FS$(comma)NT ;; (*) g=merge f=$$t$(comma)FS$(comma)NT ;; esac; \
-	    printf 'detector\t%s\t%s\t%s\t%s\t%s\n' $$d $$a $$t $$g $$f; }; done; \
-	  $(if $(OWN_DIR),awk -F'\t' '$$1 == "detector"' $(OWN_DIR)/detectors.tsv;) } > $@.tmp && rm $@.base && mv $@.tmp $@)
+# score's study config: pipelines/study.conf (score's built-in one), an architecture line for
+# each ARCHS entry it does not name (its detectors then take every role, as the baselines'), and
+# your detectors' lines
+CONF_ARCHS := $(foreach r,$(call conf_rows,architecture),$(call conf_field,$(r),1))
+$(R)/tables/config.tsv: $(BIN)/score $(STUDY_CONF) $(if $(OWN_DIR),$(OWN_DIR)/detectors.tsv) $(PROFILE_FILE)
+	$(call timed,tables,{ cat $(STUDY_CONF) && \
+	  $(foreach a,$(filter-out $(CONF_ARCHS),$(ARCHS)),printf 'architecture\t%s\t%s\tfake\n' $(a) $(name_$(a)) &&) \
+	  $(if $(OWN_DIR),awk -F'\t' '$$1 == "detector"' $(OWN_DIR)/detectors.tsv &&) :; } > $@.tmp && \
+	  $(BIN)/score --print-detectors --config $@.tmp > /dev/null && mv $@.tmp $@)
 
 TABLES := $(foreach n,4 5 6 7,$(R)/tables/table$(n).tsv $(R)/tables/table$(n).md)
 TABLE_DEPS = $(SCORES) $(OWN_SCORES) $(R)/tables/config.tsv $(BIN)/score
@@ -356,24 +363,25 @@ $(R)/rq3/cam/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/ca
 CAMS := $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam/$(d)/$(t).dft))
 # CAM_COMPAT=study (the paper profile): also the images the study compared (cam --compat study:
 # no ReLU, tf-explain's overlay on the face, min-max, the study's gray conversion and JET) of the
-# class it explained, class_index 0: P(real) for the sigmoid models, P(fake) for the softmax
-# ones (docs/study-facts.md section 3); an architecture not listed here explains P(fake)
-cam_class_meso4          := real
-cam_class_mesoinception4 := real
-cam_class_shallownet     := real
-cam_class_xception       := fake
-cam_class_efficientnet-b0 := fake
+# class it explained (cam_class_<arch>, from study.conf's architecture lines: class_index 0,
+# P(real) for the sigmoid models, P(fake) for the softmax ones); an architecture the config does
+# not name explains P(fake)
 $(foreach a,$(ARCHS),$(eval arch_$(name_$(a)) := $(a)))
-det_arch = $(arch_$(patsubst %1,%,$(patsubst %2,%,$(patsubst %3,%,$(patsubst %4,%,$(patsubst %5,%,$(patsubst %6,%,$(1))))))))
+det_arch = $(firstword $(foreach r,$(ROLES),$(if $(filter %$(r),$(1)),$(arch_$(patsubst %$(r),%,$(1))))))
 CAM_COMPAT ?=
 $(if $(filter-out study,$(CAM_COMPAT)),$(error CAM_COMPAT '$(CAM_COMPAT)' is neither empty nor study))
 CAMS_STUDY := $(if $(CAM_COMPAT),$(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(R)/rq3/cam-study/$(d)/$(t).dft)))
 $(R)/rq3/cam-study/%.dft: $$(R)/models/$$(*D).ckpt $(R)/rq3/fakes/$$(*F).dft $(BIN)/cam
 	$(call timed,rq3,$(BIN)/cam -m $< --compat study --class $(or $(cam_class_$(call det_arch,$(*D))),fake) $(DEVICE_FLAG) -o $@ < $(word 2,$^))
-# group G of architecture A: models 1-3 (CELEB) or 4-6 (F2F)
-GROUPS := $(foreach n,$(NAMES),$(n)1-3 $(n)4-6)
-group_models = $(if $(filter %1-3,$(1)),1 2 3,4 5 6)
-group_name = $(patsubst %1-3,%,$(patsubst %4-6,%,$(1)))
+# group NAME<first>-<last> of an architecture: the roles of one training set (the study's 1-3 on
+# CELEB, 4-6 on F2F), whose heatmaps RQ3 compares
+uniq = $(if $(1),$(firstword $(1)) $(call uniq,$(filter-out $(firstword $(1)),$(1))))
+ROLE_TRAINS := $(call uniq,$(foreach r,$(ROLES),$(role_train_$(r))))
+$(foreach t,$(ROLE_TRAINS),$(eval group_ids_$(t) := $(foreach r,$(ROLES),$(if $(filter $(t),$(role_train_$(r))),$(r)))) \
+  $(eval group_label_$(t) := $(firstword $(group_ids_$(t)))-$(lastword $(group_ids_$(t)))))
+GROUPS := $(foreach n,$(NAMES),$(foreach t,$(ROLE_TRAINS),$(n)$(group_label_$(t))))
+group_models = $(group_ids_$(firstword $(foreach t,$(ROLE_TRAINS),$(if $(filter %$(group_label_$(t)),$(1)),$(t)))))
+group_name = $(firstword $(foreach t,$(ROLE_TRAINS),$(if $(filter %$(group_label_$(t)),$(1)),$(patsubst %$(group_label_$(t)),%,$(1)))))
 SSIM := $(foreach g,$(GROUPS),$(foreach t,$(TESTSETS),$(R)/rq3/ssim/$(g)/$(t).tsv))
 SSIM_STUDY := $(if $(CAM_COMPAT),$(foreach g,$(GROUPS),$(foreach t,$(TESTSETS),$(R)/rq3/ssim-study/$(g)/$(t).tsv)))
 $(R)/rq3/ssim/%.tsv: $$(foreach k,$$(call group_models,$$(*D)),$$(R)/rq3/cam/$$(call group_name,$$(*D))$$(k)/$$(*F).dft) $(BIN)/ssim
@@ -407,17 +415,17 @@ $(R)/figures/cams-study.png: $(CAMS_STUDY) $(BIN)/cam
 	  $(foreach d,$(DETECTORS),$(foreach t,$(TESTSETS),$(d),$(t)=$(R)/rq3/cam-study/$(d)/$(t).dft)))
 RQ3_STUDY := $(if $(CAM_COMPAT),$(R)/rq3/ssim-study-hist.tsv $(R)/figures/cams-study.png)
 
-# ---- RQ4: neuron causal effects (ace) of ACE_ARCH's model 1 on every test set, overlap ---------
+# ---- RQ4: neuron causal effects (ace) of ACE_ARCH's model of the first role (the study's 1) on every test set, overlap
 ifeq ($(filter $(ACE_ARCH),$(ARCHS)),)
 $(error ACE_ARCH '$(ACE_ARCH)' is not in ARCHS '$(ARCHS)': set ACE_ARCH (and ACE_LAYER, ACE_TOP to fit that layer's size))
 endif
-ACE_MODEL := $(name_$(ACE_ARCH))1
+ACE_MODEL := $(name_$(ACE_ARCH))$(firstword $(ROLES))
 ACE := $(foreach t,$(TESTSETS),$(R)/rq4/ace/$(t).tsv)
 $(R)/rq4/ace/%.tsv: $(R)/models/$(ACE_MODEL).ckpt $(R)/data/test/%.dft $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace -m $< $(DEVICE_FLAG) $(if $(ACE_LAYER),--layer $(ACE_LAYER)) --batches $(ACE_BATCHES) --batch $(ACE_BATCH) -o $@ $(word 2,$^) 2>$@.log)
 # rq4/overlap5.*: the study's five sets, the main result (Figure 5: CELEB, FS, NT, DF, DFD;
 # docs/study-facts.md section 5); rq4/overlap.*: all nine test sets, an extra
-ACE5 := $(foreach t,CELEB FS NT DF DFD,$(R)/rq4/ace/$(t).tsv)
+ACE5 := $(foreach t,$(filter $(TESTSETS),CELEB FS NT DF DFD),$(R)/rq4/ace/$(t).tsv)
 $(R)/rq4/overlap5.tsv: $(ACE5) $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) $(ACE5) > $@.tmp && mv $@.tmp $@)
 $(R)/rq4/overlap5.md: $(ACE5) $(BIN)/ace
@@ -427,8 +435,8 @@ $(R)/rq4/overlap.tsv: $(ACE) $(BIN)/ace
 $(R)/rq4/overlap.md: $(ACE) $(BIN)/ace
 	$(call timed,rq4,$(BIN)/ace --overlap --top $(ACE_TOP) --markdown $(ACE) > $@.tmp && mv $@.tmp $@)
 
-MODELS1   := $(foreach a,$(NAMES),$(R)/models/$(a)1.ckpt $(R)/models/$(a)4.ckpt)
-MODELS23  := $(foreach a,$(NAMES),$(foreach k,2 3 5 6,$(R)/models/$(a)$(k).ckpt))
+MODELS1   := $(foreach a,$(NAMES),$(foreach k,$(ROLES),$(if $(filter original,$(role_stage_$(k))),$(R)/models/$(a)$(k).ckpt)))
+MODELS23  := $(foreach a,$(NAMES),$(foreach k,$(ROLES),$(if $(filter original,$(role_stage_$(k))),,$(R)/models/$(a)$(k).ckpt)))
 FAKES     := $(foreach t,$(TESTSETS),$(R)/rq3/fakes/$(t).dft)
 ALL_FILES = $(R)/data/sets.tsv $(MODELS1) $(MODELS23) $(SCORES) $(OWN_SCORES) $(SSIM) $(CAMS) $(FAKES) $(DATA_TEST) $(ACE) \
   $(R)/figures/cams.png $(CAMS_STUDY) $(SSIM_STUDY) $(RQ3_STUDY)

@@ -243,8 +243,15 @@ assert_one_line_error() {
     assert_line $'unseen\tFS,NT,DF,DFD'
     assert_line $'same_method\tCELEB\tCELEB-M'
     assert_line $'same_identity\tF2F\tFS-I,NT-I'
+    # the built-in config is pipelines/study.conf, byte for byte
+    assert_equal "$output" "$(cat "$ROOT/pipelines/study.conf")"
+    # its detectors: 5 architectures x 6 roles, in Table 4's order
+    run --separate-stderr score --print-detectors
+    assert_success
+    assert_line --index 0 $'detector\tXceptionNet1\tXceptionNet\tCELEB\toriginal\tnone'
     assert_line $'detector\tMesoNet2\tMesoNet\tCELEB\ttransfer\tCELEB,FS,NT'
-    [ "$(grep -c '^detector' <<<"$output")" -eq 30 ]
+    assert_line --index 29 $'detector\tShallowNet6\tShallowNet\tF2F\tmerge\tF2F,FS,NT'
+    [ "${#lines[@]}" -eq 30 ]
     # the printed config is the built-in one
     score --print-config > cfg.tsv
     run --separate-stderr score --table 5 --dir "$FIX" --config cfg.tsv
@@ -257,6 +264,27 @@ assert_one_line_error() {
     printf 'unseen\tFS\ndetector\tM1\tMesoNet\tCELEB\tstage9\tnone\n' > bad.cfg
     run --separate-stderr score --table 5 --dir "$FIX" --config bad.cfg
     assert_one_line_error "bad.cfg: line 2: stage 'stage9' is not original, transfer or merge"
+    # roles x architectures, then detector lines; each made detector is checked as a written one
+    printf 'unseen\tFS\nrole\ta\tCELEB\toriginal\tnone\nrole\tb\tCELEB\tmerge\tCELEB,FS\n' > r.cfg
+    printf 'detector\tOwn1\tOwn\tF2F\toriginal\tnone\narchitecture\tm4\tMeso\treal\n' >> r.cfg
+    run --separate-stderr score --print-detectors --config r.cfg
+    assert_success
+    assert_output "$(printf '%s\n' $'detector\tMesoa\tMeso\tCELEB\toriginal\tnone' \
+        $'detector\tMesob\tMeso\tCELEB\tmerge\tCELEB,FS' $'detector\tOwn1\tOwn\tF2F\toriginal\tnone')"
+    printf 'detector\tMesoa\tX\tF2F\toriginal\tnone\n' >> r.cfg
+    run --separate-stderr score --print-detectors --config r.cfg
+    assert_one_line_error "r.cfg: detector Mesoa given twice (a detector line and architecture Meso's role)"
+    printf 'unseen\tFS\narchitecture\tm4\tMeso\treal\n' > norole.cfg
+    run --separate-stderr score --print-detectors --config norole.cfg
+    assert_one_line_error "norole.cfg: 'architecture' lines but no 'role' line"
+    printf 'unseen\tFS\nrole\t1\tCELEB\ttransfer\tnone\n' > badrole.cfg
+    run --separate-stderr score --print-detectors --config badrole.cfg
+    assert_one_line_error "badrole.cfg: line 2: role 1: FINETUNE must be 'none' exactly when STAGE is original"
+    printf 'unseen\tFS\narchitecture\tm4\tMeso\tboth\n' > badcam.cfg
+    run --separate-stderr score --print-detectors --config badcam.cfg
+    assert_one_line_error "badcam.cfg: line 2: architecture m4: CAM_CLASS 'both' is not real or fake"
+    run --separate-stderr score --print-detectors --table 5
+    assert_one_line_error "--print-detectors takes --config FILE only"
 }
 
 @test "score --table: bad score files and bad arguments fail in one line" {

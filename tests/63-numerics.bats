@@ -18,19 +18,6 @@ setup_file() {
     "$ROOT/tests/matrix.sh" --list > kernels
 }
 
-# f32_maxdiff A B: the largest |a - b| over the f32 payloads of two tensor streams of the same
-# record shapes (formats/tensor-stream.md; perl, which every Debian system has)
-f32_maxdiff() {
-    perl -e '
-        sub recs { open(my $f, "<:raw", $_[0]) or die "$_[0]: $!"; local $/; my $d = <$f>; my @r; my $p = 0;
-            while ($p < length $d) { my ($m, $pl) = unpack("V Q<", substr($d, $p + 12, 12));
-                $p += 128 + (($m + 7) & ~7); push @r, [unpack("f<*", substr($d, $p, $pl))]; $p += ($pl + 7) & ~7 }
-            return @r }
-        my @a = recs($ARGV[0]); my @b = recs($ARGV[1]); die "record counts differ\n" if @a != @b; my $max = 0;
-        for my $i (0 .. $#a) { for my $j (0 .. $#{$a[$i]}) { my $d = abs($a[$i][$j] - $b[$i][$j]); $max = $d if $d > $max } }
-        print "$max\n"' "$1" "$2"
-}
-
 # with_kernel CORE THREADS CMD...: CMD under OPENBLAS_CORETYPE=CORE ("" leaves it unset) and
 # OMP_NUM_THREADS=THREADS (the tools' default thread count; OpenBLAS's too)
 with_kernel() {
@@ -71,11 +58,9 @@ with_kernel() {
             for threads in 1 2; do
                 with_kernel "$core" $threads predict -m "$m" "$BATS_FILE_TMPDIR/te.dft" > s.tsv
                 # the score columns (every column after the key and label) within 1e-5
-                paste ref.tsv s.tsv | awk -F'\t' -v what="$arch ${core:-default} $threads" '
-                    NR == 1 { n = NF / 2; next }
-                    { for (i = 3; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d;
-                          if (d > 1e-5) { printf "%s: line %d column %d: %s vs %s\n", what, NR, i, $i, $(i + n); bad = 1 } } }
-                    END { exit bad }'
+                d=$(scores_maxdiff ref.tsv s.tsv)
+                awk -v d="$d" 'BEGIN { exit !(d <= 1e-5) }' ||
+                    { echo "$arch ${core:-default} $threads: scores differ by $d (> 1e-5)"; false; }
                 with_kernel "$core" $threads cam -m "$m" "${layer[@]}" < "$BATS_FILE_TMPDIR/te.dft" > c.dft
                 d=$(f32_maxdiff cref.dft c.dft)
                 awk -v d="$d" 'BEGIN { exit !(d <= 1e-4) }' ||
@@ -83,4 +68,27 @@ with_kernel() {
             done
         done
     done
+}
+
+@test "numerics: batch_invariant (the GPU tool tests' --batch check) needs bytes on the cpu, the tolerances elsewhere" {
+    printf 'key\tdataset\tlabel\tp_fake\na/1\tx\t1\t0.5\nb/2\tx\t0\t0.25\n' > a.tsv
+    printf 'key\tdataset\tlabel\tp_fake\na/1\tx\t1\t0.500004\nb/2\tx\t0\t0.25\n' > near.tsv
+    printf 'key\tdataset\tlabel\tp_fake\na/1\tx\t1\t0.5001\nb/2\tx\t0\t0.25\n' > far.tsv
+    printf 'key\tdataset\tlabel\tp_fake\nb/2\tx\t1\t0.5\na/1\tx\t0\t0.25\n' > swapped.tsv
+    DFS_DEVICE=cpu run batch_invariant scores a.tsv near.tsv
+    assert_failure
+    DFS_DEVICE=cpu-split run batch_invariant scores a.tsv a.tsv
+    assert_success
+    DFS_DEVICE=cuda run batch_invariant scores a.tsv near.tsv
+    assert_success
+    DFS_DEVICE=cuda run batch_invariant scores a.tsv far.tsv
+    assert_failure
+    DFS_DEVICE=cuda run batch_invariant scores a.tsv swapped.tsv
+    assert_failure
+    cam -m "$BATS_FILE_TMPDIR/meso4.ckpt" < "$BATS_FILE_TMPDIR/te.dft" > c.dft
+    DFS_DEVICE=cuda run batch_invariant maps c.dft c.dft
+    assert_success
+    cam -m "$BATS_FILE_TMPDIR/meso4.ckpt" --class real < "$BATS_FILE_TMPDIR/te.dft" > r.dft
+    DFS_DEVICE=cuda run batch_invariant maps c.dft r.dft
+    assert_failure
 }

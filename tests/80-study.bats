@@ -285,3 +285,25 @@ would_build() {
     run study -n -B AUG_VIDEOS=6 "$RUNS/test/data/aug/val-nt.dft"
     [ "$(grep -c -- 'synth --role nt --split val --videos 6 ' <<< "$output")" -eq 1 ]
 }
+
+@test "study: the study config (pipelines/study.conf, STUDY_CONF) decides detectors, training, groups and test sets" {
+    printf '%s\n' 'unseen	FS' 'testsets	F2F,FS' 'role	a	F2F	original	none' 'role	b	F2F	merge	F2F,FS,NT' \
+        'architecture	meso4	Meso	real' > my.conf
+    run study -n -B STUDY_CONF="$PWD/my.conf" ARCHS=meso4 ACE_ARCH=meso4 study
+    assert_success
+    # role a from scratch on F2F, role b from a's checkpoint; nothing of the study's 1..6
+    [ "$(grep -c -- "train --arch meso4 --train $RUNS/test/data/train/F2F.dft .* -o $RUNS/test/models/Mesoa.part.ckpt" <<< "$output")" -eq 1 ]
+    [ "$(grep -c -- "--from $RUNS/test/models/Mesoa.ckpt --mode merge .* -o $RUNS/test/models/Mesob.part.ckpt" <<< "$output")" -eq 1 ]
+    ! grep -q 'MesoNet[1-6]\|models/Meso[1-6]' <<< "$output"
+    # the test sets scored, the RQ3 group of the two roles
+    grep -q "scores/Mesob/FS.tsv" <<< "$output"
+    ! grep -q "scores/Mesob/DF.tsv" <<< "$output"
+    grep -q "rq3/ssim/Meso.-b/F2F.tsv\|rq3/ssim/Mesoa-b/F2F.tsv" <<< "$output"
+    # score reads the same file
+    grep -q "cat $PWD/my.conf" <<< "$output"
+    # a transfer role needs an original role of its training set to start from
+    printf '%s\n' 'unseen	FS' 'testsets	F2F' 'role	a	F2F	transfer	F2F,FS' > bad.conf
+    run study -n -B STUDY_CONF="$PWD/bad.conf" study
+    assert_failure
+    assert_output --partial "bad.conf: role a (transfer on F2F) has no original role of F2F to start from"
+}

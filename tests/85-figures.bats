@@ -18,7 +18,7 @@ fake_run() {   # fake_run DIR "ARCH..." "K..."
     mkdir -p "$d/rq3" "$d/rq4"
     printf 'group\tdataset\tbin\tcount\tpercent\n' > "$d/rq3/ssim-hist.tsv"
     for a in $archs; do
-        n=$(sed -n "s/^name_$a *:= *//p" "$ROOT/pipelines/study.mk")
+        n=$(awk -F'\t' -v a="$a" '$1 == "architecture" && $2 == a { print $3 }' "$ROOT/pipelines/study.conf")
         [ -n "$n" ] || return 1
         for g in 1-3 4-6; do
             for t in CELEB DF; do

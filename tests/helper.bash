@@ -42,3 +42,43 @@ requires() {
         esac
     done
 }
+
+# f32_maxdiff A B: the largest |a - b| over the f32 payloads of two tensor streams of the same
+# record shapes (formats/tensor-stream.md; perl, which every Debian system has)
+f32_maxdiff() {
+    perl -e '
+        sub recs { open(my $f, "<:raw", $_[0]) or die "$_[0]: $!"; local $/; my $d = <$f>; my @r; my $p = 0;
+            while ($p < length $d) { my ($m, $pl) = unpack("V Q<", substr($d, $p + 12, 12));
+                $p += 128 + (($m + 7) & ~7); push @r, [unpack("f<*", substr($d, $p, $pl))]; $p += ($pl + 7) & ~7 }
+            return @r }
+        my @a = recs($ARGV[0]); my @b = recs($ARGV[1]); die "record counts differ\n" if @a != @b; my $max = 0;
+        for my $i (0 .. $#a) { for my $j (0 .. $#{$a[$i]}) { my $d = abs($a[$i][$j] - $b[$i][$j]); $max = $d if $d > $max } }
+        print "$max\n"' "$1" "$2"
+}
+
+# scores_maxdiff A B: the largest |a - b| over the score columns (every column after the key and
+# the dataset) of two score tables of the same keys in the same order; fails when keys or headers differ
+scores_maxdiff() {
+    paste "$1" "$2" | awk -F'\t' '
+        NR == 1 { n = NF / 2; for (i = 1; i <= n; i++) if ($i != $(i + n)) { print "headers differ" > "/dev/stderr"; exit 2 }; next }
+        $1 != $(1 + n) || $2 != $(2 + n) { printf "line %d: keys differ\n", NR > "/dev/stderr"; exit 2 }
+        { for (i = 3; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d; if (d > max) max = d } }
+        END { printf "%g\n", max + 0 }'
+}
+
+# batch_invariant scores|maps A B: A and B are one input run with two --batch values. On the
+# cpu (cpu, cpu-split) they must be the same bytes: every per-image computation runs in an order
+# fixed per image (README, Numerics). On a GPU, cuBLAS chooses its kernels by the shape, so
+# another batch may change the last bits: there they must agree within the tolerances the README
+# states across OpenBLAS kernels (scores 1e-5, Grad-CAM maps 1e-4), and the difference is printed.
+batch_invariant() {
+    local kind=$1 a=$2 b=$3 d tol
+    case "$DFS_DEVICE" in cpu|cpu-split) cmp "$a" "$b"; return ;; esac
+    case "$kind" in
+    scores) d=$(scores_maxdiff "$a" "$b") || return 1; tol=1e-5 ;;
+    maps) d=$(f32_maxdiff "$a" "$b") || return 1; tol=1e-4 ;;
+    *) echo "batch_invariant: scores or maps, not '$kind'" >&2; return 2 ;;
+    esac
+    echo "# $DFS_DEVICE: $kind of $a and $b differ by $d (tolerance $tol)" >&3
+    awk -v d="$d" -v t="$tol" 'BEGIN { exit !(d <= t) }' || { echo "$kind differ by $d (> $tol)" >&2; return 1; }
+}

@@ -519,7 +519,7 @@ static void test_cuda_training_step(void)
  * plugin's reductions are deterministic), in a training step and under the inference plan. */
 static void test_cuda_fused_step(void)
 {
-    printf("# cuda fuses by default: %s\n", cuda->fuse ? "yes (DFS_CUDA_FUSE=1)" : "no");
+    printf("# cuda fuses by default: %s\n", cuda->fuse ? "yes" : "no (DFS_CUDA_FUSE=0)");
     for (int a = 0; a < NARCH; a++) {
         cuda_shape(a);
         nn_graph *g = nn_model_build(archs[a].arch, sizes[a]);

@@ -189,6 +189,11 @@ static const conv_case CONVS[] = {
     /* a layer of model size, where cuDNN picks among all its algorithms (Winograd, FFT, ...) */
     {"3x3 64->64 same 32x32", 2, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
     {"depthwise 3x3 64 same 32x32", 2, 64, 32, 32, 64, 3, 3, 1, 1, 64, 1, 0, 0, 0, 0},
+    /* few channels of many values: the weight gradient splits its (image, position) pairs over
+     * several blocks per channel (16 x 32 x 32 pairs over 8 channels) */
+    {"depthwise 3x3 8 same 32x32 N=16", 16, 8, 32, 32, 8, 3, 3, 1, 1, 8, 1, 0, 0, 0, 0},
+    {"depthwise 3x3 explicit pads 2,1,0,3", 2, 4, 11, 10, 4, 3, 3, 1, 1, 4, 2, 2, 1, 0, 3},
+    {"depthwise x3 5x5 s2 dilation 2 explicit pads 4,3,5,1", 2, 3, 17, 15, 9, 5, 5, 2, 2, 3, 2, 4, 3, 5, 1},
 };
 
 static int conv_setup(const conv_case *k, nn_conv *c)
@@ -1035,6 +1040,73 @@ static void test_conv_im2col(void)
     CHECK(ran == (DEV == CPU ? 1 : 3), "the child did not run test_conv on the im2col path");
 }
 
+/* The depthwise cases' forward (with bias) and input gradient on DEV, from inputs drawn after
+ * reseeding RNG (so two processes draw the same), written to f as raw floats. */
+static void dw_outputs(FILE *f)
+{
+    dfs_rng_seed(&RNG, 424242);
+    for (size_t t = 0; t < sizeof CONVS / sizeof CONVS[0]; t++) {
+        const conv_case *k = &CONVS[t];
+        nn_conv c;
+        if (k->groups != k->C || k->groups < 2 || conv_setup(k, &c) != 0) continue;
+        int64_t nin = c.N * c.C * c.H * c.W, nw = c.K * c.R * c.S, nout = c.N * c.K * c.P * c.Q;
+        float *x = rnd(nin, -1, 1), *w = rnd(nw, -1, 1), *b = rnd(c.K, -1, 1), *dy = rnd(nout, -1, 1);
+        float *dx0 = rnd(nin, -1, 1);
+        size_t dev_scratch = DEV->conv_scratch(&c);
+        float *ds_ = dev_scratch ? dmem(dev_scratch * sizeof(float)) : NULL;
+        float *gx = up(x, nin), *gw = up(w, nw), *gy = dmem((size_t)nout * sizeof(float)), *gdx = up(dx0, nin);
+        DEV->conv2d_forward(gy, gx, gw, up(b, c.K), &c, ds_);
+        DEV->conv2d_backward(gdx, NULL, NULL, up(dy, nout), gx, gw, &c, ds_);
+        CHECK(fwrite(down(gy, nout), sizeof(float), (size_t)nout, f) == (size_t)nout, "write failed");
+        CHECK(fwrite(down(gdx, nin), sizeof(float), (size_t)nin, f) == (size_t)nin, "write failed");
+        release_all();
+    }
+}
+
+/* DFS_CUDA_DW32=1's depthwise forward and input gradient add in the default kernels' order, so
+ * their bits must be the default's: a child with DFS_CUDA_DW32=1 writes them (the plugin reads
+ * the switch once, at start), this process computes them with its own kernels, and the bytes
+ * are compared. Nothing to compare when this process runs DW32 itself. */
+static void test_dw32_bits(void)
+{
+    const char *env = getenv("DFS_CUDA_DW32");
+    if (env && !strcmp(env, "1")) {
+        printf("# DFS_CUDA_DW32=1 here too: nothing to compare\n");
+        return;
+    }
+    char exe[PATH_MAX] = "", path[] = "/tmp/test_cuda_ops_dw32.XXXXXX";
+    CHECK(realpath("/proc/self/exe", exe) != NULL && !strchr(exe, '\''), "cannot name the running program");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp failed");
+    if (!exe[0] || strchr(exe, '\'') || fd < 0) return;
+    FILE *made = fdopen(fd, "wb");   /* the child writes it by name: only closed here */
+    if (made) fclose(made);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "DFS_CUDA_DW32=1 DFS_TEST_CUDA_DW_DUMP='%s' '%s' 2>&1", path, exe);
+    int st = system(cmd);
+    CHECK(st == 0, "the child with DFS_CUDA_DW32=1 failed (status %d)", st);
+    char *mine = NULL;
+    size_t n_mine = 0;
+    FILE *m = open_memstream(&mine, &n_mine);
+    CHECK(m != NULL, "open_memstream failed");
+    if (!m) return;
+    dw_outputs(m);
+    fclose(m);
+    FILE *f = fopen(path, "rb");
+    char *theirs = malloc(n_mine + 1);
+    size_t n_theirs = f && theirs ? fread(theirs, 1, n_mine + 1, f) : 0;
+    if (f) fclose(f);
+    remove(path);
+    CHECK(n_mine > 0 && n_theirs == n_mine, "DW32 child wrote %zu bytes, this process %zu", n_theirs, n_mine);
+    size_t i = 0;
+    while (i < n_mine && i < n_theirs && mine[i] == theirs[i]) i++;
+    CHECK(i == n_mine, "DW32 and the default kernels differ from float %zu on", i / sizeof(float));
+    printf("# depthwise forward + input gradient, DW32 against default: %zu floats, %s\n", n_mine / sizeof(float),
+           i == n_mine ? "the same bits" : "DIFFERENT");
+    free(mine);
+    free(theirs);
+}
+
 int main(void)
 {
     /* small im2col chunks, so the loop over image chunks runs on these shapes: chunks of 2 + 1
@@ -1065,6 +1137,13 @@ int main(void)
         T(test_conv);
         return CHECK_DONE();
     }
+    const char *dw_dump = getenv("DFS_TEST_CUDA_DW_DUMP");
+    if (dw_dump && *dw_dump) {   /* test_dw32_bits's child */
+        FILE *f = DEV ? fopen(dw_dump, "wb") : NULL;
+        if (!f) return 2;
+        dw_outputs(f);
+        return fclose(f) == 0 ? CHECK_DONE() : 2;
+    }
     T(test_memory);
     T(test_errors);
     T(test_conv);
@@ -1076,6 +1155,7 @@ int main(void)
         RUN(fail_no_cudnn);
     else
         SKIP(test_conv_cudnn, "convolutions run as %s", conv_path());
+    T(test_dw32_bits);
     T(test_dense);
     T(test_batchnorm);
     T(test_batchnorm_act);

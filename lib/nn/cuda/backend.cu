@@ -19,6 +19,7 @@ int sm_count = 1;
 int64_t scratch_cap = (int64_t)64 << 20;   /* 64M floats = 256 MiB of im2col at most */
 bool tf32;
 bool fuse;
+bool dw32;
 
 static bool debug_sync;                 /* DFS_CUDA_SYNC=1 */
 static char pending[512];               /* first error since the last sync ("" = none) */
@@ -225,10 +226,18 @@ static int start(char *err, size_t errlen)
         if (*end || v < 1) return snprintf(err, errlen, "DFS_CUDA_SCRATCH_CAP=%s: not a positive number", cap), -1;
         scratch_cap = v;
     }
-    /* Fused batchnorm + activation (norm.cu) is opt-in until bench/gpu-check.sh has passed with
-     * it on a GPU; the graph can still ask for it per graph (nn_graph_set_fuse). */
+    /* Fused batchnorm + activation (norm.cu) is the default: on an H200 it passed
+     * bench/gpu-check.sh (the same bits as the unfused pair, the same distance from the cpu) and
+     * ran 1.00-1.10x as fast (bench/gpu.md, third run). DFS_CUDA_FUSE=0 turns it off; a graph
+     * can still choose per graph (nn_graph_set_fuse). */
     const char *fuse_env = getenv("DFS_CUDA_FUSE");
-    fuse = fuse_env && !strcmp(fuse_env, "1");
+    if (fuse_env && *fuse_env && strcmp(fuse_env, "0") && strcmp(fuse_env, "1"))
+        return snprintf(err, errlen, "DFS_CUDA_FUSE=%s: not 0 or 1", fuse_env), -1;
+    fuse = !(fuse_env && !strcmp(fuse_env, "0"));
+    const char *dw32_env = getenv("DFS_CUDA_DW32");
+    if (dw32_env && *dw32_env && strcmp(dw32_env, "0") && strcmp(dw32_env, "1"))
+        return snprintf(err, errlen, "DFS_CUDA_DW32=%s: not 0 or 1", dw32_env), -1;
+    dw32 = dw32_env && !strcmp(dw32_env, "1");
     /* cuDNN is optional: without it (or with DFS_CUDNN=0) the convolutions run as im2col + GEMM */
     cudnn_start();
     snprintf(table.device_name, sizeof table.device_name, "%.40s (sm_%d%d, %llu GiB), conv %.70s", prop.name,

@@ -104,8 +104,10 @@ __device__ inline float sigmoidf_dev(float x)
     return x >= 0.0f ? s : e * s;
 }
 
-/* DFS_CUDA_FUSE=1: the graph fuses batchnorm + activation by default (backend.cu, read once) */
+/* the graph fuses batchnorm + activation by default unless DFS_CUDA_FUSE=0 (backend.cu, read once) */
 extern bool fuse;
+/* DFS_CUDA_DW32=1: depthwise convolutions through the 32-bit-index kernels (conv.cu) */
+extern bool dw32;
 
 /* ---- the table's entries (contracts: ops.h / backend.h) ---- */
 size_t conv_scratch(const nn_conv *c);

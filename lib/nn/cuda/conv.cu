@@ -5,6 +5,8 @@
  *  - depthwise (groups == C > 1): direct kernels, one thread per output value (forward), per
  *    input value (input gradient, a gather: no atomics), and blocks per (weight, share of the
  *    products) for the weight gradient (block reductions in double, then the shares in order);
+ *    with DFS_CUDA_DW32=1 the same with 32-bit in-plane indices and all taps of a channel in one
+ *    block of the weight gradient (the "32-bit indices" kernels below);
  *  - pointwise (1x1, stride 1, no padding): the input planes are the GEMM operand; the forward
  *    and the input gradient are one strided-batched SGEMM over all images per group;
  *  - everything else: im2col of a chunk of images, then SGEMM.
@@ -234,6 +236,143 @@ __global__ void dw_weights_finish_kernel(float *dw, const double *part, int spli
     }
 }
 
+/* ---- depthwise with 32-bit indices (DFS_CUDA_DW32=1; opt-in until a GPU run has checked it) ----
+ * On an H200 the three kernels above took about half of xception's and efficientnet-b0's
+ * training step (bench/gpu.md, third run), the two backward ones 5-7 times the forward's time
+ * for the same products: they do 64-bit divisions and modulos per value and, for the input
+ * gradient, per tap, and the weight gradient reads dout once per tap. These compute the same
+ * sums with 32-bit in-plane indices (a plane is far below 2^31 values; the plane's offset stays
+ * 64-bit), a stride-1 input gradient without any modulo, and a weight gradient whose block
+ * holds all R x S taps of one channel, reading each dout value once. The forward and the input
+ * gradient add in the same order as the kernels above (the same bits); the weight gradient sums
+ * each weight's products in double over other shares (float results equal but for rare last-bit
+ * roundings of the double sum). */
+
+__global__ void dw32_forward_kernel(float *out, const float *in, const float *w, const float *b, nn_conv c)
+{
+    const int mult = (int)(c.K / c.C), P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R,
+              S = (int)c.S, sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w,
+              pt = (int)c.pad_t, pl = (int)c.pad_l, PQ = P * Q;
+    for (int64_t plane = blockIdx.x; plane < c.N * c.K; plane += gridDim.x) {
+        int64_t n = plane / c.K;
+        int k = (int)(plane - n * c.K);
+        const float *x = in + (n * c.C + k / mult) * (int64_t)(H * W);
+        const float *wk = w + (int64_t)k * R * S;
+        float bias = b ? b[k] : 0.0f;
+        for (int pq = threadIdx.x; pq < PQ; pq += blockDim.x) {
+            int p = pq / Q, q = pq - p * Q;
+            float acc = bias;
+            for (int r = 0; r < R; r++) {
+                int ih = p * sh - pt + r * dh;
+                if (ih < 0 || ih >= H) continue;
+                for (int s = 0; s < S; s++) {
+                    int iw = q * sw - pl + s * dw;
+                    if (iw < 0 || iw >= W) continue;
+                    acc += x[ih * W + iw] * wk[r * S + s];
+                }
+            }
+            out[plane * PQ + pq] = acc;
+        }
+    }
+}
+
+/* din plane (n, ch) += its taps' products, in dw_backward_data_kernel's order */
+__global__ void dw32_backward_data_kernel(float *din, const float *dout, const float *w, nn_conv c)
+{
+    const int mult = (int)(c.K / c.C), P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R,
+              S = (int)c.S, sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w,
+              pt = (int)c.pad_t, pl = (int)c.pad_l, PQ = P * Q, HW = H * W;
+    for (int64_t plane = blockIdx.x; plane < c.N * c.C; plane += gridDim.x) {
+        int64_t n = plane / c.C;
+        int ch = (int)(plane - n * c.C);
+        for (int hw = threadIdx.x; hw < HW; hw += blockDim.x) {
+            int h = hw / W, x = hw - h * W;
+            float acc = 0.0f;
+            for (int m = 0; m < mult; m++) {
+                int k = ch * mult + m;
+                const float *g = dout + (n * c.K + k) * (int64_t)PQ;
+                const float *wk = w + (int64_t)k * R * S;
+                for (int r = 0; r < R; r++) {
+                    int ph = h + pt - r * dh, p = ph;
+                    if (ph < 0) continue;
+                    if (sh != 1) {
+                        if (ph % sh) continue;
+                        p = ph / sh;
+                    }
+                    if (p >= P) continue;
+                    for (int s = 0; s < S; s++) {
+                        int pw = x + pl - s * dw, q = pw;
+                        if (pw < 0) continue;
+                        if (sw != 1) {
+                            if (pw % sw) continue;
+                            q = pw / sw;
+                        }
+                        if (q >= Q) continue;
+                        acc += g[p * Q + q] * wk[r * S + s];
+                    }
+                }
+            }
+            din[plane * HW + hw] += acc;
+        }
+    }
+}
+
+/* part[(k * R*S + tap) * splits + sp] = the sum over split sp's share of the (n, pq) pairs of
+ * dout(n, k, p, q) * in(n, k / mult, ih, iw), for every tap of channel k at once: a block per
+ * (channel, split), R*S sums in double per thread, then R*S block reductions. */
+template <int R, int S>
+__global__ void dw32_weights_partial_kernel(double *part, const float *dout, const float *in, nn_conv c)
+{
+    const int mult = (int)(c.K / c.C), P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W,
+              sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w, pt = (int)c.pad_t,
+              pl = (int)c.pad_l, PQ = P * Q, HW = H * W;
+    int64_t total = c.N * PQ, splits = gridDim.y, sp = blockIdx.y;
+    int64_t len = (total + splits - 1) / splits, e0 = sp * len, e1 = e0 + len < total ? e0 + len : total;
+    for (int64_t k = blockIdx.x; k < c.K; k += gridDim.x) {
+        double acc[R * S];
+#pragma unroll
+        for (int i = 0; i < R * S; i++) acc[i] = 0;
+        int64_t e = e0 + threadIdx.x, n = e / PQ;
+        int pq = (int)(e - n * PQ);
+        for (; e < e1; e += blockDim.x) {
+            int p = pq / Q, q = pq - p * Q;
+            double g = dout[(n * c.K + k) * PQ + pq];
+            const float *x = in + (n * c.C + k / mult) * (int64_t)HW;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                int ih = p * sh - pt + r * dh;
+                if (ih < 0 || ih >= H) continue;
+#pragma unroll
+                for (int s = 0; s < S; s++) {
+                    int iw = q * sw - pl + s * dw;
+                    if (iw >= 0 && iw < W) acc[r * S + s] += g * x[ih * W + iw];
+                }
+            }
+            pq += blockDim.x;
+            while (pq >= PQ) {
+                pq -= PQ;
+                n++;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < R * S; i++) {
+            double sum = block_sum(acc[i]);
+            if (threadIdx.x == 0) part[(k * R * S + i) * splits + sp] = sum;
+        }
+    }
+}
+
+/* the 32-bit kernels apply: DFS_CUDA_DW32=1 and every in-plane index, with the loops' steps of
+ * up to a block and the padded extents, far below 2^31 */
+static bool dw32_fits(const nn_conv *c)
+{
+    const int64_t most = (int64_t)1 << 30;
+    return dw32 && c->H * c->W <= most && c->P * c->Q <= most && c->K * c->R * c->S <= most &&
+           c->H + c->pad_t + c->pad_b <= most && c->W + c->pad_l + c->pad_r <= most &&
+           (c->R - 1) * c->dil_h <= most && (c->S - 1) * c->dil_w <= most && c->stride_h * c->P <= most &&
+           c->stride_w * c->Q <= most;
+}
+
 /* ---- GEMM helpers (row-major products, see the header comment) ---- */
 
 /* For each of `batch` items: Y_b (M, Nn) = A_b (M, Kk) X_b (Kk, Nn) [+ beta Y_b], all row-major
@@ -266,6 +405,11 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     if (via_cudnn == 1) {
         /* cuDNN leaves the bias to the kernel below */
     } else if (is_depthwise(&c)) {
+        if (dw32_fits(&c)) {
+            dw32_forward_kernel<<<plane_grid(c.N * c.K), plane_threads(PQ), 0, stream>>>(out, in, w, b, c);
+            LAUNCHED("dw32_forward_kernel");
+            return;
+        }
         dw_forward_kernel<<<plane_grid(c.N * c.K), plane_threads(PQ), 0, stream>>>(out, in, w, b, c);
         LAUNCHED("dw_forward_kernel");
         return;
@@ -315,11 +459,30 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         if (!din && !dw) return;
     }
     if (is_depthwise(&c)) {
-        if (din) {
+        bool narrow = dw32_fits(&c);
+        if (din && narrow) {
+            dw32_backward_data_kernel<<<plane_grid(c.N * c.C), plane_threads(HW), 0, stream>>>(din, dout, w, c);
+            if (!LAUNCHED("dw32_backward_data_kernel")) return;
+        } else if (din) {
             dw_backward_data_kernel<<<plane_grid(c.N * c.C), plane_threads(HW), 0, stream>>>(din, dout, w, c);
             if (!LAUNCHED("dw_backward_data_kernel")) return;
         }
-        if (dw) {
+        int taps = narrow && c.R == c.S && (c.R == 3 || c.R == 5) ? (int)c.R : 0;
+        if (dw && taps) {
+            /* about 8 blocks per SM in all, each with at least 4096 pairs (of R*S products) */
+            int64_t nw = c.K * c.R * c.S, pairs = c.N * PQ;
+            int64_t splits = (8 * (int64_t)sm_count + c.K - 1) / c.K, most = (pairs + 4095) / 4096;
+            splits = splits > most ? most : splits;
+            splits = splits < 1 ? 1 : splits > 1024 ? 1024 : splits;
+            double *part = (double *)workspace(op, (size_t)(nw * splits) * sizeof(double));
+            if (!part) return;
+            dim3 grid(plane_grid(c.K), (unsigned)splits);
+            if (taps == 3) dw32_weights_partial_kernel<3, 3><<<grid, THREADS, 0, stream>>>(part, dout, in, c);
+            else dw32_weights_partial_kernel<5, 5><<<grid, THREADS, 0, stream>>>(part, dout, in, c);
+            if (!LAUNCHED("dw32_weights_partial_kernel")) return;
+            dw_weights_finish_kernel<<<flat_grid(nw), THREADS, 0, stream>>>(dw, part, (int)splits, nw);
+            LAUNCHED("dw_weights_finish_kernel");
+        } else if (dw) {
             /* about 8 blocks per SM in all, each with at least 4096 products */
             int64_t nw = c.K * c.R * c.S, pairs = c.N * PQ;
             int64_t splits = (8 * (int64_t)sm_count + nw - 1) / nw, most = (pairs + 4095) / 4096;
