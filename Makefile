@@ -12,10 +12,11 @@
 #   make valgrind     each tool of the quick profile's kinds of commands under valgrind (slow; not in CI)
 #   make fuzz         run each fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make deps         install the Debian packages needed to build, run and test
-#   make fixture-deps install what tests/make-fixtures.sh needs to regenerate fixtures
+#   make fixture-deps install what the fixture generators (tests/make-fixtures-*.py) need
 #   make cross-deps   install what make cross-arm64 needs (arm64 cross compiler, qemu-user, arm64 libraries)
 #   make study        the study (pipelines/study.mk): PROFILE=quick|demo|test [JOBS=2] [RUNS=runs]
 #   make demo         make study PROFILE=demo, then print where the report is
+#   make bench        build the benchmark programs (bench/*.c) and run the quick set (bench/quick.sh)
 
 ifeq ($(origin CC),default)
 CC := gcc
@@ -61,7 +62,7 @@ TOOLS     := $(patsubst %.c,%,$(wildcard bin/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-matrix unit sanitize valgrind fuzz deps fixture-deps clean info study demo portable cross-arm64 cross-deps
+.PHONY: all test test-matrix unit sanitize valgrind fuzz deps fixture-deps clean info study demo portable cross-arm64 cross-deps bench bench-build
 .SECONDARY:
 all: info $(TOOLS) $(UNIT_BINS) $(CUDA_PLUGIN)
 
@@ -185,6 +186,17 @@ study: $(TOOLS)
 demo: $(TOOLS)
 	$(MAKE) -f pipelines/study.mk -j$(JOBS) PROFILE=demo
 	@echo "demo study report: $(or $(RUNS),runs)/demo/report.md"
+
+# Benchmarks: each bench/NAME.c is one program, $(BUILD)/bench/NAME, built with the flags above
+# (the bench/ scripts build through these targets, so the flags have one copy). Not part of `all`.
+BENCH_PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+$(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench-build: $(BENCH_PROGS)
+
+bench: bench-build
+	BUILD=$(BUILD) bench/quick.sh
 
 clean:
 	rm -rf build build-san build-fuzz build-vg build-portable build-arm64 $(TOOLS)

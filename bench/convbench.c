@@ -4,10 +4,7 @@
  *
  *   OMP_NUM_THREADS=1 build/bench/convbench [N]      (N images, default 4)
  *
- * Build (not part of `make`), from the repository root after `make`:
- *   cc -O2 -march=native -std=c11 -D_GNU_SOURCE -fopenmp -Ilib bench/convbench.c build/libdfstudy.a \
- *      $(pkg-config --cflags --libs libpng zlib libavformat libavcodec libswscale libavutil openblas) \
- *      -lm -o build/bench/convbench
+ * Built by `make build/bench/convbench` (or `make bench-build`), with the Makefile's flags.
  * Each kernel runs once untimed first (first touch of the output), then once timed. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
 #   bench/cpu.sh [--archs a,b,...] [--size S] [--batch N] [--reps R] [--threads T] [--steps-scale F]
 #                [--out FILE]
 #
-# Ours: bench/nnbench.c (built here against build/libdfstudy.a; not part of `make`), which times
-# the library's graph steps on random data in memory (bin/train and bin/predict run the same
+# Ours: bench/nnbench.c (built here by `make build/bench/nnbench`), which times the library's
+# graph steps on random data in memory (bin/train and bin/predict run the same
 # calls plus data loading). Theirs: bench/torchbench.py, the PyTorch definitions of
 # tests/make-fixtures-models.py in float32. Every measurement is its own process, one warm-up
 # step then STEPS timed steps; ours and PyTorch's alternate (ours train, torch train, ours infer,

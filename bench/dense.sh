@@ -4,11 +4,6 @@
 #   bench/dense.sh     (results: bench/numerics.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -s -j"$(nproc)" build/libdfstudy.a
-mkdir -p build/bench
-pkgs="libpng zlib libavformat libavcodec libswscale libavutil openblas"
-# shellcheck disable=SC2046
-cc -O2 -march=native -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(pkg-config --cflags $pkgs) \
-    bench/densebench.c build/libdfstudy.a $(pkg-config --libs $pkgs) -lm -ldl -fopenmp -o build/bench/densebench
+make -s -j"$(nproc)" build/bench/densebench
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 OMP_NUM_THREADS=1 build/bench/densebench 32 115200 1024 3

@@ -18,12 +18,7 @@ cd "$(dirname "$0")/.."
 nvid=${1:-4}
 src=/usr/share/doc/opencv-doc/examples/data/Megamind.avi
 [ -f "$src" ] || { echo "face-detectors.sh: $src missing (opencv-doc)" >&2; exit 1; }
-pkgs="libpng zlib libavformat libavcodec libswscale libavutil openblas"
-make -s build/libdfstudy.a bin/frame-extract bin/crop
-mkdir -p build/bench
-# shellcheck disable=SC2046
-cc -O2 -march=native -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(pkg-config --cflags $pkgs) \
-    bench/facebench.c build/libdfstudy.a $(pkg-config --libs $pkgs) -lm -ldl -fopenmp -o build/bench/facebench
+make -s build/bench/facebench bin/frame-extract bin/crop
 dlib=()
 if pkg-config --exists dlib-1 2>/dev/null && command -v g++ >/dev/null; then
     # shellcheck disable=SC2046

@@ -1,4 +1,5 @@
-/* facebench: inputs and single-thread timings for bench/face-detectors.sh (not part of `make`).
+/* facebench: inputs and single-thread timings for bench/face-detectors.sh (built by
+ * `make build/bench/facebench`).
  *   facebench video SRC W H N OUT.mp4   N evenly spaced frames of SRC scaled to cover W x H
  *                                       (aspect kept, centre cut), as an H.264 MP4 at 25 fps
  *   facebench detect FRAMES.dft PPMDIR  per frame: CPU time of dfs_fhog_detect (upsample 1) and

@@ -10,11 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-128} batch=${2:-8} reps=${3:-5} device=${4:-cpu}
-[ -x build/bench/nnbench ] || bench/build-nnbench.sh
-pkgs="libpng zlib libavformat libavcodec libswscale libavutil openblas"
-# shellcheck disable=SC2046,SC2086
-cc -O2 ${MARCH--march=native} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(pkg-config --cflags $pkgs) \
-    bench/fusebench.c build/libdfstudy.a $(pkg-config --libs $pkgs) -lm -ldl -fopenmp -o build/bench/fusebench
+make -s -j"$(nproc)" ${MARCH+MARCH="$MARCH"} build/bench/nnbench build/bench/fusebench
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 echo "| arch | mode | unfused img/s | fused img/s | fused / unfused |"
 echo "|---|---|---:|---:|---:|"

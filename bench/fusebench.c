@@ -7,7 +7,7 @@
  * (nn_batchnorm_forward_train_ex or _eval, then nn_relu_forward or nn_swish_forward) and the
  * fused op writing the activation and the batchnorm output (what a training plan needs) or the
  * activation alone (the inference plan), alternated REPS times; the minimum time of each, which a
- * loaded machine disturbs least. Prints one markdown row per case. Built by bench/fuse.sh. */
+ * loaded machine disturbs least. Prints one markdown row per case. Built by `make build/bench/fusebench` (bench/fuse.sh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,7 +16,7 @@
 #      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1,
 #      and with DFS_CUDNN=1 where cuDNN was found, with DFS_CUDA_FUSE=0 and with DFS_CUDA_DW32=1,
 #      and K trainings at once (--share)
-#   3. the train/predict/cam/ace tool tests (tests/60-train, 62-device, 55-cam, 65-ace.bats) with
+#   3. the train/predict/cam/ace tool tests (tests/60-train.bats, 62-device, 55-cam, 65-ace) with
 #      DFS_DEVICE=D, the tools' default device; with bats, or bats carried in DIR/bats; without
 #      either they are skipped with a line
 #   4. compute-sanitizer --tool memcheck on the two unit tests, where compute-sanitizer exists

@@ -31,13 +31,9 @@ tests="test_cuda_ops test_backend_graph test_cam"
 targets="$build/libdfs_cuda.so"
 for t in $tools; do targets="$targets $build/tools/$t"; done
 for t in $tests; do targets="$targets $build/tests/$t"; done
+targets="$targets $build/bench/nnbench"
 # shellcheck disable=SC2086
 nice -n 10 make -s -j"$(nproc)" BUILD=$build CFLAGS="$flags" TOOLS= $targets
-pkgs="libpng zlib libavformat libavcodec libswscale libavutil openblas"
-mkdir -p $build/bench
-# shellcheck disable=SC2046,SC2086
-nice -n 10 cc $flags -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Ilib $(pkg-config --cflags $pkgs) \
-    bench/nnbench.c $build/libdfstudy.a $(pkg-config --libs $pkgs) -lm -ldl -fopenmp -o $build/bench/nnbench
 
 # synth links FFmpeg only for its video output, whose libraries (with every codec they load) are
 # far over the carry limit: the packed synth has those references weak and unbound, so it writes

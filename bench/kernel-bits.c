@@ -1,9 +1,7 @@
 /* kernel-bits: hashes of the bits the hand-vectorised kernels produce (depthwise backward at
  * stride 1 and 2, conv_direct forward / input gradient / weight gradient) on fixed inputs, to
- * compare builds for different targets (lib/nn/simd.h). Not part of `make`; for a build folder B
- * made with MARCH=M:
- *   cc -O2 M -std=c11 -D_GNU_SOURCE -fopenmp -Ilib bench/kernel-bits.c B/libdfstudy.a \
- *      $(pkg-config --libs libpng zlib libavformat libavcodec libswscale libavutil openblas) -lm -ldl -fopenmp
+ * compare builds for different targets (lib/nn/simd.h). For a build folder B made with MARCH=M:
+ *   make BUILD=B MARCH=M B/bench/kernel-bits
  * Expected (bench/march-notes.md): depthwise the same on every target; conv_direct out and din
  * the same wherever FMA is (or is not) used; conv_direct dw different for each vector width. */
 #include <stdio.h>

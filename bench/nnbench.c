@@ -6,9 +6,10 @@
  * NNBENCH_FUSE=0 or 1 in the environment turns the graph's batchnorm + activation fusion off or
  * on (nn_graph_set_fuse); unset, the backend's default (cuda: DFS_CUDA_FUSE).
  *
- * Built by bench/cpu.sh (not by `make`): it links build/libdfstudy.a and uses the same graph,
- * model builders, losses and Adam as bin/train and bin/predict, without their data loading, so
- * the numbers compare the network code alone with PyTorch's (which also runs on tensors in memory).
+ * Built by `make build/bench/nnbench` (bench/build-nnbench.sh): it links build/libdfstudy.a and
+ * uses the same graph, model builders, losses and Adam as bin/train and bin/predict, without their
+ * data loading, so the numbers compare the network code alone with PyTorch's (which also runs on
+ * tensors in memory).
  *   infer: nn_graph_forward in NN_EVAL mode (batchnorm with running statistics).
  *   train: NN_TRAIN forward, the architecture's stage-1 loss, zero_grad, backward, L2, Adam step,
  *          all parameters trainable (as stage 1 of the study).

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Install the Debian packages dfstudy needs: idempotent, non-interactive, a no-op when all are
-# present. --fixtures adds what only tests/make-fixtures.sh needs (never make test); --arm64 what
-# `make cross-arm64` needs: the arm64 cross compiler, qemu-user and the arm64 builds of the
-# libraries (Debian multiarch; apt keeps the amd64 copies of shared libraries at the same version,
-# so it may update some of them to the suite's current point release).
+# present. --fixtures adds what only the fixture generators (tests/make-fixtures-*.py) need (never
+# make test); --arm64 what `make cross-arm64` needs: the arm64 cross compiler, qemu-user and the
+# arm64 builds of the libraries (Debian multiarch; apt keeps the amd64 copies of shared libraries
+# at the same version, so it may update some of them to the suite's current point release).
 set -eu
 RUNTIME="gcc make pkg-config libpng-dev zlib1g-dev libopenblas-openmp-dev libavformat-dev
 libavcodec-dev libswscale-dev libavutil-dev bats bats-assert bats-support parallel gnuplot-nox

@@ -178,7 +178,7 @@ int dfs_fhog_default_path(char *buf, size_t n)
         exe[len] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        /* bin/tool and build/tests/test_x both live below the repository root */
+        /* bin/<tool> and build/tests/test_<name> both live below the repository root */
         static const char *const rel[] = {"../" DFS_FHOG_FILE, "../../" DFS_FHOG_FILE};
         for (int i = 0; i < 2; i++) {
             snprintf(buf, n, "%s/%s", exe, rel[i]);

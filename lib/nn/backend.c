@@ -150,7 +150,7 @@ static void split_init(void)
 /* ---- cuda: the plugin ---- */
 
 /* Where the plugin may be: $DFS_CUDA_PLUGIN, else beside the build tree of the running program
- * (bin/tool -> build/, build/tests/test_x -> build/). */
+ * (bin/<tool> -> build/, build/tests/test_<name> -> build/). */
 static void *open_plugin(char *why, size_t whylen)
 {
     const char *env = getenv("DFS_CUDA_PLUGIN");

@@ -1,8 +1,9 @@
 /* backend.h: where the ops of a graph run. One table of function pointers per backend.
  *
- * `cpu` is the oracle: its entries are the functions of ops.h. `cuda` (cuBLAS + kernels,
- * lib/nn/ops_cuda.cu) lives in a plugin, build/libdfs_cuda.so, built whenever nvcc is found and
- * opened with dlopen only when a tool asks for it (--device cuda, or auto with a usable GPU).
+ * `cpu` is the oracle: its entries are the functions of ops.h. `cuda` (cuBLAS + kernels, the
+ * .cu files of lib/nn/cuda/) lives in a plugin, build/libdfs_cuda.so, built whenever nvcc is
+ * found and opened with dlopen only when a tool asks for it (--device cuda, or auto with a usable
+ * GPU).
  * Tools that never compute on a GPU, and machines without one, pay nothing for it: no CUDA
  * library is linked into the tools and none is loaded unless the plugin is.
  *

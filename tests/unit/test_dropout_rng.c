@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Philox4x32-10 known answers: Random123's tests/kat_vectors (D. E. Shaw Research), as quoted by
+/* Philox4x32-10 known answers: the kat_vectors file of Random123's tests (D. E. Shaw Research), as quoted by
  * TensorFlow's tensorflow/compiler/tests/stateful_random_ops_test.py (read with the search tool);
  * the third counter and key are the leading hex digits of pi. */
 static void test_philox_known_answers(void)

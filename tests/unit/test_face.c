@@ -1,6 +1,6 @@
 /* Unit tests of lib/face against OpenCV and dlib themselves: the reference boxes and landmarks in
  * tests/fixtures/face were made by tests/make-fixtures-face.py from the same frames (10 evenly
- * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/video), the
+ * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/video.c), the
  * HOG detector's by tests/make-fixtures-fhog.py (the same and two more photos).
  *
  * The references hold for those pixels only. FFmpeg decodes the same files with other bits on

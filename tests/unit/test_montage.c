@@ -1,4 +1,4 @@
-/* Unit tests of lib/montage: sheet geometry, tile placement, labels, bad layouts. */
+/* Unit tests of lib/montage.c: sheet geometry, tile placement, labels, bad layouts. */
 #include "check.h"
 
 #include <stdlib.h>
