@@ -134,7 +134,7 @@ int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
         dev_free_all(g);
     }
     g->be = be;
-    g->poison = !be->host_memory && !strcmp(be->name, "cpu-split");
+    g->poison = !be->host_memory && (be->flags & NN_BE_POISON_MIRRORS);
     size_t pb = g->nparams * sizeof(float);
     region_set(g, R_PARAMS, g->params, pb, 1);
     region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 1);

@@ -153,7 +153,7 @@ typedef struct nn_graph {
     void *dev_host[NN_DEV_REGIONS];  /* the host buffer each one mirrors */
     size_t dev_bytes[NN_DEV_REGIONS];
     void *dev_scratch;               /* conv scratch in backend memory (no host mirror) */
-    int poison;                      /* test backend: stale host mirrors are NaN-filled */
+    int poison;                      /* stale host mirrors are NaN-filled (NN_BE_POISON_MIRRORS) */
     /* fusion (nn_graph_set_fuse) */
     int fuse;                        /* -1 (default): the backend's choice (nn_backend.fuse); 0 off; 1 on */
     uint8_t *fused;                  /* per node, from the layout: NN_FUSED_* bits */

@@ -328,6 +328,25 @@ static void test_split_mirrors(void)
     CHECK(L > 0, "meso4 has block2.relu");
     int64_t n = N * nn_node_size(gc, L);
     CHECK(isnan(gs->nodes[L].out[0]), "cpu-split: an unfetched output reads NaN on the host");
+    /* what poisons is the backend's flag, not its name: the same table without the flag leaves
+     * the mirror as it was, and under another name with the flag poisons it */
+    {
+        static nn_backend quiet, renamed;
+        quiet = *split;
+        quiet.flags &= ~(unsigned)NN_BE_POISON_MIRRORS;
+        renamed = *split;
+        renamed.name = "checking";
+        CHECK(split->flags & NN_BE_POISON_MIRRORS && !(cpu->flags & NN_BE_POISON_MIRRORS), "flags");
+        const nn_backend *bes[2] = {&quiet, &renamed};
+        for (int b = 0; b < 2; b++) {
+            nn_graph *gq = build(a, bes[b], NN_MEM_ALL);
+            memset(gq->nodes[L].out, 0, (size_t)n * sizeof(float));
+            CHECK(nn_graph_forward(gq, x, N, NN_EVAL) == 0, "%s", dfs_error());
+            CHECK(b ? isnan(gq->nodes[L].out[0]) : gq->nodes[L].out[0] == 0.0f, "%s: mirror %g", b ? "renamed" : "quiet",
+                  gq->nodes[L].out[0]);
+            nn_graph_free(gq);
+        }
+    }
     CHECK(nn_graph_fetch(gs, L, NN_FETCH_OUT) == 0, "%s", dfs_error());
     CHECK(!memcmp(gc->nodes[L].out, gs->nodes[L].out, (size_t)n * sizeof(float)), "fetch: the cpu's values");
     /* an edit on the host, uploaded, then the rest of the network */
