@@ -107,118 +107,6 @@ void ace_result_free(ace_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* ---------------------------------------------------------------- the tail graph */
-
-/* Keras-'same' flag of a window op from its padding: 1 same, 0 valid, -1 neither. */
-static int same_flag(int64_t H, int64_t W, int64_t k, int64_t stride, int64_t dil, int64_t t, int64_t l, int64_t b,
-                     int64_t r)
-{
-    if (!t && !l && !b && !r) return 0;
-    int64_t st, sb, sl, sr;
-    nn_pad_same(H, k, stride, dil, &st, &sb);
-    nn_pad_same(W, k, stride, dil, &sl, &sr);
-    return (st == t && sb == b && sl == l && sr == r) ? 1 : -1;
-}
-
-/* Copy of node i of g into t (inputs mapped by map[]); -1 when it cannot be expressed. */
-static int copy_node(nn_graph *t, const nn_graph *g, int i, const int *map)
-{
-    const nn_node *n = &g->nodes[i];
-    const nn_node *a = &g->nodes[n->in[0]];
-    int in = map[n->in[0]];
-    switch (n->kind) {
-    case NN_CONV: {
-        const nn_conv *c = &n->conv;
-        if (c->R != c->S || c->stride_h != c->stride_w || c->dil_h != c->dil_w) return -1;
-        int same = same_flag(a->H, a->W, c->R, c->stride_h, c->dil_h, c->pad_t, c->pad_l, c->pad_b, c->pad_r);
-        if (same < 0) return -1;
-        return nn_g_conv(t, n->name, in, c->K, c->R, c->stride_h, c->dil_h, c->groups, same, n->b >= 0);
-    }
-    case NN_DENSE: return nn_g_dense(t, n->name, in, n->C, n->b >= 0);
-    case NN_BATCHNORM: return nn_g_batchnorm(t, n->name, in, n->momentum, n->eps);
-    case NN_RELU:
-    case NN_SWISH:
-    case NN_SIGMOID:
-    case NN_SOFTMAX: return nn_g_act(t, n->kind, n->name, in);
-    case NN_LEAKY_RELU: return nn_g_leaky_relu(t, n->name, in, n->alpha);
-    case NN_MAXPOOL:
-    case NN_AVGPOOL: {
-        const nn_pool *p = &n->pool;
-        if (p->kh != p->kw || p->stride_h != p->stride_w) return -1;
-        int same = same_flag(a->H, a->W, p->kh, p->stride_h, 1, p->pad_t, p->pad_l, p->pad_b, p->pad_r);
-        if (same < 0) return -1;
-        return n->kind == NN_MAXPOOL ? nn_g_maxpool(t, n->name, in, p->kh, p->stride_h, same)
-                                     : nn_g_avgpool(t, n->name, in, p->kh, p->stride_h, same);
-    }
-    case NN_GLOBAL_AVGPOOL: return nn_g_global_avgpool(t, n->name, in);
-    case NN_DROPOUT: return nn_g_dropout(t, n->name, in, n->rate);
-    case NN_DROP_CONNECT: return nn_g_drop_connect(t, n->name, in, n->rate);
-    case NN_CONCAT: {
-        int ins[NN_MAX_INPUTS];
-        for (int k = 0; k < n->nin; k++) ins[k] = map[n->in[k]];
-        return nn_g_concat(t, n->name, ins, n->nin);
-    }
-    case NN_ADD: return nn_g_add(t, n->name, in, map[n->in[1]]);
-    case NN_SCALE_CHANNELS: return nn_g_scale_channels(t, n->name, in, map[n->in[1]]);
-    case NN_FLATTEN: return nn_g_flatten(t, n->name, in);
-    default: return -1;
-    }
-}
-
-/* The nodes after `layer` as a graph whose input is the layer's output, with g's weights; NULL
- * (no error) when the output depends on a node before the layer other than through it. */
-static nn_graph *tail_build(const nn_graph *g, int layer)
-{
-    if (g->output <= layer) return NULL;
-    uint8_t *need = dfs_calloc((size_t)g->nnodes, 1);
-    need[g->output] = 1;
-    int ok = 1;
-    for (int i = g->output; i > layer && ok; i--) {
-        if (!need[i]) continue;
-        const nn_node *n = &g->nodes[i];
-        for (int k = 0; k < n->nin; k++) {
-            if (n->in[k] > layer) need[n->in[k]] = 1;
-            else if (n->in[k] != layer) ok = 0;
-        }
-    }
-    nn_graph *t = NULL;
-    int *map = NULL;
-    if (!ok) goto done;
-    map = dfs_malloc((size_t)g->nnodes * sizeof *map);
-    t = nn_graph_new();
-    const nn_node *L = &g->nodes[layer];
-    map[layer] = nn_g_input(t, L->name, L->C, L->H, L->W);
-    for (int i = layer + 1; i < g->nnodes && ok; i++) {
-        if (!need[i]) continue;
-        map[i] = copy_node(t, g, i, map);
-        if (map[i] < 0) ok = 0;
-    }
-    if (ok && (nn_graph_check(t) < 0 || t->output != map[g->output])) ok = 0;
-    if (ok) {
-        dfs_rng rng;
-        dfs_rng_seed(&rng, 0);   /* every value is overwritten from g below */
-        /* filled on the host, then moved to g's backend in one upload */
-        nn_graph_alloc_params(t, &rng);
-        for (int k = 0; k < t->ntensors && ok; k++) {
-            int src = nn_graph_find_tensor(g, t->tensors[k].name);
-            if (src < 0 || g->tensors[src].n != t->tensors[k].n) {
-                ok = 0;
-                break;
-            }
-            memcpy(nn_tensor_data(t, k), nn_tensor_data(g, src), (size_t)t->tensors[k].n * sizeof(float));
-        }
-        if (ok && nn_graph_set_backend(t, g->be) != 0) ok = 0;
-    }
-done:
-    if (!ok && t) {
-        nn_graph_free(t);
-        t = NULL;
-    }
-    free(map);
-    free(need);
-    return t;
-}
-
 /* ---------------------------------------------------------------- the analysis */
 
 /* Images [first, first + n) of the sample as NCHW floats in [0, 1]. */
@@ -364,7 +252,8 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     be->zero(d_e, (size_t)(C * steps) * sizeof(double));
 
     /* phase B: interventions */
-    t = o->no_tail ? NULL : tail_build(g, layer);
+    /* NULL (the full graph is rerun) when the output also reads a node before the layer */
+    t = o->no_tail ? NULL : nn_graph_tail(g, layer);
     int64_t G = 1;
     if (t) {
         r->tail = 1;

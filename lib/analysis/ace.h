@@ -24,8 +24,9 @@
  * fewer, both phases use the same min(count, batches * batch) records (the caller is told).
  *
  * Efficiency: the network runs once per batch up to the layer. The part after the layer is
- * copied into a small graph of its own when it depends on nothing else before the layer (true
- * of every dense head); that tail then runs on the batch replicated for many neurons at once.
+ * copied into a small graph of its own (nn_graph_tail) when it depends on nothing else before
+ * the layer (true of every dense head); that tail then runs on the batch replicated for many
+ * neurons at once.
  * Otherwise every intervention reruns the nodes after the layer in the full graph
  * (nn_graph_forward_from). Both give the same numbers up to float rounding.
  * Everything per batch runs on the graph's backend (its analysis ops: channel ranges, setting a

@@ -39,6 +39,7 @@ static nn_backend cpu_table = {
     .abi = NN_BACKEND_ABI,
     .name = "cpu",
     .host_memory = 1,
+    .flags = 0,
     .device_name = "cpu",
     .last_error = cpu_last_error,
     .alloc = cpu_alloc,
@@ -141,6 +142,7 @@ static void split_init(void)
     split_table = cpu_table;
     split_table.name = "cpu-split";
     split_table.host_memory = 0;
+    split_table.flags = NN_BE_POISON_MIRRORS;
     snprintf(split_table.device_name, sizeof split_table.device_name, "cpu with split memory (test device)");
     split_table.upload = split_upload;
     split_table.download = split_download;

@@ -35,12 +35,21 @@
 
 #include "nn/ops.h"
 
-#define NN_BACKEND_ABI 4   /* bumped whenever this struct changes; the plugin must match */
+#define NN_BACKEND_ABI 5   /* bumped whenever this struct changes; the plugin must match */
+
+/* nn_backend.flags.
+ * NN_BE_POISON_MIRRORS: a checking device (cpu-split) whose memory is not the host's: a graph on
+ *   it NaN-fills each host mirror as the backend copy moves on (graph.h "Backends"), so that a
+ *   read the caller did not download first reads NaN, not an old value that might pass. Costs a
+ *   memset of the stale mirrors per forward, backward and Adam step, which is why a backend used
+ *   for real work (cuda) does not set it. */
+enum { NN_BE_POISON_MIRRORS = 1 };
 
 typedef struct nn_backend {
     int abi;                       /* NN_BACKEND_ABI */
-    const char *name;              /* "cpu" or "cuda" */
+    const char *name;              /* "cpu", "cpu-split" or "cuda" */
     int host_memory;               /* 1: pointers are host pointers (cpu) */
+    unsigned flags;                /* NN_BE_* */
     char device_name[128];         /* "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)" or the CPU's */
     const char *(*last_error)(void);
 

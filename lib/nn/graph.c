@@ -134,7 +134,7 @@ int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
         dev_free_all(g);
     }
     g->be = be;
-    g->poison = !be->host_memory && !strcmp(be->name, "cpu-split");
+    g->poison = !be->host_memory && (be->flags & NN_BE_POISON_MIRRORS);
     size_t pb = g->nparams * sizeof(float);
     region_set(g, R_PARAMS, g->params, pb, 1);
     region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 1);
@@ -342,6 +342,7 @@ int nn_g_conv(nn_graph *g, const char *name, int in, int64_t K, int64_t kernel, 
     c->stride_h = c->stride_w = stride;
     c->dil_h = c->dil_w = dil;
     c->groups = groups;
+    n->same = same != 0;
     if (groups < 1 || c->C % groups || K % groups) return fail(g, "node %s: %s", name, "channels not divisible by groups");
     if (same) {
         nn_pad_same(c->H, kernel, stride, dil, &c->pad_t, &c->pad_b);
@@ -427,6 +428,7 @@ static int pool_node(nn_graph *g, nn_kind kind, const char *name, int in, int64_
     p->W = n->W;
     p->kh = p->kw = k;
     p->stride_h = p->stride_w = stride;
+    n->same = same != 0;
     if (same) {
         nn_pad_same(p->H, k, stride, 1, &p->pad_t, &p->pad_b);
         nn_pad_same(p->W, k, stride, 1, &p->pad_l, &p->pad_r);

@@ -82,6 +82,8 @@ typedef struct nn_node {
     /* settings (by kind) */
     nn_conv conv;        /* NN_CONV; N filled in by nn_graph_set_batch */
     nn_pool pool;        /* NN_MAXPOOL, NN_AVGPOOL */
+    int same;            /* conv and pools: built with Keras 'same' padding (else 'valid'); the
+                          * padding in conv/pool follows from it and the input's shape */
     float rate;          /* dropout, drop-connect */
     float alpha;         /* leaky relu */
     float momentum, eps; /* batchnorm (Keras convention: running = m * running + (1-m) * batch) */
@@ -151,7 +153,7 @@ typedef struct nn_graph {
     void *dev_host[NN_DEV_REGIONS];  /* the host buffer each one mirrors */
     size_t dev_bytes[NN_DEV_REGIONS];
     void *dev_scratch;               /* conv scratch in backend memory (no host mirror) */
-    int poison;                      /* test backend: stale host mirrors are NaN-filled */
+    int poison;                      /* stale host mirrors are NaN-filled (NN_BE_POISON_MIRRORS) */
     /* fusion (nn_graph_set_fuse) */
     int fuse;                        /* -1 (default): the backend's choice (nn_backend.fuse); 0 off; 1 on */
     uint8_t *fused;                  /* per node, from the layout: NN_FUSED_* bits */
@@ -187,6 +189,17 @@ int nn_g_scale_channels(nn_graph *g, const char *name, int in, int s);   /* in (
 int nn_g_flatten(nn_graph *g, const char *name, int in);   /* -> (C*H*W,1,1), shares the input's memory */
 /* 0, or -1 with the first building error as dfs_error(). */
 int nn_graph_check(const nn_graph *g);
+/* The nodes after `node` that the output depends on, as a new graph whose input node (index 0,
+ * named as `node`, of its shape) stands for node's output: every other node rebuilt from its
+ * description with the same builder, name and settings, in the same order, so that the tail's
+ * forward from node's activations computes what g's forward computes after node. Parameters and
+ * running statistics are copied from g's host buffers (current on a device backend only after
+ * loading or nn_graph_sync_params(g, NN_TO_HOST)), with their trainability and L2 factors;
+ * frozen batchnorms and g's forward settings (fusion, frozen_bn_moving, guided_relu) carry over;
+ * the tail runs on g's backend. The memory plan, batch and dropout generator start afresh.
+ * NULL with an error when g has no parameters yet, when node is not before the output, or when the
+ * output reads a node before `node` other than through it (a residual across it). */
+nn_graph *nn_graph_tail(const nn_graph *g, int node);
 
 /* ---- lookup ---- */
 int nn_graph_find(const nn_graph *g, const char *name);          /* node index or -1 */

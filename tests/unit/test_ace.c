@@ -87,6 +87,33 @@ static void hidden_of(const ace_sample *s, int64_t i, double h[4])
     }
 }
 
+/* min and max of hidden unit u over images [first, first + n), by hand */
+static void hidden_range(const ace_sample *s, int64_t first, int64_t n, int u, double *mn, double *mx)
+{
+    *mn = 1e30;
+    *mx = -1e30;
+    for (int64_t i = first; i < first + n; i++) {
+        double h[4];
+        hidden_of(s, i, h);
+        if (h[u] < *mn) *mn = h[u];
+        if (h[u] > *mx) *mx = h[u];
+    }
+}
+
+/* mean P(fake) over images [first, first + n) with hidden unit u set to v, by hand */
+static double mean_pfake_at(const ace_sample *s, int64_t first, int64_t n, int u, double v)
+{
+    double e = 0;
+    for (int64_t i = first; i < first + n; i++) {
+        double h[4], z = OUT_B;
+        hidden_of(s, i, h);
+        h[u] = v;
+        for (int q = 0; q < 4; q++) z += OUT_W[q] * h[q];
+        e += sigm(z);
+    }
+    return e / (double)n;
+}
+
 static void test_dense_known_answer(void)
 {
     ace_sample s;
@@ -101,27 +128,13 @@ static void test_dense_known_answer(void)
     CHECK(r.n == 4 && r.steps == 4 && r.shared == 1 && r.n_a == 6 && r.n_b == 6 && r.tail == 1, "shape");
     /* ranges and expectations by hand (study range: lo <= 1, hi >= 0) */
     for (int u = 0; u < 4; u++) {
-        double mn = 1e30, mx = -1e30;
-        for (int64_t i = 0; i < 6; i++) {
-            double h[4];
-            hidden_of(&s, i, h);
-            if (h[u] < mn) mn = h[u];
-            if (h[u] > mx) mx = h[u];
-        }
+        double mn, mx;
+        hidden_range(&s, 0, 6, u, &mn, &mx);
         double lo = mn < 1 ? mn : 1, hi = mx > 0 ? mx : 0;
         CHECK_CLOSE(r.lo[u], lo, 1e-6, 1e-6);
         CHECK_CLOSE(r.hi[u], hi, 1e-6, 1e-6);
-        for (int k = 0; k < 4; k++) {
-            double v = lo + (hi - lo) * k / 3.0, e = 0;
-            for (int64_t i = 0; i < 6; i++) {
-                double h[4], z = OUT_B;
-                hidden_of(&s, i, h);
-                h[u] = v;
-                for (int q = 0; q < 4; q++) z += OUT_W[q] * h[q];
-                e += sigm(z);
-            }
-            CHECK_CLOSE(r.e[u * 4 + k], e / 6, 1e-6, 1e-5);
-        }
+        for (int k = 0; k < 4; k++)
+            CHECK_CLOSE(r.e[u * 4 + k], mean_pfake_at(&s, 0, 6, u, lo + (hi - lo) * k / 3.0), 1e-6, 1e-5);
     }
     /* the neuron wired to the output with the largest weight ranks first; the one with no
      * outgoing weight scores exactly 0 and ranks last */
@@ -144,13 +157,8 @@ static void test_dense_known_answer(void)
     o.range = ACE_RANGE_OBSERVED;
     CHECK(ace_run(g, sigmoid_info(), nn_graph_find(g, "act"), &s, &o, &r3) == 0, "%s", dfs_error());
     for (int u = 0; u < 4; u++) {
-        double mn = 1e30, mx = -1e30;
-        for (int64_t i = 0; i < 6; i++) {
-            double h[4];
-            hidden_of(&s, i, h);
-            if (h[u] < mn) mn = h[u];
-            if (h[u] > mx) mx = h[u];
-        }
+        double mn, mx;
+        hidden_range(&s, 0, 6, u, &mn, &mx);
         CHECK_CLOSE(r3.lo[u], mn, 1e-6, 1e-6);
         CHECK_CLOSE(r3.hi[u], mx, 1e-6, 1e-6);
     }
@@ -176,24 +184,11 @@ static void test_phases_disjoint(void)
     CHECK(ace_run(g, sigmoid_info(), nn_graph_find(g, "act"), &s, &o, &r) == 0, "%s", dfs_error());
     CHECK(r.shared == 0 && r.n_a == 6 && r.n_b == 6, "phases");
     int u = 3;
-    double mn = 1e30, mx = -1e30;
-    for (int64_t i = 0; i < 6; i++) {
-        double h[4];
-        hidden_of(&s, i, h);
-        if (h[u] < mn) mn = h[u];
-        if (h[u] > mx) mx = h[u];
-    }
+    double mn, mx;
+    hidden_range(&s, 0, 6, u, &mn, &mx);   /* phase A's images */
     double lo = mn < 1 ? mn : 1, hi = mx > 0 ? mx : 0;
     CHECK_CLOSE(r.lo[u], lo, 1e-6, 1e-6);
-    double e = 0;
-    for (int64_t i = 6; i < 12; i++) {
-        double h[4], z = OUT_B;
-        hidden_of(&s, i, h);
-        h[u] = hi;
-        for (int q = 0; q < 4; q++) z += OUT_W[q] * h[q];
-        e += sigm(z);
-    }
-    CHECK_CLOSE(r.e[u * 2 + 1], e / 6, 1e-6, 1e-5);
+    CHECK_CLOSE(r.e[u * 2 + 1], mean_pfake_at(&s, 6, 6, u, hi), 1e-6, 1e-5);   /* phase B's */
     ace_result_free(&r);
     nn_graph_free(g);
     ace_sample_free(&s);

@@ -44,34 +44,17 @@ static void tiny_shapes(void)
 /* nn_graph_set_fuse of the graphs built here: -1 the backend's default */
 static int fuse_mode = -1;
 
+/* Glorot-uniform kernels everywhere: this test compares backends, not initialisers, and
+ * efficientnet-b0's own (VarianceScaling 2.0, fan_out, normal) make its tiny model's step
+ * ill-conditioned (test_cpu_conditioning: reused output 4.9e-4 at 64 px batch 4) */
 static nn_graph *build(int a, const nn_backend *be, int plan)
 {
-    nn_graph *g = nn_model_build(archs[a].arch, sizes[a]);
-    CHECK(g && nn_graph_check(g) == 0, "%s: %s", archs[a].arch, dfs_error());
-    CHECK(nn_graph_set_backend(g, be) == 0, "%s: %s", archs[a].arch, dfs_error());
-    nn_graph_set_fuse(g, fuse_mode);
-    /* Glorot-uniform kernels everywhere: this test compares backends, not initialisers, and
-     * efficientnet-b0's own (VarianceScaling 2.0, fan_out, normal) make its tiny model's step
-     * ill-conditioned (test_cpu_conditioning: reused output 4.9e-4 at 64 px batch 4) */
-    for (int t = 0; t < g->ntensors; t++) g->tensors[t].init = NN_INIT_GLOROT_UNIFORM;
-    dfs_rng rng;
-    dfs_rng_seed(&rng, 5);
-    nn_graph_alloc_params(g, &rng);
-    nn_graph_alloc_train(g);
-    dfs_rng_seed(&g->rng, 77);
-    nn_graph_set_memory(g, plan);
-    nn_graph_set_batch(g, N);
-    return g;
+    return tiny_graph(a, sizes[a], be, plan, N, fuse_mode, 1);
 }
 
 static float *input(int a, unsigned seed)
 {
-    size_t n = (size_t)N * 3 * (size_t)(sizes[a] * sizes[a]);
-    float *x = malloc(n * sizeof *x);
-    dfs_rng rng;
-    dfs_rng_seed(&rng, seed);
-    for (size_t i = 0; i < n; i++) x[i] = (float)dfs_rng_uniform(&rng);
-    return x;
+    return tiny_input(N, sizes[a], seed);
 }
 
 /* Worst deviation of b from a, relative to the largest |a| of the array (so near-zero entries
@@ -328,6 +311,25 @@ static void test_split_mirrors(void)
     CHECK(L > 0, "meso4 has block2.relu");
     int64_t n = N * nn_node_size(gc, L);
     CHECK(isnan(gs->nodes[L].out[0]), "cpu-split: an unfetched output reads NaN on the host");
+    /* what poisons is the backend's flag, not its name: the same table without the flag leaves
+     * the mirror as it was, and under another name with the flag poisons it */
+    {
+        static nn_backend quiet, renamed;
+        quiet = *split;
+        quiet.flags &= ~(unsigned)NN_BE_POISON_MIRRORS;
+        renamed = *split;
+        renamed.name = "checking";
+        CHECK(split->flags & NN_BE_POISON_MIRRORS && !(cpu->flags & NN_BE_POISON_MIRRORS), "flags");
+        const nn_backend *bes[2] = {&quiet, &renamed};
+        for (int b = 0; b < 2; b++) {
+            nn_graph *gq = build(a, bes[b], NN_MEM_ALL);
+            memset(gq->nodes[L].out, 0, (size_t)n * sizeof(float));
+            CHECK(nn_graph_forward(gq, x, N, NN_EVAL) == 0, "%s", dfs_error());
+            CHECK(b ? isnan(gq->nodes[L].out[0]) : gq->nodes[L].out[0] == 0.0f, "%s: mirror %g", b ? "renamed" : "quiet",
+                  gq->nodes[L].out[0]);
+            nn_graph_free(gq);
+        }
+    }
     CHECK(nn_graph_fetch(gs, L, NN_FETCH_OUT) == 0, "%s", dfs_error());
     CHECK(!memcmp(gc->nodes[L].out, gs->nodes[L].out, (size_t)n * sizeof(float)), "fetch: the cpu's values");
     /* an edit on the host, uploaded, then the rest of the network */

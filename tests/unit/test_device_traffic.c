@@ -28,26 +28,12 @@
 
 static nn_graph *build(int a, const nn_backend *be, int plan)
 {
-    nn_graph *g = nn_model_build(archs[a].arch, archs[a].size);
-    CHECK(g && nn_graph_set_backend(g, be) == 0, "%s: %s", archs[a].arch, dfs_error());
-    dfs_rng rng;
-    dfs_rng_seed(&rng, 5);
-    nn_graph_alloc_params(g, &rng);
-    nn_graph_alloc_train(g);
-    dfs_rng_seed(&g->rng, 77);
-    nn_graph_set_memory(g, plan);
-    nn_graph_set_batch(g, N);
-    return g;
+    return tiny_graph(a, archs[a].size, be, plan, N, -1, 0);
 }
 
 static float *input(int a)
 {
-    size_t n = (size_t)N * 3 * (size_t)(archs[a].size * archs[a].size);
-    float *x = malloc(n * sizeof *x);
-    dfs_rng rng;
-    dfs_rng_seed(&rng, 3);
-    for (size_t i = 0; i < n; i++) x[i] = (float)dfs_rng_uniform(&rng);
-    return x;
+    return tiny_input(N, archs[a].size, 3);
 }
 
 static int has_dropout(const nn_graph *g)

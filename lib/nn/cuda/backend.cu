@@ -262,6 +262,7 @@ extern "C" __attribute__((visibility("default"))) const nn_backend *dfs_cuda_bac
             t->abi = NN_BACKEND_ABI;
             t->name = "cuda";
             t->host_memory = 0;
+            t->flags = 0;   /* no NN_BE_POISON_MIRRORS: its memsets would slow real runs */
             t->last_error = last_error;
             t->alloc = alloc;
             t->free = release;
