@@ -45,15 +45,15 @@
 #     1e-3  14      13 (0.925)            86.9%          0.954
 #   (a row of fewer epochs than its run: the checkpoint that run kept after that epoch, which is
 #   what a run of that many epochs keeps at a constant rate; 5e-4 30: the demo's 20-epoch run
-#   resumed, train --resume. 1e-4 was at 0.68 validation after 8 epochs, behind 5e-4's 0.75, and was stopped.) At 1e-3
-#   and 14 epochs the CELEB one (EfficientNet1, best validation at epoch 11) reached 96.9%, AUC
-#   0.997 (91.3%, 0.974 at 5e-4 and 20 epochs); stages 2/3 from these two, at the demo's
-#   settings, gave EfficientNet2 93.8% (0.990), 3 96.3% (0.993), 5 88.1% (0.954), 6 85.0%
-#   (0.953). So 1e-3 and 14 epochs: all six pass with the demo's seeds, the F2F ones by a thin
-#   margin, and stage 1 costs 14 epochs instead of 20. The pass holds for the demo's seeds, not
-#   for every seed: with train --seed 33 (stage 1 only) EfficientNet4 reached 77.5% (AUC 0.930) at
-#   1e-3 / 14 epochs and 85.0% (0.906) at 5e-4 / 20, EfficientNet1 81.9% (0.818) at 1e-3 / 14
-#   and 85.6% (0.922) at 5e-4 / 20 (neither rate passes with that seed):
+#   resumed, train --resume; 1e-4 was at 0.68 validation after 8 epochs, behind 5e-4's 0.75, and
+#   was stopped.) At 1e-3 and 14 epochs the CELEB one (EfficientNet1, best validation at epoch
+#   11) reached 96.9%, AUC 0.997 (91.3%, 0.974 at 5e-4 and 20 epochs); stages 2/3 from these
+#   two, at the demo's settings, gave EfficientNet2 93.8% (0.990), 3 96.3% (0.993), 5 88.1%
+#   (0.954), 6 85.0% (0.953). So 1e-3 and 14 epochs: all six pass with the demo's seeds, the F2F
+#   ones by a thin margin, and stage 1 costs 14 epochs instead of 20. The pass holds for the
+#   demo's seeds, not for every seed: with train --seed 33 (stage 1 only) EfficientNet4 reached
+#   77.5% (AUC 0.930) at 1e-3 / 14 epochs and 85.0% (0.906) at 5e-4 / 20, EfficientNet1 81.9%
+#   (0.818) at 1e-3 / 14 and 85.6% (0.922) at 5e-4 / 20, so neither rate passes with that seed:
 #   640 images of 80 videos (20 validation videos) leave this model's result seed-dependent.
 BN_RECALIBRATE := 8
 SIZE          := 64
