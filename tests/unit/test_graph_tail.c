@@ -13,6 +13,7 @@
 #include "nn/backend.h"
 #include "nn/graph.h"
 #include "nn/models.h"
+#include "residual_graph.h"
 #include "rng.h"
 
 #define SIZE 40   /* odd map sizes after the strides: 'same' padding is asymmetric somewhere */
@@ -138,14 +139,8 @@ static void test_every_architecture(void)
 /* A tail that would need a node before its input is refused, naming the residual. */
 static void test_residual_refused(void)
 {
-    nn_graph *g = nn_graph_new();
-    int x = nn_g_input(g, "input", 3, 1, 1);
-    int a = nn_g_dense(g, "a", x, 4, 1);
-    int h = nn_g_act(g, NN_RELU, "act", a);
-    int b = nn_g_dense(g, "b", h, 4, 1);
-    int s = nn_g_add(g, "sum", b, a);
-    nn_g_dense(g, "logits", s, 1, 1);
-    CHECK(nn_graph_check(g) == 0, "%s", dfs_error());
+    int h, s;
+    nn_graph *g = residual_graph(&h, &s);
     CHECK(nn_graph_tail(g, h) == NULL && strstr(dfs_error(), "no parameters"), "before alloc: %s", dfs_error());
     dfs_rng r;
     dfs_rng_seed(&r, 1);
