@@ -54,3 +54,11 @@ compile_lines() {
     assert_equal "$stderr" "quick.sh: $TMP/none/bench/nnbench is missing (make BUILD=$TMP/none bench-build)"
     assert_output ""
 }
+
+@test "bench/cpu.sh --base: a name that is no revision is one line and exit 2, before anything is built" {
+    run --separate-stderr env BUILD="$TMP/none" "$ROOT/bench/cpu.sh" --base no-such-revision-x --out "$TMP/cpu.md"
+    [ "$status" -eq 2 ]
+    assert_equal "$stderr" "cpu.sh: --base: 'no-such-revision-x' is not a revision"
+    [ ! -e "$TMP/none" ]
+    [ ! -e "$TMP/cpu.md" ]
+}
