@@ -14,7 +14,7 @@
  * Every bound is exact to the byte: anything else that crossed (a mask, a parameter, a
  * statistic, an activation) fails. */
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "analysis/ace.h"
 #include "nn/backend.h"
 #include "nn/gradcam.h"

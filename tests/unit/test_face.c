@@ -1,6 +1,6 @@
 /* Unit tests of lib/face against OpenCV and dlib themselves: the reference boxes and landmarks in
  * tests/fixtures/face were made by tests/make-fixtures-face.py from the same frames (10 evenly
- * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/video.c), the
+ * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/media/video.c), the
  * HOG detector's by tests/make-fixtures-fhog.py (the same and two more photos).
  *
  * The references hold for those pixels only. FFmpeg decodes the same files with other bits on
@@ -12,7 +12,7 @@
  * the same, the comparison is skipped with a line saying why. */
 #include "check.h"
 #include "face/face.h"
-#include "video.h"
+#include "media/video.h"
 
 #include <unistd.h>
 
@@ -101,7 +101,7 @@ static void test_detection_matches_opencv(void)
     for (size_t i = 0; i < frames.n; i++) {
         nsame += same[i] = same_pixels(keys[i], &frames.v[i].im);
         dfs_image g;
-        dfs_face_gray(&frames.v[i].im, &g);
+        CHECK(dfs_face_gray(&frames.v[i].im, &g) == 0, "%s", dfs_error());
         nfound[i] = dfs_cascade_detect(c, &g, &o, &found[i]);
         dfs_image_free(&g);
     }
@@ -172,7 +172,7 @@ static void test_landmarks_match_dlib(void)
             p = e;
         }
         dfs_image g;
-        dfs_face_gray(&frames.v[k].im, &g);
+        CHECK(dfs_face_gray(&frames.v[k].im, &g) == 0, "%s", dfs_error());
         dfs_shape_predict(m, &g, b, pts);
         dfs_image_free(&g);
         double err = 0;

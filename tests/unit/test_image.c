@@ -1,6 +1,6 @@
-/* Unit tests of PNG I/O, resizing and image records (lib/image.c), plus the fuzz regressions. */
+/* Unit tests of PNG I/O, resizing and image records (lib/media/image.c), plus the fuzz regressions. */
 #include "check.h"
-#include "image.h"
+#include "media/image.h"
 
 #include <dirent.h>
 #include <png.h>

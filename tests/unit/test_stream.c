@@ -1,7 +1,7 @@
-/* Unit tests of the tensor stream reader and writer (lib/stream.c). */
+/* Unit tests of the tensor stream reader and writer (lib/core/stream.c). */
 #include "check.h"
-#include "stream.h"
-#include "stream_index.h"
+#include "core/stream.h"
+#include "core/stream_index.h"
 
 #include <stdint.h>
 #include <unistd.h>
