@@ -231,7 +231,7 @@ int dfs_out_open(dfs_out *o, const char *path, int binary, int allow_tty)
     if (!path || strcmp(path, "-") == 0) {
         if (binary && !allow_tty && isatty(STDOUT_FILENO))
             return dfs_fail("refusing to write binary data to a terminal (redirect stdout, or use -o FILE)");
-        o->f = stdout;
+        o->f = stdout;   /* layers: - is stdout */
         return 0;
     }
     /* An existing non-regular file (/dev/null, a FIFO, a terminal) is written in place: renaming
