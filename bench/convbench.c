@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "common.h"
+#include "core/common.h"
+#include "tool/tool.h"
 #include "nn/conv_direct.h"
 #include "nn/ops.h"
 

@@ -2,7 +2,7 @@
  * the cblas_sgemm calls they replace, in process CPU seconds, for one layer shape.
  *   densebench N IN OUT [REPEATS]   (bench/dense.sh builds and runs it; OMP_NUM_THREADS sets threads) */
 #include "nn/ops.h"
-#include "common.h"
+#include "core/common.h"
 
 #include <cblas.h>
 #include <stdio.h>

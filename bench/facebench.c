@@ -7,9 +7,10 @@
  *                                       writes each frame as PPMDIR/NNN.ppm for dlib's timing
  * Prints "hog SECONDS FACES" and "haar SECONDS FACES" summed over the frames. */
 #include "face/face.h"
-#include "stream.h"
+#include "core/stream.h"
+#include "tool/tool.h"
 #include "synth/synth.h"
-#include "video.h"
+#include "media/video.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ static int video(const char *src, int w, int h, int n, const char *out)
         sw = sw < w ? w : sw;
         sh = sh < h ? h : sh;
         dfs_image big = {0};
-        dfs_image_resize_bilinear(im, &big, sw, sh);
+        if (dfs_image_resize_bilinear(im, &big, sw, sh) != 0) dfs_die_error();
         int x0 = (sw - w) / 2, y0 = (sh - h) / 2;
         for (int y = 0; y < h; y++) memcpy(buf + (size_t)y * w * 3, big.px + ((size_t)(y + y0) * sw + x0) * 3, (size_t)w * 3);
         if (syn_mp4_frame(m, buf) != 0) dfs_die_error();
@@ -83,7 +84,7 @@ static int detect(const char *frames, const char *dir)
         free(faces);
         dfs_box *boxes;
         t0 = now();
-        dfs_face_gray(&im, &gray);
+        if (dfs_face_gray(&im, &gray) != 0) dfs_die_error();
         n = dfs_cascade_detect(haar, &gray, &o, &boxes);
         tc += now() - t0;
         fc += n > 0;

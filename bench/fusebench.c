@@ -13,8 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
-#include "rng.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "core/rng.h"
 #include "nn/ops.h"
 
 #ifndef OFF

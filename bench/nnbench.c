@@ -20,12 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "common.h"
-#include "rng.h"
-#include "nn/device.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "core/rng.h"
+#include "tool/device.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-#include "nn/trainer.h"
+#include "study/trainer.h"
 
 static double now(void)
 {
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
     long batch = dfs_arg_long("BATCH", argv[3], 1, 4096);
     long steps = dfs_arg_long("STEPS", argv[5], 1, 1000000);
     long warmup = argc >= 7 ? dfs_arg_long("WARMUP", argv[6], 0, 1000000) : 1;
-    const nn_backend *be = nn_device_open(argc == 8 ? argv[7] : "cpu", 0);
+    const nn_backend *be = dfs_tool_device(argc == 8 ? argv[7] : "cpu", 0);
     int train = !strcmp(argv[4], "train");
     if (!train && strcmp(argv[4], "infer")) dfs_die("%s: mode must be train or infer", argv[4]);
     const nn_model_info *m = nn_model_find(arch);

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "analysis/ace.h"
-#include "args.h"
-#include "common.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
 #include "nn/checkpoint.h"
-#include "nn/device.h"
+#include "tool/device.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 
@@ -70,6 +71,7 @@ static void parse_args(int argc, char **argv, ace_args *a)
 {
     memset(a, 0, sizeof *a);
     ace_opts_default(&a->o);
+    a->o.progress_to = stderr;
     a->output = "-";
     a->top = "64,128,256,512";
     long steps = a->o.steps, batches = a->o.batches, batch = a->o.batch, seed = 123;
@@ -186,7 +188,7 @@ int main(int argc, char **argv)
     if (!a.model) dfs_die("-m MODEL.ckpt is required (see --help)");
     if (a.nfiles > 1) dfs_die("one data stream at a time (got %d)", a.nfiles);
     const char *input = a.nfiles ? a.files[0] : "-";
-    const nn_backend *be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
+    const nn_backend *be = dfs_tool_device(a.device, a.verbose);   /* before any file is read or written */
     nn_ckpt_info info;
     dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
     if (dfs_spool_open(&sp, a.model) != 0) dfs_die_error();

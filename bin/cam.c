@@ -5,15 +5,16 @@
 #include <string.h>
 #include <math.h>
 
-#include "args.h"
-#include "common.h"
-#include "dataset.h"
-#include "image.h"
-#include "stream.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "study/dataset.h"
+#include "media/image.h"
+#include "core/stream.h"
 #include "analysis/camsheet.h"
 #include "analysis/gradcam.h"
 #include "nn/checkpoint.h"
-#include "nn/device.h"
+#include "tool/device.h"
 #include "nn/gradcam.h"
 #include "nn/models.h"
 
@@ -291,7 +292,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    const nn_backend *be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
+    const nn_backend *be = dfs_tool_device(a.device, a.verbose);   /* before any file is read or written */
     nn_ckpt_info info;
     dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
     if (dfs_spool_open(&sp, a.model) != 0) dfs_die_error();

@@ -1,11 +1,12 @@
 /* crop: detect the largest face in each frame (dlib's HOG detector or a Haar cascade), locate 68
  * landmarks, align and crop. */
-#include "args.h"
-#include "common.h"
-#include "lines.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "core/lines.h"
 #include "face/face.h"
-#include "image.h"
-#include "stream.h"
+#include "media/image.h"
+#include "core/stream.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -116,7 +117,11 @@ static void process(const settings *s, item *it)
         dfs_image_free(&im);
         return;
     }
-    dfs_face_gray(&im, &gray);
+    if (dfs_face_gray(&im, &gray) != 0) {
+        snprintf(it->err, sizeof it->err, "%s", dfs_error());
+        dfs_image_free(&im);
+        return;
+    }
     dfs_box box;
     int found = 0;
     if (s->boxes) {
@@ -146,9 +151,9 @@ static void process(const settings *s, item *it)
         int np = dfs_shape_model_points(s->shape);
         float *pts = dfs_malloc((size_t)np * 2 * sizeof *pts);
         dfs_shape_predict(s->shape, &gray, box, pts);
-        if (s->align) dfs_face_align(&im, pts, s->margin, s->size, &crop);
-        else dfs_face_crop_box(&im, box, s->margin, s->size, &crop);
-        if (dfs_image_to_record(&crop, &it->out) != 0) {
+        int rc = s->align ? dfs_face_align(&im, pts, s->margin, s->size, &crop)
+                          : dfs_face_crop_box(&im, box, s->margin, s->size, &crop);
+        if (rc != 0 || dfs_image_to_record(&crop, &it->out) != 0) {
             snprintf(it->err, sizeof it->err, "%s", dfs_error());
         } else {
             /* keep the frame's provenance, add where the face was */
@@ -276,7 +281,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < batch; i++) { dfs_record_init(&items[i].in); dfs_record_init(&items[i].out); }
     long total = 0, cropped = 0, noface = 0;
     dfs_progress prog;
-    dfs_progress_start(&prog, "frames", 0, progress);
+    dfs_progress_start(&prog, stderr, "frames", 0, progress);
     for (int fi = 0; fi < nin; fi++) {
         dfs_reader rd;
         if (dfs_reader_open(&rd, nfiles ? files[fi] : "-") != 0) dfs_die_error();

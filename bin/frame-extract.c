@@ -1,9 +1,10 @@
 /* frame-extract: chosen frames of videos (or still images) as a stream of u8 RGB records. */
-#include "args.h"
-#include "common.h"
-#include "image.h"
-#include "stream.h"
-#include "video.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "media/image.h"
+#include "core/stream.h"
+#include "media/video.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
     int nvid = nfiles;
     long failed = 0, written = 0;
     dfs_progress prog;
-    dfs_progress_start(&prog, "videos", (uint64_t)nvid, progress);
+    dfs_progress_start(&prog, stderr, "videos", (uint64_t)nvid, progress);
     int write_failed = 0;
 
 #pragma omp parallel for schedule(dynamic, 1) ordered num_threads(jobs)

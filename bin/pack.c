@@ -1,10 +1,11 @@
 /* pack: PNG files or manifests -> tensor stream, stream -> PNGs, listing, and the study's sampling
- * (take, balance, shuffle, split by video). The rules live in lib/dataset.c; this file wires
+ * (take, balance, shuffle, split by video). The rules live in lib/study/dataset.c; this file wires
  * arguments, inputs and outputs. */
-#include "args.h"
-#include "dataset.h"
-#include "image.h"
-#include "stream.h"
+#include "core/args.h"
+#include "study/dataset.h"
+#include "media/image.h"
+#include "core/stream.h"
+#include "tool/tool.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -245,7 +246,7 @@ static void run_png(const opts *o, sink *k)
     warn_if_unbalanced(o, n, cnt[0] + cnt[1]);
     sink_open(k, o);
     dfs_progress prog;
-    dfs_progress_start(&prog, "images", cnt[0] + cnt[1], o->progress);
+    dfs_progress_start(&prog, stderr, "images", cnt[0] + cnt[1], o->progress);
     dfs_record rec;
     dfs_record_init(&rec);
     for (int p = 0; p < 2; p++)
@@ -312,7 +313,7 @@ static void run_stream(const opts *o, sink *k)
     typedef struct origin { int input; uint64_t index; } origin;
     origin *from = NULL;
     dfs_progress prog;
-    dfs_progress_start(&prog, "records", 0, o->progress);
+    dfs_progress_start(&prog, stderr, "records", 0, o->progress);
     if (!in_memory) sink_open(k, o);
     dfs_record rec;
     dfs_record_init(&rec);

@@ -6,13 +6,14 @@
 #include <omp.h>
 #include <cblas.h>
 
-#include "args.h"
-#include "common.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
 #include "nn/checkpoint.h"
-#include "nn/device.h"
+#include "tool/device.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-#include "nn/trainer.h"
+#include "study/trainer.h"
 
 static const char usage[] =
     "usage: predict -m M.ckpt [--batch N] [--threads N] [--device D] [-o SCORES.tsv] [IN.dft] > SCORES.tsv\n"
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
     if (!model) dfs_die("-m M.ckpt is required (see --help)");
     const char *outs[] = {outp}, *ins[] = {model, in};
     if (dfs_paths_distinct(outs, 1, ins, 2) != 0) dfs_die_error();
-    const nn_backend *be = nn_device_open(device, verbose);   /* before any file is read or written */
+    const nn_backend *be = dfs_tool_device(device, verbose);   /* before any file is read or written */
     if (threads > 0) {
         omp_set_num_threads((int)threads);
         openblas_set_num_threads((int)threads);
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
     const nn_model_info *m = nn_model_find(info.arch);
     dfs_out o;
     if (dfs_out_open(&o, outp, 0, 1) != 0) dfs_die_error();
-    int rc = nn_predict_stream(g, m, info.size, in, (int)batch, o.f, progress);
+    int rc = nn_predict_stream(g, m, info.size, in, (int)batch, o.f, stderr, progress);
     if (rc == 0 && ferror(o.f))   /* the name now: abort frees it */
         rc = dfs_fail("%s: write failed: %s", dfs_out_name(&o), strerror(errno ? errno : EIO));
     if (rc != 0) dfs_out_abort(&o);

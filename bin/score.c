@@ -1,12 +1,13 @@
 /* score: metrics of score TSVs, and the study's Tables 4-7. Arguments and output only; the work
- * is in lib/scoretables.c, lib/scoretsv.c and lib/metrics.c. */
+ * is in lib/study/scoretables.c, lib/study/scoretsv.c and lib/study/metrics.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
-#include "common.h"
-#include "scoretables.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "study/scoretables.h"
 
 static const char usage[] =
     "usage: score [OPTIONS] FILE.tsv...            metrics of score TSVs ('-' = stdin)\n"

@@ -2,7 +2,8 @@
  * and the study's histogram of the means (RQ3). The work is in lib/analysis/ssim.c; this file
  * wires arguments and outputs. */
 #include "analysis/ssim.h"
-#include "args.h"
+#include "core/args.h"
+#include "tool/tool.h"
 
 #include <errno.h>
 #include <stdlib.h>

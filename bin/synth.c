@@ -7,11 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "args.h"
-#include "common.h"
-#include "image.h"
-#include "montage.h"
-#include "stream.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "media/image.h"
+#include "media/montage.h"
+#include "core/stream.h"
 #include "synth/synth.h"
 
 static const char HELP[] =
@@ -89,7 +90,7 @@ static void write_stream(const syn_spec *s, const syn_video *v, const opts *o)
     chunk_init(&c, s->size);
     long total = (long)s->videos * s->frames, done = 0;
     dfs_progress pr;
-    dfs_progress_start(&pr, "frames", (uint64_t)total, o->progress);
+    dfs_progress_start(&pr, stderr, "frames", (uint64_t)total, o->progress);
     while (done < total) {
         chunk_render(&c, s, v, done, total);
         for (int i = 0; i < c.n; i++) {
@@ -161,7 +162,7 @@ static void write_png(const syn_spec *s, const syn_video *v, const opts *o, cons
     dfs_image im = {s->size, s->size, 3, NULL};
     long total = (long)s->videos * s->frames, done = 0;
     dfs_progress pr;
-    dfs_progress_start(&pr, "frames", (uint64_t)total, o->progress);
+    dfs_progress_start(&pr, stderr, "frames", (uint64_t)total, o->progress);
     while (done < total) {
         chunk_render(&c, s, v, done, total);
         for (int i = 0; i < c.n; i++) {
@@ -194,7 +195,7 @@ static void write_video(const syn_spec *s, const syn_video *v, const opts *o, co
     uint8_t **buf = dfs_malloc(sizeof(uint8_t *) * (size_t)n);
     for (int f = 0; f < n; f++) buf[f] = dfs_calloc((size_t)s->size * s->size * 3 + SYN_MP4_PADDING, 1);
     dfs_progress pr;
-    dfs_progress_start(&pr, "videos", (uint64_t)s->videos, o->progress);
+    dfs_progress_start(&pr, stderr, "videos", (uint64_t)s->videos, o->progress);
     for (int i = 0; i < s->videos; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, v[i].label ? "fake" : "real");
         mkdir_or_die(path);

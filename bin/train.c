@@ -1,16 +1,17 @@
-/* train: build, inspect and train the study's detectors (lib/nn/trainer.h has the protocol). */
+/* train: build, inspect and train the study's detectors (lib/study/trainer.h has the protocol). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
 #include <cblas.h>
 
-#include "args.h"
-#include "common.h"
-#include "nn/device.h"
+#include "core/args.h"
+#include "core/common.h"
+#include "tool/tool.h"
+#include "tool/device.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-#include "nn/trainer.h"
+#include "study/trainer.h"
 
 /* printf format: %s is the architecture list */
 static const char usage[] =
@@ -281,7 +282,7 @@ int main(int argc, char **argv)
     char *lockpath = with_suffix(a.o.out, ".lock");
     dfs_lock lock;
     if (dfs_lock_take(&lock, lockpath) != 0) dfs_die_error();
-    a.o.be = nn_device_open(a.device, a.verbose);   /* before any file is read or written */
+    a.o.be = dfs_tool_device(a.device, a.verbose);   /* before any file is read or written */
     dfs_spool from;   /* --from is opened twice (header, then tensors): a pipe is copied once */
     if (a.o.from) {
         if (dfs_spool_open(&from, a.o.from) != 0) dfs_die_error();
@@ -291,6 +292,7 @@ int main(int argc, char **argv)
         omp_set_num_threads((int)a.threads);
         openblas_set_num_threads((int)a.threads);
     }
+    a.o.progress_to = stderr;
     if (!a.quiet) a.o.report = print_report;
     if (nn_train_run(&a.o) != 0) {
         if (a.o.from) dfs_spool_error(&from);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The tools' option tables (lib/args.h) against their --help text: every option a tool accepts
+# The tools' option tables (lib/core/args.h) against their --help text: every option a tool accepts
 # is documented, and the parser's generic errors keep their wording.
 load helper
 

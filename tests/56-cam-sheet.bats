@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # cam --sheet: the contact sheet of heatmaps (the paper's Figure 2; lib/analysis/camsheet.c on
-# lib/montage.c): layout, overlays, determinism, errors.
+# lib/media/montage.c): layout, overlays, determinism, errors.
 load helper
 
 setup_file() {

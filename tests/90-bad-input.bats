@@ -87,6 +87,18 @@ setup_file() { make_fixtures; }
     bad pack cut.png "m.tsv: line 2" -- pack --manifest m.tsv -o out.dft
 }
 
+# the resize fails in the library (lib/media/image.c), which returns the error for pack to name
+# the input: the image limit is 2^28 pixels, --size allows up to 32768
+@test "pack: --size beyond the image limit, on a stream record" {
+    fixture img.dft
+    bad pack img.dft "record 0: image size 32768x32768x3 outside the supported range" -- pack --size 32768 img.dft -o out.dft
+}
+
+@test "pack: --size beyond the image limit, on a PNG" {
+    cp "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" a.png
+    bad pack a.png "a.png: image size 32768x32768x3 outside the supported range" -- pack --label real --size 32768 a.png -o out.dft
+}
+
 @test "pack: a manifest named without a directory reads its paths from the current one" {
     # a bare name has no directory to prefix (the fuzz replay checks it under UBSan: make sanitize)
     cp "$BATS_TEST_DIRNAME/fixtures/png/rgb8.png" a.png

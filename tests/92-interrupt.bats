@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Interruptions: SIGINT, SIGTERM and SIGKILL in the middle of train, predict, cam, ace and
 # pack --unpack. The tool dies by the signal; INT and TERM leave no temporary (the handler of
-# lib/common.c removes them, directories included); after KILL the next run removes the dead
+# lib/tool/tool.c removes them, directories included); after KILL the next run removes the dead
 # run's temporaries. Rerunning the same command (train: with --resume) gives byte-identical
 # outputs to an uninterrupted run.
 #

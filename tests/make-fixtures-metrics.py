@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for lib/metrics.c, computed with scikit-learn (Debian's python3-sklearn).
+"""Reference values for lib/study/metrics.c, computed with scikit-learn (Debian's python3-sklearn).
 
 Writes tests/fixtures/metrics/<case>.tsv (score TSVs, keys VIDEO/FRAME) and
 tests/fixtures/metrics/expected.tsv with one line per case and level:

@@ -3,7 +3,7 @@
 
 Run with Debian's interpreter (it has python3-torch):  /usr/bin/python3 tests/make-fixtures-trajectory.py
 Writes tests/fixtures/trajectory-<arch>.dft and tests/fixtures/trajectory-<arch>-{train,mix}.dft, read by
-tests/unit/test_trajectory.c, which runs lib/nn/trainer.c (nn_train_run) on the same data.
+tests/unit/test_trajectory.c, which runs lib/study/trainer.c (nn_train_run) on the same data.
 
 The networks are tests/make-fixtures-models.py's (written from docs/study-facts.md, not from the
 C builders), with the same hash-rule initial weights. The training loop is restated here from

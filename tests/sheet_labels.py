@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure the labels of a lib/montage contact sheet (cam --sheet, synth --sheet) as a reader sees
+"""Measure the labels of a lib/media/montage contact sheet (cam --sheet, synth --sheet) as a reader sees
 them: prints "width W glyph H labels N gap G", where W is the PNG's width, H the smallest height
 of a row label (a run of pixel rows holding label text left of the tiles), N the number of
 column-group labels in the header (text clusters set apart by more than two font pixels) and G

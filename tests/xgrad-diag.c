@@ -15,11 +15,11 @@
 #include <string.h>
 #include <stdlib.h>
 #include <stdio.h>
-#include "common.h"
+#include "core/common.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "nn/ops.h"
-#include "stream.h"
+#include "core/stream.h"
 #include "unit/fixture_hash.h"
 static const dfs_record *find(const dfs_record_list *l, const char *name)
 {

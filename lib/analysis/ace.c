@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "analysis/ace.h"
-#include "lines.h"
+#include "core/lines.h"
 #include "nn/backend.h"
-#include "rng.h"
-#include "stream.h"
+#include "core/rng.h"
+#include "core/stream.h"
 
 /* The tail graph's activations are kept near cache size: the work per intervention is the same
  * whatever the replication, so a huge replicated batch only adds memory traffic. */
@@ -23,6 +23,7 @@ void ace_opts_default(ace_opts *o)
     o->batch = 64;
     o->range = ACE_RANGE_STUDY;
     o->no_tail = 0;
+    o->progress_to = NULL;
     o->progress = 0;
 }
 
@@ -271,7 +272,7 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     }
     dfs_progress prog;
     int64_t nbatches = (n_b + B - 1) / B;
-    dfs_progress_start(&prog, "ace", (uint64_t)(nbatches * C), o->progress);
+    dfs_progress_start(&prog, o->progress_to, "ace", (uint64_t)(nbatches * C), o->progress);
     int64_t done = 0;
     for (int64_t b0 = 0; b0 < n_b; b0 += B) {
         int64_t nb = n_b - b0 < B ? n_b - b0 : B;

@@ -36,7 +36,7 @@
 #define DFS_ANALYSIS_ACE_H
 
 #include <stdint.h>
-#include "common.h"
+#include "core/common.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 
@@ -48,7 +48,8 @@ typedef struct ace_opts {
     int batch;           /* images per batch (study: 64) */
     int range;           /* ACE_RANGE_STUDY or ACE_RANGE_OBSERVED */
     int no_tail;         /* 1: always rerun the full graph after the layer (for tests) */
-    int progress;        /* 1: force progress on stderr */
+    FILE *progress_to;   /* where progress goes (a tool passes stderr); NULL: none */
+    int progress;        /* 1: show it even when progress_to is not a terminal */
 } ace_opts;
 void ace_opts_default(ace_opts *o);
 

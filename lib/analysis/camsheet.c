@@ -4,9 +4,9 @@
 
 #include "analysis/camsheet.h"
 #include "analysis/gradcam.h"
-#include "image.h"
-#include "montage.h"
-#include "stream.h"
+#include "media/image.h"
+#include "media/montage.h"
+#include "core/stream.h"
 
 typedef struct sheet_images {
     dfs_record_list *lists;
@@ -67,7 +67,10 @@ static int render(const char *path, long index, const dfs_record *h, const sheet
     if (full.w == tile && full.h == tile) {
         memcpy(out, full.px, (size_t)tile * tile * 3);
     } else {
-        dfs_image_resize(&full, &small, tile, tile);
+        if (dfs_image_resize(&full, &small, tile, tile) != 0) {
+            dfs_image_free(&full);
+            return -1;
+        }
         memcpy(out, small.px, (size_t)tile * tile * 3);
         dfs_image_free(&small);
     }

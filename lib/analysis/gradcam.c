@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "core/common.h"
 #include "analysis/gradcam.h"
 
 void dfs_cam_resize(const float *src, int64_t h, int64_t w, float *dst, int64_t H, int64_t W)

@@ -2,7 +2,7 @@
  * duplicates and to name the first record in messages) and, for streams after the first, a table
  * of records read ahead of their turn. */
 #include "analysis/keyjoin.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #include <stdlib.h>
 #include <string.h>

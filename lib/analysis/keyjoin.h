@@ -11,7 +11,7 @@
 #ifndef DFS_ANALYSIS_KEYJOIN_H
 #define DFS_ANALYSIS_KEYJOIN_H
 
-#include "stream.h"
+#include "core/stream.h"
 
 typedef struct dfs_keyjoin dfs_keyjoin;
 

@@ -16,7 +16,7 @@
 #ifndef DFS_ANALYSIS_SSIM_H
 #define DFS_ANALYSIS_SSIM_H
 
-#include "stream.h"
+#include "core/stream.h"
 
 typedef struct dfs_ssim_opts {
     int gaussian;        /* 0: 7x7 uniform, sample covariance; 1: 11x11 Gaussian, population */

@@ -9,9 +9,9 @@ static const double tmpl[4][2] = {
     {38.2946, 51.6963}, {73.5318, 51.5014}, {41.5493, 92.3655}, {70.7299, 92.2041}};
 
 /* out(u, v) = src(A^-1 ((u, v) - t)) with A = [a -b; b a]; black outside the source. */
-static void warp_similarity(const dfs_image *src, double a, double b, double tx, double ty, int size, dfs_image *out)
+static int warp_similarity(const dfs_image *src, double a, double b, double tx, double ty, int size, dfs_image *out)
 {
-    if (dfs_image_alloc(out, size, size, 3) != 0) dfs_die_error();
+    if (dfs_image_alloc(out, size, size, 3) != 0) return -1;
     double det = a * a + b * b;
     double ia = a / det, ib = b / det;   /* A^-1 = [ia ib; -ib ia] */
     for (int v = 0; v < size; v++) {
@@ -33,9 +33,10 @@ static void warp_similarity(const dfs_image *src, double a, double b, double tx,
             for (int c = 0; c < 3; c++) o[c] = (uint8_t)lrint(fmin(255, fmax(0, acc[c])));
         }
     }
+    return 0;
 }
 
-void dfs_face_align(const dfs_image *src, const float *p, double margin, int size, dfs_image *out)
+int dfs_face_align(const dfs_image *src, const float *p, double margin, int size, dfs_image *out)
 {
     double from[4][2] = {{0, 0}, {0, 0}, {p[2 * 48], p[2 * 48 + 1]}, {p[2 * 54], p[2 * 54 + 1]}};
     for (int i = 36; i < 42; i++) { from[0][0] += p[2 * i] / 6; from[0][1] += p[2 * i + 1] / 6; }
@@ -58,15 +59,15 @@ void dfs_face_align(const dfs_image *src, const float *p, double margin, int siz
     }
     double a = sxx > 0 ? dot / sxx : 1, b = sxx > 0 ? crs / sxx : 0;
     double tx = mtx - (a * mfx - b * mfy), ty = mty - (b * mfx + a * mfy);
-    warp_similarity(src, a, b, tx, ty, size, out);
+    return warp_similarity(src, a, b, tx, ty, size, out);
 }
 
-void dfs_face_crop_box(const dfs_image *src, dfs_box box, double margin, int size, dfs_image *out)
+int dfs_face_crop_box(const dfs_image *src, dfs_box box, double margin, int size, dfs_image *out)
 {
     double side = margin * (box.w > box.h ? box.w : box.h);
     double a = size / side;
     /* the box centre (in pixel-centre coordinates) lands on the crop's centre */
     double cx = box.x + box.w / 2.0 - 0.5, cy = box.y + box.h / 2.0 - 0.5;
     double c = (size - 1) / 2.0;
-    warp_similarity(src, a, 0, c - a * cx, c - a * cy, size, out);
+    return warp_similarity(src, a, 0, c - a * cx, c - a * cy, size, out);
 }

@@ -23,13 +23,14 @@ struct dfs_cascade {
     int nstages;
 };
 
-void dfs_face_gray(const dfs_image *rgb, dfs_image *gray)
+int dfs_face_gray(const dfs_image *rgb, dfs_image *gray)
 {
-    if (dfs_image_alloc(gray, rgb->w, rgb->h, 1) != 0) dfs_die_error();
+    if (dfs_image_alloc(gray, rgb->w, rgb->h, 1) != 0) return -1;
     size_t n = (size_t)rgb->w * rgb->h;
     const uint8_t *p = rgb->px;
     for (size_t i = 0; i < n; i++, p += 3)
         gray->px[i] = (uint8_t)((p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + (1 << 14)) >> 15);
+    return 0;
 }
 
 void dfs_detect_defaults(dfs_detect_opts *o)

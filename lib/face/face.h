@@ -12,8 +12,8 @@
 #ifndef DFS_FACE_H
 #define DFS_FACE_H
 
-#include "common.h"
-#include "image.h"
+#include "core/common.h"
+#include "media/image.h"
 
 #define DFS_CASCADE_DEFAULT "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 #define DFS_LANDMARKS_DEFAULT "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
@@ -22,7 +22,7 @@ typedef struct dfs_box { int x, y, w, h; } dfs_box;
 
 /* ---- gray image ---- */
 /* Luma as OpenCV 4's cvtColor(RGB2GRAY) computes it for 8 bits: (9798 R + 19235 G + 3735 B + 2^14) >> 15. */
-void dfs_face_gray(const dfs_image *rgb, dfs_image *gray);
+int dfs_face_gray(const dfs_image *rgb, dfs_image *gray);   /* 0, or -1 (dfs_image_alloc) */
 
 /* ---- Viola-Jones ---- */
 typedef struct dfs_cascade dfs_cascade;
@@ -79,9 +79,11 @@ void dfs_shape_predict(const dfs_shape_model *m, const dfs_image *gray, dfs_box 
 /* ---- alignment and cropping ---- */
 /* Crop aligned on 68-point landmarks: eye centres and mouth corners are mapped by a least-squares
  * similarity onto the ArcFace 112x112 template points, shrunk about the centre by 1/margin and
- * scaled to size x size; bilinear sampling, black outside the source. */
-void dfs_face_align(const dfs_image *src, const float *pts68, double margin, int size, dfs_image *out);
-/* Crop the square of side margin*max(w, h) centred on the box, resized to size x size. */
-void dfs_face_crop_box(const dfs_image *src, dfs_box box, double margin, int size, dfs_image *out);
+ * scaled to size x size; bilinear sampling, black outside the source. 0, or -1 with
+ * dfs_image_alloc's error when size is outside the supported range. */
+int dfs_face_align(const dfs_image *src, const float *pts68, double margin, int size, dfs_image *out);
+/* Crop the square of side margin*max(w, h) centred on the box, resized to size x size (0 or -1,
+ * as dfs_face_align). */
+int dfs_face_crop_box(const dfs_image *src, dfs_box box, double margin, int size, dfs_image *out);
 
 #endif

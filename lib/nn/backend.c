@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "core/common.h"
 
 /* ---- cpu: host memory, the ops of ops.h ---- */
 

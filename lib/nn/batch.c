@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "core/common.h"
 #include "nn/batch.h"
 
 void nn_image_to_chw(const uint8_t *hwc, int64_t H, int64_t W, float *chw)

@@ -8,8 +8,8 @@
 #define DFS_NN_BATCH_H
 
 #include <stdint.h>
-#include "stream.h"
-#include "stream_index.h"
+#include "core/stream.h"
+#include "core/stream_index.h"
 
 /* One u8 HWC image (H, W, 3) -> float CHW / 255. */
 void nn_image_to_chw(const uint8_t *hwc, int64_t H, int64_t W, float *chw);

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "core/common.h"
 #include "nn/vmath.h"
 
 #define PAR_MIN 32768

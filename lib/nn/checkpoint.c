@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common.h"
+#include "core/common.h"
 #include "nn/models.h"
-#include "stream.h"
+#include "core/stream.h"
 
 static int set_meta_i64(dfs_record *r, const char *key, int64_t v)
 {

@@ -9,7 +9,7 @@
 #define DFS_NN_CHECKPOINT_H
 
 #include "nn/graph.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #define NN_CHECKPOINT_FORMAT "dfstudy-checkpoint"
 #define NN_CHECKPOINT_VERSION 1

@@ -12,7 +12,7 @@
 #include "nn/ops.h"
 #include "nn/conv_direct.h"
 #include "nn/depthwise.h"
-#include "common.h"
+#include "core/common.h"
 
 #include <cblas.h>
 #include <string.h>

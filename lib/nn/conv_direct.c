@@ -24,7 +24,7 @@
  * contraction into FMAs (there are none without FMA: x86-64 baseline and v2); the weight
  * gradient's lane sums depend on VL, so its last bits do too. */
 #include "nn/conv_direct.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/simd.h"
 
 #include <stdlib.h>
@@ -44,9 +44,7 @@ typedef nn_vi vi;
  * never straddle two cache lines */
 static float *alloc_vectors(size_t n)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, sizeof(vf), (n ? n : 1) * sizeof(float)) != 0) dfs_die("out of memory");
-    return p;
+    return dfs_aligned_alloc(sizeof(vf), (n ? n : 1) * sizeof(float));
 }
 static inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 

@@ -18,7 +18,7 @@
  * The weight gradient sums over the batch and is only taken in training, where the batch is
  * the training batch: it stays a GEMM. */
 #include "nn/ops.h"
-#include "common.h"
+#include "core/common.h"
 
 #include <cblas.h>
 #include <stdlib.h>

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "core/common.h"
 #include "nn/backend.h"
+#include "tool/tool.h"   /* dfs_die: pending, tests/check-layers.sh */
 
 static const char *const kind_names[NN_KIND_COUNT] = {
     "input", "conv", "dense", "batchnorm", "relu", "leaky_relu", "swish", "sigmoid", "softmax", "maxpool",

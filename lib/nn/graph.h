@@ -29,7 +29,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
-#include "rng.h"
+#include "core/rng.h"
 #include "nn/ops.h"
 
 struct nn_backend;

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "core/common.h"
 #include "nn/graph.h"
 
 /* Node i of g rebuilt in t by its builder, its inputs mapped by map[]; -1 with an error. Every

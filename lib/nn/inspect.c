@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "core/common.h"
 #include "nn/ops.h"
 
 #define PAR_MIN 32768   /* below this many values a parallel region costs more than it saves */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "core/common.h"
 
 void nn_model_pfake(const nn_model_info *m, const float *logits, int64_t N, float *pfake)
 {

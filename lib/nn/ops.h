@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
-#include "rng.h"
+#include "core/rng.h"
 
 /* ---- convolution ----
  * Padding is explicit and may be asymmetric: Keras/TensorFlow 'same' puts the odd extra row or

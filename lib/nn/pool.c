@@ -1,7 +1,7 @@
 /* pool.c: max, average and global average pooling (NCHW). One (n, c) plane per OpenMP
  * iteration: backward scatters only inside its own plane, so there are no races. */
 #include "nn/ops.h"
-#include "common.h"
+#include "core/common.h"
 
 #include <math.h>
 

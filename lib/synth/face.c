@@ -3,12 +3,12 @@
  * base pose; a pose adds the per-frame motion and expression. The renderer evaluates, per pixel,
  * layers from back to front (background, hair volume, neck, clothes, ears, head, hair fringe,
  * beard, brows, eyes, nose, mouth, glasses) with about one pixel of antialiasing on every edge. */
-#include "face.h"
+#include "synth/face.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "synth.h"
+#include "synth/synth.h"
 
 static float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 static float smooth01(float t) { t = clampf(t, 0, 1); return t * t * (3 - 2 * t); }

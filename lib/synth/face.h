@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "rng.h"
+#include "core/rng.h"
 
 typedef struct syn_identity {
     float head_w, head_h, jaw;          /* half width, half height, jaw taper (0..0.5) */

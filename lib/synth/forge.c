@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "face.h"
-#include "synth.h"
+#include "synth/face.h"
+#include "synth/synth.h"
 
 typedef struct box { int x0, y0, x1, y1; } box;
 

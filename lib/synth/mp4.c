@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "synth.h"
+#include "synth/synth.h"
 
 struct syn_mp4 {
     dfs_out out;

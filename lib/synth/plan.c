@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "synth.h"
+#include "synth/synth.h"
 
 static const char *const ROLE_NAMES[SYN_NROLES] = {
     "celeb", "celeb-m", "f2f", "fs", "nt", "df", "dfd", "fs-i", "nt-i",

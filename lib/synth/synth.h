@@ -9,8 +9,8 @@
 #ifndef DFS_SYNTH_H
 #define DFS_SYNTH_H
 
-#include "common.h"
-#include "stream.h"
+#include "core/common.h"
+#include "core/stream.h"
 
 /* Dataset roles, mirroring the study's datasets. */
 enum {

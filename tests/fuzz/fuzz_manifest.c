@@ -1,9 +1,9 @@
 /* libFuzzer target: the manifest TSV parser (formats/manifest-tsv.md) and the video manifest of
- * pack --relabel (formats/video-manifest.md), both in lib/dataset.c, on any bytes; a relabel
+ * pack --relabel (formats/video-manifest.md), both in lib/study/dataset.c, on any bytes; a relabel
  * table that loads is also applied to a record. Run by `make fuzz`. */
-#include "dataset.h"
+#include "study/dataset.h"
 #include "fuzz_file.h"
-#include "stream.h"
+#include "core/stream.h"
 
 #include <fcntl.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-/* libFuzzer target: the PNG loader (lib/image.c) on arbitrary bytes. Run by `make fuzz`. */
+/* libFuzzer target: the PNG loader (lib/media/image.c) on arbitrary bytes. Run by `make fuzz`. */
 #include <stdlib.h>
-#include "image.h"
+#include "media/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

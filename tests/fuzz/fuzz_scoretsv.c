@@ -1,7 +1,7 @@
-/* libFuzzer target: the score TSV parser (lib/scoretsv.c, formats/score-tsv.md) on any bytes,
+/* libFuzzer target: the score TSV parser (lib/study/scoretsv.c, formats/score-tsv.md) on any bytes,
  * then the frame and video grouping the metrics use. Run by `make fuzz`. */
 #include "fuzz_file.h"
-#include "scoretsv.h"
+#include "study/scoretsv.h"
 
 static void fuzz_scoretsv(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /* libFuzzer target: the tensor stream reader must reject or accept any bytes without crashing,
  * leaking or reading out of bounds. Run by `make fuzz`. */
-#include "stream.h"
+#include "core/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #define DFS_GRADCHECK_H
 
 #include "check.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #include <stdint.h>
 

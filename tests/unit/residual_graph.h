@@ -4,7 +4,7 @@
 #define DFS_RESIDUAL_GRAPH_H
 
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/graph.h"
 
 /* input (3) -> a (dense 4) -> act (ReLU) -> b (dense 4) -> sum = b + a -> logits (dense 1): the

@@ -13,8 +13,8 @@
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "residual_graph.h"
-#include "rng.h"
-#include "stream.h"
+#include "core/rng.h"
+#include "core/stream.h"
 
 static const nn_model_info *sigmoid_info(void)
 {

@@ -1,12 +1,12 @@
-/* test_args: the tools' option parser (lib/args.h): kinds, ranges, missing values, unknown
+/* test_args: the tools' option parser (lib/core/args.h): kinds, ranges, missing values, unknown
  * options, "--", "--name=value", repeated options, STOP codes, and the error wording the tools'
  * bats suites assert. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
+#include "core/args.h"
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 
 typedef struct vals {
     int flag, quiet, nflag, nstr;

@@ -11,7 +11,7 @@
  * Fusion (graph.c "Fusion"): on every backend the fused batchnorm + activation changes no bit of
  * a training step or an inference. */
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/backend.h"
 #include "nn/gradcam.h"
 #include "nn/graph.h"

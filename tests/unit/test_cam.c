@@ -21,8 +21,8 @@
 
 #include "check.h"
 #include "fixture_hash.h"
-#include "common.h"
-#include "stream.h"
+#include "core/common.h"
+#include "core/stream.h"
 #include "analysis/gradcam.h"
 #include "nn/checkpoint.h"
 #include "nn/gradcam.h"

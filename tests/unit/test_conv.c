@@ -1,7 +1,7 @@
 /* Unit tests of conv2d (lib/nn/conv.c): Keras 'same' sizes, the fast paths against the naive
  * definition over many shapes, and finite-difference gradients. */
 #include "gradcheck.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/ops.h"
 
 #include <stdlib.h>

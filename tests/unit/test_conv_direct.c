@@ -3,7 +3,7 @@
  * weight gradient against the naive definition on odd shapes,
  * finite differences, and the same bits at any thread count. */
 #include "gradcheck.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/conv_direct.h"
 #include "nn/ops.h"
 

@@ -26,10 +26,10 @@
  * reason, or fails under DFS_REQUIRE_CUDNN=1 (for machines that have cuDNN).
  * DFS_TEST_CUDA_CONV_ONLY=1 runs test_conv alone (the child's mode). */
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/backend.h"
 #include "nn/ops.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #include <limits.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
-/* Unit tests of lib/dataset.c: labels, keys, video ids, the string map and sampling. */
+/* Unit tests of lib/study/dataset.c: labels, keys, video ids, the string map and sampling. */
 #include "check.h"
-#include "dataset.h"
-#include "scoretsv.h"
+#include "study/dataset.h"
+#include "study/scoretsv.h"
 
 #include <stdio.h>
 #include <unistd.h>

@@ -5,7 +5,7 @@
  * for the parallel path; backward accumulates, NULL gradients are skipped, and results do not
  * depend on the thread count. */
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/ops.h"
 
 #include <omp.h>

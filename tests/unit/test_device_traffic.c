@@ -14,9 +14,10 @@
  * Every bound is exact to the byte: anything else that crossed (a mask, a parameter, a
  * statistic, an activation) fails. */
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "analysis/ace.h"
 #include "nn/backend.h"
+#include "nn/device.h"
 #include "nn/gradcam.h"
 #include "nn/graph.h"
 #include "nn/models.h"
@@ -195,8 +196,36 @@ static void test_ace_run(void)
     }
 }
 
+/* nn_device_open returns its errors (the tools print them: lib/tool/device.c) */
+static void test_device_names(void)
+{
+    const char *env = getenv("DFS_DEVICE");
+    char *saved = env ? dfs_strdup(env) : NULL;
+    int auto_chose = -1;
+    dfs_fail("none");
+    CHECK(nn_device_open("tpu", &auto_chose) == NULL, "tpu");
+    CHECK(!strcmp(dfs_error(), "--device: unknown device 'tpu' (auto, cpu, cuda; cpu-split for tests)"), "%s",
+          dfs_error());
+    CHECK(nn_device_open("", NULL) == NULL && strstr(dfs_error(), "unknown device ''"), "'': %s", dfs_error());
+    setenv("DFS_DEVICE", "gpu", 1);
+    CHECK(nn_device_open(NULL, NULL) == NULL, "DFS_DEVICE=gpu");
+    CHECK(!strcmp(dfs_error(), "DFS_DEVICE: unknown device 'gpu' (auto, cpu, cuda; cpu-split for tests)"), "%s",
+          dfs_error());
+    const nn_backend *be = nn_device_open("cpu", &auto_chose);
+    CHECK(be && !strcmp(be->name, "cpu") && auto_chose == 0, "cpu: %s", be ? be->name : dfs_error());
+    be = nn_device_open("cpu-split", &auto_chose);
+    CHECK(be && !strcmp(be->name, "cpu-split") && auto_chose == 0, "cpu-split: %s", be ? be->name : dfs_error());
+    setenv("DFS_DEVICE", "auto", 1);
+    be = nn_device_open(NULL, &auto_chose);
+    CHECK(be && auto_chose == 1, "auto: %s", be ? be->name : dfs_error());
+    if (saved) setenv("DFS_DEVICE", saved, 1);
+    else unsetenv("DFS_DEVICE");
+    free(saved);
+}
+
 int main(void)
 {
+    RUN(test_device_names);
     RUN(test_train_and_eval);
     RUN(test_gradcam_batch);
     RUN(test_ace_run);

@@ -2,7 +2,7 @@
  * graph draws with it (nn_dropout_mask): known answers, keep rate, independence across keys
  * (steps) and streams (nodes), the same bytes at any thread count and on cpu and cpu-split. */
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/backend.h"
 #include "nn/counter_rng.h"
 #include "nn/graph.h"

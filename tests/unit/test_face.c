@@ -1,6 +1,6 @@
 /* Unit tests of lib/face against OpenCV and dlib themselves: the reference boxes and landmarks in
  * tests/fixtures/face were made by tests/make-fixtures-face.py from the same frames (10 evenly
- * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/video.c), the
+ * spaced frames of opencv-doc's Megamind.avi and the photo messi5.jpg, decoded by lib/media/video.c), the
  * HOG detector's by tests/make-fixtures-fhog.py (the same and two more photos).
  *
  * The references hold for those pixels only. FFmpeg decodes the same files with other bits on
@@ -12,7 +12,7 @@
  * the same, the comparison is skipped with a line saying why. */
 #include "check.h"
 #include "face/face.h"
-#include "video.h"
+#include "media/video.h"
 
 #include <unistd.h>
 
@@ -101,7 +101,7 @@ static void test_detection_matches_opencv(void)
     for (size_t i = 0; i < frames.n; i++) {
         nsame += same[i] = same_pixels(keys[i], &frames.v[i].im);
         dfs_image g;
-        dfs_face_gray(&frames.v[i].im, &g);
+        CHECK(dfs_face_gray(&frames.v[i].im, &g) == 0, "%s", dfs_error());
         nfound[i] = dfs_cascade_detect(c, &g, &o, &found[i]);
         dfs_image_free(&g);
     }
@@ -172,7 +172,7 @@ static void test_landmarks_match_dlib(void)
             p = e;
         }
         dfs_image g;
-        dfs_face_gray(&frames.v[k].im, &g);
+        CHECK(dfs_face_gray(&frames.v[k].im, &g) == 0, "%s", dfs_error());
         dfs_shape_predict(m, &g, b, pts);
         dfs_image_free(&g);
         double err = 0;
@@ -337,6 +337,28 @@ static void test_hog_model_checksum(void)
     free(buf);
 }
 
+/* crops and the gray copy return the image limit's error (the library used to exit) */
+static void test_crop_too_large(void)
+{
+    dfs_image im = {0}, out = {0};
+    CHECK(dfs_image_alloc(&im, 8, 8, 3) == 0, "%s", dfs_error());
+    memset(im.px, 100, 8 * 8 * 3);
+    dfs_box box = {2, 2, 4, 4};
+    dfs_fail("none");
+    CHECK(dfs_face_crop_box(&im, box, 1.0, 40000, &out) == -1, "crop to 40000");
+    CHECK(strstr(dfs_error(), "image size 40000x40000x3 outside the supported range") != NULL, "%s", dfs_error());
+    CHECK(out.px == NULL, "no crop");
+    float pts[136];
+    for (int i = 0; i < 68; i++) { pts[2 * i] = (float)(i % 8); pts[2 * i + 1] = (float)(i / 9); }
+    CHECK(dfs_face_align(&im, pts, 1.0, 40000, &out) == -1 && out.px == NULL, "align to 40000");
+    CHECK(dfs_face_crop_box(&im, box, 1.0, 16, &out) == 0 && out.w == 16, "crop to 16: %s", dfs_error());
+    dfs_image_free(&out);
+    dfs_image gray = {0};
+    CHECK(dfs_face_gray(&im, &gray) == 0 && gray.c == 1 && gray.px[0] == 100, "gray");
+    dfs_image_free(&gray);
+    dfs_image_free(&im);
+}
+
 static void test_bad_models(void)
 {
     char dir[] = "/tmp/dfs-face-XXXXXX";
@@ -419,6 +441,7 @@ int main(int argc, char **argv)
     }
     RUN(test_hog_model_checksum);
     RUN(test_bad_models);
+    RUN(test_crop_too_large);
     dfs_frame_list_free(&frames);
     return CHECK_DONE();
 }

@@ -3,7 +3,7 @@
  * architecture: outputs, parameter gradients, wanted activation gradients, Grad-CAM maps and
  * guided gradients, forward_from reruns; and the lean plans must use less memory. */
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/gradcam.h"
 #include "nn/graph.h"
 #include "nn/models.h"

@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/backend.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "residual_graph.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #define SIZE 40   /* odd map sizes after the strides: 'same' padding is asymmetric somewhere */
 #define BATCH 2

@@ -1,6 +1,6 @@
-/* Unit tests of PNG I/O, resizing and image records (lib/image.c), plus the fuzz regressions. */
+/* Unit tests of PNG I/O, resizing and image records (lib/media/image.c), plus the fuzz regressions. */
 #include "check.h"
-#include "image.h"
+#include "media/image.h"
 
 #include <dirent.h>
 #include <png.h>
@@ -143,6 +143,24 @@ static void test_resize(void)
     dfs_image_free(&c);
 }
 
+/* A size past the image limit is an error the caller gets back (the library used to exit). */
+static void test_resize_too_large(void)
+{
+    dfs_image a = {0}, d = {0};
+    dfs_image_alloc(&a, 4, 4, 3);
+    memset(a.px, 7, 4 * 4 * 3);
+    int (*const fns[3])(const dfs_image *, dfs_image *, int, int) = {dfs_image_resize, dfs_image_resize_bilinear,
+                                                                     dfs_image_resize_area};
+    for (int i = 0; i < 3; i++) {
+        dfs_fail("none");
+        CHECK(fns[i](&a, &d, 32768, 32768) == -1, "resize %d to 32768x32768", i);
+        CHECK(!strcmp(dfs_error(), "image size 32768x32768x3 outside the supported range"), "%d: %s", i, dfs_error());
+        CHECK(d.px == NULL && d.w == 0, "dst untouched (%d)", i);
+        CHECK(fns[i](&a, &d, 0, 2) == -1, "resize %d to 0x2", i);
+    }
+    dfs_image_free(&a);
+}
+
 static void test_record(void)
 {
     dfs_image a = {0}, b = {0};
@@ -200,6 +218,7 @@ int main(void)
     RUN(test_bad_png);
     RUN(test_png_sniff);
     RUN(test_resize);
+    RUN(test_resize_too_large);
     RUN(test_record);
     RUN(test_fuzz_regressions);
     char cmd[128];

@@ -1,7 +1,7 @@
 /* Unit tests of dense, batchnorm, activations and pooling (lib/nn/{dense,batchnorm,activation,
  * pool}.c): finite-difference gradients (gradcheck.h) and forward values against formulas. */
 #include "op_harness.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/ops.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests of lib/metrics.c, lib/scoretsv.c and the study config of lib/scoretables.c:
+/* Unit tests of lib/study/metrics.c, lib/study/scoretsv.c and the study config of lib/study/scoretables.c:
  * hand-worked cases, the scikit-learn fixture (tests/make-fixtures-metrics.py), the weighted path
  * against expanded samples, and the bootstrap against a direct resampling. */
 #include <math.h>
@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "common.h"
-#include "metrics.h"
-#include "rng.h"
-#include "scoretables.h"
-#include "scoretsv.h"
+#include "core/common.h"
+#include "study/metrics.h"
+#include "core/rng.h"
+#include "study/scoretables.h"
+#include "study/scoretsv.h"
 
 #define FIX "tests/fixtures/metrics/"
 

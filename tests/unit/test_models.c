@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/checkpoint.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-#include "stream.h"
+#include "core/stream.h"
 
 /* Keras's counts for the study's models at 256x256 (running mean/var non-trainable). */
 static void test_counts_match_keras(void)

@@ -44,12 +44,12 @@
 #include <string.h>
 
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/backend.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "nn/ops.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #define RTOL 3e-2
 #define NOISE_DRAWS 8     /* loss evaluations that measure the rounding spread */

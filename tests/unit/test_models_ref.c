@@ -33,11 +33,11 @@
 
 #include "check.h"
 #include "fixture_hash.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/graph.h"
 #include "nn/models.h"
 #include "nn/ops.h"
-#include "stream.h"
+#include "core/stream.h"
 
 #define LOGIT_ATOL 2e-4
 #define LOGIT_RTOL 1e-3

@@ -1,13 +1,13 @@
-/* Unit tests of lib/montage.c: sheet geometry, tile placement, labels, bad layouts. */
+/* Unit tests of lib/media/montage.c: sheet geometry, tile placement, labels, bad layouts. */
 #include "check.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "image.h"
-#include "montage.h"
+#include "core/common.h"
+#include "media/image.h"
+#include "media/montage.h"
 
 static char path[256];
 

@@ -1,7 +1,7 @@
 /* Unit tests of the structural ops, losses, Adam, L2 and initialisation (lib/nn/{structure,
  * loss,optim}.c): finite-difference gradients and hand-computed formulas. */
 #include "op_harness.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/ops.h"
 
 #include <omp.h>

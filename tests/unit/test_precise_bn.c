@@ -4,8 +4,8 @@
  * ones and the dropout generator are untouched; on the cpu-split test device (separate memory)
  * the result is the same. */
 #include "check.h"
-#include "common.h"
-#include "rng.h"
+#include "core/common.h"
+#include "core/rng.h"
 #include "nn/backend.h"
 #include "nn/graph.h"
 

@@ -1,7 +1,7 @@
-/* Unit tests of the tensor stream reader and writer (lib/stream.c). */
+/* Unit tests of the tensor stream reader and writer (lib/core/stream.c). */
 #include "check.h"
-#include "stream.h"
-#include "stream_index.h"
+#include "core/stream.h"
+#include "core/stream_index.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -229,6 +229,30 @@ static void test_atomic_output(void)
     }
 }
 
+/* the checked formatting and aligned allocation of core/common.h */
+static void test_checked_alloc(void)
+{
+    char *s = dfs_asprintf("%s/%s/%d.tsv", "runs", "det", 7);
+    CHECK(!strcmp(s, "runs/det/7.tsv"), "%s", s);
+    free(s);
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    s = dfs_asprintf("<%s>", big);   /* longer than any fixed buffer of the library */
+    CHECK(strlen(s) == sizeof big + 1 && s[0] == '<' && s[sizeof big] == '>', "%zu", strlen(s));
+    free(s);
+    s = dfs_asprintf("%s", "");
+    CHECK(s && !*s, "empty");
+    free(s);
+    for (size_t align = 16; align <= 128; align *= 2) {
+        void *p = dfs_aligned_alloc(align, 100);
+        CHECK(((uintptr_t)p % align) == 0, "%p aligned to %zu", p, align);
+        memset(p, 1, 100);
+        free(p);
+    }
+    free(dfs_aligned_alloc(64, 0));   /* 0 bytes: a pointer free() takes */
+}
+
 static void test_index(void)
 {
     size_t len;
@@ -278,6 +302,7 @@ int main(void)
     RUN(test_rank0_and_empty);
     RUN(test_atomic_output);
     RUN(test_index);
+    RUN(test_checked_alloc);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir());
     if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir());

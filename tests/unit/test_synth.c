@@ -2,7 +2,7 @@
  * thread counts, shared real videos, forgeries that stay inside the face and differ in kind
  * (sharpened features, or the real frames' detail), MP4 output. */
 #include "check.h"
-#include "image.h"
+#include "media/image.h"
 #include "synth/synth.h"
 
 #include <libavcodec/avcodec.h>

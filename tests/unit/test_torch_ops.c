@@ -3,8 +3,8 @@
  * 'same' puts the odd padding, running-variance and momentum conventions, loss definitions).
  * Tolerance per tensor: |c - ref| <= 1e-4 + 1e-4 |ref| (float32 both sides, short sums). */
 #include "check.h"
-#include "common.h"
-#include "stream.h"
+#include "core/common.h"
+#include "core/stream.h"
 #include "nn/ops.h"
 
 #include <stdlib.h>

@@ -8,16 +8,16 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "common.h"
-#include "rng.h"
-#include "scoretsv.h"
-#include "stream.h"
-#include "stream_index.h"
+#include "core/common.h"
+#include "core/rng.h"
+#include "study/scoretsv.h"
+#include "core/stream.h"
+#include "core/stream_index.h"
 #include "nn/batch.h"
 #include "nn/checkpoint.h"
 #include "nn/models.h"
 #include "nn/ops.h"
-#include "nn/trainer.h"
+#include "study/trainer.h"
 
 static char dir[64];
 
@@ -654,7 +654,7 @@ static void test_predict_writes_scores(void)
         nn_graph_free(g);
         return;
     }
-    CHECK(nn_predict_stream(g, nn_model_find("meso4"), 64, in, 3, f, 0) == 0, "%s", dfs_error());
+    CHECK(nn_predict_stream(g, nn_model_find("meso4"), 64, in, 3, f, NULL, 0) == 0, "%s", dfs_error());
     fclose(f);
     nn_graph_free(g);
     char line[128] = "";

@@ -45,14 +45,14 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "fixture_hash.h"
-#include "rng.h"
-#include "stream.h"
+#include "core/rng.h"
+#include "core/stream.h"
 #include "nn/checkpoint.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-#include "nn/trainer.h"
+#include "study/trainer.h"
 
 #define NOISE_FACTOR 8.0
 #define ULPS 4.0

@@ -1,8 +1,8 @@
-/* Unit tests of lib/video.c: frame picking, and seeking == sequential decoding on videos with
+/* Unit tests of lib/media/video.c: frame picking, and seeking == sequential decoding on videos with
  * B-frames written here (H.264 in MP4: timestamps on every packet; MPEG-4 in AVI: dts only),
  * where each frame's brightness encodes its number, so the numbering is checked as well. */
 #include "check.h"
-#include "video.h"
+#include "media/video.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "common.h"
+#include "core/common.h"
 #include "nn/backend.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #define N 2
 

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "image.h"
+#include "media/image.h"
 
 typedef struct dfs_montage {
     int rows, cols;                  /* tiles */

@@ -3,8 +3,8 @@
 #ifndef DFS_IMAGE_H
 #define DFS_IMAGE_H
 
-#include "common.h"
-#include "stream.h"
+#include "core/common.h"
+#include "core/stream.h"
 
 typedef struct dfs_image {
     int w, h, c;      /* c is 3 (RGB) for images, 1 for gray maps */
@@ -27,10 +27,12 @@ int dfs_png_read_mem(const uint8_t *buf, size_t len, const char *name, dfs_image
 int dfs_png_write(const char *path, const dfs_image *im);
 
 /* Resize with bilinear interpolation (half-pixel centres, as OpenCV's INTER_LINEAR) when
- * enlarging, or area averaging (exact box filter, as OpenCV's INTER_AREA) when shrinking. */
-void dfs_image_resize(const dfs_image *src, dfs_image *dst, int w, int h);
-void dfs_image_resize_bilinear(const dfs_image *src, dfs_image *dst, int w, int h);
-void dfs_image_resize_area(const dfs_image *src, dfs_image *dst, int w, int h);
+ * enlarging, or area averaging (exact box filter, as OpenCV's INTER_AREA) when shrinking.
+ * 0, or -1 with dfs_image_alloc's error ("image size WxHxC outside the supported range") and
+ * dst untouched. */
+int dfs_image_resize(const dfs_image *src, dfs_image *dst, int w, int h);
+int dfs_image_resize_bilinear(const dfs_image *src, dfs_image *dst, int w, int h);
+int dfs_image_resize_area(const dfs_image *src, dfs_image *dst, int w, int h);
 
 /* Records: an image record is u8 (H, W, C). to_record sets shape and payload (metadata kept
  * empty); from_record checks the dtype and shape and copies the pixels. */

@@ -1,7 +1,7 @@
 /* montage.c: contact sheets with a built-in bitmap font (montage.h). */
 #include <string.h>
 
-#include "montage.h"
+#include "media/montage.h"
 
 /* 5x7 glyphs, one byte per row (top first), bit 4 = leftmost column */
 static const struct { char c; unsigned char rows[7]; } FONT[] = {

@@ -1,7 +1,7 @@
 /* lines.c: bounded line reading (see lines.h). */
-#include "lines.h"
+#include "core/lines.h"
 
-#include "common.h"
+#include "core/common.h"
 
 ssize_t dfs_getline(char **line, size_t *cap, FILE *f)
 {

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rng.h"
+#include "core/rng.h"
 
 typedef struct dfs_metrics {
     double n;            /* total weight (the number of samples when unweighted) */

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "common.h"
+#include "core/common.h"
 
 enum { DFS_LEVEL_FRAME = 1, DFS_LEVEL_VIDEO = 2, DFS_LEVEL_BOTH = 3 };
 

@@ -5,17 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "rng.h"
-#include "scoretsv.h"
-#include "stream.h"
-#include "stream_index.h"
+#include "core/common.h"
+#include "core/rng.h"
+#include "study/scoretsv.h"
+#include "core/stream.h"
+#include "core/stream_index.h"
 #include "nn/backend.h"
 #include "nn/batch.h"
 #include "nn/checkpoint.h"
 #include "nn/graph.h"
 #include "nn/models.h"
-#include "nn/trainer.h"
+#include "study/trainer.h"
 
 #define ADAM_EPS 1e-7f
 
@@ -359,7 +359,7 @@ static int run_epoch(trainer *t, int64_t epoch, double *loss, double *acc, int64
     char what[64];
     snprintf(what, sizeof what, "epoch %lld/%d", (long long)epoch, o->epochs);
     dfs_progress p;
-    dfs_progress_start(&p, what, (uint64_t)(mixed ? nsteps * t->batch : (int64_t)t->tr.ix.n), o->progress);
+    dfs_progress_start(&p, o->progress_to, what, (uint64_t)(mixed ? nsteps * t->batch : (int64_t)t->tr.ix.n), o->progress);
     prefetch cur = {&t->tr, 0}, next = {NULL, 0};
     if (nsteps > 0) {
         cur.n = walker_take(cur.w, t->idx, t->batch, o->seed, epoch, mixed);
@@ -627,7 +627,7 @@ int nn_train_run(const nn_train_opts *o)
 /* ---- prediction ---- */
 
 int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const char *in, int batch, FILE *out,
-                      int progress)
+                      FILE *progress_to, int progress)
 {
     dfs_reader rd;
     if (dfs_reader_open(&rd, in) != 0) return -1;
@@ -645,7 +645,7 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
     uint64_t index = 0;
     int64_t n = 0;
     dfs_progress p;
-    dfs_progress_start(&p, "images", 0, progress);
+    dfs_progress_start(&p, progress_to, "images", 0, progress);
     fputs(DFS_SCORE_HEADER "\n", out);
     for (;;) {
         int got = dfs_reader_next(&rd, &r);

@@ -7,8 +7,8 @@
 #ifndef DFS_DATASET_H
 #define DFS_DATASET_H
 
-#include "common.h"
-#include "stream.h"
+#include "core/common.h"
+#include "core/stream.h"
 
 /* ---- labels: "real" 0, "fake" 1, "unknown" -1 (also accepted: 0, 1, -1) ---- */
 int dfs_label_parse(const char *s, int *label);   /* 0, or -1 with an error (no file prefix) */

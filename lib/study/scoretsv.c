@@ -1,6 +1,6 @@
 /* scoretsv.c: strict reading of score TSVs and their frame/video grouping. */
-#include "scoretsv.h"
-#include "lines.h"
+#include "study/scoretsv.h"
+#include "core/lines.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "dataset.h"
+#include "core/common.h"
+#include "study/dataset.h"
 
 static void free_recs(dfs_score_rec *rec, size_t n)
 {

@@ -13,8 +13,8 @@
 #ifndef DFS_VIDEO_H
 #define DFS_VIDEO_H
 
-#include "common.h"
-#include "image.h"
+#include "core/common.h"
+#include "media/image.h"
 
 typedef struct dfs_frame {
     int64_t number;   /* 0-based position in presentation order */

@@ -1,5 +1,5 @@
 /* rng.c: xoshiro256** (Blackman and Vigna) with splitmix64 seeding. */
-#include "rng.h"
+#include "core/rng.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /* video.c: frame decoding with libavformat/libavcodec, RGB conversion with libswscale.
  * See video.h for how frame numbers are defined and why seeking gives the same frames. */
-#include "video.h"
+#include "media/video.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>

@@ -66,7 +66,8 @@ typedef struct nn_train_opts {
      * from this checkpoint's weights instead of the seed's; dropout and drop-connect are identity */
     const char *init;
     int no_dropout;
-    int progress;             /* force the live bar */
+    FILE *progress_to;        /* where the live bar goes (a tool passes stderr); NULL: none */
+    int progress;             /* show the bar even when progress_to is not a terminal */
     /* called with each report (the library prints none); NULL: none */
     void (*report)(void *ctx, const nn_train_report *r);
     void *report_ctx;
@@ -84,10 +85,11 @@ int nn_train_run(const nn_train_opts *o);
 
 /* predict: read the stream `in` (name for messages) record by record in batches of `batch`, write
  * the score TSV (formats/score-tsv.md) to out. A record without key gets "#<index>", without
- * dataset "unknown"; labels are printed as they are (-1 included). */
+ * dataset "unknown"; labels are printed as they are (-1 included). A live bar goes to progress_to
+ * (NULL: none) when it is a terminal or progress is set. */
 struct nn_graph;
 struct nn_model_info;
 int nn_predict_stream(struct nn_graph *g, const struct nn_model_info *m, int64_t size, const char *in,
-                      int batch, FILE *out, int progress);
+                      int batch, FILE *out, FILE *progress_to, int progress);
 
 #endif

@@ -7,7 +7,7 @@
 #ifndef DFS_STREAM_INDEX_H
 #define DFS_STREAM_INDEX_H
 
-#include "stream.h"
+#include "core/stream.h"
 
 typedef struct dfs_index_entry {
     uint64_t payload_offset;   /* byte offset of the payload in the file */

@@ -2,13 +2,13 @@
  * Samples with equal scores form one group (one threshold), which is what makes ties count one
  * half in the AUC and makes AP and the ROC curve step only at distinct scores, as scikit-learn's
  * curves do. Weights let the bootstrap reuse one sort: a resample is a vector of counts. */
-#include "metrics.h"
+#include "study/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "core/common.h"
 
 typedef struct {
     double p;

@@ -1,5 +1,5 @@
 /* stream_index.c: one pass over a stream file to index its records for random access. */
-#include "stream_index.h"
+#include "core/stream_index.h"
 
 #include <errno.h>
 #include <fcntl.h>

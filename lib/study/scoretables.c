@@ -3,7 +3,7 @@
  * Numbers in the tables are percentages with two decimals as the paper prints them (accuracy,
  * averages, degradations in percentage points); AUC is a fraction with four decimals. Averages and
  * differences are computed from unrounded values, then rounded once for printing. */
-#include "scoretables.h"
+#include "study/scoretables.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common.h"
-#include "metrics.h"
-#include "rng.h"
-#include "scoretsv.h"
+#include "core/common.h"
+#include "study/metrics.h"
+#include "core/rng.h"
+#include "study/scoretsv.h"
 
 /* ---------------------------------------------------------------- text tables */
 
@@ -34,10 +34,8 @@ void dfs_tt_add(dfs_ttable *t, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    char *s = dfs_vasprintf(fmt, ap);
     va_end(ap);
-    if (!s) s = dfs_strdup("");   /* vasprintf only fails without memory; dfs_strdup then dies */
     t->cell[t->filled++] = s;
     t->nrow = (t->filled + t->ncol - 1) / t->ncol;
 }
@@ -510,8 +508,7 @@ static int is_dir(const char *path)
 static int score_cell(const char *dir, const char *det, const char *dataset, int level, cell *c)
 {
     memset(c, 0, sizeof *c);
-    char *path = NULL;
-    if (asprintf(&path, "%s/%s/%s.tsv", dir, det, dataset) < 0) dfs_die("out of memory");
+    char *path = dfs_asprintf("%s/%s/%s.tsv", dir, det, dataset);
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT) {
         free(path);
@@ -626,8 +623,8 @@ static void note_unknown_dirs(const char *dir, const dfs_study_config *c, FILE *
         if (e->d_name[0] == '.') continue;
         int known = 0;
         for (size_t i = 0; i < c->n_det && !known; i++) known = strcmp(c->det[i].name, e->d_name) == 0;
-        char *path = NULL;
-        if (known || asprintf(&path, "%s/%s", dir, e->d_name) < 0) continue;
+        if (known) continue;
+        char *path = dfs_asprintf("%s/%s", dir, e->d_name);
         if (is_dir(path)) {
             names = dfs_realloc(names, (n + 1) * sizeof *names);
             names[n++] = dfs_strdup(e->d_name);
@@ -663,8 +660,7 @@ static int collect_rows(int table, const char *dir, const dfs_study_config *c,
     int rc = 0;
     for (size_t i = 0; i < c->n_det && rc == 0; i++) {
         const dfs_detector *d = &c->det[i];
-        char *ddir = NULL;
-        if (asprintf(&ddir, "%s/%s", dir, d->name) < 0) dfs_die("out of memory");
+        char *ddir = dfs_asprintf("%s/%s", dir, d->name);
         int exists = is_dir(ddir);
         free(ddir);
         if (!exists) { absent++; continue; }

@@ -1,9 +1,9 @@
 /* dataset.c: labels, keys, video ids, manifests, sampling and PNG directories (see dataset.h). */
-#include "dataset.h"
-#include "lines.h"
+#include "study/dataset.h"
+#include "core/lines.h"
 
-#include "image.h"
-#include "rng.h"
+#include "media/image.h"
+#include "core/rng.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -549,7 +549,10 @@ int dfs_png_to_record(const char *path, int size, int label, const char *key, co
     if (dfs_png_read(path, &im) != 0) return -1;
     if (size > 0 && (im.w != size || im.h != size)) {
         dfs_image small;
-        dfs_image_resize(&im, &small, size, size);
+        if (dfs_image_resize(&im, &small, size, size) != 0) {
+            dfs_image_free(&im);
+            return dfs_fail_prefix(path);
+        }
         dfs_image_free(&im);
         im = small;
     }
@@ -571,8 +574,9 @@ int dfs_record_resize(dfs_record *r, int size)
     if (r->dims[0] == (uint64_t)size && r->dims[1] == (uint64_t)size) return 0;
     dfs_image im, out;
     if (dfs_image_from_record(r, &im) != 0) return -1;
-    dfs_image_resize(&im, &out, size, size);
+    int rr = dfs_image_resize(&im, &out, size, size);
     dfs_image_free(&im);
+    if (rr != 0) return -1;
     /* dfs_image_to_record resets the label and metadata: keep them */
     int label = r->label;
     char *meta = dfs_strdup(r->meta);

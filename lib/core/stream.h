@@ -7,7 +7,7 @@
 #ifndef DFS_STREAM_H
 #define DFS_STREAM_H
 
-#include "common.h"
+#include "core/common.h"
 
 /* dtypes: append-only, explicit values (a stream written today stays readable). */
 enum {

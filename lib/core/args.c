@@ -1,11 +1,11 @@
 /* args.c: the tools' option parser (args.h). */
-#include "args.h"
+#include "core/args.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "core/common.h"
 
 static const dfs_opt *find(const dfs_opt *opts, const char *s, size_t n)
 {
@@ -129,15 +129,4 @@ char *dfs_args_names(const dfs_opt *opts)
     }
     *p = 0;
     return s;
-}
-
-int dfs_args_done(int rc, const dfs_opt *opts, const char *usage)
-{
-    if (rc < 0) dfs_die_error();
-    if (rc == DFS_ARGS_HELP) dfs_print_help(usage);
-    if (rc == DFS_ARGS_LIST) {
-        char *s = dfs_args_names(opts);
-        dfs_print_help(s);   /* prints and exits 0 */
-    }
-    return rc;
 }

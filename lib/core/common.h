@@ -3,8 +3,10 @@
  *
  * Errors: library functions never print and never exit. They return -1 (or NULL) and leave a
  * one-line message in a per-thread buffer (dfs_error()), already prefixed with the file name and,
- * for streams, the record number. Tools (bin/) print it as "tool: message" via dfs_die(), so every
- * error a user sees has the same shape: `pack: in.dft: record 3: truncated payload`. */
+ * for streams, the record number. Tools (bin/) print it as "tool: message" via dfs_die()
+ * (lib/tool/tool.h, the one part of the library that prints and exits), so every error a user
+ * sees has the same shape: `pack: in.dft: record 3: truncated payload`. The one exception is
+ * running out of memory in the checked allocators below (tests/check-layers.sh knows it). */
 #ifndef DFS_COMMON_H
 #define DFS_COMMON_H
 
@@ -30,23 +32,28 @@ const char *dfs_error(void);
 /* Prefix the current error with "prefix: " (used to add a file name to a lower-level message). */
 int dfs_fail_prefix(const char *prefix);
 
-/* The running tool's name, for messages; set once by dfs_tool_init(). */
+/* The running tool's name, for messages; set once by dfs_tool_init() (lib/tool/tool.h). */
 extern const char *dfs_progname;
-/* Set the tool name, install signal handlers that remove registered temporary files on
- * SIGINT/SIGTERM/SIGHUP, and make SIGPIPE end the tool quietly. */
-void dfs_tool_init(const char *argv0);
-/* Print "tool: message" on stderr and exit(1); temporary outputs are removed first. */
-void dfs_die(const char *fmt, ...) DFS_PRINTF(1, 2) DFS_NORETURN;
-/* dfs_die("%s", dfs_error()). */
-void dfs_die_error(void) DFS_NORETURN;
-/* Print "tool: message" on stderr (a warning; the tool goes on). */
-void dfs_warn(const char *fmt, ...) DFS_PRINTF(1, 2);
 
-/* ---- checked allocation (out of memory is fatal: there is nothing sensible to do) ---- */
+/* Remove every registered temporary output (files and directory trees): what dfs_die and the
+ * tools' fatal-signal handlers do before the process ends. Async-signal-safe. */
+void dfs_remove_temporaries(void);
+
+/* ---- checked allocation ----
+ * Out of memory prints "tool: out of memory allocating N bytes", removes the temporary outputs
+ * and exits 1, as git's xmalloc does: a NULL check after every small allocation would be code no
+ * test reaches, and there is nothing sensible to do. This is the library's one exit outside
+ * lib/tool/ (docs/guide.md). Large allocations whose size comes from input are checked against
+ * a cap by their callers (dfs_mul_size) and fail with an error instead. */
 void *dfs_malloc(size_t n);
 void *dfs_calloc(size_t count, size_t size);
 void *dfs_realloc(void *p, size_t n);
 char *dfs_strdup(const char *s);
+/* n bytes aligned to align (a power of two, a multiple of sizeof(void *)); free() them. */
+void *dfs_aligned_alloc(size_t align, size_t n);
+/* A malloc'd string formatted as by printf. */
+char *dfs_asprintf(const char *fmt, ...) DFS_PRINTF(1, 2);
+char *dfs_vasprintf(const char *fmt, va_list ap);
 /* a*b, or SIZE_MAX when it overflows (callers compare against a cap). */
 size_t dfs_mul_size(size_t a, size_t b);
 
@@ -131,25 +138,20 @@ int dfs_mkdir_p(const char *dir);
 /* ---- parsing numbers from arguments and text, strictly (whole string, range-checked) ---- */
 int dfs_parse_long(const char *s, long lo, long hi, long *out);
 int dfs_parse_double(const char *s, double *out);   /* finite values only */
-/* For flags: parse or die with "tool: --flag: 'x' is not an integer in [lo, hi]". */
-long dfs_arg_long(const char *flag, const char *s, long lo, long hi);
-double dfs_arg_double(const char *flag, const char *s, double lo, double hi);
-
-/* ---- progress on stderr: shown when stderr is a terminal, or when forced ---- */
+/* ---- progress on a stream the caller gives (a tool passes stderr): shown when that stream is a
+ * terminal, or when forced; never when it is NULL ---- */
 typedef struct dfs_progress {
+    FILE *to;
     int enabled;
     const char *what;
     uint64_t total, done;
     double t0, last;
 } dfs_progress;
-void dfs_progress_start(dfs_progress *p, const char *what, uint64_t total, int force);
+void dfs_progress_start(dfs_progress *p, FILE *to, const char *what, uint64_t total, int force);
 void dfs_progress_update(dfs_progress *p, uint64_t done);
 void dfs_progress_end(dfs_progress *p);
 /* erase the bar's line instead of ending it (a bar whose last state is not worth keeping) */
 void dfs_progress_clear(dfs_progress *p);
 double dfs_now(void);   /* monotonic seconds */
-
-/* ---- usage helper: every tool prints its help with this and exits 0 ---- */
-void dfs_print_help(const char *text) DFS_NORETURN;
 
 #endif

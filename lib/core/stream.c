@@ -1,5 +1,5 @@
 /* stream.c: reader and writer of the tensor stream format (formats/tensor-stream.md). */
-#include "stream.h"
+#include "core/stream.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* image.c: PNG I/O with libpng, resizing, record conversion, colour maps. */
-#include "image.h"
+#include "media/image.h"
 
 #include <errno.h>
 #include <math.h>
@@ -206,9 +206,9 @@ int dfs_png_write(const char *path, const dfs_image *im)
 }
 
 /* ---- resizing ---- */
-void dfs_image_resize_bilinear(const dfs_image *src, dfs_image *dst, int w, int h)
+int dfs_image_resize_bilinear(const dfs_image *src, dfs_image *dst, int w, int h)
 {
-    if (dfs_image_alloc(dst, w, h, src->c) != 0) dfs_die_error();
+    if (dfs_image_alloc(dst, w, h, src->c) != 0) return -1;
     int c = src->c;
     double sx = (double)src->w / w, sy = (double)src->h / h;
     for (int y = 0; y < h; y++) {
@@ -234,11 +234,12 @@ void dfs_image_resize_bilinear(const dfs_image *src, dfs_image *dst, int w, int 
             }
         }
     }
+    return 0;
 }
 
-void dfs_image_resize_area(const dfs_image *src, dfs_image *dst, int w, int h)
+int dfs_image_resize_area(const dfs_image *src, dfs_image *dst, int w, int h)
 {
-    if (dfs_image_alloc(dst, w, h, src->c) != 0) dfs_die_error();
+    if (dfs_image_alloc(dst, w, h, src->c) != 0) return -1;
     int c = src->c;
     double sx = (double)src->w / w, sy = (double)src->h / h;
     double *acc = dfs_calloc((size_t)c, sizeof *acc);
@@ -265,12 +266,13 @@ void dfs_image_resize_area(const dfs_image *src, dfs_image *dst, int w, int h)
         }
     }
     free(acc);
+    return 0;
 }
 
-void dfs_image_resize(const dfs_image *src, dfs_image *dst, int w, int h)
+int dfs_image_resize(const dfs_image *src, dfs_image *dst, int w, int h)
 {
-    if (w < src->w || h < src->h) dfs_image_resize_area(src, dst, w, h);
-    else dfs_image_resize_bilinear(src, dst, w, h);
+    if (w < src->w || h < src->h) return dfs_image_resize_area(src, dst, w, h);
+    return dfs_image_resize_bilinear(src, dst, w, h);
 }
 
 /* ---- records ---- */

@@ -16,7 +16,7 @@
  * Like the rest of the library the parser never prints or exits: on an error it returns -1 with
  * the message in dfs_error(), already worded for the user ("--batch needs a value",
  * "--batch: 'x' is not an integer in [1, 4096]", "unknown option '--x' (see --help)"), and the
- * tool calls dfs_args_done() (or dfs_die_error()). */
+ * tool calls dfs_args_done() (lib/tool/tool.h), which prints and exits. */
 #ifndef DFS_ARGS_H
 #define DFS_ARGS_H
 
@@ -82,10 +82,5 @@ int dfs_args_parse(dfs_args *a, const dfs_opt *opts, int argc, char **argv);
 
 /* The option's spellings, one a line ("-m\n--model\n--batch\n"), malloc'd. */
 char *dfs_args_names(const dfs_opt *opts);
-
-/* For tools, after dfs_args_parse: rc -1 prints the error and exits 1 (dfs_die_error), HELP
- * prints usage and exits 0 (dfs_print_help), LIST prints dfs_args_names and exits 0; any other
- * rc is returned (0, or a tool's own STOP code). */
-int dfs_args_done(int rc, const dfs_opt *opts, const char *usage);
 
 #endif
