@@ -44,6 +44,7 @@ static const char usage[] =
     "                     a replicated copy of the part after it (same numbers, slower; a check)\n"
     "  -o FILE            write the table to FILE (atomically) instead of stdout\n"
     "  --progress         show progress even when stderr is not a terminal\n"
+    "  --threads N        OpenMP and BLAS threads (default: all cores)\n"
     "  --device D         where the network runs: auto (default: cuda when a usable GPU is found,\n"
     "                     else cpu), cpu or cuda (fails without a usable GPU); cpu-split is a test\n"
     "                     device (cpu ops on separate memory, results equal cpu's)\n"
@@ -60,6 +61,7 @@ static const char usage[] =
 typedef struct ace_args {
     const char *model, *layer, *input, *output, *top, *device;
     int verbose;
+    long threads;
     ace_opts o;
     uint64_t seed;
     int overlap, markdown;
@@ -88,6 +90,7 @@ static void parse_args(int argc, char **argv, ace_args *a)
         DFS_OPT_FLAG_("--no-tail", NULL, &a->o.no_tail),
         DFS_OPT_OUTPUT(&a->output),
         DFS_OPT_PROGRESS(&a->o.progress),
+        DFS_OPT_THREADS(&a->threads),
         DFS_OPT_DEVICE(&a->device),
         DFS_OPT_VERBOSE(&a->verbose),
         DFS_OPT_FLAG_("--overlap", NULL, &a->overlap),
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
     if (a.nfiles > 1) dfs_die("one data stream at a time (got %d)", a.nfiles);
     const char *input = a.nfiles ? a.files[0] : "-";
     const nn_backend *be = dfs_tool_device(a.device, a.verbose);   /* before any file is read or written */
+    dfs_tool_threads(a.threads);
     nn_ckpt_info info;
     dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
     if (dfs_spool_open(&sp, a.model) != 0) dfs_die_error();

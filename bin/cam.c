@@ -47,6 +47,8 @@ static const char usage[] =
     "                    is a test device (cpu ops on separate memory, results equal cpu's)\n"
     "                    DFS_DEVICE=D in the environment sets the default (make test: cpu)\n"
     "  --verbose         name the device on stderr (without it, only a GPU that auto chose is named)\n"
+    "  --threads N       OpenMP and BLAS threads (default: all cores)\n"
+    "  --progress        images done on stderr even when it is not a terminal\n"
     "  -o FILE           write the stream to FILE (default stdout)\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -63,8 +65,8 @@ static const char usage[] =
 
 typedef struct cam_args {
     const char *model, *layer, *png, *out, *sheet, *device;
-    int cls, guided, overlay, study, verbose;
-    long batch, per_cell, tile, font;
+    int cls, guided, overlay, study, verbose, progress;
+    long batch, per_cell, tile, font, threads;
     const char **images;
     int n_images;
     dfs_camsheet_cell *cells;
@@ -89,8 +91,10 @@ static void parse_args(int argc, char **argv, cam_args *a)
         DFS_OPT_STR_("--png", NULL, &a->png),
         DFS_OPT_FLAG_("--overlay", NULL, &a->overlay),
         DFS_OPT_STR_("--compat", NULL, &compat),
+        DFS_OPT_THREADS(&a->threads),
         DFS_OPT_DEVICE(&a->device),
         DFS_OPT_VERBOSE(&a->verbose),
+        DFS_OPT_PROGRESS(&a->progress),
         DFS_OPT_OUTPUT(&a->out),
         DFS_OPT_STR_("--sheet", NULL, &a->sheet),
         DFS_OPT_LIST_("--images", NULL, &images),
@@ -293,6 +297,7 @@ int main(int argc, char **argv)
     }
 
     const nn_backend *be = dfs_tool_device(a.device, a.verbose);   /* before any file is read or written */
+    dfs_tool_threads(a.threads);
     nn_ckpt_info info;
     dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
     if (dfs_spool_open(&sp, a.model) != 0) dfs_die_error();
@@ -332,6 +337,8 @@ int main(int argc, char **argv)
     dfs_out o;
     if (dfs_out_open(&o, a.out, 1, 0) != 0) dfs_die_error();
     c.o = &o;
+    dfs_progress prog;   /* images done; the stream's length is not known ahead */
+    dfs_progress_start(&prog, stderr, "images", 0, a.progress);
     int64_t n = 0;
     long index = 0;
     for (;;) {
@@ -350,10 +357,12 @@ int main(int argc, char **argv)
         }
         if (n == a.batch || (rc == 0 && n > 0)) {
             run_batch(&c, n);
+            dfs_progress_update(&prog, (uint64_t)c.written);
             n = 0;
         }
         if (rc == 0) break;
     }
+    dfs_progress_end(&prog);
     dfs_reader_close(&rd);
     if (fflush(o.f) != 0) dfs_die("%s: write failed: %s", dfs_out_name(&o), strerror(errno));
     if (a.png && dfs_outdir_commit(&pngdir) != 0) dfs_die_error();

@@ -61,10 +61,7 @@ int main(int argc, char **argv)
     const char *outs[] = {outp}, *ins[] = {model, in};
     if (dfs_paths_distinct(outs, 1, ins, 2) != 0) dfs_die_error();
     const nn_backend *be = dfs_tool_device(device, verbose);   /* before any file is read or written */
-    if (threads > 0) {
-        omp_set_num_threads((int)threads);
-        openblas_set_num_threads((int)threads);
-    }
+    dfs_tool_threads(threads);
     nn_ckpt_info info;
     dfs_spool sp;   /* the checkpoint is opened twice (header, then tensors): a pipe is copied once */
     if (dfs_spool_open(&sp, model) != 0) dfs_die_error();

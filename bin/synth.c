@@ -319,7 +319,7 @@ int main(int argc, char **argv)
     }
     if ((o.png != NULL) + (o.video != NULL) + (o.sheet != NULL) > 1)
         dfs_die("--png, --video and --sheet are alternatives: give one");
-    if (threads > 0) omp_set_num_threads((int)threads);
+    dfs_tool_threads(threads);
     if (o.sheet) {
         if (!size_given) s.size = 128;
         if (!videos_given) s.videos = 8;

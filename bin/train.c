@@ -288,10 +288,7 @@ int main(int argc, char **argv)
         if (dfs_spool_open(&from, a.o.from) != 0) dfs_die_error();
         a.o.from = from.path;
     }
-    if (a.threads > 0) {
-        omp_set_num_threads((int)a.threads);
-        openblas_set_num_threads((int)a.threads);
-    }
+    dfs_tool_threads(a.threads);
     a.o.progress_to = stderr;
     if (!a.quiet) a.o.report = print_report;
     if (nn_train_run(&a.o) != 0) {

@@ -130,3 +130,17 @@ setup_file() {
     run grep -a -c "layer=block3.relu2" heat.dft
     [ "$output" -eq 2 ]
 }
+
+@test "cam --progress: the images done on stderr, the maps unchanged; --threads N as OMP_NUM_THREADS=N" {
+    local f="$BATS_FILE_TMPDIR/faces64.dft" m="$BATS_FILE_TMPDIR/meso4.ckpt"
+    OMP_NUM_THREADS=1 cam -m "$m" --batch 2 < "$f" > plain.dft
+    run --separate-stderr cam -m "$m" --batch 2 --threads 1 --progress -o prog.dft < "$f"
+    assert_success
+    cmp plain.dft prog.dft
+    # one line, rewritten in place (\r) per batch, ending at the stream's 6 images
+    local last=${stderr##*$'\r'}
+    [[ "$last" =~ ^cam:\ images\ 6\ [0-9.]+/s\ *$ ]] || { printf "%q\n" "$stderr"; false; }
+    run --separate-stderr cam -m "$m" --threads 0 < "$f"
+    assert_failure
+    assert_equal "$stderr" "cam: --threads: '0' is not an integer in [1, 1024]"
+}

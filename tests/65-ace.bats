@@ -139,3 +139,12 @@ mkrank() {   # file rank0 rank1 rank2 rank3
     assert_failure
     [ "$stderr" = "ace: nothere.tsv: cannot open" ]
 }
+
+@test "ace --threads N: as OMP_NUM_THREADS=N; 0 is refused in one line" {
+    OMP_NUM_THREADS=1 ace -m "$(F sn.ckpt)" --batches 1 --batch 8 "$(F d.dft)" > env.tsv
+    ace -m "$(F sn.ckpt)" --batches 1 --batch 8 --threads 1 "$(F d.dft)" > opt.tsv
+    cmp env.tsv opt.tsv
+    run --separate-stderr ace -m "$(F sn.ckpt)" --threads 0 "$(F d.dft)"
+    assert_failure
+    assert_equal "$stderr" "ace: --threads: '0' is not an integer in [1, 1024]"
+}

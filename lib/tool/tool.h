@@ -22,6 +22,11 @@ void dfs_warn(const char *fmt, ...) DFS_PRINTF(1, 2);
 /* Print text on stdout and exit 0 (1 when stdout cannot be written): every tool's --help. */
 void dfs_print_help(const char *text) DFS_NORETURN;
 
+/* --threads N (N > 0): OpenMP's and OpenBLAS's thread counts both set to N, so a tool's own
+ * loops and its matrix products use the same number of cores; N <= 0 leaves the defaults
+ * (OMP_NUM_THREADS, else all cores). */
+void dfs_tool_threads(long n);
+
 /* For flags: parse or die with "tool: --flag: 'x' is not an integer in [lo, hi]". */
 long dfs_arg_long(const char *flag, const char *s, long lo, long hi);
 double dfs_arg_double(const char *flag, const char *s, double lo, double hi);
