@@ -22,7 +22,7 @@
 #              is up to date there on a rerun (make); default: a temporary folder, removed
 #   -t N       threads of each synth, train and predict (THREADS; default the profile's, 1)
 #   -j N       targets made at a time (make -j; default 2, as `make demo`)
-#   -n         print the commands make would run (make -n) and stop: nothing is made or written
+#   -n         print the commands make would run (make -n) and stop: no data, model, score or report is made
 # Run it after `make`, under `nice -n 10` on a shared machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,14 +82,21 @@ print: ; @printf '%s\n' $(foreach v,$(PRINT),'$(v)=$($(v))')
 EOF
 }
 
+# A run kept in DIR with the other -s: its tables' config holds the other roles, and make would
+# keep it (it is newer than the config given now): make -W, as if that config had just changed.
+cfg=$R/tables/config.tsv renew=''
+if [ -e "$cfg" ] && ! cmp -s <(awk -F'\t' '$1 == "role"' "$conf") <(awk -F'\t' '$1 == "role"' "$cfg"); then
+    renew=$conf
+fi
+
 if [ -n "$dry" ]; then
-    study -n cross-role
+    study -n ${renew:+-W "$renew"} cross-role
     exit 0
 fi
 
 start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-study cross-role
+study ${renew:+-W "$renew"} cross-role
 secs=$(($(date +%s) - start))
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 

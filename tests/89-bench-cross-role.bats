@@ -65,6 +65,29 @@ tools() { grep -F "$ROOT/bin/$1 " "$2" || true; }
     [ "$(awk -F'\t' '$1 == "role" { print $2 }' "$w/study-s1.conf" | tr '\n' ' ')" = "1 4 " ]
 }
 
+@test "bench/synth-cross-role.sh -w: a kept run's table config of the other -s is remade, one of this -s kept" {
+    local w=$BATS_TEST_TMPDIR/w
+    # the -s 1 config the bench writes, made old; then a tables config of the original roles
+    # alone (as -s 1 leaves it), newer than every prerequisite
+    run "$ROOT/bench/synth-cross-role.sh" -n -s 1 -w "$w"
+    assert_success
+    touch -d 2000-01-01 "$w/study-s1.conf"
+    mkdir -p "$w/demo/tables"
+    awk -F'\t' '$1 != "role" || $4 == "original"' "$ROOT/pipelines/study.conf" > "$w/demo/tables/config.tsv"
+    run "$ROOT/bench/synth-cross-role.sh" -n -s 123 -w "$w"
+    assert_success
+    [ "$(grep -c -- "score --print-detectors --config $w/demo/tables/config.tsv" <<< "$output")" -eq 1 ]
+    run "$ROOT/bench/synth-cross-role.sh" -n -s 1 -w "$w"
+    assert_success
+    refute_output --partial -- '--print-detectors'
+    # and the other way round
+    cp "$ROOT/pipelines/study.conf" "$w/demo/tables/config.tsv"
+    run "$ROOT/bench/synth-cross-role.sh" -n -s 1 -w "$w"
+    [ "$(grep -c -- "score --print-detectors --config $w/demo/tables/config.tsv" <<< "$output")" -eq 1 ]
+    run "$ROOT/bench/synth-cross-role.sh" -n -s 123 -w "$w"
+    refute_output --partial -- '--print-detectors'
+}
+
 @test "bench/synth-cross-role.sh: -t sets every job's threads (default the profile's)" {
     local w=$BATS_TEST_TMPDIR/w
     run "$ROOT/bench/synth-cross-role.sh" -n -s 1 -w "$w"
