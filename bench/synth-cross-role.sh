@@ -71,8 +71,8 @@ fi
 # threads, and two goals of its own: cross-role (every detector's scores on every test set and
 # Tables 5-7) and print (NAME=value of each variable named in PRINT, as study.mk has it)
 study() {
-    local first=${archs%% *}
-    first=${first## }
+    local first
+    read -r first _ <<< "$archs"
     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -j"$jobs" -f "$here/pipelines/study.mk" -f - \
         PROFILE=demo RUNS="$work" BIN="$BIN" ARCHS="$archs" ACE_ARCH="$first" STUDY_CONF="$conf" \
         ${threads:+THREADS="$threads"} "$@" <<'EOF'
