@@ -1,100 +1,119 @@
 #!/usr/bin/env bash
 # How hard synth's unseen roles are (issues 5 and 10): train detectors on synth `celeb` and
-# `f2f` with the demo profile's protocol (pipelines/profiles/demo.mk: size, videos, frames,
-# epochs, batch; stages 2/3 fine-tune on FS+NT as pipelines/study.mk does), test them on every
-# role's test split, and write the accuracy matrix plus the study's Tables 5-7 (`score --table`)
-# as Markdown.
+# `f2f` with the demo profile's protocol, test them on every role's test split, and write the
+# accuracy matrix plus the study's Tables 5-7 (`score --table`) as Markdown.
 #
-#   bench/synth-cross-role.sh [-a "meso4 shallownet"] [-s 1|123] [-o OUT.md] [-w WORKDIR]
+# The data, trainings, predictions and tables are pipelines/study.mk's own rules with
+# PROFILE=demo (the make targets models/<Name><k>.ckpt, scores/<Name><k>/<SET>.tsv and
+# tables/table<n>.md of the run directory WORKDIR/demo), restricted to the requested
+# architectures by study.mk's ARCHS and, for -s 1, to the original roles by a copy of
+# pipelines/study.conf without the transfer and merge roles (STUDY_CONF). So every setting of the
+# demo profile, per-architecture ones included (EPOCHS1_<arch>, LR1_<arch>, BN_RECALIBRATE,
+# AUG_VAL_VIDEOS...), reaches these trainings exactly as it reaches `make demo`'s; with the
+# defaults (-t unset, -j 2) the train command lines are `make demo`'s, paths aside.
+#
+#   bench/synth-cross-role.sh [-a "meso4 shallownet"] [-s 1|123] [-o OUT.md] [-w WORKDIR] [-t N] [-j N] [-n]
 #
 #   -a ARCHS   architectures (train's names; default meso4)
 #   -s STAGES  1: the original detectors only (<Arch>1 on CELEB, <Arch>4 on F2F);
 #              123: also transfer and merge (<Arch>2,3,5,6) (default 123)
 #   -o FILE    the report (default bench/synth-cross-role.md; '-' = stdout)
-#   -w DIR     keep data, checkpoints and scores in DIR (default: a temporary folder, removed)
-#   -t N       threads for synth, train and predict (default 2)
+#   -w DIR     keep the run (DIR/demo: data, checkpoints, scores, tables) in DIR, and reuse what
+#              is up to date there on a rerun (make); default: a temporary folder, removed
+#   -t N       threads of each synth, train and predict (THREADS; default the profile's, 1)
+#   -j N       targets made at a time (make -j; default 2, as `make demo`)
+#   -n         print the commands make would run (make -n) and stop: no data, model, score or report is made
 # Run it after `make`, under `nice -n 10` on a shared machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$here/bin
-archs=meso4 stages=123 out=$here/bench/synth-cross-role.md work= threads=2
+archs=meso4 stages=123 out=$here/bench/synth-cross-role.md work='' threads='' jobs=2 dry=''
 cmdline="bench/synth-cross-role.sh$(printf ' %q' "$@")"
-while getopts a:s:o:w:t: opt; do
+usage="usage: $0 [-a ARCHS] [-s 1|123] [-o OUT.md] [-w DIR] [-t N] [-j N] [-n]"
+while getopts a:s:o:w:t:j:n opt; do
     case $opt in
     a) archs=$OPTARG ;;
     s) stages=$OPTARG ;;
     o) out=$OPTARG ;;
     w) work=$OPTARG ;;
     t) threads=$OPTARG ;;
-    *) echo "usage: $0 [-a ARCHS] [-s 1|123] [-o OUT.md] [-w DIR] [-t N]" >&2; exit 2 ;;
+    j) jobs=$OPTARG ;;
+    n) dry=1 ;;
+    *) echo "$usage" >&2; exit 2 ;;
     esac
 done
+[ $OPTIND -gt $# ] || { echo "$0: unexpected argument '${!OPTIND}'" >&2; echo "$usage" >&2; exit 2; }
 case $stages in 1|123) ;; *) echo "$0: -s: '$stages' is not 1 or 123" >&2; exit 2 ;; esac
+[ -n "${archs// }" ] || { echo "$0: -a: no architecture" >&2; exit 2; }
+positive() { case $2 in '' | *[!0-9]* | 0*) echo "$0: $1: '$2' is not a positive number" >&2; exit 2 ;; esac; }
+[ -z "$threads" ] || positive -t "$threads"
+positive -j "$jobs"
 if [ -z "$work" ]; then
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
 fi
-mkdir -p "$work"/{data,models,scores}
-export OMP_WAIT_POLICY=passive OMP_NUM_THREADS=$threads
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+R=$work/demo
 
-# the demo profile's numbers, read from the profile itself so the bench follows it
-eval "$(make -s --no-print-directory -f "$here/pipelines/profiles/demo.mk" -f - print <<'EOF'
-print: ; @printf 'SIZE=%s TRAIN_VIDEOS=%s VAL_VIDEOS=%s TEST_VIDEOS=%s AUG_VIDEOS=%s FRAMES=%s EPOCHS1=%s EPOCHS23=%s BATCH1=%s BATCH23=%s STEPS=%s\n' $(SIZE) $(TRAIN_VIDEOS) $(VAL_VIDEOS) $(TEST_VIDEOS) $(AUG_VIDEOS) $(FRAMES) $(EPOCHS1) $(EPOCHS23) $(BATCH1) $(BATCH23) $(STEPS)
-EOF
-)"
-SEED=1
-TESTSETS="CELEB CELEB-M F2F FS NT DF DFD FS-I NT-I"
-lc() { tr A-Z a-z <<< "$1"; }
-syn() {   # syn ROLE SPLIT VIDEOS OUT
-    "$BIN/synth" --role "$(lc "$1")" --split "$2" --videos "$3" --frames "$FRAMES" --size "$SIZE" \
-        --seed $SEED --threads "$threads" > "$4"
-}
-start=$(date +%s)
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-
-for t in CELEB F2F; do
-    syn $t train "$TRAIN_VIDEOS" "$work/data/train-$t.dft"
-    syn $t val "$VAL_VIDEOS" "$work/data/val-$t.dft"
-done
-for t in $TESTSETS; do syn "$t" test "$TEST_VIDEOS" "$work/data/test-$t.dft"; done
-if [ "$stages" = 123 ]; then
-    for s in train val; do
-        syn FS $s "$AUG_VIDEOS" "$work/data/aug-$s-fs.dft"
-        syn NT $s "$AUG_VIDEOS" "$work/data/aug-$s-nt.dft"
-        "$BIN/pack" --shuffle --seed $SEED "$work/data/aug-$s-fs.dft" "$work/data/aug-$s-nt.dft" \
-            -o "$work/data/$s-FSNT.dft"
-    done
+# -s 1: the study's config without the roles that fine-tune (transfer, merge), so study.mk's
+# detectors, scores and tables are the original ones; rewritten only when it changes, so a rerun
+# in the same DIR keeps its tables
+conf=$here/pipelines/study.conf
+if [ "$stages" = 1 ]; then
+    awk -F'\t' '$1 != "role" || $4 == "original"' "$conf" > "$work/study-s1.conf.tmp"
+    if cmp -s "$work/study-s1.conf.tmp" "$work/study-s1.conf"; then rm "$work/study-s1.conf.tmp"
+    else mv "$work/study-s1.conf.tmp" "$work/study-s1.conf"; fi
+    conf=$work/study-s1.conf
 fi
 
-declare -A NAME=([meso4]=MesoNet [mesoinception4]=MesoInception [shallownet]=ShallowNet
-                 [xception]=XceptionNet [efficientnet-b0]=EfficientNet)
-detectors=()
-for a in $archs; do
-    n=${NAME[$a]:?unknown architecture $a}
-    for k in 1 4; do
-        t=$([ $k = 1 ] && echo CELEB || echo F2F)
-        "$BIN/train" --arch "$a" --train "$work/data/train-$t.dft" --val "$work/data/val-$t.dft" \
-            --epochs "$EPOCHS1" --batch "$BATCH1" --seed 32 --threads "$threads" -q -o "$work/models/$n$k.ckpt"
-        detectors+=("$n$k")
-        [ "$stages" = 123 ] || continue
-        for m in transfer merge; do
-            j=$((k + $([ $m = transfer ] && echo 1 || echo 2)))
-            "$BIN/train" --from "$work/models/$n$k.ckpt" --mode $m --train "$work/data/train-$t.dft" \
-                --mix "$work/data/train-FSNT.dft" --val "$work/data/val-$t.dft" --val-mix "$work/data/val-FSNT.dft" \
-                --epochs "$EPOCHS23" --batch "$BATCH23" --steps "$STEPS" --seed 32 --threads "$threads" -q \
-                -o "$work/models/$n$j.ckpt"
-            detectors+=("$n$j")
-        done
-    done
-done
-for d in "${detectors[@]}"; do
-    mkdir -p "$work/scores/$d"
-    for t in $TESTSETS; do
-        "$BIN/predict" -m "$work/models/$d.ckpt" --threads "$threads" -o "$work/scores/$d/$t.tsv" "$work/data/test-$t.dft"
-    done
-done
+# study ARGS...: pipelines/study.mk with the demo profile, this bench's architectures, roles and
+# threads, and two goals of its own: cross-role (every detector's scores on every test set and
+# Tables 5-7) and print (NAME=value of each variable named in PRINT, as study.mk has it)
+study() {
+    local first
+    read -r first _ <<< "$archs"
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -j"$jobs" -f "$here/pipelines/study.mk" -f - \
+        PROFILE=demo RUNS="$work" BIN="$BIN" ARCHS="$archs" ACE_ARCH="$first" STUDY_CONF="$conf" \
+        ${threads:+THREADS="$threads"} "$@" <<'EOF'
+cross-role: $(SCORES) $(foreach n,5 6 7,$(R)/tables/table$(n).md)
+print: ; @printf '%s\n' $(foreach v,$(PRINT),'$(v)=$($(v))')
+.PHONY: cross-role print
+EOF
+}
+
+# A run kept in DIR with the other -s: its tables' config holds the other roles, and make would
+# keep it (it is newer than the config given now): make -W, as if that config had just changed.
+cfg=$R/tables/config.tsv renew=''
+if [ -e "$cfg" ] && ! cmp -s <(awk -F'\t' '$1 == "role"' "$conf") <(awk -F'\t' '$1 == "role"' "$cfg"); then
+    renew=$conf
+fi
+
+if [ -n "$dry" ]; then
+    study -n ${renew:+-W "$renew"} cross-role
+    exit 0
+fi
+
+start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+study ${renew:+-W "$renew"} cross-role
 secs=$(($(date +%s) - start))
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# the run's settings as study.mk has them, and the profile's per-architecture ones of these
+# architectures (EPOCHS1_<arch>, EPOCHS23_<arch>, LR1_<arch>, LR23_<arch>)
+vars="DETECTORS TESTSETS SIZE TRAIN_VIDEOS VAL_VIDEOS TEST_VIDEOS AUG_VIDEOS AUG_VAL_VIDEOS FRAMES EPOCHS1 EPOCHS23 \
+      BATCH1 BATCH23 STEPS SEED THREADS BN_RECALIBRATE"
+arch_vars=$(for a in $archs; do printf ' EPOCHS1_%s EPOCHS23_%s LR1_%s LR23_%s' "$a" "$a" "$a" "$a"; done)
+per_arch=
+while IFS= read -r line; do
+    k=${line%%=*} v=${line#*=}
+    case " $arch_vars " in
+    *" $k "*) [ -z "$v" ] || per_arch+=" $k=$v" ;;
+    *) printf -v "$k" '%s' "$v" ;;
+    esac
+done < <(study -s print PRINT="$vars $arch_vars")
+read -r -a detectors <<< "$DETECTORS"
 
 # the matrix: frame accuracy (%) of every detector on every test set, the training set's own
 # first, then the unseen average and the degradation as Table 5 computes them
@@ -104,7 +123,7 @@ matrix() {
     for d in "${detectors[@]}"; do
         case $d in *[123]) own=CELEB ;; *) own=F2F ;; esac
         for t in $TESTSETS; do
-            "$BIN/score" "$work/scores/$d/$t.tsv" | awk -v t="$t" 'NR == 2 { printf "%s\t%.1f\n", t, 100 * $4 }'
+            "$BIN/score" "$R/scores/$d/$t.tsv" | awk -v t="$t" 'NR == 2 { printf "%s\t%.1f\n", t, 100 * $4 }'
         done | awk -F'\t' -v d="$d" -v own="$own" -v sets="$TESTSETS" '
             { acc[$1] = $2 }
             END {
@@ -122,15 +141,18 @@ matrix() {
 {
     echo "# synth cross-role accuracy: detectors trained on synth celeb and f2f, tested on every role"
     echo
-    echo "Written by \`bench/synth-cross-role.sh\` (issues 5 and 10). The demo profile's protocol"
-    echo "(pipelines/profiles/demo.mk): ${SIZE} px, train ${TRAIN_VIDEOS} videos x ${FRAMES} frames, val ${VAL_VIDEOS},"
+    echo "Written by \`bench/synth-cross-role.sh\` (issues 5 and 10) through pipelines/study.mk's rules with"
+    echo "the demo profile (pipelines/profiles/demo.mk), so the trainings are \`make demo\`'s:"
+    echo "${SIZE} px, train ${TRAIN_VIDEOS} videos x ${FRAMES} frames, val ${VAL_VIDEOS},"
     echo "test ${TEST_VIDEOS} videos per role ($((TEST_VIDEOS * FRAMES)) images, half fake), stage 1 ${EPOCHS1} epochs batch ${BATCH1};"
     echo "stages 2/3 (transfer, merge) ${EPOCHS23} epochs x ${STEPS} steps, batch ${BATCH23}, alternating with FS+NT"
-    echo "(${AUG_VIDEOS} videos of each). Frame-level accuracy (%) at threshold 0.5, seed ${SEED}; the training set's own"
+    echo "(${AUG_VIDEOS} videos of each, validation ${AUG_VAL_VIDEOS}); batchnorm statistics recalibrated over"
+    echo "${BN_RECALIBRATE:-no} training batches (BN_RECALIBRATE); per-architecture settings:${per_arch:- none}."
+    echo "Frame-level accuracy (%) at threshold 0.5, seed ${SEED}; the training set's own"
     echo "test set in bold. Names as the paper's Table 4: <Arch>1-3 trained on CELEB, <Arch>4-6 on F2F."
     echo
-    echo "- command: \`nice -n 10 $cmdline\` (commit $(git -C "$here" rev-parse --short HEAD)$(git -C "$here" diff --quiet HEAD -- lib bin || echo ', with uncommitted changes'))"
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores; load average $load_start at the start, $load_end at the end; ${secs} s in all"
+    echo "- command: \`nice -n 10 $cmdline\` (commit $(git -C "$here" rev-parse --short HEAD)$(git -C "$here" diff --quiet HEAD -- lib bin pipelines || echo ', with uncommitted changes'))"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores; make -j${jobs}, ${THREADS} thread(s) each; load average $load_start at the start, $load_end at the end; ${secs} s in all"
     echo
     echo "## Accuracy matrix (%)"
     echo
@@ -150,7 +172,7 @@ matrix() {
         if [ $n = 5 ]; then echo "## Table 5 (\`score --table 5 --auc --markdown\`)"
         else echo "## Table $n (\`score --table $n --auc --markdown\`: detectors degrading more than 30 points, as the paper)"; fi
         echo
-        "$BIN/score" --table $n --dir "$work/scores" --auc --markdown 2>/dev/null
+        cat "$R/tables/table$n.md"
         echo
     done
 } > "$work/report.md"

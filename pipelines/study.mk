@@ -7,7 +7,9 @@
 # Every output is a file written atomically (the tools' -o, or a temp file renamed), so make's
 # timestamps give incremental reruns and an interrupted run resumes where it stopped;
 # an interrupted training resumes from its STEM.part.last.ckpt (train --resume).
-# Profile variables (ARCHS, SIZE, EPOCHS1...) can be overridden on the command line.
+# Profile variables (ARCHS, SIZE, EPOCHS1...) can be overridden on the command line; ARCHS='meso4
+# shallownet' makes only those architectures' detectors, each with the profile's settings for it
+# (ACE_ARCH must be one of them; bench/synth-cross-role.sh builds its detectors this way).
 # Data and models depend on the profile file and on the tools that make them, so editing the
 # profile or rebuilding a tool reruns what it affects.
 # Independent trainings, predictions and heatmaps run concurrently: with make -jN, or, when

@@ -277,6 +277,21 @@ would_build() {
     grep -q '^- Learning rates (LR23_meso4=2e-3 LR1_shallownet=5e-4): `train --lr` instead of' "$RUNS/test/report.md"
 }
 
+@test "study: ARCHS restricts the detectors trained, scored and explained, with the profile's settings of those kept" {
+    local trained
+    run study -n -B PROFILE=demo ARCHS="meso4 efficientnet-b0" ACE_ARCH=meso4 study
+    assert_success
+    trained=$(grep -o -- "-o $RUNS/demo/models/[A-Za-z]*[1-6]\.part\.ckpt" <<< "$output" | sed 's|.*/models/||; s|\.part\.ckpt||' | sort | tr '\n' ' ')
+    [ "$trained" = "EfficientNet1 EfficientNet2 EfficientNet3 EfficientNet4 EfficientNet5 EfficientNet6 MesoNet1 MesoNet2 MesoNet3 MesoNet4 MesoNet5 MesoNet6 " ]
+    ! grep -q 'XceptionNet\|ShallowNet\|MesoInception\|--arch xception\|--arch shallownet\|--arch mesoinception4' <<< "$output"
+    [ "$(grep -c -- "predict -m $RUNS/demo/models/MesoNet3.ckpt " <<< "$output")" -eq 9 ]
+    grep -q "rq3/cam/EfficientNet6/DFD.dft" <<< "$output"
+    [ "$(grep -c -- "train --arch efficientnet-b0 .*--epochs $(sed -n 's/^EPOCHS1_efficientnet-b0 *:= *//p' "$ROOT/pipelines/profiles/demo.mk") .*--lr $(sed -n 's/^LR1_efficientnet-b0 *:= *//p' "$ROOT/pipelines/profiles/demo.mk")" <<< "$output")" -eq 2 ]
+    # the profile's own list: all five
+    run study -n -B PROFILE=demo study
+    [ "$(grep -c -- "-o $RUNS/demo/models/[A-Za-z]*[1-6]\.part\.ckpt" <<< "$output")" -eq 30 ]
+}
+
 @test "study: AUG_VAL_VIDEOS sets the FS and NT validation videos of stages 2/3 (default AUG_VIDEOS)" {
     run study -n -B AUG_VIDEOS=6 AUG_VAL_VIDEOS=3 "$RUNS/test/data/aug/val-fs.dft" "$RUNS/test/data/aug/train-nt.dft"
     assert_success
