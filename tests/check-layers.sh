@@ -2,7 +2,8 @@
 # tests/check-layers.sh [ROOT]: lib/'s layers, as README.md's Layout and docs/guide.md state them.
 #
 # 1. Every source of lib/ (*.c, *.h, *.cu, *.cuh) lives in a layer folder, and its quoted includes
-#    are path-qualified ("core/common.h") and point down or sideways within its own folder only:
+#    are path-qualified ("core/common.h") and point down or sideways within its own folder only
+#    (an <layer/x.h> include counts the same, and no include path may step out with ".."):
 #
 #      core                          errors, allocation, atomic outputs, args, lines, rng, streams
 #      media     -> core             PNG images, video decoding, contact sheets
@@ -14,9 +15,11 @@
 #      tool      -> every layer      what prints and exits (bin/ and bench/ only include it)
 #
 # 2. Outside lib/tool/ the library neither prints nor exits: after comments and string literals
-#    are blanked, no line calls exit, _exit, _Exit, abort, dfs_die, dfs_die_error, dfs_warn,
-#    dfs_print_help, dfs_args_done, dfs_arg_long, dfs_arg_double, printf, puts, putchar or perror,
-#    or names stderr or stdout. Writing to a FILE* the caller gives is fine. Two exceptions, each
+#    are blanked, no line calls exit, _exit, _Exit, quick_exit, abort, assert, dfs_die,
+#    dfs_die_error, dfs_warn, dfs_print_help, dfs_args_done, dfs_arg_long, dfs_arg_double, printf,
+#    vprintf, dprintf, vdprintf, puts, putchar, perror, psignal, psiginfo, <err.h>'s err, errx,
+#    verr, verrx, warn, warnx, vwarn, vwarnx or glibc's error, error_at_line, or names stderr,
+#    stdout or STDERR_FILENO. Writing to a FILE* the caller gives is fine. Two exceptions, each
 #    marked on its lines with a comment and allowed in lib/core/common.c only (the marker anywhere
 #    else is itself an error): "layers: oom", the checked allocators' out-of-memory exit
 #    (core/common.h says why), and "layers: - is stdout", dfs_out_open writing the output a caller
@@ -31,7 +34,9 @@ ROOT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$ROOT" || exit 2
 
 if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
-    files=$(git ls-files lib | grep -E '\.(c|h|cu|cuh)$')
+    # tracked or not yet added (a new file is checked before its first commit), as it is on disk
+    files=$(git ls-files --cached --others --exclude-standard lib | grep -E '\.(c|h|cu|cuh)$' |
+        while IFS= read -r f; do [ -e "$f" ] && printf '%s\n' "$f"; done | sort -u)
 else
     files=$(find lib -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | sort)
 fi
@@ -49,7 +54,7 @@ my %allowed = (
     analysis => [qw(core media nn analysis)],
     tool => [qw(core media nn face synth study analysis tool)],
 );
-my $calls = qr/\b(?:exit|_exit|_Exit|abort|dfs_die|dfs_die_error|dfs_warn|dfs_print_help|dfs_args_done|dfs_arg_long|dfs_arg_double|printf|puts|putchar|perror)\s*\(|\b(?:stderr|stdout)\b/;
+my $calls = qr/\b(?:exit|_exit|_Exit|quick_exit|abort|assert|dfs_die|dfs_die_error|dfs_warn|dfs_print_help|dfs_args_done|dfs_arg_long|dfs_arg_double|v?d?printf|puts|putchar|perror|psignal|psiginfo|v?err|v?errx|v?warn|v?warnx|error|error_at_line)\s*\(|\b(?:stderr|stdout|STDERR_FILENO)\b/;
 my ($bad, $pending) = (0, 0);
 sub report {
     my ($file, $line, $msg) = @_;
@@ -77,10 +82,13 @@ while (my $file = <STDIN>) {
     my %ok = map { $_ => 1 } @{ $allowed{$layer} };
     for my $i (0 .. $#raw) {
         my $n = $i + 1;
-        if ($raw[$i] =~ /^\s*#\s*include\s*"([^"]+)"/) {
-            my $inc = $1;
+        # <layer/x.h> finds the headers of lib through -Ilib as well as "layer/x.h" does
+        if ($raw[$i] =~ /^\s*#\s*include\s*(?:"([^"]+)"|<(([^\/>]+)\/[^>]*)>)/ && (defined $1 || $allowed{$3})) {
+            my $inc = defined $1 ? $1 : $2;
             my ($top) = $inc =~ m{^([^/]+)/};
-            if (!defined $top || !$allowed{$top}) {
+            if (grep { $_ eq ".." } split m{/}, $inc) {
+                report($file, $n, "#include \"$inc\" steps out with \"..\": name the header by its layer (\"core/common.h\")");
+            } elsif (!defined $top || !$allowed{$top}) {
                 report($file, $n, "#include \"$inc\" is not path-qualified (\"core/common.h\", with -Ilib)");
             } elsif (!$ok{$top}) {
                 report($file, $n, "$layer includes $inc: $layer may include only " . join(", ", @{ $allowed{$layer} }));
