@@ -55,7 +55,7 @@ lib/top.c:1: not in a layer folder of lib/ (analysis, core, face, media, nn, stu
 check-layers: 1 pending finding(s) in lib/nn/graph*.c"
 }
 
-@test "layers: check-layers also catches <layer/x.h>, '..', vprintf, dprintf, assert, err.h, error(), STDERR_FILENO, quick_exit and files not yet added" {
+@test "layers: check-layers also catches <layer/x.h>, '..', vprintf, dprintf, assert, err.h, error(), STDERR_FILENO, quick_exit, fd 1 and 2, C++ streams and files not yet added" {
     mkdir -p t/lib/core t/lib/media
     cat > t/lib/core/h.c <<'EOF2'
 #include <study/dataset.h>
@@ -70,14 +70,19 @@ void f(void) { error(1, 0, "x"); }
 void g(void) { write(STDERR_FILENO, "x", 1); }
 void h(void) { quick_exit(1); }
 _Static_assert(1, "a compile-time check"); static_assert(1, "nor is this");
+void i(void) { write(2, "x", 1); }
+void j(void) { FILE *f = fdopen(1, "w"); (void)f; }
+void k(int fd) { write(fd, "to the caller's descriptor", 26); }
 EOF2
+    printf '__global__ void k(void) {}\nvoid h(void) { std::cerr << "x"; }\n' > t/lib/core/c.cu
     printf 'void gone(void) { puts("x"); }\n' > t/lib/media/gone.c
     git init -q t && git -C t add -A
     rm t/lib/media/gone.c   # deleted but still in the index: nothing to read, nothing to report
     printf '#include "core/common.h"\nvoid n(void) { puts("x"); }\n' > t/lib/media/new.c   # not added yet
     run "$ROOT/tests/check-layers.sh" "$TMP/t"
     assert_failure 1
-    assert_output "lib/core/h.c:1: core includes study/dataset.h: core may include only core
+    assert_output "lib/core/c.cu:2: cerr outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
+lib/core/h.c:1: core includes study/dataset.h: core may include only core
 lib/core/h.c:2: #include \"core/../study/dataset.h\" steps out with \"..\": name the header by its layer (\"core/common.h\")
 lib/core/h.c:4: vprintf( outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
 lib/core/h.c:5: dprintf( outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
@@ -87,5 +92,7 @@ lib/core/h.c:8: warn( outside lib/tool/: the library returns errors (dfs_fail) a
 lib/core/h.c:9: error( outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
 lib/core/h.c:10: STDERR_FILENO outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
 lib/core/h.c:11: quick_exit( outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
+lib/core/h.c:13: write(2, outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
+lib/core/h.c:14: fdopen(1, outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools
 lib/media/new.c:2: puts( outside lib/tool/: the library returns errors (dfs_fail) and leaves printing and exiting to the tools"
 }

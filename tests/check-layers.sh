@@ -18,8 +18,9 @@
 #    are blanked, no line calls exit, _exit, _Exit, quick_exit, abort, assert, dfs_die,
 #    dfs_die_error, dfs_warn, dfs_print_help, dfs_args_done, dfs_arg_long, dfs_arg_double, printf,
 #    vprintf, dprintf, vdprintf, puts, putchar, perror, psignal, psiginfo, <err.h>'s err, errx,
-#    verr, verrx, warn, warnx, vwarn, vwarnx or glibc's error, error_at_line, or names stderr,
-#    stdout or STDERR_FILENO. Writing to a FILE* the caller gives is fine. Two exceptions, each
+#    verr, verrx, warn, warnx, vwarn, vwarnx or glibc's error, error_at_line, writes or fdopens
+#    descriptor 1 or 2, or names stderr, stdout, STDERR_FILENO or (in the CUDA sources, C++) cerr,
+#    cout or clog. Writing to a FILE* the caller gives is fine. Two exceptions, each
 #    marked on its lines with a comment and allowed in lib/core/common.c only (the marker anywhere
 #    else is itself an error): "layers: oom", the checked allocators' out-of-memory exit
 #    (core/common.h says why), and "layers: - is stdout", dfs_out_open writing the output a caller
@@ -54,7 +55,7 @@ my %allowed = (
     analysis => [qw(core media nn analysis)],
     tool => [qw(core media nn face synth study analysis tool)],
 );
-my $calls = qr/\b(?:exit|_exit|_Exit|quick_exit|abort|assert|dfs_die|dfs_die_error|dfs_warn|dfs_print_help|dfs_args_done|dfs_arg_long|dfs_arg_double|v?d?printf|puts|putchar|perror|psignal|psiginfo|v?err|v?errx|v?warn|v?warnx|error|error_at_line)\s*\(|\b(?:stderr|stdout|STDERR_FILENO)\b/;
+my $calls = qr/\b(?:exit|_exit|_Exit|quick_exit|abort|assert|dfs_die|dfs_die_error|dfs_warn|dfs_print_help|dfs_args_done|dfs_arg_long|dfs_arg_double|v?d?printf|puts|putchar|perror|psignal|psiginfo|v?err|v?errx|v?warn|v?warnx|error|error_at_line)\s*\(|\b(?:write|fdopen)\s*\(\s*[12]\s*,|\b(?:stderr|stdout|STDERR_FILENO|cerr|cout|clog)\b/;
 my ($bad, $pending) = (0, 0);
 sub report {
     my ($file, $line, $msg) = @_;
