@@ -1,0 +1,412 @@
+/* graph_run.c: running a graph: forward (whole, from a node, from backend memory) and backward,
+ * node by node through the backend's ops. */
+#include "nn/graph_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* ---- running ----
+ * Every op goes through g->be on backend pointers (DV: the host mirror's pointer translated);
+ * on the cpu table these are the functions and pointers of before, in the same order. */
+
+static float *param_ptr(const nn_graph *g, int t)
+{
+    return t >= 0 ? DV(nn_tensor_data(g, t)) : NULL;
+}
+
+static float *grad_ptr(const nn_graph *g, int t)
+{
+    return (t >= 0 && g->grads && g->tensors[t].trainable) ? DV(g->grads + g->tensors[t].off) : NULL;
+}
+
+static float *scratch_ptr(const nn_graph *g)
+{
+    return on_host(g) ? g->scratch : g->dev_scratch;
+}
+
+static int dropout_active(const nn_graph *g, const nn_node *n)
+{
+    return g->mode == NN_TRAIN && !g->no_dropout && n->rate > 0.0f;
+}
+
+/* One key per training forward that draws masks; the masks themselves are drawn on the backend
+ * (the host mirror of a mask is never written). */
+static void next_drop_key(nn_graph *g)
+{
+    if (g->mode == NN_TRAIN && !g->no_dropout && !g->reuse_masks) g->drop_key = dfs_rng_u64(&g->rng);
+}
+
+/* Whether a batchnorm normalises with the batch's statistics in the current mode. */
+static int bn_batch_stats(const nn_graph *g, const nn_node *n)
+{
+    return g->mode == NN_TRAIN && (!n->frozen || !g->frozen_bn_moving);
+}
+
+static void forward_node(nn_graph *g, int i)
+{
+    const nn_backend *be = g->be;
+    nn_node *n = &g->nodes[i];
+    int64_t N = g->cur_n;
+    int64_t sz = N * nn_node_size(g, i);
+    const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
+    const float *x = a ? DV(a->out) : NULL;
+    float *out = DV(n->out);
+    switch (n->kind) {
+    case NN_INPUT:
+    case NN_FLATTEN:
+        break;
+    case NN_CONV:
+        n->conv.N = N;
+        be->conv2d_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), &n->conv, scratch_ptr(g));
+        break;
+    case NN_DENSE:
+        be->dense_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), N, a->C, n->C);
+        break;
+    case NN_BATCHNORM:
+        /* Keras 2 / TF 1.x: a BatchNormalization layer with trainable=False still normalises a
+         * training batch with the batch's statistics (its call() picks them by the learning phase
+         * alone: keras-team/keras keras/layers/normalization.py, tensorflow/python/keras/layers/
+         * normalization.py before TF 2.0's "trainable=False means inference"), and its moving
+         * statistics are not updated, because Layer.updates returns [] for a layer that is not
+         * trainable (keras/engine/base_layer.py; tensorflow/python/keras/engine/base_layer.py) */
+        if (bn_batch_stats(g, n))
+            be->batchnorm_forward_train_ex(out, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
+                                           param_ptr(g, n->b), n->frozen ? NULL : param_ptr(g, n->rmean),
+                                           n->frozen ? NULL : param_ptr(g, n->rvar), n->momentum, n->eps, 1, N,
+                                           n->C, n->H * n->W);
+        else
+            be->batchnorm_forward_eval(out, x, param_ptr(g, n->w), param_ptr(g, n->b), param_ptr(g, n->rmean),
+                                       param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
+        break;
+    case NN_RELU: be->relu_forward(out, x, sz); break;
+    case NN_LEAKY_RELU: be->leaky_relu_forward(out, x, n->alpha, sz); break;
+    case NN_SWISH: be->swish_forward(out, x, sz); break;
+    case NN_SIGMOID: be->sigmoid_forward(out, x, sz); break;
+    case NN_SOFTMAX: be->softmax_forward(out, x, N, n->C); break;
+    case NN_MAXPOOL:
+        n->pool.N = N;
+        be->maxpool_forward(out, DV(n->argmax), x, &n->pool);
+        break;
+    case NN_AVGPOOL:
+        n->pool.N = N;
+        be->avgpool_forward(out, x, &n->pool);
+        break;
+    case NN_GLOBAL_AVGPOOL: be->global_avgpool_forward(out, x, N, n->C, a->H * a->W); break;
+    case NN_DROPOUT:
+        if (!dropout_active(g, n)) {
+            be->copy(out, x, (size_t)sz * sizeof(float));
+        } else if (g->reuse_masks) {
+            /* out = in * mask / (1 - rate), written through the op's own backward */
+            be->zero(out, (size_t)sz * sizeof(float));
+            be->dropout_backward(out, x, DV(n->mask), n->rate, sz);
+        } else {
+            be->dropout_mask(DV(n->mask), n->rate, sz, g->drop_key, (uint32_t)i);
+            be->dropout_apply(out, DV(n->mask), x, n->rate, sz);
+        }
+        break;
+    case NN_DROP_CONNECT:
+        if (!dropout_active(g, n)) {
+            be->copy(out, x, (size_t)sz * sizeof(float));
+        } else if (g->reuse_masks) {
+            be->zero(out, (size_t)sz * sizeof(float));
+            be->drop_connect_backward(out, x, DV(n->mask), n->rate, N, sz / N);
+        } else {
+            be->dropout_mask(DV(n->mask), n->rate, N, g->drop_key, (uint32_t)i);
+            be->drop_connect_apply(out, DV(n->mask), x, n->rate, N, sz / N);
+        }
+        break;
+    case NN_CONCAT: {
+        const float *ins[NN_MAX_INPUTS];
+        int64_t Cs[NN_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) {
+            ins[k] = DV(g->nodes[n->in[k]].out);
+            Cs[k] = g->nodes[n->in[k]].C;
+        }
+        be->concat_forward(out, ins, Cs, n->nin, N, n->H * n->W);
+        break;
+    }
+    case NN_ADD: be->add_forward(out, x, DV(g->nodes[n->in[1]].out), sz); break;
+    case NN_SCALE_CHANNELS:
+        be->scale_channels_forward(out, x, DV(g->nodes[n->in[1]].out), N, n->C, n->H * n->W);
+        break;
+    case NN_KIND_COUNT: break;
+    }
+}
+
+/* Batchnorm node i with the activation node i + 1 (see "Fusion"). */
+static void forward_fused(nn_graph *g, int i)
+{
+    const nn_backend *be = g->be;
+    nn_node *n = &g->nodes[i];
+    const nn_node *a = &g->nodes[i + 1];
+    nn_bn_act f = {.train = bn_batch_stats(g, n),
+                   .act = a->kind == NN_RELU ? NN_ACT_RELU : a->kind == NN_LEAKY_RELU ? NN_ACT_LEAKY_RELU : NN_ACT_SWISH,
+                   .alpha = a->alpha,
+                   .momentum = n->momentum,
+                   .eps = n->eps,
+                   .unbiased_running_var = 1};
+    float *pre = (g->fused[i] & NN_FUSED_NO_PRE) ? NULL : DV(n->out);
+    const float *x = DV(g->nodes[n->in[0]].out);
+    /* the arguments of the unfused calls in forward_node */
+    if (f.train)
+        be->batchnorm_act_forward(DV(a->out), pre, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
+                                  param_ptr(g, n->b), n->frozen ? NULL : param_ptr(g, n->rmean),
+                                  n->frozen ? NULL : param_ptr(g, n->rvar), &f, g->cur_n, n->C, n->H * n->W);
+    else
+        be->batchnorm_act_forward(DV(a->out), pre, NULL, NULL, x, param_ptr(g, n->w), param_ptr(g, n->b),
+                                  param_ptr(g, n->rmean), param_ptr(g, n->rvar), &f, g->cur_n, n->C, n->H * n->W);
+    g->fused_ops++;
+}
+
+/* Nodes from..nnodes-1 in order, a fused pair as one op. */
+static void forward_nodes(nn_graph *g, int from)
+{
+    for (int i = from; i < g->nnodes; i++) {
+        if (g->fused && (g->fused[i] & NN_FUSED_ACT)) {
+            forward_fused(g, i);
+            i++;
+        } else {
+            forward_node(g, i);
+        }
+    }
+}
+
+/* On the test backend: the mirrors of what a forward rewrites go stale (from < 0: the whole
+ * arena; else the outputs of the nodes after `from`). */
+static void poison_forward(nn_graph *g, int from)
+{
+    if (!g->poison) return;
+    if (from < 0) {
+        graph_poison(g, g->arena, g->arena_bytes);
+    } else {
+        for (int i = from + 1; i < g->nnodes; i++) {
+            const nn_node *n = &g->nodes[i];
+            if (n->kind == NN_FLATTEN) continue;
+            graph_poison(g, n->out, (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
+        }
+    }
+    if (g->mode == NN_TRAIN) graph_poison(g, g->stats, g->nstats * sizeof(float));   /* running statistics */
+}
+
+/* What every full forward does before its input is placed: 0, or -1 with an error. */
+static int forward_begin(nn_graph *g, int64_t N, int mode)
+{
+    if (!g->params) return dfs_fail("graph parameters are not allocated");
+    if (N < 1 || N > g->batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->batch);
+    if (graph_plan_changed(g)) graph_layout(g, g->batch);
+    g->cur_n = N;
+    g->mode = mode;
+    g->backward_done = 0;
+    next_drop_key(g);
+    poison_forward(g, -1);
+    return 0;
+}
+
+int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
+{
+    if (forward_begin(g, N, mode) != 0) return -1;
+    if (g->be->upload(DV(g->nodes[0].out), x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
+        return dfs_fail("forward: input upload on %s: %s", g->be->name, g->be->last_error());
+    forward_nodes(g, 1);
+    return 0;
+}
+
+/* ---- work on the backend without the host (graph.h) ---- */
+
+static float *node_dev(const nn_graph *g, int node, int grad)
+{
+    if (node < 0 || node >= g->nnodes) return dfs_fail("graph: no node %d", node), NULL;
+    const nn_node *n = &g->nodes[node];
+    const float *h = grad ? n->dout : n->out;
+    int r;
+    size_t off;
+    if (!h || (!on_host(g) && graph_arena_off(g, h, &r, &off)))
+        return dfs_fail("graph: node %s has no %s in this memory plan", n->name, grad ? "gradient" : "output"), NULL;
+    return DV((float *)h);
+}
+
+float *nn_graph_out_dev(const nn_graph *g, int node) { return node_dev(g, node, 0); }
+float *nn_graph_grad_dev(const nn_graph *g, int node) { return node_dev(g, node, 1); }
+
+int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, int mode)
+{
+    if (n < 1 || reps < 1) return dfs_fail("forward_dev: %lld samples x %lld", (long long)n, (long long)reps);
+    if (forward_begin(g, n * reps, mode) != 0) return -1;
+    size_t bytes = (size_t)(n * nn_node_size(g, 0)) * sizeof(float);
+    uint8_t *in = (uint8_t *)DV(g->nodes[0].out);
+    for (int64_t k = 0; k < reps; k++) g->be->copy(in + (size_t)k * bytes, x, bytes);
+    for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
+    return 0;
+}
+
+int nn_graph_forward_from(nn_graph *g, int from, int mode)
+{
+    if (g->cur_n < 1) return dfs_fail("forward_from before any forward");
+    if (from < 0 || from >= g->nnodes) return dfs_fail("forward_from: no node %d", from);
+    if (g->mem_plan != NN_MEM_ALL && !(g->keep && g->keep[from]))
+        return dfs_fail("forward_from: node %s is not kept (nn_graph_keep) in this memory plan", g->nodes[from].name);
+    g->mode = mode;
+    g->backward_done = 0;
+    next_drop_key(g);
+    poison_forward(g, from);
+    forward_nodes(g, from + 1);
+    return 0;
+}
+
+float *nn_graph_output(const nn_graph *g)
+{
+    const nn_node *o = &g->nodes[g->output];
+    if (!on_host(g)) {
+        size_t off = (size_t)((const uint8_t *)o->out - (const uint8_t *)g->dev_host[R_ARENA]);
+        if (graph_region_copy(g, R_ARENA, 1, off, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
+            dfs_die("output: %s", dfs_error());
+    }
+    return o->out;
+}
+
+int64_t nn_graph_output_size(const nn_graph *g)
+{
+    return nn_node_size(g, g->output);
+}
+
+void nn_graph_want_grad(nn_graph *g, int node, int on)
+{
+    if (!g->want_grad) g->want_grad = dfs_calloc((size_t)g->nnodes, 1);
+    g->want_grad[node] = (uint8_t)(on != 0);
+}
+
+static void backward_node(nn_graph *g, int i)
+{
+    const nn_backend *be = g->be;
+    nn_node *n = &g->nodes[i];
+    int64_t N = g->cur_n;
+    int64_t sz = N * nn_node_size(g, i);
+    const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
+    const float *x = a ? DV(a->out) : NULL;
+    float *dx = (a && g->need_grad[n->in[0]]) ? DV(a->dout) : NULL;
+    const float *dout = DV(n->dout);
+    switch (n->kind) {
+    case NN_INPUT:
+    case NN_FLATTEN:   /* shares its input's gradient buffer */
+        break;
+    case NN_CONV:
+        n->conv.N = N;
+        be->conv2d_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), &n->conv,
+                            scratch_ptr(g));
+        break;
+    case NN_DENSE:
+        be->dense_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), N, a->C, n->C);
+        break;
+    case NN_BATCHNORM:
+        if (bn_batch_stats(g, n))
+            be->batchnorm_backward_train(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
+                                         DV(n->save_mean), DV(n->save_invstd), N, n->C, n->H * n->W);
+        else
+            be->batchnorm_backward_eval(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
+                                        param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->eps, N, n->C,
+                                        n->H * n->W);
+        break;
+    case NN_RELU:
+        if (dx && g->guided_relu) be->guided_relu_backward(dx, dout, x, sz);
+        else if (dx) be->relu_backward(dx, dout, x, sz);
+        break;
+    case NN_LEAKY_RELU:
+        if (dx && g->guided_relu) be->guided_relu_backward(dx, dout, x, sz);
+        else if (dx) be->leaky_relu_backward(dx, dout, x, n->alpha, sz);
+        break;
+    case NN_SWISH:
+        if (dx) be->swish_backward(dx, dout, x, sz);
+        break;
+    case NN_SIGMOID:
+        if (dx) be->sigmoid_backward(dx, dout, DV(n->out), sz);
+        break;
+    case NN_SOFTMAX:
+        if (dx) be->softmax_backward(dx, dout, DV(n->out), N, n->C);
+        break;
+    case NN_MAXPOOL:
+        if (dx) be->maxpool_backward(dx, dout, DV(n->argmax), &n->pool);
+        break;
+    case NN_AVGPOOL:
+        if (dx) be->avgpool_backward(dx, dout, &n->pool);
+        break;
+    case NN_GLOBAL_AVGPOOL:
+        if (dx) be->global_avgpool_backward(dx, dout, N, n->C, a->H * a->W);
+        break;
+    case NN_DROPOUT:
+        if (!dx) break;
+        if (dropout_active(g, n)) be->dropout_backward(dx, dout, DV(n->mask), n->rate, sz);
+        else be->add_backward(dx, NULL, dout, sz);
+        break;
+    case NN_DROP_CONNECT:
+        if (!dx) break;
+        if (dropout_active(g, n)) be->drop_connect_backward(dx, dout, DV(n->mask), n->rate, N, sz / N);
+        else be->add_backward(dx, NULL, dout, sz);
+        break;
+    case NN_CONCAT: {
+        float *dins[NN_MAX_INPUTS];
+        int64_t Cs[NN_MAX_INPUTS];
+        for (int k = 0; k < n->nin; k++) {
+            const nn_node *b = &g->nodes[n->in[k]];
+            dins[k] = g->need_grad[n->in[k]] ? DV(b->dout) : NULL;
+            Cs[k] = b->C;
+        }
+        be->concat_backward(dins, dout, Cs, n->nin, N, n->H * n->W);
+        break;
+    }
+    case NN_ADD: {
+        float *db = g->need_grad[n->in[1]] ? DV(g->nodes[n->in[1]].dout) : NULL;
+        be->add_backward(dx, db, dout, sz);
+        break;
+    }
+    case NN_SCALE_CHANNELS: {
+        const nn_node *s = &g->nodes[n->in[1]];
+        float *ds = g->need_grad[n->in[1]] ? DV(s->dout) : NULL;
+        be->scale_channels_backward(dx, ds, dout, x, DV(s->out), N, n->C, n->H * n->W);
+        break;
+    }
+    case NN_KIND_COUNT: break;
+    }
+}
+
+void nn_graph_backward(nn_graph *g, const float *dout)
+{
+    const nn_backend *be = g->be;
+    graph_compute_need(g);
+    int nn = g->nnodes;
+    /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */
+    if (g->mem_plan == NN_MEM_FORWARD) dfs_die("nn_graph_backward: the graph's memory plan is forward-only");
+    if (g->mem_plan == NN_MEM_TRAIN && g->backward_done)
+        dfs_die("nn_graph_backward: a second backward after one forward under NN_MEM_TRAIN (the first one "
+                "reused the activations' memory)");
+    if (plans_backward(g->mem_plan))
+        for (int i = 0; i < nn; i++)
+            if ((g->need_grad[i] && !(g->plan_sig[i] & 1)) || (g->want_grad[i] && !(g->plan_sig[i] & 4)))
+                dfs_die("nn_graph_backward: node %s needs a gradient its forward did not plan for "
+                        "(set want_grad and trainability before nn_graph_forward)", g->nodes[i].name);
+    if (g->mem_plan == NN_MEM_TRAIN) {
+        g->backward_done = 1;
+    } else if (!g->grad_arena) {
+        g->grad_arena = dfs_malloc(g->grad_arena_bytes ? g->grad_arena_bytes : 1);
+        graph_region_set(g, R_GRAD_ARENA, g->grad_arena, g->grad_arena_bytes, 0);
+        graph_set_dout_pointers(g);
+    }
+    graph_poison(g, g->grad_arena, g->grad_arena_bytes);
+    graph_poison(g, g->grads, g->grads ? g->nparams * sizeof(float) : 0);
+    /* each gradient buffer is zeroed just before its first writer (ops accumulate) */
+    for (int64_t step = 0; step < nn; step++) {
+        for (int i = 0; i < nn; i++)
+            if (g->grad_birth[i] == step)
+                be->zero(DV(g->nodes[i].dout), (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
+        if (step == 0) {
+            nn_node *o = &g->nodes[g->output];
+            if (o->dout &&
+                be->upload(DV(o->dout), dout, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
+                graph_be_die(g, "backward: upload of the output gradient");
+        } else if (g->need_grad[nn - step]) {
+            backward_node(g, (int)(nn - step));
+        }
+    }
+}
