@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     nn_graph *g = nn_model_build("xception", S);
     dfs_rng rng; dfs_rng_seed(&rng, 1);
     nn_graph_alloc_params(g, &rng); nn_graph_alloc_train(g); nn_graph_set_batch(g, N);
-    nn_graph_want_grad(g, 0, 1); g->no_dropout = 1;
+    nn_graph_want_grad(g, 0, 1); g->run.no_dropout = 1;
     char nm[200];
     for (int t = 0; t < g->ntensors; t++) {
         snprintf(nm, sizeof nm, "spec.%s", g->tensors[t].name);

@@ -23,9 +23,9 @@ nn_graph *nn_graph_new(void)
 {
     nn_graph *g = dfs_calloc(1, sizeof *g);
     g->output = -1;
-    dfs_rng_seed(&g->rng, 0);
+    dfs_rng_seed(&g->run.rng, 0);
     g->be = nn_backend_cpu();
-    g->fuse = -1;
+    g->plan.fuse = -1;
     return g;
 }
 
@@ -37,19 +37,19 @@ void nn_graph_free(nn_graph *g)
     free(g->tensors);
     free(g->params);
     free(g->stats);
-    free(g->grads);
-    free(g->adam_m);
-    free(g->adam_v);
-    free(g->arena);
-    free(g->scratch);
-    free(g->want_grad);
-    free(g->need_grad);
-    free(g->keep);
-    free(g->plan_sig);
-    free(g->grad_birth);
-    free(g->grad_off);
-    free(g->grad_arena);
-    free(g->fused);
+    free(g->train.grads);
+    free(g->train.adam_m);
+    free(g->train.adam_v);
+    free(g->plan.arena);
+    free(g->plan.scratch);
+    free(g->run.want_grad);
+    free(g->run.need_grad);
+    free(g->plan.keep);
+    free(g->plan.sig);
+    free(g->plan.grad_birth);
+    free(g->plan.grad_off);
+    free(g->plan.grad_arena);
+    free(g->plan.fused);
     free(g);
 }
 
@@ -79,7 +79,7 @@ float *nn_tensor_data(const nn_graph *g, int t)
 float *nn_tensor_grad(const nn_graph *g, int t)
 {
     const nn_tensor *T = &g->tensors[t];
-    return (!T->is_stat && g->grads) ? g->grads + T->off : NULL;
+    return (!T->is_stat && g->train.grads) ? g->train.grads + T->off : NULL;
 }
 
 int64_t nn_node_size(const nn_graph *g, int node)
@@ -147,16 +147,16 @@ void nn_graph_params_allocated(nn_graph *g)
 void nn_graph_alloc_train(nn_graph *g)
 {
     size_t n = g->nparams ? g->nparams : 1;
-    if (!g->grads) {
-        g->grads = dfs_calloc(n, sizeof(float));
-        graph_region_set(g, R_GRADS, g->grads, g->nparams * sizeof(float), 1);
+    if (!g->train.grads) {
+        g->train.grads = dfs_calloc(n, sizeof(float));
+        graph_region_set(g, R_GRADS, g->train.grads, g->nparams * sizeof(float), 1);
     }
-    if (!g->adam_m) {
-        g->adam_m = dfs_calloc(n, sizeof(float));
-        graph_region_set(g, R_ADAM_M, g->adam_m, g->nparams * sizeof(float), 1);
+    if (!g->train.adam_m) {
+        g->train.adam_m = dfs_calloc(n, sizeof(float));
+        graph_region_set(g, R_ADAM_M, g->train.adam_m, g->nparams * sizeof(float), 1);
     }
-    if (!g->adam_v) {
-        g->adam_v = dfs_calloc(n, sizeof(float));
-        graph_region_set(g, R_ADAM_V, g->adam_v, g->nparams * sizeof(float), 1);
+    if (!g->train.adam_v) {
+        g->train.adam_v = dfs_calloc(n, sizeof(float));
+        graph_region_set(g, R_ADAM_V, g->train.adam_v, g->nparams * sizeof(float), 1);
     }
 }

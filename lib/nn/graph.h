@@ -88,7 +88,7 @@ typedef struct nn_node {
     float alpha;         /* leaky relu */
     float momentum, eps; /* batchnorm (Keras convention: running = m * running + (1-m) * batch) */
     int frozen;          /* batchnorm: not trained and its running statistics never updated; how it
-                          * normalises in training is nn_graph.frozen_bn_moving */
+                          * normalises in training is nn_graph.run.frozen_bn_moving */
     int w, b;            /* tensor indices: conv/dense weight and bias, batchnorm gamma and beta; -1 none */
     int rmean, rvar;     /* batchnorm running statistics; -1 none */
     /* arena pointers, valid after nn_graph_set_batch */
@@ -100,32 +100,24 @@ typedef struct nn_node {
 
 #define NN_DEV_REGIONS 7
 
-typedef struct nn_graph {
-    nn_node *nodes;
-    int nnodes, node_cap;
-    nn_tensor *tensors;
-    int ntensors, tensor_cap;
-    size_t nparams, nstats;          /* floats in params and in stats */
-    float *params, *stats;           /* NULL until nn_graph_alloc_params */
-    float *grads, *adam_m, *adam_v;  /* NULL until nn_graph_alloc_train */
-    int output;                      /* the node whose output is the model output (logits) */
-    int err;                         /* sticky builder error */
-    /* execution */
-    int64_t batch;                   /* arena capacity in samples; 0 until nn_graph_set_batch */
+/* The fields by job; lib/nn/graph_impl.h names the file of each job. */
+
+/* Training state (nn_graph_alloc_train). */
+typedef struct nn_graph_train {
+    float *grads, *adam_m, *adam_v;  /* NULL until nn_graph_alloc_train; the layout of params */
+} nn_graph_train;
+
+/* What a forward and backward do: settings a caller may change between passes, and the state of
+ * the last forward. */
+typedef struct nn_graph_run {
     int64_t cur_n;                   /* samples in the last forward */
-    void *arena;
-    size_t arena_bytes;
-    float *scratch;                  /* shared conv scratch */
-    size_t scratch_floats;
-    uint8_t *want_grad;              /* per node: caller wants this activation's gradient */
-    uint8_t *need_grad;              /* per node: computed at backward time */
+    int mode;                        /* mode of the last forward (backward follows it) */
     /* Dropout and drop-connect: every training forward (not reusing masks) takes one 64-bit key
      * from rng, and node i's mask is nn_dropout_mask(key, stream i) (counter_rng.h), drawn on
      * the backend. The masks of a step are thus a function of the seed, the number of training
      * forwards before it (saved in checkpoints as rng's state) and the node. */
     dfs_rng rng;
     uint64_t drop_key;               /* the key of the last training forward */
-    int mode;                        /* mode of the last forward (backward follows it) */
     int reuse_masks;                 /* training forward reuses the previous dropout masks */
     int no_dropout;                  /* training forward treats dropout and drop-connect as identity */
     int frozen_bn_moving;            /* training forward of a frozen batchnorm: 0 (default) normalises with
@@ -134,33 +126,63 @@ typedef struct nn_graph {
                                       * eval()). Either way its statistics, gamma and beta stay as they are */
     int guided_relu;                 /* backward: ReLU and leaky ReLU pass a gradient only where both it
                                       * and the input are positive (guided backpropagation) */
-    /* memory plan (nn_graph_set_memory); the layout is redone when a field below changes */
-    int mem_plan;                    /* NN_MEM_ALL, NN_MEM_FORWARD, NN_MEM_BACKWARD or NN_MEM_TRAIN */
+    uint8_t *want_grad;              /* per node: caller wants this activation's gradient */
+    uint8_t *need_grad;              /* per node: computed at backward time */
+} nn_graph_run;
+
+/* The memory plan (nn_graph_set_memory) and the arenas laid out by it; the layout is redone when
+ * the mode, the keep marks or the fusion setting change. */
+typedef struct nn_graph_plan {
+    int mode;                        /* NN_MEM_ALL, NN_MEM_FORWARD, NN_MEM_BACKWARD or NN_MEM_TRAIN */
     int backward_done;               /* NN_MEM_TRAIN: a backward ran since the last forward */
-    int plan_dirty;                  /* plan or keep marks changed since the layout */
+    int dirty;                       /* plan or keep marks changed since the layout */
     uint8_t *keep;                   /* per node: output stays readable (nn_graph_keep) */
-    uint8_t *plan_sig;               /* per node, what the layout assumed: bit 0 need_grad, bit 2
+    uint8_t *sig;                    /* per node, what the layout assumed: bit 0 need_grad, bit 2
                                       * want_grad (NN_MEM_BACKWARD, NN_MEM_TRAIN) */
     int64_t *grad_birth;             /* per node: backward step zeroing its gradient buffer, -1 none */
     size_t *grad_off;                /* per node: offset of its gradient in grad_arena (in arena under
                                       * NN_MEM_TRAIN), SIZE_MAX none */
+    int64_t batch;                   /* arena capacity in samples; 0 until nn_graph_set_batch */
+    void *arena;
+    size_t arena_bytes;
     void *grad_arena;                /* NULL until the first backward */
     size_t grad_arena_bytes;
-    /* backend (see "Backends" below); the host buffers above are the mirrors and the keys */
-    const struct nn_backend *be;     /* never NULL: the cpu table unless nn_graph_set_backend */
-    void *dev[NN_DEV_REGIONS];       /* backend copy of params, stats, grads, adam_m, adam_v, arena,
-                                      * grad_arena (NULL on a host-memory backend) */
-    void *dev_host[NN_DEV_REGIONS];  /* the host buffer each one mirrors */
-    size_t dev_bytes[NN_DEV_REGIONS];
-    void *dev_scratch;               /* conv scratch in backend memory (no host mirror) */
-    int poison;                      /* stale host mirrors are NaN-filled (NN_BE_POISON_MIRRORS) */
+    float *scratch;                  /* shared conv scratch */
+    size_t scratch_floats;
     /* fusion (nn_graph_set_fuse) */
     int fuse;                        /* -1 (default): the backend's choice (nn_backend.fuse); 0 off; 1 on */
     uint8_t *fused;                  /* per node, from the layout: NN_FUSED_* bits */
     int64_t fused_ops;               /* fused ops run since the graph was made (tests) */
+} nn_graph_plan;
+
+/* Backend copies (see "Backends" below): the host buffers are the mirrors and the keys. */
+typedef struct nn_graph_mirror {
+    void *dev[NN_DEV_REGIONS];       /* backend copy of params, stats, grads, adam_m, adam_v, arena,
+                                      * grad_arena (NULL on a host-memory backend) */
+    void *host[NN_DEV_REGIONS];      /* the host buffer each one mirrors */
+    size_t bytes[NN_DEV_REGIONS];
+    void *scratch;                   /* conv scratch in backend memory (no host mirror) */
+    int poison;                      /* stale host mirrors are NaN-filled (NN_BE_POISON_MIRRORS) */
+} nn_graph_mirror;
+
+typedef struct nn_graph {
+    /* the network: nodes, the size table of their tensors, and the parameters */
+    nn_node *nodes;
+    int nnodes, node_cap;
+    nn_tensor *tensors;
+    int ntensors, tensor_cap;
+    size_t nparams, nstats;          /* floats in params and in stats */
+    float *params, *stats;           /* NULL until nn_graph_alloc_params */
+    int output;                      /* the node whose output is the model output (logits) */
+    int err;                         /* sticky builder error */
+    const struct nn_backend *be;     /* never NULL: the cpu table unless nn_graph_set_backend */
+    nn_graph_train train;
+    nn_graph_run run;
+    nn_graph_plan plan;
+    nn_graph_mirror mirror;
 } nn_graph;
 
-/* nn_graph.fused bits of a batchnorm node i (graph.c "Fusion"): NN_FUSED_ACT, it runs as one op
+/* nn_graph.plan.fused bits of a batchnorm node i (graph_plan.c "Fusion"): NN_FUSED_ACT, it runs as one op
  * with the activation node i + 1; NN_FUSED_NO_PRE, its own output is not written at all (an
  * inference plan, no other reader, not kept). */
 enum { NN_FUSED_ACT = 1, NN_FUSED_NO_PRE = 2 };
@@ -267,13 +289,13 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
 /* Precise batchnorm (Wu & Johnson's "precise BN"): the population statistics of every
  * batchnorm node that is not frozen, over the batches given, replace its running statistics.
  * Each batch runs forward in training mode (earlier batchnorms normalise with the batch's own
- * statistics, as in training) with dropout and drop-connect off (g->no_dropout for the pass:
+ * statistics, as in training) with dropout and drop-connect off (g->run.no_dropout for the pass:
  * the inputs evaluation gives the batchnorms), and each node's input is summed per channel in
  * double, shifted by one of its values; _end stores mean = sum / count and the variance with the convention the
  * running variance has here, unbiased (count - 1), as nn_batchnorm_forward_train's update:
  * Keras 2.2's BatchNormalization.call (keras/layers/normalization.py) scales tf.nn.moments'
  * biased batch variance by m / (m - (1 + epsilon)) before K.moving_average_update.
- * The dropout generator (g->rng) is restored after each batch, so training that follows draws
+ * The dropout generator (g->run.rng) is restored after each batch, so training that follows draws
  * the same masks as without the pass. _begin: NULL with an error; _add/_end: 0, or -1 with an
  * error (_end frees p either way). */
 typedef struct nn_bn_pop nn_bn_pop;

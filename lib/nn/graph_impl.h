@@ -40,7 +40,7 @@ void graph_poison(const nn_graph *g, void *host, size_t bytes);
 int graph_region_copy(const nn_graph *g, int r, int to_host, size_t off, size_t bytes);
 /* Free every backend copy and the backend's conv scratch. */
 void graph_dev_free_all(nn_graph *g);
-/* (Re)allocate the conv scratch in backend memory (g->scratch_floats). */
+/* (Re)allocate the conv scratch in backend memory (g->plan.scratch_floats). */
 void graph_scratch_set(nn_graph *g);
 /* The arena region holding p and its offset there: 0, or -1 when p is in neither arena. */
 int graph_arena_off(const nn_graph *g, const void *p, int *r, size_t *off);

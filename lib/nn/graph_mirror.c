@@ -21,14 +21,14 @@ void graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload)
 {
     const nn_backend *be = g->be;
     if (be->host_memory) return;
-    if (g->dev[r]) be->free(g->dev[r]);
-    g->dev[r] = NULL;
-    g->dev_host[r] = host;
-    g->dev_bytes[r] = bytes;
+    if (g->mirror.dev[r]) be->free(g->mirror.dev[r]);
+    g->mirror.dev[r] = NULL;
+    g->mirror.host[r] = host;
+    g->mirror.bytes[r] = bytes;
     if (!host) return;
-    g->dev[r] = be->alloc(bytes ? bytes : 1);
-    if (!g->dev[r]) graph_be_die(g, "graph: alloc");
-    if (upload && be->upload(g->dev[r], host, bytes) != 0) graph_be_die(g, "graph: upload");
+    g->mirror.dev[r] = be->alloc(bytes ? bytes : 1);
+    if (!g->mirror.dev[r]) graph_be_die(g, "graph: alloc");
+    if (upload && be->upload(g->mirror.dev[r], host, bytes) != 0) graph_be_die(g, "graph: upload");
 }
 
 /* Backend pointer of a host-mirror pointer (identity on a host-memory backend). */
@@ -37,9 +37,9 @@ void *graph_dv(const nn_graph *g, const void *h)
     if (!h || g->be->host_memory) return (void *)h;
     const uint8_t *p = h;
     for (int r = 0; r < NN_DEV_REGIONS; r++) {
-        const uint8_t *b = g->dev_host[r];
-        if (b && g->dev[r] && p >= b && p < b + (g->dev_bytes[r] ? g->dev_bytes[r] : 1))
-            return (uint8_t *)g->dev[r] + (p - b);
+        const uint8_t *b = g->mirror.host[r];
+        if (b && g->mirror.dev[r] && p >= b && p < b + (g->mirror.bytes[r] ? g->mirror.bytes[r] : 1))
+            return (uint8_t *)g->mirror.dev[r] + (p - b);
     }
     dfs_die("graph: internal error: pointer %p is in no buffer of the graph", h);
 }
@@ -47,14 +47,14 @@ void *graph_dv(const nn_graph *g, const void *h)
  * NaN instead of an old value that might pass. */
 void graph_poison(const nn_graph *g, void *host, size_t bytes)
 {
-    if (g->poison && host) memset(host, 0xff, bytes);
+    if (g->mirror.poison && host) memset(host, 0xff, bytes);
 }
 
 int graph_region_copy(const nn_graph *g, int r, int to_host, size_t off, size_t bytes)
 {
-    if (on_host(g) || !g->dev[r] || bytes == 0) return 0;
+    if (on_host(g) || !g->mirror.dev[r] || bytes == 0) return 0;
     const nn_backend *be = g->be;
-    uint8_t *h = (uint8_t *)g->dev_host[r] + off, *d = (uint8_t *)g->dev[r] + off;
+    uint8_t *h = (uint8_t *)g->mirror.host[r] + off, *d = (uint8_t *)g->mirror.dev[r] + off;
     if (to_host) {
         if (be->download(h, d, bytes) != 0) return dfs_fail("graph: download: %s", be->last_error());
         if (be->sync() != 0) return dfs_fail("graph: sync: %s", be->last_error());
@@ -80,20 +80,20 @@ void graph_dev_free_all(nn_graph *g)
 {
     if (on_host(g)) return;
     for (int r = 0; r < NN_DEV_REGIONS; r++) {
-        if (g->dev[r]) g->be->free(g->dev[r]);
-        g->dev[r] = g->dev_host[r] = NULL;
-        g->dev_bytes[r] = 0;
+        if (g->mirror.dev[r]) g->be->free(g->mirror.dev[r]);
+        g->mirror.dev[r] = g->mirror.host[r] = NULL;
+        g->mirror.bytes[r] = 0;
     }
-    if (g->dev_scratch) g->be->free(g->dev_scratch);
-    g->dev_scratch = NULL;
+    if (g->mirror.scratch) g->be->free(g->mirror.scratch);
+    g->mirror.scratch = NULL;
 }
 
 void graph_scratch_set(nn_graph *g)
 {
     if (on_host(g)) return;
-    if (g->dev_scratch) g->be->free(g->dev_scratch);
-    g->dev_scratch = g->be->alloc((g->scratch_floats ? g->scratch_floats : 1) * sizeof(float));
-    if (!g->dev_scratch) graph_be_die(g, "graph: alloc conv scratch");
+    if (g->mirror.scratch) g->be->free(g->mirror.scratch);
+    g->mirror.scratch = g->be->alloc((g->plan.scratch_floats ? g->plan.scratch_floats : 1) * sizeof(float));
+    if (!g->mirror.scratch) graph_be_die(g, "graph: alloc conv scratch");
 }
 
 int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
@@ -105,16 +105,16 @@ int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
         graph_dev_free_all(g);
     }
     g->be = be;
-    g->poison = !be->host_memory && (be->flags & NN_BE_POISON_MIRRORS);
+    g->mirror.poison = !be->host_memory && (be->flags & NN_BE_POISON_MIRRORS);
     size_t pb = g->nparams * sizeof(float);
     graph_region_set(g, R_PARAMS, g->params, pb, 1);
     graph_region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 1);
-    graph_region_set(g, R_GRADS, g->grads, pb, 1);
-    graph_region_set(g, R_ADAM_M, g->adam_m, pb, 1);
-    graph_region_set(g, R_ADAM_V, g->adam_v, pb, 1);
+    graph_region_set(g, R_GRADS, g->train.grads, pb, 1);
+    graph_region_set(g, R_ADAM_M, g->train.adam_m, pb, 1);
+    graph_region_set(g, R_ADAM_V, g->train.adam_v, pb, 1);
     /* the arenas and the conv scratch are laid out again for this backend by the next forward
      * (the host scratch exists only on a host-memory backend); activations are recomputed */
-    if (g->arena) g->plan_dirty = 1;
+    if (g->plan.arena) g->plan.dirty = 1;
     return 0;
 }
 
@@ -136,8 +136,8 @@ int graph_arena_off(const nn_graph *g, const void *p, int *r, size_t *off)
 {
     static const int rs[2] = {R_ARENA, R_GRAD_ARENA};
     for (int k = 0; p && k < 2; k++) {
-        const uint8_t *b = g->dev_host[rs[k]];
-        if (b && (const uint8_t *)p >= b && (const uint8_t *)p < b + g->dev_bytes[rs[k]]) {
+        const uint8_t *b = g->mirror.host[rs[k]];
+        if (b && (const uint8_t *)p >= b && (const uint8_t *)p < b + g->mirror.bytes[rs[k]]) {
             *r = rs[k];
             *off = (size_t)((const uint8_t *)p - b);
             return 0;
@@ -151,7 +151,7 @@ int nn_graph_fetch(nn_graph *g, int node, int what)
     if (node < 0 || node >= g->nnodes) return dfs_fail("graph: fetch: no node %d", node);
     if (on_host(g)) return 0;
     const nn_node *n = &g->nodes[node];
-    size_t bytes = (size_t)(g->cur_n * nn_node_size(g, node)) * sizeof(float), off;
+    size_t bytes = (size_t)(g->run.cur_n * nn_node_size(g, node)) * sizeof(float), off;
     int r;
     if (what & NN_FETCH_OUT) {
         if (graph_arena_off(g, n->out, &r, &off)) return dfs_fail("graph: fetch: node %s has no output", n->name);
@@ -172,5 +172,5 @@ int nn_graph_put(nn_graph *g, int node)
     size_t off;
     int r;
     if (graph_arena_off(g, n->out, &r, &off)) return dfs_fail("graph: put: node %s has no output", n->name);
-    return graph_region_copy(g, r, 0, off, (size_t)(g->cur_n * nn_node_size(g, node)) * sizeof(float));
+    return graph_region_copy(g, r, 0, off, (size_t)(g->run.cur_n * nn_node_size(g, node)) * sizeof(float));
 }

@@ -108,25 +108,25 @@ static size_t pack(life *b, int n)
 /* what the layout depends on beyond the plan and keep marks (NN_MEM_BACKWARD) */
 static uint8_t plan_bits(const nn_graph *g, int i)
 {
-    return (uint8_t)(g->need_grad[i] | (g->want_grad[i] << 2));
+    return (uint8_t)(g->run.need_grad[i] | (g->run.want_grad[i] << 2));
 }
 
 int graph_plan_changed(nn_graph *g)
 {
-    if (g->plan_dirty) return 1;
-    if (!plans_backward(g->mem_plan)) return 0;
+    if (g->plan.dirty) return 1;
+    if (!plans_backward(g->plan.mode)) return 0;
     graph_compute_need(g);
     for (int i = 0; i < g->nnodes; i++)
-        if (plan_bits(g, i) != g->plan_sig[i]) return 1;
+        if (plan_bits(g, i) != g->plan.sig[i]) return 1;
     return 0;
 }
 
 void graph_set_dout_pointers(nn_graph *g)
 {
-    uint8_t *base = g->mem_plan == NN_MEM_TRAIN ? g->arena : g->grad_arena;
+    uint8_t *base = g->plan.mode == NN_MEM_TRAIN ? g->plan.arena : g->plan.grad_arena;
     for (int i = 0; i < g->nnodes; i++) {
         int r = root_of(g, i);
-        g->nodes[i].dout = base && g->grad_off[r] != SIZE_MAX ? (float *)(base + g->grad_off[r]) : NULL;
+        g->nodes[i].dout = base && g->plan.grad_off[r] != SIZE_MAX ? (float *)(base + g->plan.grad_off[r]) : NULL;
     }
 }
 
@@ -154,17 +154,17 @@ static int fusable_act(nn_kind k)
 static void plan_fusion(nn_graph *g, life *act)
 {
     int nn = g->nnodes;
-    free(g->fused);
-    g->fused = dfs_calloc((size_t)nn, 1);
-    int on = g->fuse < 0 ? g->be->fuse : g->fuse;
+    free(g->plan.fused);
+    g->plan.fused = dfs_calloc((size_t)nn, 1);
+    int on = g->plan.fuse < 0 ? g->be->fuse : g->plan.fuse;
     if (!on || !g->be->batchnorm_act_forward) return;
     for (int i = 0; i + 1 < nn; i++) {
         const nn_node *n = &g->nodes[i], *a = &g->nodes[i + 1];
         if (n->kind != NN_BATCHNORM || !fusable_act(a->kind) || a->nin != 1 || a->in[0] != i) continue;
-        int others = g->keep[i] || root_of(g, g->output) == i;
+        int others = g->plan.keep[i] || root_of(g, g->output) == i;
         for (int j = i + 2; j < nn && !others; j++)
             for (int k = 0; k < g->nodes[j].nin; k++) others |= g->nodes[j].in[k] == i;
-        g->fused[i] = NN_FUSED_ACT | (g->mem_plan == NN_MEM_FORWARD && !others ? NN_FUSED_NO_PRE : 0);
+        g->plan.fused[i] = NN_FUSED_ACT | (g->plan.mode == NN_MEM_FORWARD && !others ? NN_FUSED_NO_PRE : 0);
         if (act[i + 1].start > i) act[i + 1].start = i;
     }
 }
@@ -172,22 +172,22 @@ static void plan_fusion(nn_graph *g, life *act)
 void nn_graph_set_fuse(nn_graph *g, int on)
 {
     on = on < 0 ? -1 : on != 0;
-    if (on != g->fuse) g->plan_dirty = 1;
-    g->fuse = on;
+    if (on != g->plan.fuse) g->plan.dirty = 1;
+    g->plan.fuse = on;
 }
 
 /* Lay out the arena for N samples under the current plan. */
 void graph_layout(nn_graph *g, int64_t N)
 {
-    int nn = g->nnodes, plan = g->mem_plan;
-    if (!g->want_grad) g->want_grad = dfs_calloc((size_t)nn, 1);
-    if (!g->need_grad) g->need_grad = dfs_calloc((size_t)nn, 1);
-    if (!g->keep) g->keep = dfs_calloc((size_t)nn, 1);
-    if (!g->plan_sig) g->plan_sig = dfs_calloc((size_t)nn, 1);
-    if (!g->grad_birth) g->grad_birth = dfs_malloc((size_t)nn * sizeof *g->grad_birth);
-    if (!g->grad_off) g->grad_off = dfs_malloc((size_t)nn * sizeof *g->grad_off);
+    int nn = g->nnodes, plan = g->plan.mode;
+    if (!g->run.want_grad) g->run.want_grad = dfs_calloc((size_t)nn, 1);
+    if (!g->run.need_grad) g->run.need_grad = dfs_calloc((size_t)nn, 1);
+    if (!g->plan.keep) g->plan.keep = dfs_calloc((size_t)nn, 1);
+    if (!g->plan.sig) g->plan.sig = dfs_calloc((size_t)nn, 1);
+    if (!g->plan.grad_birth) g->plan.grad_birth = dfs_malloc((size_t)nn * sizeof *g->plan.grad_birth);
+    if (!g->plan.grad_off) g->plan.grad_off = dfs_malloc((size_t)nn * sizeof *g->plan.grad_off);
     graph_compute_need(g);
-    for (int i = 0; i < nn; i++) g->plan_sig[i] = plan_bits(g, i);
+    for (int i = 0; i < nn; i++) g->plan.sig[i] = plan_bits(g, i);
 
     /* activations in act[0..nn), gradients in act[nn..2nn) (packed with them under NN_MEM_TRAIN) */
     int shared = plan == NN_MEM_TRAIN;
@@ -206,7 +206,7 @@ void graph_layout(nn_graph *g, int64_t N)
             }
         act[root_of(g, g->output)].end = LIFE_END;
         for (int L = 0; L < nn; L++) {
-            if (!g->keep[L]) continue;
+            if (!g->plan.keep[L]) continue;
             act[root_of(g, L)].end = LIFE_END;
             /* forward_from(L) reruns the nodes after L: what they read from before it stays */
             for (int j = L + 1; j < nn; j++)
@@ -217,7 +217,7 @@ void graph_layout(nn_graph *g, int64_t N)
         }
         if (plans_backward(plan))
             for (int j = 0; j < nn; j++) {
-                int r[NN_MAX_INPUTS], m = g->need_grad[j] ? backward_reads(g, j, r) : 0;
+                int r[NN_MAX_INPUTS], m = g->run.need_grad[j] ? backward_reads(g, j, r) : 0;
                 for (int k = 0; k < m; k++) {
                     life *a = &act[root_of(g, r[k])];
                     int64_t end = shared ? 2 * (int64_t)nn - j : LIFE_END;   /* backward_node(j) at nn + (nn - j) */
@@ -233,11 +233,11 @@ void graph_layout(nn_graph *g, int64_t N)
     life *grad = act + nn;
     uint8_t *gneed = dfs_calloc((size_t)nn, 1), *gwant = dfs_calloc((size_t)nn, 1);
     for (int i = 0; i < nn; i++) {
-        gneed[root_of(g, i)] |= g->need_grad[i];
-        gwant[root_of(g, i)] |= g->want_grad[i];
+        gneed[root_of(g, i)] |= g->run.need_grad[i];
+        gwant[root_of(g, i)] |= g->run.want_grad[i];
     }
     for (int i = 0; i < nn; i++) {
-        g->grad_birth[i] = -1;
+        g->plan.grad_birth[i] = -1;
         if (plan == NN_MEM_FORWARD || g->nodes[i].kind == NN_FLATTEN) continue;
         if (plans_backward(plan) && !gneed[i]) continue;
         grad[i].bytes = align64((size_t)N * (size_t)nn_node_size(g, i) * sizeof(float));
@@ -254,7 +254,7 @@ void graph_layout(nn_graph *g, int64_t N)
             grad[i].start = last >= 0 ? nn - last : 0;
             grad[i].end = gwant[i] ? LIFE_END : nn - i;
         }
-        g->grad_birth[i] = grad[i].start;
+        g->plan.grad_birth[i] = grad[i].start;
         if (shared) {
             grad[i].start += nn;
             if (grad[i].end != LIFE_END) grad[i].end += nn;
@@ -263,12 +263,12 @@ void graph_layout(nn_graph *g, int64_t N)
     size_t off;
     if (shared) {
         off = pack(act, 2 * nn);
-        g->grad_arena_bytes = 0;
+        g->plan.grad_arena_bytes = 0;
     } else {
         off = pack(act, nn);
-        g->grad_arena_bytes = pack(grad, nn);
+        g->plan.grad_arena_bytes = pack(grad, nn);
     }
-    for (int i = 0; i < nn; i++) g->grad_off[i] = grad[i].bytes ? grad[i].off : SIZE_MAX;
+    for (int i = 0; i < nn; i++) g->plan.grad_off[i] = grad[i].bytes ? grad[i].off : SIZE_MAX;
 
     /* extras (small, or only needed by a backward: max-pool argmax) */
     size_t *o_extra = dfs_calloc((size_t)nn, sizeof *o_extra);
@@ -294,13 +294,13 @@ void graph_layout(nn_graph *g, int64_t N)
         default: break;
         }
     }
-    free(g->arena);
+    free(g->plan.arena);
     /* on a device the host mirror is only written where a caller fetches: untouched pages of a
      * large malloc cost no memory */
-    g->arena = on_host(g) ? dfs_calloc(off ? off : 1, 1) : dfs_malloc(off ? off : 1);
-    g->arena_bytes = off;
-    graph_region_set(g, R_ARENA, g->arena, off, 0);
-    uint8_t *base = g->arena;
+    g->plan.arena = on_host(g) ? dfs_calloc(off ? off : 1, 1) : dfs_malloc(off ? off : 1);
+    g->plan.arena_bytes = off;
+    graph_region_set(g, R_ARENA, g->plan.arena, off, 0);
+    uint8_t *base = g->plan.arena;
     for (int i = 0; i < nn; i++) {
         nn_node *n = &g->nodes[i];
         n->out = (float *)(base + act[root_of(g, i)].off);
@@ -317,45 +317,45 @@ void graph_layout(nn_graph *g, int64_t N)
         }
     }
     free(o_extra);
-    free(g->scratch);
-    g->scratch_floats = scratch;
-    g->scratch = dfs_malloc((on_host(g) && scratch ? scratch : 1) * sizeof(float));
+    free(g->plan.scratch);
+    g->plan.scratch_floats = scratch;
+    g->plan.scratch = dfs_malloc((on_host(g) && scratch ? scratch : 1) * sizeof(float));
     graph_scratch_set(g);
-    free(g->grad_arena);
-    g->grad_arena = NULL;
+    free(g->plan.grad_arena);
+    g->plan.grad_arena = NULL;
     graph_region_set(g, R_GRAD_ARENA, NULL, 0, 0);
-    g->backward_done = 0;
+    g->plan.backward_done = 0;
     graph_set_dout_pointers(g);
     free(gneed);
     free(gwant);
     free(act);
-    g->batch = N;
-    g->plan_dirty = 0;
+    g->plan.batch = N;
+    g->plan.dirty = 0;
 }
 
 void nn_graph_set_batch(nn_graph *g, int64_t N)
 {
-    if (N <= g->batch && g->arena && !g->plan_dirty) return;
-    graph_layout(g, N > g->batch ? N : g->batch);
+    if (N <= g->plan.batch && g->plan.arena && !g->plan.dirty) return;
+    graph_layout(g, N > g->plan.batch ? N : g->plan.batch);
 }
 
 void nn_graph_set_memory(nn_graph *g, int plan)
 {
-    if (plan != g->mem_plan) g->plan_dirty = 1;
-    g->mem_plan = plan;
+    if (plan != g->plan.mode) g->plan.dirty = 1;
+    g->plan.mode = plan;
 }
 
 void nn_graph_keep(nn_graph *g, int node, int on)
 {
-    if (!g->keep) g->keep = dfs_calloc((size_t)g->nnodes, 1);
-    if (g->keep[node] != (on != 0)) g->plan_dirty = 1;
-    g->keep[node] = (uint8_t)(on != 0);
+    if (!g->plan.keep) g->plan.keep = dfs_calloc((size_t)g->nnodes, 1);
+    if (g->plan.keep[node] != (on != 0)) g->plan.dirty = 1;
+    g->plan.keep[node] = (uint8_t)(on != 0);
 }
 
 size_t nn_graph_memory(const nn_graph *g, size_t *grad_bytes)
 {
-    if (grad_bytes) *grad_bytes = g->grad_arena ? g->grad_arena_bytes : 0;   /* NN_MEM_TRAIN: in the arena */
-    return g->arena_bytes;
+    if (grad_bytes) *grad_bytes = g->plan.grad_arena ? g->plan.grad_arena_bytes : 0;   /* NN_MEM_TRAIN: in the arena */
+    return g->plan.arena_bytes;
 }
 
 /* need_grad[i]: some gradient the caller wants (a trainable parameter, a marked activation)
@@ -364,10 +364,10 @@ void graph_compute_need(nn_graph *g)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const nn_node *n = &g->nodes[i];
-        int need = g->want_grad[i];
-        if (g->grads && ((n->w >= 0 && g->tensors[n->w].trainable) || (n->b >= 0 && g->tensors[n->b].trainable)))
+        int need = g->run.want_grad[i];
+        if (g->train.grads && ((n->w >= 0 && g->tensors[n->w].trainable) || (n->b >= 0 && g->tensors[n->b].trainable)))
             need = 1;
-        for (int k = 0; k < n->nin && !need; k++) need = g->need_grad[n->in[k]];
-        g->need_grad[i] = (uint8_t)need;
+        for (int k = 0; k < n->nin && !need; k++) need = g->run.need_grad[n->in[k]];
+        g->run.need_grad[i] = (uint8_t)need;
     }
 }

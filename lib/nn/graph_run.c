@@ -19,37 +19,37 @@ static float *param_ptr(const nn_graph *g, int t)
 
 static float *grad_ptr(const nn_graph *g, int t)
 {
-    return (t >= 0 && g->grads && g->tensors[t].trainable) ? DV(g->grads + g->tensors[t].off) : NULL;
+    return (t >= 0 && g->train.grads && g->tensors[t].trainable) ? DV(g->train.grads + g->tensors[t].off) : NULL;
 }
 
 static float *scratch_ptr(const nn_graph *g)
 {
-    return on_host(g) ? g->scratch : g->dev_scratch;
+    return on_host(g) ? g->plan.scratch : g->mirror.scratch;
 }
 
 static int dropout_active(const nn_graph *g, const nn_node *n)
 {
-    return g->mode == NN_TRAIN && !g->no_dropout && n->rate > 0.0f;
+    return g->run.mode == NN_TRAIN && !g->run.no_dropout && n->rate > 0.0f;
 }
 
 /* One key per training forward that draws masks; the masks themselves are drawn on the backend
  * (the host mirror of a mask is never written). */
 static void next_drop_key(nn_graph *g)
 {
-    if (g->mode == NN_TRAIN && !g->no_dropout && !g->reuse_masks) g->drop_key = dfs_rng_u64(&g->rng);
+    if (g->run.mode == NN_TRAIN && !g->run.no_dropout && !g->run.reuse_masks) g->run.drop_key = dfs_rng_u64(&g->run.rng);
 }
 
 /* Whether a batchnorm normalises with the batch's statistics in the current mode. */
 static int bn_batch_stats(const nn_graph *g, const nn_node *n)
 {
-    return g->mode == NN_TRAIN && (!n->frozen || !g->frozen_bn_moving);
+    return g->run.mode == NN_TRAIN && (!n->frozen || !g->run.frozen_bn_moving);
 }
 
 static void forward_node(nn_graph *g, int i)
 {
     const nn_backend *be = g->be;
     nn_node *n = &g->nodes[i];
-    int64_t N = g->cur_n;
+    int64_t N = g->run.cur_n;
     int64_t sz = N * nn_node_size(g, i);
     const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
     const float *x = a ? DV(a->out) : NULL;
@@ -98,23 +98,23 @@ static void forward_node(nn_graph *g, int i)
     case NN_DROPOUT:
         if (!dropout_active(g, n)) {
             be->copy(out, x, (size_t)sz * sizeof(float));
-        } else if (g->reuse_masks) {
+        } else if (g->run.reuse_masks) {
             /* out = in * mask / (1 - rate), written through the op's own backward */
             be->zero(out, (size_t)sz * sizeof(float));
             be->dropout_backward(out, x, DV(n->mask), n->rate, sz);
         } else {
-            be->dropout_mask(DV(n->mask), n->rate, sz, g->drop_key, (uint32_t)i);
+            be->dropout_mask(DV(n->mask), n->rate, sz, g->run.drop_key, (uint32_t)i);
             be->dropout_apply(out, DV(n->mask), x, n->rate, sz);
         }
         break;
     case NN_DROP_CONNECT:
         if (!dropout_active(g, n)) {
             be->copy(out, x, (size_t)sz * sizeof(float));
-        } else if (g->reuse_masks) {
+        } else if (g->run.reuse_masks) {
             be->zero(out, (size_t)sz * sizeof(float));
             be->drop_connect_backward(out, x, DV(n->mask), n->rate, N, sz / N);
         } else {
-            be->dropout_mask(DV(n->mask), n->rate, N, g->drop_key, (uint32_t)i);
+            be->dropout_mask(DV(n->mask), n->rate, N, g->run.drop_key, (uint32_t)i);
             be->drop_connect_apply(out, DV(n->mask), x, n->rate, N, sz / N);
         }
         break;
@@ -148,24 +148,24 @@ static void forward_fused(nn_graph *g, int i)
                    .momentum = n->momentum,
                    .eps = n->eps,
                    .unbiased_running_var = 1};
-    float *pre = (g->fused[i] & NN_FUSED_NO_PRE) ? NULL : DV(n->out);
+    float *pre = (g->plan.fused[i] & NN_FUSED_NO_PRE) ? NULL : DV(n->out);
     const float *x = DV(g->nodes[n->in[0]].out);
     /* the arguments of the unfused calls in forward_node */
     if (f.train)
         be->batchnorm_act_forward(DV(a->out), pre, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
                                   param_ptr(g, n->b), n->frozen ? NULL : param_ptr(g, n->rmean),
-                                  n->frozen ? NULL : param_ptr(g, n->rvar), &f, g->cur_n, n->C, n->H * n->W);
+                                  n->frozen ? NULL : param_ptr(g, n->rvar), &f, g->run.cur_n, n->C, n->H * n->W);
     else
         be->batchnorm_act_forward(DV(a->out), pre, NULL, NULL, x, param_ptr(g, n->w), param_ptr(g, n->b),
-                                  param_ptr(g, n->rmean), param_ptr(g, n->rvar), &f, g->cur_n, n->C, n->H * n->W);
-    g->fused_ops++;
+                                  param_ptr(g, n->rmean), param_ptr(g, n->rvar), &f, g->run.cur_n, n->C, n->H * n->W);
+    g->plan.fused_ops++;
 }
 
 /* Nodes from..nnodes-1 in order, a fused pair as one op. */
 static void forward_nodes(nn_graph *g, int from)
 {
     for (int i = from; i < g->nnodes; i++) {
-        if (g->fused && (g->fused[i] & NN_FUSED_ACT)) {
+        if (g->plan.fused && (g->plan.fused[i] & NN_FUSED_ACT)) {
             forward_fused(g, i);
             i++;
         } else {
@@ -178,28 +178,28 @@ static void forward_nodes(nn_graph *g, int from)
  * arena; else the outputs of the nodes after `from`). */
 static void poison_forward(nn_graph *g, int from)
 {
-    if (!g->poison) return;
+    if (!g->mirror.poison) return;
     if (from < 0) {
-        graph_poison(g, g->arena, g->arena_bytes);
+        graph_poison(g, g->plan.arena, g->plan.arena_bytes);
     } else {
         for (int i = from + 1; i < g->nnodes; i++) {
             const nn_node *n = &g->nodes[i];
             if (n->kind == NN_FLATTEN) continue;
-            graph_poison(g, n->out, (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
+            graph_poison(g, n->out, (size_t)(g->run.cur_n * nn_node_size(g, i)) * sizeof(float));
         }
     }
-    if (g->mode == NN_TRAIN) graph_poison(g, g->stats, g->nstats * sizeof(float));   /* running statistics */
+    if (g->run.mode == NN_TRAIN) graph_poison(g, g->stats, g->nstats * sizeof(float));   /* running statistics */
 }
 
 /* What every full forward does before its input is placed: 0, or -1 with an error. */
 static int forward_begin(nn_graph *g, int64_t N, int mode)
 {
     if (!g->params) return dfs_fail("graph parameters are not allocated");
-    if (N < 1 || N > g->batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->batch);
-    if (graph_plan_changed(g)) graph_layout(g, g->batch);
-    g->cur_n = N;
-    g->mode = mode;
-    g->backward_done = 0;
+    if (N < 1 || N > g->plan.batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->plan.batch);
+    if (graph_plan_changed(g)) graph_layout(g, g->plan.batch);
+    g->run.cur_n = N;
+    g->run.mode = mode;
+    g->plan.backward_done = 0;
     next_drop_key(g);
     poison_forward(g, -1);
     return 0;
@@ -244,12 +244,12 @@ int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, i
 
 int nn_graph_forward_from(nn_graph *g, int from, int mode)
 {
-    if (g->cur_n < 1) return dfs_fail("forward_from before any forward");
+    if (g->run.cur_n < 1) return dfs_fail("forward_from before any forward");
     if (from < 0 || from >= g->nnodes) return dfs_fail("forward_from: no node %d", from);
-    if (g->mem_plan != NN_MEM_ALL && !(g->keep && g->keep[from]))
+    if (g->plan.mode != NN_MEM_ALL && !(g->plan.keep && g->plan.keep[from]))
         return dfs_fail("forward_from: node %s is not kept (nn_graph_keep) in this memory plan", g->nodes[from].name);
-    g->mode = mode;
-    g->backward_done = 0;
+    g->run.mode = mode;
+    g->plan.backward_done = 0;
     next_drop_key(g);
     poison_forward(g, from);
     forward_nodes(g, from + 1);
@@ -260,8 +260,8 @@ float *nn_graph_output(const nn_graph *g)
 {
     const nn_node *o = &g->nodes[g->output];
     if (!on_host(g)) {
-        size_t off = (size_t)((const uint8_t *)o->out - (const uint8_t *)g->dev_host[R_ARENA]);
-        if (graph_region_copy(g, R_ARENA, 1, off, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
+        size_t off = (size_t)((const uint8_t *)o->out - (const uint8_t *)g->mirror.host[R_ARENA]);
+        if (graph_region_copy(g, R_ARENA, 1, off, (size_t)(g->run.cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
             dfs_die("output: %s", dfs_error());
     }
     return o->out;
@@ -274,19 +274,19 @@ int64_t nn_graph_output_size(const nn_graph *g)
 
 void nn_graph_want_grad(nn_graph *g, int node, int on)
 {
-    if (!g->want_grad) g->want_grad = dfs_calloc((size_t)g->nnodes, 1);
-    g->want_grad[node] = (uint8_t)(on != 0);
+    if (!g->run.want_grad) g->run.want_grad = dfs_calloc((size_t)g->nnodes, 1);
+    g->run.want_grad[node] = (uint8_t)(on != 0);
 }
 
 static void backward_node(nn_graph *g, int i)
 {
     const nn_backend *be = g->be;
     nn_node *n = &g->nodes[i];
-    int64_t N = g->cur_n;
+    int64_t N = g->run.cur_n;
     int64_t sz = N * nn_node_size(g, i);
     const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
     const float *x = a ? DV(a->out) : NULL;
-    float *dx = (a && g->need_grad[n->in[0]]) ? DV(a->dout) : NULL;
+    float *dx = (a && g->run.need_grad[n->in[0]]) ? DV(a->dout) : NULL;
     const float *dout = DV(n->dout);
     switch (n->kind) {
     case NN_INPUT:
@@ -310,11 +310,11 @@ static void backward_node(nn_graph *g, int i)
                                         n->H * n->W);
         break;
     case NN_RELU:
-        if (dx && g->guided_relu) be->guided_relu_backward(dx, dout, x, sz);
+        if (dx && g->run.guided_relu) be->guided_relu_backward(dx, dout, x, sz);
         else if (dx) be->relu_backward(dx, dout, x, sz);
         break;
     case NN_LEAKY_RELU:
-        if (dx && g->guided_relu) be->guided_relu_backward(dx, dout, x, sz);
+        if (dx && g->run.guided_relu) be->guided_relu_backward(dx, dout, x, sz);
         else if (dx) be->leaky_relu_backward(dx, dout, x, n->alpha, sz);
         break;
     case NN_SWISH:
@@ -350,20 +350,20 @@ static void backward_node(nn_graph *g, int i)
         int64_t Cs[NN_MAX_INPUTS];
         for (int k = 0; k < n->nin; k++) {
             const nn_node *b = &g->nodes[n->in[k]];
-            dins[k] = g->need_grad[n->in[k]] ? DV(b->dout) : NULL;
+            dins[k] = g->run.need_grad[n->in[k]] ? DV(b->dout) : NULL;
             Cs[k] = b->C;
         }
         be->concat_backward(dins, dout, Cs, n->nin, N, n->H * n->W);
         break;
     }
     case NN_ADD: {
-        float *db = g->need_grad[n->in[1]] ? DV(g->nodes[n->in[1]].dout) : NULL;
+        float *db = g->run.need_grad[n->in[1]] ? DV(g->nodes[n->in[1]].dout) : NULL;
         be->add_backward(dx, db, dout, sz);
         break;
     }
     case NN_SCALE_CHANNELS: {
         const nn_node *s = &g->nodes[n->in[1]];
-        float *ds = g->need_grad[n->in[1]] ? DV(s->dout) : NULL;
+        float *ds = g->run.need_grad[n->in[1]] ? DV(s->dout) : NULL;
         be->scale_channels_backward(dx, ds, dout, x, DV(s->out), N, n->C, n->H * n->W);
         break;
     }
@@ -377,35 +377,35 @@ void nn_graph_backward(nn_graph *g, const float *dout)
     graph_compute_need(g);
     int nn = g->nnodes;
     /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */
-    if (g->mem_plan == NN_MEM_FORWARD) dfs_die("nn_graph_backward: the graph's memory plan is forward-only");
-    if (g->mem_plan == NN_MEM_TRAIN && g->backward_done)
+    if (g->plan.mode == NN_MEM_FORWARD) dfs_die("nn_graph_backward: the graph's memory plan is forward-only");
+    if (g->plan.mode == NN_MEM_TRAIN && g->plan.backward_done)
         dfs_die("nn_graph_backward: a second backward after one forward under NN_MEM_TRAIN (the first one "
                 "reused the activations' memory)");
-    if (plans_backward(g->mem_plan))
+    if (plans_backward(g->plan.mode))
         for (int i = 0; i < nn; i++)
-            if ((g->need_grad[i] && !(g->plan_sig[i] & 1)) || (g->want_grad[i] && !(g->plan_sig[i] & 4)))
+            if ((g->run.need_grad[i] && !(g->plan.sig[i] & 1)) || (g->run.want_grad[i] && !(g->plan.sig[i] & 4)))
                 dfs_die("nn_graph_backward: node %s needs a gradient its forward did not plan for "
                         "(set want_grad and trainability before nn_graph_forward)", g->nodes[i].name);
-    if (g->mem_plan == NN_MEM_TRAIN) {
-        g->backward_done = 1;
-    } else if (!g->grad_arena) {
-        g->grad_arena = dfs_malloc(g->grad_arena_bytes ? g->grad_arena_bytes : 1);
-        graph_region_set(g, R_GRAD_ARENA, g->grad_arena, g->grad_arena_bytes, 0);
+    if (g->plan.mode == NN_MEM_TRAIN) {
+        g->plan.backward_done = 1;
+    } else if (!g->plan.grad_arena) {
+        g->plan.grad_arena = dfs_malloc(g->plan.grad_arena_bytes ? g->plan.grad_arena_bytes : 1);
+        graph_region_set(g, R_GRAD_ARENA, g->plan.grad_arena, g->plan.grad_arena_bytes, 0);
         graph_set_dout_pointers(g);
     }
-    graph_poison(g, g->grad_arena, g->grad_arena_bytes);
-    graph_poison(g, g->grads, g->grads ? g->nparams * sizeof(float) : 0);
+    graph_poison(g, g->plan.grad_arena, g->plan.grad_arena_bytes);
+    graph_poison(g, g->train.grads, g->train.grads ? g->nparams * sizeof(float) : 0);
     /* each gradient buffer is zeroed just before its first writer (ops accumulate) */
     for (int64_t step = 0; step < nn; step++) {
         for (int i = 0; i < nn; i++)
-            if (g->grad_birth[i] == step)
-                be->zero(DV(g->nodes[i].dout), (size_t)(g->cur_n * nn_node_size(g, i)) * sizeof(float));
+            if (g->plan.grad_birth[i] == step)
+                be->zero(DV(g->nodes[i].dout), (size_t)(g->run.cur_n * nn_node_size(g, i)) * sizeof(float));
         if (step == 0) {
             nn_node *o = &g->nodes[g->output];
             if (o->dout &&
-                be->upload(DV(o->dout), dout, (size_t)(g->cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
+                be->upload(DV(o->dout), dout, (size_t)(g->run.cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
                 graph_be_die(g, "backward: upload of the output gradient");
-        } else if (g->need_grad[nn - step]) {
+        } else if (g->run.need_grad[nn - step]) {
             backward_node(g, (int)(nn - step));
         }
     }

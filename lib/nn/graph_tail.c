@@ -92,9 +92,9 @@ nn_graph *nn_graph_tail(const nn_graph *g, int node)
         if (ok && nn_graph_check(t) < 0) ok = 0;
     }
     if (ok) {
-        t->fuse = g->fuse;
-        t->frozen_bn_moving = g->frozen_bn_moving;
-        t->guided_relu = g->guided_relu;
+        t->plan.fuse = g->plan.fuse;
+        t->run.frozen_bn_moving = g->run.frozen_bn_moving;
+        t->run.guided_relu = g->run.guided_relu;
         dfs_rng rng;
         dfs_rng_seed(&rng, 0);   /* every value is overwritten from g below */
         nn_graph_alloc_params(t, &rng);   /* on the host: moved to g's backend in one upload */

@@ -37,9 +37,9 @@ int nn_graph_train_only(nn_graph *g, const char *const *names, int n)
 
 void nn_graph_zero_grad(nn_graph *g)
 {
-    if (!g->grads) return;
-    g->be->zero(DV(g->grads), g->nparams * sizeof(float));
-    graph_poison(g, g->grads, g->nparams * sizeof(float));
+    if (!g->train.grads) return;
+    g->be->zero(DV(g->train.grads), g->nparams * sizeof(float));
+    graph_poison(g, g->train.grads, g->nparams * sizeof(float));
 }
 
 double nn_graph_l2(nn_graph *g)
@@ -48,8 +48,8 @@ double nn_graph_l2(nn_graph *g)
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];
         if (!t->trainable || t->l2 <= 0.0f) continue;
-        if (g->grads) {
-            pen += g->be->l2_penalty(DV(g->grads + t->off), DV(g->params + t->off), t->l2, t->n);
+        if (g->train.grads) {
+            pen += g->be->l2_penalty(DV(g->train.grads + t->off), DV(g->params + t->off), t->l2, t->n);
         } else {
             /* the host mirror of this tensor first */
             if (graph_region_copy(g, R_PARAMS, 1, t->off * sizeof(float), (size_t)t->n * sizeof(float)) != 0)
@@ -70,12 +70,12 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a)
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];
         if (!t->trainable) continue;
-        g->be->adam_update(DV(g->params + t->off), DV(g->grads + t->off), DV(g->adam_m + t->off),
-                           DV(g->adam_v + t->off), a, t->n);
+        g->be->adam_update(DV(g->params + t->off), DV(g->train.grads + t->off), DV(g->train.adam_m + t->off),
+                           DV(g->train.adam_v + t->off), a, t->n);
     }
     graph_poison(g, g->params, g->nparams * sizeof(float));
-    graph_poison(g, g->adam_m, g->nparams * sizeof(float));
-    graph_poison(g, g->adam_v, g->nparams * sizeof(float));
+    graph_poison(g, g->train.adam_m, g->nparams * sizeof(float));
+    graph_poison(g, g->train.adam_v, g->nparams * sizeof(float));
 }
 
 /* ---- precise batchnorm (graph.h) ---- */
@@ -104,7 +104,7 @@ nn_bn_pop *nn_bn_pop_begin(nn_graph *g)
     p->acc = dfs_calloc(total ? total : 1, sizeof *p->acc);
     /* every node's output readable after the forward: a plan for training may reuse a
      * batchnorm's input buffer once its backward no longer needs it */
-    p->plan = g->mem_plan;
+    p->plan = g->plan.mode;
     nn_graph_set_memory(g, NN_MEM_ALL);
     return p;
 }
@@ -115,12 +115,12 @@ int nn_bn_pop_add(nn_graph *g, nn_bn_pop *p, const float *x, int64_t N)
      * evaluation; with them on, the inputs of a batchnorm behind dropout and a ReLU have another
      * mean and a larger variance (the dropout noise), and evaluation then shifts and shrinks
      * every output (a ShallowNet at 93% training accuracy scored one class only) */
-    dfs_rng keep = g->rng;
-    int keep_nd = g->no_dropout;
-    g->no_dropout = 1;
+    dfs_rng keep = g->run.rng;
+    int keep_nd = g->run.no_dropout;
+    g->run.no_dropout = 1;
     int rc = nn_graph_forward(g, x, N, NN_TRAIN);
-    g->no_dropout = keep_nd;
-    g->rng = keep;
+    g->run.no_dropout = keep_nd;
+    g->run.rng = keep;
     if (rc != 0) return -1;
     for (int i = 0; i < g->nnodes; i++) {
         if (p->at[i] == SIZE_MAX) continue;

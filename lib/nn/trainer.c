@@ -463,9 +463,9 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     dfs_rng_derive(&init, o->seed, dfs_hash_str("init"));
     nn_graph_alloc_params(t->g, &init);
     nn_graph_alloc_train(t->g);
-    dfs_rng_derive(&t->g->rng, o->seed, dfs_hash_str("dropout"));
-    t->g->frozen_bn_moving = o->frozen_bn_moving;
-    t->g->no_dropout = o->no_dropout;
+    dfs_rng_derive(&t->g->run.rng, o->seed, dfs_hash_str("dropout"));
+    t->g->run.frozen_bn_moving = o->frozen_bn_moving;
+    t->g->run.no_dropout = o->no_dropout;
     t->adam.lr = (float)t->lr;
     t->adam.beta1 = 0.9f;
     t->adam.beta2 = 0.999f;
@@ -491,7 +491,7 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
             return dfs_fail("%s: no training state to resume from", o->last);
         }
         t->adam.t = st->adam_t;
-        t->g->rng = st->rng;
+        t->g->run.rng = st->rng;
     } else if (!mixed && o->init) {
         if (nn_checkpoint_load_into(t->g, t->arch, o->init, NULL, NULL) != 0) {
             nn_ckpt_info_free(&info);
@@ -606,7 +606,7 @@ int nn_train_run(const nn_train_opts *o)
         }
         st.adam_t = t.adam.t;
         st.epoch = e;
-        st.rng = t.g->rng;
+        st.rng = t.g->run.rng;
         snprintf(meta, sizeof meta, "stage=%d\nepoch=%lld\nval_acc=%.9g\nbest_epoch=%lld\nbest_val_acc=%.17g\nrun=%s\n",
                  o->stage, (long long)e, va, (long long)best_epoch, best, sig);
         if (nn_checkpoint_save(t.g, t.arch, t.size, meta, &st, o->last) != 0) {

@@ -102,7 +102,7 @@ static void test_backward_plan(void)
             for (int v = 1; v < 3; v++) {
                 CHECK(same(nn_graph_output(g[0]), nn_graph_output(g[v]), N * K), "%s step %d plan %d: outputs differ",
                       archs[a].arch, step, v);
-                CHECK(same(g[0]->grads, g[v]->grads, (int64_t)g[0]->nparams),
+                CHECK(same(g[0]->train.grads, g[v]->train.grads, (int64_t)g[0]->nparams),
                       "%s step %d plan %d: parameter gradients differ", archs[a].arch, step, v);
                 CHECK(same(g[0]->nodes[0].dout, g[v]->nodes[0].dout, N * nn_node_size(g[0], 0)),
                       "%s step %d plan %d: input gradients differ", archs[a].arch, step, v);
@@ -211,7 +211,7 @@ static void test_replan(void)
         nn_graph_backward(g[v], dl);
     }
     CHECK(total_bytes(g[1]) > before, "wanting gradients did not change the layout (%zu bytes)", before);
-    CHECK(same(g[0]->grads, g[1]->grads, (int64_t)g[0]->nparams), "parameter gradients differ after re-plan");
+    CHECK(same(g[0]->train.grads, g[1]->train.grads, (int64_t)g[0]->nparams), "parameter gradients differ after re-plan");
     CHECK(same(g[0]->nodes[mid].dout, g[1]->nodes[mid].dout, N * nn_node_size(g[0], mid)),
           "wanted gradient of %s differs", g[0]->nodes[mid].name);
     CHECK(same(g[0]->nodes[0].dout, g[1]->nodes[0].dout, N * nn_node_size(g[0], 0)), "input gradient differs");

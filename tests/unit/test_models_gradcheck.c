@@ -374,7 +374,7 @@ static int check_arch_on(const char *arch, int64_t size, const nn_backend *be, d
     if (be) CHECK(nn_graph_set_backend(g, be) == 0, "%s", dfs_error());
     nn_graph_set_batch(g, BATCH);
     for (int i = 0; i < g->nnodes; i++) nn_graph_want_grad(g, i, 1);   /* dL/dy at every kink */
-    g->no_dropout = 1;
+    g->run.no_dropout = 1;
     int64_t nx = BATCH * 3 * size * size;
     float *x = dfs_malloc((size_t)nx * sizeof(float));
     for (int64_t i = 0; i < nx; i++) x[i] = dfs_rng_uniformf(&rng);

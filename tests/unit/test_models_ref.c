@@ -297,7 +297,7 @@ static void check_arch(const char *arch)
         nn_graph_alloc_train(g);
         nn_graph_set_batch(g, N);
         nn_graph_want_grad(g, 0, 1);
-        g->no_dropout = 1;
+        g->run.no_dropout = 1;
         if (set_weights(arch, g, &fx, NULL) == 0)
             check_mode(arch, g, &fx, "train", loss, x, target->data, N, have_pins ? &pins : NULL);
         if (set_weights(arch, g, &fx, "eval.stat") == 0) check_mode(arch, g, &fx, "eval", loss, x, target->data, N, NULL);
