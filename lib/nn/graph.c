@@ -9,14 +9,9 @@
 
 #include "common.h"
 
-static const char *const kind_names[NN_KIND_COUNT] = {
-    "input", "conv", "dense", "batchnorm", "relu", "leaky_relu", "swish", "sigmoid", "softmax", "maxpool",
-    "avgpool", "global_avgpool", "dropout", "drop_connect", "concat", "add", "scale_channels", "flatten",
-};
-
 const char *nn_kind_name(nn_kind k)
 {
-    return (k >= 0 && k < NN_KIND_COUNT) ? kind_names[k] : "?";
+    return (k >= 0 && k < NN_KIND_COUNT) ? nn_kinds[k].name : "?";
 }
 
 nn_graph *nn_graph_new(void)

@@ -4,7 +4,8 @@
  *   graph_build.c   the builders (nn_g_*) and nn_graph_check
  *   graph_mirror.c  backend memory: regions, pointer translation, host <-> backend moves
  *   graph_plan.c    the memory plan: lifetimes, packing, fusion, the arena layout
- *   graph_run.c     forward and backward
+ *   graph_run.c     forward and backward: the passes over the nodes
+ *   graph_kinds.c   each node kind: its name, forward, backward, backward reads, tail copy
  *   graph_train.c   trainability, L2, Adam, precise batchnorm
  *   graph_tail.c    nn_graph_tail, the part of a graph after one node */
 #ifndef DFS_NN_GRAPH_IMPL_H
@@ -57,5 +58,65 @@ int graph_plan_changed(nn_graph *g);
 void graph_layout(nn_graph *g, int64_t N);
 /* Point every node's dout into the gradient buffers (NULL where it has none). */
 void graph_set_dout_pointers(nn_graph *g);
+
+/* ---- running (graph_run.c, graph_kinds.c) ---- */
+
+/* A parameter tensor, its gradient (NULL unless trainable and allocated) and the conv scratch,
+ * in backend memory. */
+static inline float *param_ptr(const nn_graph *g, int t)
+{
+    return t >= 0 ? DV(nn_tensor_data(g, t)) : NULL;
+}
+
+static inline float *grad_ptr(const nn_graph *g, int t)
+{
+    return (t >= 0 && g->train.grads && g->tensors[t].trainable) ? DV(g->train.grads + g->tensors[t].off) : NULL;
+}
+
+static inline float *scratch_ptr(const nn_graph *g)
+{
+    return on_host(g) ? g->plan.scratch : g->mirror.scratch;
+}
+
+static inline int dropout_active(const nn_graph *g, const nn_node *n)
+{
+    return g->run.mode == NN_TRAIN && !g->run.no_dropout && n->rate > 0.0f;
+}
+
+/* Whether a batchnorm normalises with the batch's statistics in the current mode. */
+static inline int bn_batch_stats(const nn_graph *g, const nn_node *n)
+{
+    return g->run.mode == NN_TRAIN && (!n->frozen || !g->run.frozen_bn_moving);
+}
+
+/* What a kind's forward or backward gets: node i of g with its pointers in backend memory. */
+typedef struct nn_step {
+    nn_graph *g;
+    const nn_backend *be;
+    int i;
+    nn_node *n;
+    int64_t N, sz;          /* samples in the pass; values of the node's output over them */
+    const nn_node *a;       /* input 0 (NULL: none) */
+    const float *x;         /* input 0's output */
+    float *out;             /* forward: the node's output */
+    float *dx;              /* backward: input 0's gradient, NULL when it needs none */
+    const float *dout;      /* backward: the node's gradient */
+} nn_step;
+
+/* nn_kind_desc.reads: the activations a kind's backward reads */
+enum { NN_READS_IN0 = 1, NN_READS_IN1 = 2, NN_READS_OUT = 4 };
+
+/* One node kind (graph_kinds.c). */
+typedef struct nn_kind_desc {
+    const char *name;                        /* nn_kind_name */
+    void (*forward)(const nn_step *s);       /* NULL: nothing runs */
+    void (*backward)(const nn_step *s);      /* NULL: nothing runs */
+    unsigned reads;                          /* NN_READS_* bits: what the memory plan keeps for backward */
+    /* nn_graph_tail: node n rebuilt in t by its builder, its inputs mapped by map[]; NULL: the
+     * kind cannot be copied (the input) */
+    int (*copy)(nn_graph *t, const nn_node *n, const int *map);
+} nn_kind_desc;
+
+extern const nn_kind_desc nn_kinds[NN_KIND_COUNT];
 
 #endif

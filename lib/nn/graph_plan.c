@@ -41,23 +41,16 @@ static int root_of(const nn_graph *g, int i)
     return i;
 }
 
-/* The outputs backward_node(j) reads (conv and dense read their input for the weight gradient;
- * they are counted whether or not it is wanted, so an op that reads more stays safe). */
+/* The outputs backward_node(j) reads, from its kind's descriptor (graph_kinds.c). */
 static int backward_reads(const nn_graph *g, int j, int *r)
 {
     const nn_node *n = &g->nodes[j];
-    switch (n->kind) {
-    case NN_CONV:
-    case NN_DENSE:
-    case NN_BATCHNORM:
-    case NN_RELU:
-    case NN_LEAKY_RELU:
-    case NN_SWISH: r[0] = n->in[0]; return 1;
-    case NN_SIGMOID:
-    case NN_SOFTMAX: r[0] = j; return 1;
-    case NN_SCALE_CHANNELS: r[0] = n->in[0], r[1] = n->in[1]; return 2;
-    default: return 0;   /* max pool reads its argmax, dropouts their masks: not activations */
-    }
+    unsigned reads = nn_kinds[n->kind].reads;
+    int m = 0;
+    if (reads & NN_READS_IN0) r[m++] = n->in[0];
+    if (reads & NN_READS_IN1) r[m++] = n->in[1];
+    if (reads & NN_READS_OUT) r[m++] = j;
+    return m;
 }
 
 /* largest first, ties in index order (the lives are one array, so addresses follow indices) */

@@ -1,5 +1,5 @@
 /* graph_run.c: running a graph: forward (whole, from a node, from backend memory) and backward,
- * node by node through the backend's ops. */
+ * node by node through each kind's descriptor (graph_kinds.c). */
 #include "nn/graph_impl.h"
 
 #include <math.h>
@@ -9,28 +9,7 @@
 #include "common.h"
 
 /* ---- running ----
- * Every op goes through g->be on backend pointers (DV: the host mirror's pointer translated);
- * on the cpu table these are the functions and pointers of before, in the same order. */
-
-static float *param_ptr(const nn_graph *g, int t)
-{
-    return t >= 0 ? DV(nn_tensor_data(g, t)) : NULL;
-}
-
-static float *grad_ptr(const nn_graph *g, int t)
-{
-    return (t >= 0 && g->train.grads && g->tensors[t].trainable) ? DV(g->train.grads + g->tensors[t].off) : NULL;
-}
-
-static float *scratch_ptr(const nn_graph *g)
-{
-    return on_host(g) ? g->plan.scratch : g->mirror.scratch;
-}
-
-static int dropout_active(const nn_graph *g, const nn_node *n)
-{
-    return g->run.mode == NN_TRAIN && !g->run.no_dropout && n->rate > 0.0f;
-}
+ * The passes over the nodes; what each node does is its kind's (graph_kinds.c). */
 
 /* One key per training forward that draws masks; the masks themselves are drawn on the backend
  * (the host mirror of a mask is never written). */
@@ -39,101 +18,16 @@ static void next_drop_key(nn_graph *g)
     if (g->run.mode == NN_TRAIN && !g->run.no_dropout && !g->run.reuse_masks) g->run.drop_key = dfs_rng_u64(&g->run.rng);
 }
 
-/* Whether a batchnorm normalises with the batch's statistics in the current mode. */
-static int bn_batch_stats(const nn_graph *g, const nn_node *n)
-{
-    return g->run.mode == NN_TRAIN && (!n->frozen || !g->run.frozen_bn_moving);
-}
-
+/* Node i's forward through its kind's descriptor (graph_kinds.c). */
 static void forward_node(nn_graph *g, int i)
 {
-    const nn_backend *be = g->be;
     nn_node *n = &g->nodes[i];
-    int64_t N = g->run.cur_n;
-    int64_t sz = N * nn_node_size(g, i);
-    const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
-    const float *x = a ? DV(a->out) : NULL;
-    float *out = DV(n->out);
-    switch (n->kind) {
-    case NN_INPUT:
-    case NN_FLATTEN:
-        break;
-    case NN_CONV:
-        n->conv.N = N;
-        be->conv2d_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), &n->conv, scratch_ptr(g));
-        break;
-    case NN_DENSE:
-        be->dense_forward(out, x, param_ptr(g, n->w), param_ptr(g, n->b), N, a->C, n->C);
-        break;
-    case NN_BATCHNORM:
-        /* Keras 2 / TF 1.x: a BatchNormalization layer with trainable=False still normalises a
-         * training batch with the batch's statistics (its call() picks them by the learning phase
-         * alone: keras-team/keras keras/layers/normalization.py, tensorflow/python/keras/layers/
-         * normalization.py before TF 2.0's "trainable=False means inference"), and its moving
-         * statistics are not updated, because Layer.updates returns [] for a layer that is not
-         * trainable (keras/engine/base_layer.py; tensorflow/python/keras/engine/base_layer.py) */
-        if (bn_batch_stats(g, n))
-            be->batchnorm_forward_train_ex(out, DV(n->save_mean), DV(n->save_invstd), x, param_ptr(g, n->w),
-                                           param_ptr(g, n->b), n->frozen ? NULL : param_ptr(g, n->rmean),
-                                           n->frozen ? NULL : param_ptr(g, n->rvar), n->momentum, n->eps, 1, N,
-                                           n->C, n->H * n->W);
-        else
-            be->batchnorm_forward_eval(out, x, param_ptr(g, n->w), param_ptr(g, n->b), param_ptr(g, n->rmean),
-                                       param_ptr(g, n->rvar), n->eps, N, n->C, n->H * n->W);
-        break;
-    case NN_RELU: be->relu_forward(out, x, sz); break;
-    case NN_LEAKY_RELU: be->leaky_relu_forward(out, x, n->alpha, sz); break;
-    case NN_SWISH: be->swish_forward(out, x, sz); break;
-    case NN_SIGMOID: be->sigmoid_forward(out, x, sz); break;
-    case NN_SOFTMAX: be->softmax_forward(out, x, N, n->C); break;
-    case NN_MAXPOOL:
-        n->pool.N = N;
-        be->maxpool_forward(out, DV(n->argmax), x, &n->pool);
-        break;
-    case NN_AVGPOOL:
-        n->pool.N = N;
-        be->avgpool_forward(out, x, &n->pool);
-        break;
-    case NN_GLOBAL_AVGPOOL: be->global_avgpool_forward(out, x, N, n->C, a->H * a->W); break;
-    case NN_DROPOUT:
-        if (!dropout_active(g, n)) {
-            be->copy(out, x, (size_t)sz * sizeof(float));
-        } else if (g->run.reuse_masks) {
-            /* out = in * mask / (1 - rate), written through the op's own backward */
-            be->zero(out, (size_t)sz * sizeof(float));
-            be->dropout_backward(out, x, DV(n->mask), n->rate, sz);
-        } else {
-            be->dropout_mask(DV(n->mask), n->rate, sz, g->run.drop_key, (uint32_t)i);
-            be->dropout_apply(out, DV(n->mask), x, n->rate, sz);
-        }
-        break;
-    case NN_DROP_CONNECT:
-        if (!dropout_active(g, n)) {
-            be->copy(out, x, (size_t)sz * sizeof(float));
-        } else if (g->run.reuse_masks) {
-            be->zero(out, (size_t)sz * sizeof(float));
-            be->drop_connect_backward(out, x, DV(n->mask), n->rate, N, sz / N);
-        } else {
-            be->dropout_mask(DV(n->mask), n->rate, N, g->run.drop_key, (uint32_t)i);
-            be->drop_connect_apply(out, DV(n->mask), x, n->rate, N, sz / N);
-        }
-        break;
-    case NN_CONCAT: {
-        const float *ins[NN_MAX_INPUTS];
-        int64_t Cs[NN_MAX_INPUTS];
-        for (int k = 0; k < n->nin; k++) {
-            ins[k] = DV(g->nodes[n->in[k]].out);
-            Cs[k] = g->nodes[n->in[k]].C;
-        }
-        be->concat_forward(out, ins, Cs, n->nin, N, n->H * n->W);
-        break;
-    }
-    case NN_ADD: be->add_forward(out, x, DV(g->nodes[n->in[1]].out), sz); break;
-    case NN_SCALE_CHANNELS:
-        be->scale_channels_forward(out, x, DV(g->nodes[n->in[1]].out), N, n->C, n->H * n->W);
-        break;
-    case NN_KIND_COUNT: break;
-    }
+    nn_step s = {.g = g, .be = g->be, .i = i, .n = n, .N = g->run.cur_n};
+    s.sz = s.N * nn_node_size(g, i);
+    s.a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
+    s.x = s.a ? DV(s.a->out) : NULL;
+    s.out = DV(n->out);
+    if (nn_kinds[n->kind].forward) nn_kinds[n->kind].forward(&s);
 }
 
 /* Batchnorm node i with the activation node i + 1 (see "Fusion"). */
@@ -278,98 +172,19 @@ void nn_graph_want_grad(nn_graph *g, int node, int on)
     g->run.want_grad[node] = (uint8_t)(on != 0);
 }
 
+/* Node i's backward through its kind's descriptor (graph_kinds.c). */
 static void backward_node(nn_graph *g, int i)
 {
-    const nn_backend *be = g->be;
     nn_node *n = &g->nodes[i];
-    int64_t N = g->run.cur_n;
-    int64_t sz = N * nn_node_size(g, i);
-    const nn_node *a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
-    const float *x = a ? DV(a->out) : NULL;
-    float *dx = (a && g->run.need_grad[n->in[0]]) ? DV(a->dout) : NULL;
-    const float *dout = DV(n->dout);
-    switch (n->kind) {
-    case NN_INPUT:
-    case NN_FLATTEN:   /* shares its input's gradient buffer */
-        break;
-    case NN_CONV:
-        n->conv.N = N;
-        be->conv2d_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), &n->conv,
-                            scratch_ptr(g));
-        break;
-    case NN_DENSE:
-        be->dense_backward(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w), N, a->C, n->C);
-        break;
-    case NN_BATCHNORM:
-        if (bn_batch_stats(g, n))
-            be->batchnorm_backward_train(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
-                                         DV(n->save_mean), DV(n->save_invstd), N, n->C, n->H * n->W);
-        else
-            be->batchnorm_backward_eval(dx, grad_ptr(g, n->w), grad_ptr(g, n->b), dout, x, param_ptr(g, n->w),
-                                        param_ptr(g, n->rmean), param_ptr(g, n->rvar), n->eps, N, n->C,
-                                        n->H * n->W);
-        break;
-    case NN_RELU:
-        if (dx && g->run.guided_relu) be->guided_relu_backward(dx, dout, x, sz);
-        else if (dx) be->relu_backward(dx, dout, x, sz);
-        break;
-    case NN_LEAKY_RELU:
-        if (dx && g->run.guided_relu) be->guided_relu_backward(dx, dout, x, sz);
-        else if (dx) be->leaky_relu_backward(dx, dout, x, n->alpha, sz);
-        break;
-    case NN_SWISH:
-        if (dx) be->swish_backward(dx, dout, x, sz);
-        break;
-    case NN_SIGMOID:
-        if (dx) be->sigmoid_backward(dx, dout, DV(n->out), sz);
-        break;
-    case NN_SOFTMAX:
-        if (dx) be->softmax_backward(dx, dout, DV(n->out), N, n->C);
-        break;
-    case NN_MAXPOOL:
-        if (dx) be->maxpool_backward(dx, dout, DV(n->argmax), &n->pool);
-        break;
-    case NN_AVGPOOL:
-        if (dx) be->avgpool_backward(dx, dout, &n->pool);
-        break;
-    case NN_GLOBAL_AVGPOOL:
-        if (dx) be->global_avgpool_backward(dx, dout, N, n->C, a->H * a->W);
-        break;
-    case NN_DROPOUT:
-        if (!dx) break;
-        if (dropout_active(g, n)) be->dropout_backward(dx, dout, DV(n->mask), n->rate, sz);
-        else be->add_backward(dx, NULL, dout, sz);
-        break;
-    case NN_DROP_CONNECT:
-        if (!dx) break;
-        if (dropout_active(g, n)) be->drop_connect_backward(dx, dout, DV(n->mask), n->rate, N, sz / N);
-        else be->add_backward(dx, NULL, dout, sz);
-        break;
-    case NN_CONCAT: {
-        float *dins[NN_MAX_INPUTS];
-        int64_t Cs[NN_MAX_INPUTS];
-        for (int k = 0; k < n->nin; k++) {
-            const nn_node *b = &g->nodes[n->in[k]];
-            dins[k] = g->run.need_grad[n->in[k]] ? DV(b->dout) : NULL;
-            Cs[k] = b->C;
-        }
-        be->concat_backward(dins, dout, Cs, n->nin, N, n->H * n->W);
-        break;
-    }
-    case NN_ADD: {
-        float *db = g->run.need_grad[n->in[1]] ? DV(g->nodes[n->in[1]].dout) : NULL;
-        be->add_backward(dx, db, dout, sz);
-        break;
-    }
-    case NN_SCALE_CHANNELS: {
-        const nn_node *s = &g->nodes[n->in[1]];
-        float *ds = g->run.need_grad[n->in[1]] ? DV(s->dout) : NULL;
-        be->scale_channels_backward(dx, ds, dout, x, DV(s->out), N, n->C, n->H * n->W);
-        break;
-    }
-    case NN_KIND_COUNT: break;
-    }
+    nn_step s = {.g = g, .be = g->be, .i = i, .n = n, .N = g->run.cur_n};
+    s.sz = s.N * nn_node_size(g, i);
+    s.a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
+    s.x = s.a ? DV(s.a->out) : NULL;
+    s.dx = (s.a && g->run.need_grad[n->in[0]]) ? DV(s.a->dout) : NULL;
+    s.dout = DV(n->dout);
+    if (nn_kinds[n->kind].backward) nn_kinds[n->kind].backward(&s);
 }
+
 
 void nn_graph_backward(nn_graph *g, const float *dout)
 {
