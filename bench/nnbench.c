@@ -102,7 +102,7 @@ int main(int argc, char **argv)
         if (train) {
             sink += nn_loss_apply(loss, dlogits, logits, y, batch);
             nn_graph_zero_grad(g);
-            nn_graph_backward(g, dlogits);
+            if (nn_graph_backward(g, dlogits) != 0) dfs_die_error();
             sink += nn_graph_l2(g);
             nn_graph_adam_step(g, &adam);   /* increments adam.t itself */
         } else {

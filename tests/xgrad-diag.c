@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         printf("%d of %d pinned decisions changed\n", changed, total);
     }
     printf("loss C %.9g ref %.9g\n", L, ((double*)find(&r64,"train.loss")->data)[0]);
-    nn_graph_backward(g, dl);
+    if (nn_graph_backward(g, dl) != 0) { fprintf(stderr, "%s\n", dfs_error()); return 1; }
     printf("%-28s %6s %10s %10s %10s\n", "node", "HW", "max|ref|", "C rel", "t32 rel");
     for (int i = g->nnodes - 1; i >= 0; i--) {
         snprintf(nm, sizeof nm, "act.%s", g->nodes[i].name);

@@ -86,8 +86,7 @@ int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N,
     memset(g->run.want_grad, 0, (size_t)g->nnodes);
     g->run.guided_relu = 0;
     nn_graph_want_grad(g, layer, 1);
-    nn_graph_backward(g, seed);
-    if (cam_maps(g, layer, N, relu, maps) != 0) {
+    if (nn_graph_backward(g, seed) != 0 || cam_maps(g, layer, N, relu, maps) != 0) {
         memcpy(g->run.want_grad, saved, (size_t)g->nnodes);
         free(saved);
         free(seed);
@@ -98,9 +97,9 @@ int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N,
         memset(g->run.want_grad, 0, (size_t)g->nnodes);
         nn_graph_want_grad(g, 0, 1);
         g->run.guided_relu = 1;
-        nn_graph_backward(g, seed);
+        int rc = nn_graph_backward(g, seed);
         g->run.guided_relu = 0;
-        if (nn_graph_fetch(g, 0, NN_FETCH_GRAD) != 0) {
+        if (rc != 0 || nn_graph_fetch(g, 0, NN_FETCH_GRAD) != 0) {
             memcpy(g->run.want_grad, saved, (size_t)g->nnodes);
             free(saved);
             free(seed);

@@ -252,19 +252,19 @@ void nn_graph_set_batch(nn_graph *g, int64_t N);
  * once nothing will read it again; none changes any result.
  *  NN_MEM_ALL (default): every node's output stays readable after forward and every node's
  *    gradient after backward (tests and diagnostics that inspect any node).
- *  NN_MEM_FORWARD: inference only (nn_graph_backward is a programming error). Outputs are
+ *  NN_MEM_FORWARD: inference only (nn_graph_backward fails). Outputs are
  *    readable after forward only for the output node and nodes marked with nn_graph_keep.
  *  NN_MEM_BACKWARD: forward then backward (training, Grad-CAM). Keeps the activations that the
  *    backward of a node that needs a gradient reads; gradient buffers exist only for nodes that
  *    need one and share memory once consumed. Readable after backward: the gradients of nodes
  *    marked with nn_graph_want_grad, the outputs of the output node and kept nodes. Set
  *    want_grad and trainability before the forward: a forward re-plans when they changed (with
- *    the same batch capacity), and a backward that needs more than its forward planned for dies.
+ *    the same batch capacity), and a backward that needs more than its forward planned for fails.
  *  NN_MEM_TRAIN: NN_MEM_BACKWARD for training, where each forward is followed by at most one
  *    backward: activations and gradients share one arena, an activation's memory going to the
  *    gradients once its last backward reader has run (ShallowNet at 256x256, batch 32: 2.9 GB of
  *    activations and gradients under NN_MEM_BACKWARD, see tests/unit/test_graph_memory.c for
- *    what this saves). A second backward without a forward in between dies.
+ *    what this saves). A second backward without a forward in between fails.
  * Set before nn_graph_set_batch (a later change re-plans at the next forward). */
 enum { NN_MEM_ALL = 0, NN_MEM_FORWARD = 1, NN_MEM_BACKWARD = 2, NN_MEM_TRAIN = 3 };
 void nn_graph_set_memory(nn_graph *g, int plan);
@@ -311,8 +311,10 @@ int64_t nn_graph_output_size(const nn_graph *g);   /* C of the output */
 /* Backward from dL/d(output) (N, C of the output), in the mode of the last forward. Clears
  * all activation gradients first; ACCUMULATES into parameter gradients (zero them with
  * nn_graph_zero_grad). Computes what is needed for trainable parameters and for the nodes
- * marked with nn_graph_want_grad. */
-void nn_graph_backward(nn_graph *g, const float *dout);
+ * marked with nn_graph_want_grad. 0, or -1 with an error: a backward the memory plan does not
+ * allow (a forward-only plan; a second backward after one forward under NN_MEM_TRAIN; a
+ * gradient that the forward did not plan for) or the upload of dout failed. */
+int nn_graph_backward(nn_graph *g, const float *dout);
 void nn_graph_want_grad(nn_graph *g, int node, int on);
 void nn_graph_zero_grad(nn_graph *g);
 /* Add the L2 penalty gradients of trainable parameters; returns the penalty (sum lambda w^2). */

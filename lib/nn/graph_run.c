@@ -185,22 +185,21 @@ static void backward_node(nn_graph *g, int i)
     if (nn_kinds[n->kind].backward) nn_kinds[n->kind].backward(&s);
 }
 
-
-void nn_graph_backward(nn_graph *g, const float *dout)
+int nn_graph_backward(nn_graph *g, const float *dout)
 {
     const nn_backend *be = g->be;
     graph_compute_need(g);
     int nn = g->nnodes;
     /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */
-    if (g->plan.mode == NN_MEM_FORWARD) dfs_die("nn_graph_backward: the graph's memory plan is forward-only");
+    if (g->plan.mode == NN_MEM_FORWARD) return dfs_fail("nn_graph_backward: the graph's memory plan is forward-only");
     if (g->plan.mode == NN_MEM_TRAIN && g->plan.backward_done)
-        dfs_die("nn_graph_backward: a second backward after one forward under NN_MEM_TRAIN (the first one "
-                "reused the activations' memory)");
+        return dfs_fail("nn_graph_backward: a second backward after one forward under NN_MEM_TRAIN (the first "
+                        "one reused the activations' memory)");
     if (plans_backward(g->plan.mode))
         for (int i = 0; i < nn; i++)
             if ((g->run.need_grad[i] && !(g->plan.sig[i] & 1)) || (g->run.want_grad[i] && !(g->plan.sig[i] & 4)))
-                dfs_die("nn_graph_backward: node %s needs a gradient its forward did not plan for "
-                        "(set want_grad and trainability before nn_graph_forward)", g->nodes[i].name);
+                return dfs_fail("nn_graph_backward: node %s needs a gradient its forward did not plan for "
+                                "(set want_grad and trainability before nn_graph_forward)", g->nodes[i].name);
     if (g->plan.mode == NN_MEM_TRAIN) {
         g->plan.backward_done = 1;
     } else if (!g->plan.grad_arena) {
@@ -219,9 +218,10 @@ void nn_graph_backward(nn_graph *g, const float *dout)
             nn_node *o = &g->nodes[g->output];
             if (o->dout &&
                 be->upload(DV(o->dout), dout, (size_t)(g->run.cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
-                graph_be_die(g, "backward: upload of the output gradient");
+                return dfs_fail("backward: upload of the output gradient on %s: %s", be->name, be->last_error());
         } else if (g->run.need_grad[nn - step]) {
             backward_node(g, (int)(nn - step));
         }
     }
+    return 0;
 }

@@ -238,7 +238,7 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
     const float *logits = nn_graph_output(g);
     double L = nn_loss_apply(t->loss, t->dlogits, logits, t->y[b], n);
     nn_graph_zero_grad(g);
-    nn_graph_backward(g, t->dlogits);
+    if (nn_graph_backward(g, t->dlogits) != 0) return -1;
     /* the batch of this step was uploaded before its output came back: its buffers are free */
     if (next && load(t, b ^ 1, next) != 0) return -1;
     L += nn_graph_l2(g);

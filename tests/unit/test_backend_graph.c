@@ -100,7 +100,7 @@ static void one_run(int a, const nn_backend *be, int plan, const float *x, run *
     CHECK(N * C <= 64, "loss gradient of %lld values", (long long)(N * C));
     for (int i = 0; i < N * C; i++) dl[i] = 0.25f * (float)(i + 1) * (i & 1 ? -1.0f : 1.0f);
     nn_graph_zero_grad(g);
-    nn_graph_backward(g, dl);
+    CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
     r->nmid = N * nn_node_size(g, mid);
     r->dmid = malloc((size_t)r->nmid * sizeof(float));
     CHECK(nn_graph_fetch(g, mid, NN_FETCH_GRAD) == 0, "%s", dfs_error());

@@ -183,7 +183,7 @@ static void check_mode(const char *arch, nn_graph *g, const dfs_record_list *fx,
     float dlogits[64];
     double L = loss_and_grad(loss, dlogits, logits, target, N);
     if (pins) printf("# %s %s: %d kink decisions taken from the reference\n", arch, mode, apply_pins(arch, g, pins, N));
-    nn_graph_backward(g, dlogits);
+    CHECK(nn_graph_backward(g, dlogits) == 0, "%s", dfs_error());
 
     snprintf(nm, sizeof nm, "%s.logits", mode);
     const dfs_record *r = find(fx, nm);

@@ -451,7 +451,7 @@ static void test_frozen_batchnorm(void)
         CHECK(worst < 1e-4, "frozen_bn_moving=%d: block2.bn output off its definition by %.3g", moving, worst);
         /* a whole step: backward, Adam */
         nn_graph_zero_grad(g);
-        nn_graph_backward(g, dl);
+        CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
         /* the gradient through the frozen layers against central differences */
         float *w = nn_tensor_data(g, wt), *gw = nn_tensor_grad(g, wt);
         int64_t nw = g->tensors[wt].n, pick[4] = {0, 0, 0, 0};
@@ -480,7 +480,7 @@ static void test_frozen_batchnorm(void)
         free(ga);
         frozen_loss(g, x, y, N, dl);
         nn_graph_zero_grad(g);
-        nn_graph_backward(g, dl);
+        CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
         nn_adam adam = {1e-3f, 0.9f, 0.999f, 1e-7f, 0};
         nn_graph_adam_step(g, &adam);
         CHECK(!memcmp(g->stats, stats0, g->nstats * sizeof(float)), "frozen_bn_moving=%d: running statistics changed",
