@@ -103,7 +103,9 @@ int main(int argc, char **argv)
             sink += nn_loss_apply(loss, dlogits, logits, y, batch);
             nn_graph_zero_grad(g);
             if (nn_graph_backward(g, dlogits) != 0) dfs_die_error();
-            sink += nn_graph_l2(g);
+            double pen;
+            if (nn_graph_l2(g, &pen) != 0) dfs_die_error();
+            sink += pen;
             nn_graph_adam_step(g, &adam);   /* increments adam.t itself */
         } else {
             sink += logits[0];

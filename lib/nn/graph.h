@@ -317,8 +317,9 @@ int64_t nn_graph_output_size(const nn_graph *g);   /* C of the output */
 int nn_graph_backward(nn_graph *g, const float *dout);
 void nn_graph_want_grad(nn_graph *g, int node, int on);
 void nn_graph_zero_grad(nn_graph *g);
-/* Add the L2 penalty gradients of trainable parameters; returns the penalty (sum lambda w^2). */
-double nn_graph_l2(nn_graph *g);
+/* Add the L2 penalty gradients of trainable parameters (when gradients are allocated) and set
+ * *penalty to the penalty (sum lambda w^2). 0, or -1 with an error (a backend failure). */
+int nn_graph_l2(nn_graph *g, double *penalty);
 /* One Adam step over the trainable parameters (increments a->t first). */
 void nn_graph_adam_step(nn_graph *g, nn_adam *a);
 

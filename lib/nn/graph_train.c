@@ -42,7 +42,7 @@ void nn_graph_zero_grad(nn_graph *g)
     graph_poison(g, g->train.grads, g->nparams * sizeof(float));
 }
 
-double nn_graph_l2(nn_graph *g)
+int nn_graph_l2(nn_graph *g, double *penalty)
 {
     double pen = 0.0;
     for (int i = 0; i < g->ntensors; i++) {
@@ -53,15 +53,16 @@ double nn_graph_l2(nn_graph *g)
         } else {
             /* the host mirror of this tensor first */
             if (graph_region_copy(g, R_PARAMS, 1, t->off * sizeof(float), (size_t)t->n * sizeof(float)) != 0)
-                dfs_die("l2: %s", dfs_error());
+                return dfs_fail_prefix("l2");
             const float *w = g->params + t->off;
             double s = 0.0;
             for (int64_t j = 0; j < t->n; j++) s += (double)w[j] * w[j];
             pen += t->l2 * s;
         }
     }
-    if (g->be->sync() != 0) graph_be_die(g, "l2 penalty");
-    return pen;
+    if (g->be->sync() != 0) return dfs_fail("l2 penalty on %s: %s", g->be->name, g->be->last_error());
+    *penalty = pen;
+    return 0;
 }
 
 void nn_graph_adam_step(nn_graph *g, nn_adam *a)

@@ -241,7 +241,9 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
     if (nn_graph_backward(g, t->dlogits) != 0) return -1;
     /* the batch of this step was uploaded before its output came back: its buffers are free */
     if (next && load(t, b ^ 1, next) != 0) return -1;
-    L += nn_graph_l2(g);
+    double pen;
+    if (nn_graph_l2(g, &pen) != 0) return -1;
+    L += pen;
     if (!isfinite(L)) {
         /* epochs before this one completed in this run or the one resumed, each saved to last */
         if (epoch > 1)
@@ -337,7 +339,8 @@ static int validate(trainer *t, double *loss, double *acc)
     free(wb);
     free(nb);
     if (rc) return -1;
-    double pen = nn_graph_l2(t->g);   /* as Keras, the reported loss includes the L2 penalty */
+    double pen;   /* as Keras, the reported loss includes the L2 penalty */
+    if (nn_graph_l2(t->g, &pen) != 0) return -1;
     *loss = L / (double)total + pen;
     *acc = (double)c / (double)total;
     return 0;

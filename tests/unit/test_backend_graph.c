@@ -105,7 +105,7 @@ static void one_run(int a, const nn_backend *be, int plan, const float *x, run *
     r->dmid = malloc((size_t)r->nmid * sizeof(float));
     CHECK(nn_graph_fetch(g, mid, NN_FETCH_GRAD) == 0, "%s", dfs_error());
     memcpy(r->dmid, g->nodes[mid].dout, (size_t)r->nmid * sizeof(float));
-    r->l2 = nn_graph_l2(g);
+    CHECK(nn_graph_l2(g, &r->l2) == 0, "%s", dfs_error());
     nn_adam adam = {LR, 0.9f, 0.999f, 1e-7f, 0};
     nn_graph_adam_step(g, &adam);
     g->run.reuse_masks = 1;

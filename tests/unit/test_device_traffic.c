@@ -65,7 +65,8 @@ static void test_train_and_eval(void)
             for (int64_t i = 0; i < N * C; i++) dl[i] = logits[i] * 0.5f;   /* any loss gradient */
             nn_graph_zero_grad(g);
             CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
-            (void)nn_graph_l2(g);
+            double pen;
+            CHECK(nn_graph_l2(g, &pen) == 0, "%s", dfs_error());
             adam.t++;
             nn_graph_adam_step(g, &adam);
             CHECK(split->sync() == 0, "sync");

@@ -276,35 +276,52 @@ static void test_backward_misuse(void)
     free(x);
 }
 
-/* the test device with an upload that fails when armed */
-static int upload_armed;
+/* the test device with an upload and a sync that fail when armed */
+static int upload_armed, sync_armed;
 static int (*split_upload)(void *dst, const void *host_src, size_t bytes);
+static int (*split_sync)(void);
 static int failing_upload(void *dst, const void *src, size_t bytes)
 {
     return upload_armed ? -1 : split_upload(dst, src, bytes);
 }
-static const char *failing_error(void) { return "upload refused (test)"; }
+static int failing_sync(void) { return sync_armed ? -1 : split_sync(); }
+static const char *failing_error(void) { return "refused (test)"; }
 
-static void test_backward_upload_fails(void)
+/* Backend failures in backward and the L2 penalty return -1 with the op and the backend's
+ * message, and the graph works again once the backend does. */
+static void test_backend_failures(void)
 {
     const nn_backend *split = nn_backend_open("cpu-split");
     CHECK(split != NULL, "%s", dfs_error());
     if (!split) return;
     nn_backend be = *split;
     split_upload = split->upload;
+    split_sync = split->sync;
     be.upload = failing_upload;
+    be.sync = failing_sync;
     be.last_error = failing_error;
     float *x = tiny_input(2, 5, 2), dl[4] = {1, 0, 0, 1};
-    nn_graph *g = small(NN_MEM_BACKWARD, 1);
-    CHECK(nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
-    CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "%s", dfs_error());
-    upload_armed = 1;
-    CHECK(nn_graph_backward(g, dl) == -1 && failed_with("upload of the output gradient") &&
-              failed_with("upload refused (test)"),
-          "failed upload: %s", dfs_error());
-    upload_armed = 0;
-    CHECK(nn_graph_backward(g, dl) == 0, "backward once the upload works: %s", dfs_error());
-    nn_graph_free(g);
+    for (int train = 0; train < 2; train++) {   /* the L2 penalty on the backend (grads) and on the host */
+        nn_graph *g = small(NN_MEM_BACKWARD, train);
+        g->tensors[nn_graph_find_tensor(g, "conv.weight")].l2 = 0.01f;
+        nn_graph_want_grad(g, nn_graph_find(g, "relu"), 1);   /* a gradient to seed without parameter ones */
+        CHECK(nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
+        CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "%s", dfs_error());
+        upload_armed = 1;
+        CHECK(nn_graph_backward(g, dl) == -1 && failed_with("upload of the output gradient on cpu-split") &&
+                  failed_with("refused (test)"),
+              "failed upload: %s", dfs_error());
+        upload_armed = 0;
+        CHECK(nn_graph_backward(g, dl) == 0, "backward once the upload works: %s", dfs_error());
+        double pen = -1, pen2 = -1;
+        sync_armed = 1;
+        CHECK(nn_graph_l2(g, &pen) == -1 && pen == -1 && failed_with("refused (test)") &&
+                  failed_with(train ? "l2 penalty on cpu-split" : "l2: graph: sync"),
+              "failed sync (train %d): %s", train, dfs_error());
+        sync_armed = 0;
+        CHECK(nn_graph_l2(g, &pen2) == 0 && pen2 > 0, "L2 once the sync works: %s", dfs_error());
+        nn_graph_free(g);
+    }
     free(x);
 }
 
@@ -316,6 +333,6 @@ int main(void)
     RUN(test_forward_from_kept);
     RUN(test_replan);
     RUN(test_backward_misuse);
-    RUN(test_backward_upload_fails);
+    RUN(test_backend_failures);
     return CHECK_DONE();
 }
