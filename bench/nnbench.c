@@ -99,6 +99,7 @@ int main(int argc, char **argv)
         if (s == warmup) t0 = now();
         if (nn_graph_forward(g, x, batch, train ? NN_TRAIN : NN_EVAL) != 0) dfs_die_error();
         const float *logits = nn_graph_output(g);
+        if (!logits) dfs_die_error();
         if (train) {
             sink += nn_loss_apply(loss, dlogits, logits, y, batch);
             nn_graph_zero_grad(g);

@@ -305,7 +305,7 @@ int nn_bn_pop_end(nn_graph *g, nn_bn_pop *p);
 /* Rerun the nodes after `from` (a caller has changed node `from`'s output), same N as before.
  * Under NN_MEM_FORWARD and NN_MEM_BACKWARD `from` must be kept (nn_graph_keep). */
 int nn_graph_forward_from(nn_graph *g, int from, int mode);
-/* The output node's activation (N, C). */
+/* The output node's activation (N, C); NULL with an error when its download fails. */
 float *nn_graph_output(const nn_graph *g);
 int64_t nn_graph_output_size(const nn_graph *g);   /* C of the output */
 /* Backward from dL/d(output) (N, C of the output), in the mode of the last forward. Clears
@@ -330,7 +330,8 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a);
  * (pointers such as nn_node.out and nn_tensor_data() keep naming the host mirror, and the op
  * pointers are translated to backend memory at call time). A mirror is current only when the
  * caller makes it so:
- *  - nn_graph_output() downloads the output node (N x C values) and returns its mirror;
+ *  - nn_graph_output() downloads the output node (N x C values) and returns its mirror (NULL
+ *    with an error when the download fails);
  *  - nn_graph_fetch(g, node, NN_FETCH_OUT | NN_FETCH_GRAD) downloads a node's output and/or
  *    gradient of the last forward/backward; nn_graph_put(g, node) uploads an output the host
  *    changed (then nn_graph_forward_from);

@@ -156,7 +156,7 @@ float *nn_graph_output(const nn_graph *g)
     if (!on_host(g)) {
         size_t off = (size_t)((const uint8_t *)o->out - (const uint8_t *)g->mirror.host[R_ARENA]);
         if (graph_region_copy(g, R_ARENA, 1, off, (size_t)(g->run.cur_n * nn_node_size(g, g->output)) * sizeof(float)) != 0)
-            dfs_die("output: %s", dfs_error());
+            return dfs_fail_prefix("output"), NULL;
     }
     return o->out;
 }

@@ -236,6 +236,7 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
     nn_graph *g = t->g;
     if (nn_graph_forward(g, t->x[b], n, NN_TRAIN) != 0) return -1;
     const float *logits = nn_graph_output(g);
+    if (!logits) return -1;
     double L = nn_loss_apply(t->loss, t->dlogits, logits, t->y[b], n);
     nn_graph_zero_grad(g);
     if (nn_graph_backward(g, t->dlogits) != 0) return -1;
@@ -331,6 +332,10 @@ static int validate(trainer *t, double *loss, double *acc)
             }
         }
         const float *logits = nn_graph_output(t->g);
+        if (!logits) {
+            rc = -1;
+            break;
+        }
         L += nn_loss_apply(t->loss, NULL, logits, t->y[b], n) * (double)n;
         c += batch_correct(t->m, logits, t->y[b], n, t->pf);
         total += n;
@@ -683,7 +688,12 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
                 rc = -1;
                 break;
             }
-            nn_model_pfake(m, nn_graph_output(g), n, pf);
+            const float *logits = nn_graph_output(g);
+            if (!logits) {
+                rc = -1;
+                break;
+            }
+            nn_model_pfake(m, logits, n, pf);
             for (int64_t i = 0; i < n; i++) {
                 fprintf(out, "%s\t%s\t%d\t%.9g\n", keys[i], sets[i], (int)labels[i], (double)pf[i]);
                 free(keys[i]);

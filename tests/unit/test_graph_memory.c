@@ -276,18 +276,23 @@ static void test_backward_misuse(void)
     free(x);
 }
 
-/* the test device with an upload and a sync that fail when armed */
-static int upload_armed, sync_armed;
+/* the test device with an upload, a download and a sync that fail when armed */
+static int upload_armed, sync_armed, download_armed;
 static int (*split_upload)(void *dst, const void *host_src, size_t bytes);
 static int (*split_sync)(void);
+static int (*split_download)(void *host_dst, const void *src, size_t bytes);
 static int failing_upload(void *dst, const void *src, size_t bytes)
 {
     return upload_armed ? -1 : split_upload(dst, src, bytes);
 }
 static int failing_sync(void) { return sync_armed ? -1 : split_sync(); }
+static int failing_download(void *dst, const void *src, size_t bytes)
+{
+    return download_armed ? -1 : split_download(dst, src, bytes);
+}
 static const char *failing_error(void) { return "refused (test)"; }
 
-/* Backend failures in backward and the L2 penalty return -1 with the op and the backend's
+/* Backend failures in the output's download, backward and the L2 penalty return -1 with the op and the backend's
  * message, and the graph works again once the backend does. */
 static void test_backend_failures(void)
 {
@@ -297,8 +302,10 @@ static void test_backend_failures(void)
     nn_backend be = *split;
     split_upload = split->upload;
     split_sync = split->sync;
+    split_download = split->download;
     be.upload = failing_upload;
     be.sync = failing_sync;
+    be.download = failing_download;
     be.last_error = failing_error;
     float *x = tiny_input(2, 5, 2), dl[4] = {1, 0, 0, 1};
     for (int train = 0; train < 2; train++) {   /* the L2 penalty on the backend (grads) and on the host */
@@ -307,6 +314,11 @@ static void test_backend_failures(void)
         nn_graph_want_grad(g, nn_graph_find(g, "relu"), 1);   /* a gradient to seed without parameter ones */
         CHECK(nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
         CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "%s", dfs_error());
+        download_armed = 1;
+        CHECK(nn_graph_output(g) == NULL && failed_with("output: graph: download: refused (test)"),
+              "failed download: %s", dfs_error());
+        download_armed = 0;
+        CHECK(nn_graph_output(g) != NULL, "output once the download works: %s", dfs_error());
         upload_armed = 1;
         CHECK(nn_graph_backward(g, dl) == -1 && failed_with("upload of the output gradient on cpu-split") &&
                   failed_with("refused (test)"),
