@@ -2,7 +2,7 @@
  * its name, its forward and backward through the backend's ops, the activations its backward
  * reads (for the memory planner) and how nn_graph_tail copies it. Adding a node kind: an
  * nn_kind value (graph.h), its builder (graph_build.c), its functions and one line in
- * nn_kinds[] below; layout() in graph_plan.c sizes per-node extras (batchnorm statistics,
+ * nn_kinds[] below; graph_layout() in graph_plan.c sizes per-node extras (batchnorm statistics,
  * dropout masks, max-pool argmax, conv scratch) for the kinds that need them. */
 #include "nn/graph_impl.h"
 
