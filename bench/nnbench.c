@@ -100,11 +100,14 @@ int main(int argc, char **argv)
         if (s == warmup) t0 = now();
         if (nn_graph_forward(g, x, batch, train ? NN_TRAIN : NN_EVAL) != 0) dfs_die_error();
         const float *logits = nn_graph_output(g);
+        if (!logits) dfs_die_error();
         if (train) {
             sink += nn_loss_apply(loss, dlogits, logits, y, batch);
             nn_graph_zero_grad(g);
-            nn_graph_backward(g, dlogits);
-            sink += nn_graph_l2(g);
+            if (nn_graph_backward(g, dlogits) != 0) dfs_die_error();
+            double pen;
+            if (nn_graph_l2(g, &pen) != 0) dfs_die_error();
+            sink += pen;
             nn_graph_adam_step(g, &adam);   /* increments adam.t itself */
         } else {
             sink += logits[0];

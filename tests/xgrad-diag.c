@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     nn_graph *g = nn_model_build("xception", S);
     dfs_rng rng; dfs_rng_seed(&rng, 1);
     nn_graph_alloc_params(g, &rng); nn_graph_alloc_train(g); nn_graph_set_batch(g, N);
-    nn_graph_want_grad(g, 0, 1); g->no_dropout = 1;
+    nn_graph_want_grad(g, 0, 1); g->run.no_dropout = 1;
     char nm[200];
     for (int t = 0; t < g->ntensors; t++) {
         snprintf(nm, sizeof nm, "spec.%s", g->tensors[t].name);
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         printf("%d of %d pinned decisions changed\n", changed, total);
     }
     printf("loss C %.9g ref %.9g\n", L, ((double*)find(&r64,"train.loss")->data)[0]);
-    nn_graph_backward(g, dl);
+    if (nn_graph_backward(g, dl) != 0) { fprintf(stderr, "%s\n", dfs_error()); return 1; }
     printf("%-28s %6s %10s %10s %10s\n", "node", "HW", "max|ref|", "C rel", "t32 rel");
     for (int i = g->nnodes - 1; i >= 0; i--) {
         snprintf(nm, sizeof nm, "act.%s", g->nodes[i].name);

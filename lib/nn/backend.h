@@ -138,7 +138,7 @@ typedef struct nn_backend {
                         int64_t HW, int64_t c0);
     void (*pfake_sum)(double *acc, int64_t stride, const float *logits, int classes, int64_t copies, int64_t N);
     /* ---- fused ops (graph.c "Fusion") ----
-     * fuse: 1 when the graph fuses by default on this backend (nn_graph.fuse -1); the op itself
+     * fuse: 1 when the graph fuses by default on this backend (nn_graph.plan.fuse -1); the op itself
      * is always there. */
     int fuse;
     void (*batchnorm_act_forward)(float *out, float *pre, float *save_mean, float *save_invstd, const float *in,

@@ -62,7 +62,7 @@ int nn_checkpoint_save(const nn_graph *g, const char *arch, int64_t size, const 
     const nn_model_info *m = nn_model_find(arch);
     if (!m) return dfs_fail("%s: unknown architecture '%s'", path, arch);
     if (!g->params) return dfs_fail("%s: the model has no parameters to save", path);
-    if (state && !g->adam_m) return dfs_fail("%s: no optimiser state to save", path);
+    if (state && !g->train.adam_m) return dfs_fail("%s: no optimiser state to save", path);
     /* on a device backend the host mirrors are refreshed first */
     if (nn_graph_sync_params(g, NN_TO_HOST | (state ? NN_SYNC_ADAM : 0)) != 0) return dfs_fail_prefix(path);
     dfs_out o;
@@ -84,7 +84,7 @@ int nn_checkpoint_save(const nn_graph *g, const char *arch, int64_t size, const 
         for (int i = 0; !rc && i < g->ntensors; i++) {
             const nn_tensor *t = &g->tensors[i];
             if (t->is_stat) continue;
-            rc = write_f32(&o, &r, t, g->adam_m + t->off, "adam_m") || write_f32(&o, &r, t, g->adam_v + t->off, "adam_v");
+            rc = write_f32(&o, &r, t, g->train.adam_m + t->off, "adam_m") || write_f32(&o, &r, t, g->train.adam_v + t->off, "adam_v");
         }
         uint64_t four = 4;
         rc = rc || dfs_record_shape(&r, DFS_I64, 1, &four);
@@ -243,14 +243,14 @@ int nn_checkpoint_load_into(nn_graph *g, const char *arch, const char *path, nn_
         if (!rc) trainable[i] = !t->is_stat && meta_is(&r, "trainable", "1");
     }
     if (!rc && state && with_state) {
-        if (!g->adam_m) rc = dfs_fail("%s: load: no optimiser state allocated to restore into", path);
+        if (!g->train.adam_m) rc = dfs_fail("%s: load: no optimiser state allocated to restore into", path);
         for (int i = 0; !rc && i < g->ntensors; i++) {
             const nn_tensor *t = &g->tensors[i];
             if (t->is_stat) continue;
             rc = next_or_fail(path, &rd, &r, "the optimiser state") ||
-                 read_tensor(path, rd.index - 1, &r, t, "adam_m", g->adam_m + t->off) ||
+                 read_tensor(path, rd.index - 1, &r, t, "adam_m", g->train.adam_m + t->off) ||
                  next_or_fail(path, &rd, &r, "the optimiser state") ||
-                 read_tensor(path, rd.index - 1, &r, t, "adam_v", g->adam_v + t->off);
+                 read_tensor(path, rd.index - 1, &r, t, "adam_v", g->train.adam_v + t->off);
         }
         rc = rc || next_or_fail(path, &rd, &r, "the training state record");
         /* Builds before the fix counted every Adam step twice under the key adam_t: the

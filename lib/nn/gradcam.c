@@ -63,52 +63,51 @@ static int cam_maps(nn_graph *g, int layer, int64_t N, int relu, float *maps)
 int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N, int relu, float *maps,
                      float *guided)
 {
-    if (N > g->batch) return dfs_fail("gradcam: batch of %lld above the graph's %lld", (long long)N, (long long)g->batch);
+    if (N > g->plan.batch) return dfs_fail("gradcam: batch of %lld above the graph's %lld", (long long)N, (long long)g->plan.batch);
     int64_t C = nn_graph_output_size(g);
     if (C != 1 && C != 2) return dfs_fail("gradcam: the model has %lld outputs (1 or 2 expected)", (long long)C);
     uint8_t *saved = dfs_malloc((size_t)g->nnodes);
-    if (!g->want_grad) nn_graph_want_grad(g, 0, 0);
-    memcpy(saved, g->want_grad, (size_t)g->nnodes);
+    if (!g->run.want_grad) nn_graph_want_grad(g, 0, 0);
+    memcpy(saved, g->run.want_grad, (size_t)g->nnodes);
     /* under NN_MEM_BACKWARD the forward plans memory for the gradients wanted at that time: the
      * union of what the two backward passes below read, and the layer's activations */
-    memset(g->want_grad, 0, (size_t)g->nnodes);
+    memset(g->run.want_grad, 0, (size_t)g->nnodes);
     nn_graph_want_grad(g, layer, 1);
     if (guided) nn_graph_want_grad(g, 0, 1);
     nn_graph_keep(g, layer, 1);
     if (nn_graph_forward(g, x, N, NN_EVAL) != 0) {
-        memcpy(g->want_grad, saved, (size_t)g->nnodes);
+        memcpy(g->run.want_grad, saved, (size_t)g->nnodes);
         free(saved);
         return -1;
     }
     float *seed = dfs_malloc((size_t)(N * C) * sizeof(float));
     class_seed(g, cls, N, seed);
 
-    memset(g->want_grad, 0, (size_t)g->nnodes);
-    g->guided_relu = 0;
+    memset(g->run.want_grad, 0, (size_t)g->nnodes);
+    g->run.guided_relu = 0;
     nn_graph_want_grad(g, layer, 1);
-    nn_graph_backward(g, seed);
-    if (cam_maps(g, layer, N, relu, maps) != 0) {
-        memcpy(g->want_grad, saved, (size_t)g->nnodes);
+    if (nn_graph_backward(g, seed) != 0 || cam_maps(g, layer, N, relu, maps) != 0) {
+        memcpy(g->run.want_grad, saved, (size_t)g->nnodes);
         free(saved);
         free(seed);
         return -1;
     }
 
     if (guided) {
-        memset(g->want_grad, 0, (size_t)g->nnodes);
+        memset(g->run.want_grad, 0, (size_t)g->nnodes);
         nn_graph_want_grad(g, 0, 1);
-        g->guided_relu = 1;
-        nn_graph_backward(g, seed);
-        g->guided_relu = 0;
-        if (nn_graph_fetch(g, 0, NN_FETCH_GRAD) != 0) {
-            memcpy(g->want_grad, saved, (size_t)g->nnodes);
+        g->run.guided_relu = 1;
+        int rc = nn_graph_backward(g, seed);
+        g->run.guided_relu = 0;
+        if (rc != 0 || nn_graph_fetch(g, 0, NN_FETCH_GRAD) != 0) {
+            memcpy(g->run.want_grad, saved, (size_t)g->nnodes);
             free(saved);
             free(seed);
             return -1;
         }
         memcpy(guided, g->nodes[0].dout, (size_t)(N * nn_node_size(g, 0)) * sizeof(float));
     }
-    memcpy(g->want_grad, saved, (size_t)g->nnodes);
+    memcpy(g->run.want_grad, saved, (size_t)g->nnodes);
     free(saved);
     free(seed);
     return 0;

@@ -25,7 +25,7 @@ int nn_gradcam_layer(const nn_graph *g, const char *name);
 /* x: N images (N, C, S, S) as the model takes them; g sized for at least N (nn_graph_set_batch).
  * maps: N * H * W floats (the layer's H x W): sum_k w_k A_k, with ReLU when relu is set.
  * guided: when not NULL, N * C * S * S floats: the guided-backpropagation gradient of the class
- * score with respect to the input (a second backward with g->guided_relu). 0 or -1. */
+ * score with respect to the input (a second backward with g->run.guided_relu). 0 or -1. */
 int nn_gradcam_batch(nn_graph *g, int layer, int cls, const float *x, int64_t N, int relu, float *maps,
                      float *guided);
 

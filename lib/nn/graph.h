@@ -88,7 +88,7 @@ typedef struct nn_node {
     float alpha;         /* leaky relu */
     float momentum, eps; /* batchnorm (Keras convention: running = m * running + (1-m) * batch) */
     int frozen;          /* batchnorm: not trained and its running statistics never updated; how it
-                          * normalises in training is nn_graph.frozen_bn_moving */
+                          * normalises in training is nn_graph.run.frozen_bn_moving */
     int w, b;            /* tensor indices: conv/dense weight and bias, batchnorm gamma and beta; -1 none */
     int rmean, rvar;     /* batchnorm running statistics; -1 none */
     /* arena pointers, valid after nn_graph_set_batch */
@@ -100,32 +100,24 @@ typedef struct nn_node {
 
 #define NN_DEV_REGIONS 7
 
-typedef struct nn_graph {
-    nn_node *nodes;
-    int nnodes, node_cap;
-    nn_tensor *tensors;
-    int ntensors, tensor_cap;
-    size_t nparams, nstats;          /* floats in params and in stats */
-    float *params, *stats;           /* NULL until nn_graph_alloc_params */
-    float *grads, *adam_m, *adam_v;  /* NULL until nn_graph_alloc_train */
-    int output;                      /* the node whose output is the model output (logits) */
-    int err;                         /* sticky builder error */
-    /* execution */
-    int64_t batch;                   /* arena capacity in samples; 0 until nn_graph_set_batch */
+/* The fields by job; lib/nn/graph_impl.h names the file of each job. */
+
+/* Training state (nn_graph_alloc_train). */
+typedef struct nn_graph_train {
+    float *grads, *adam_m, *adam_v;  /* NULL until nn_graph_alloc_train; the layout of params */
+} nn_graph_train;
+
+/* What a forward and backward do: settings a caller may change between passes, and the state of
+ * the last forward. */
+typedef struct nn_graph_run {
     int64_t cur_n;                   /* samples in the last forward */
-    void *arena;
-    size_t arena_bytes;
-    float *scratch;                  /* shared conv scratch */
-    size_t scratch_floats;
-    uint8_t *want_grad;              /* per node: caller wants this activation's gradient */
-    uint8_t *need_grad;              /* per node: computed at backward time */
+    int mode;                        /* mode of the last forward (backward follows it) */
     /* Dropout and drop-connect: every training forward (not reusing masks) takes one 64-bit key
      * from rng, and node i's mask is nn_dropout_mask(key, stream i) (counter_rng.h), drawn on
      * the backend. The masks of a step are thus a function of the seed, the number of training
      * forwards before it (saved in checkpoints as rng's state) and the node. */
     dfs_rng rng;
     uint64_t drop_key;               /* the key of the last training forward */
-    int mode;                        /* mode of the last forward (backward follows it) */
     int reuse_masks;                 /* training forward reuses the previous dropout masks */
     int no_dropout;                  /* training forward treats dropout and drop-connect as identity */
     int frozen_bn_moving;            /* training forward of a frozen batchnorm: 0 (default) normalises with
@@ -134,33 +126,63 @@ typedef struct nn_graph {
                                       * eval()). Either way its statistics, gamma and beta stay as they are */
     int guided_relu;                 /* backward: ReLU and leaky ReLU pass a gradient only where both it
                                       * and the input are positive (guided backpropagation) */
-    /* memory plan (nn_graph_set_memory); the layout is redone when a field below changes */
-    int mem_plan;                    /* NN_MEM_ALL, NN_MEM_FORWARD, NN_MEM_BACKWARD or NN_MEM_TRAIN */
+    uint8_t *want_grad;              /* per node: caller wants this activation's gradient */
+    uint8_t *need_grad;              /* per node: computed at backward time */
+} nn_graph_run;
+
+/* The memory plan (nn_graph_set_memory) and the arenas laid out by it; the layout is redone when
+ * the mode, the keep marks or the fusion setting change. */
+typedef struct nn_graph_plan {
+    int mode;                        /* NN_MEM_ALL, NN_MEM_FORWARD, NN_MEM_BACKWARD or NN_MEM_TRAIN */
     int backward_done;               /* NN_MEM_TRAIN: a backward ran since the last forward */
-    int plan_dirty;                  /* plan or keep marks changed since the layout */
+    int dirty;                       /* plan or keep marks changed since the layout */
     uint8_t *keep;                   /* per node: output stays readable (nn_graph_keep) */
-    uint8_t *plan_sig;               /* per node, what the layout assumed: bit 0 need_grad, bit 2
+    uint8_t *sig;                    /* per node, what the layout assumed: bit 0 need_grad, bit 2
                                       * want_grad (NN_MEM_BACKWARD, NN_MEM_TRAIN) */
     int64_t *grad_birth;             /* per node: backward step zeroing its gradient buffer, -1 none */
     size_t *grad_off;                /* per node: offset of its gradient in grad_arena (in arena under
                                       * NN_MEM_TRAIN), SIZE_MAX none */
+    int64_t batch;                   /* arena capacity in samples; 0 until nn_graph_set_batch */
+    void *arena;
+    size_t arena_bytes;
     void *grad_arena;                /* NULL until the first backward */
     size_t grad_arena_bytes;
-    /* backend (see "Backends" below); the host buffers above are the mirrors and the keys */
-    const struct nn_backend *be;     /* never NULL: the cpu table unless nn_graph_set_backend */
-    void *dev[NN_DEV_REGIONS];       /* backend copy of params, stats, grads, adam_m, adam_v, arena,
-                                      * grad_arena (NULL on a host-memory backend) */
-    void *dev_host[NN_DEV_REGIONS];  /* the host buffer each one mirrors */
-    size_t dev_bytes[NN_DEV_REGIONS];
-    void *dev_scratch;               /* conv scratch in backend memory (no host mirror) */
-    int poison;                      /* stale host mirrors are NaN-filled (NN_BE_POISON_MIRRORS) */
+    float *scratch;                  /* shared conv scratch */
+    size_t scratch_floats;
     /* fusion (nn_graph_set_fuse) */
     int fuse;                        /* -1 (default): the backend's choice (nn_backend.fuse); 0 off; 1 on */
     uint8_t *fused;                  /* per node, from the layout: NN_FUSED_* bits */
     int64_t fused_ops;               /* fused ops run since the graph was made (tests) */
+} nn_graph_plan;
+
+/* Backend copies (see "Backends" below): the host buffers are the mirrors and the keys. */
+typedef struct nn_graph_mirror {
+    void *dev[NN_DEV_REGIONS];       /* backend copy of params, stats, grads, adam_m, adam_v, arena,
+                                      * grad_arena (NULL on a host-memory backend) */
+    void *host[NN_DEV_REGIONS];      /* the host buffer each one mirrors */
+    size_t bytes[NN_DEV_REGIONS];
+    void *scratch;                   /* conv scratch in backend memory (no host mirror) */
+    int poison;                      /* stale host mirrors are NaN-filled (NN_BE_POISON_MIRRORS) */
+} nn_graph_mirror;
+
+typedef struct nn_graph {
+    /* the network: nodes, the size table of their tensors, and the parameters */
+    nn_node *nodes;
+    int nnodes, node_cap;
+    nn_tensor *tensors;
+    int ntensors, tensor_cap;
+    size_t nparams, nstats;          /* floats in params and in stats */
+    float *params, *stats;           /* NULL until nn_graph_alloc_params */
+    int output;                      /* the node whose output is the model output (logits) */
+    int err;                         /* sticky builder error */
+    const struct nn_backend *be;     /* never NULL: the cpu table unless nn_graph_set_backend */
+    nn_graph_train train;
+    nn_graph_run run;
+    nn_graph_plan plan;
+    nn_graph_mirror mirror;
 } nn_graph;
 
-/* nn_graph.fused bits of a batchnorm node i (graph.c "Fusion"): NN_FUSED_ACT, it runs as one op
+/* nn_graph.plan.fused bits of a batchnorm node i (graph_plan.c "Fusion"): NN_FUSED_ACT, it runs as one op
  * with the activation node i + 1; NN_FUSED_NO_PRE, its own output is not written at all (an
  * inference plan, no other reader, not kept). */
 enum { NN_FUSED_ACT = 1, NN_FUSED_NO_PRE = 2 };
@@ -230,19 +252,19 @@ void nn_graph_set_batch(nn_graph *g, int64_t N);
  * once nothing will read it again; none changes any result.
  *  NN_MEM_ALL (default): every node's output stays readable after forward and every node's
  *    gradient after backward (tests and diagnostics that inspect any node).
- *  NN_MEM_FORWARD: inference only (nn_graph_backward is a programming error). Outputs are
+ *  NN_MEM_FORWARD: inference only (nn_graph_backward fails). Outputs are
  *    readable after forward only for the output node and nodes marked with nn_graph_keep.
  *  NN_MEM_BACKWARD: forward then backward (training, Grad-CAM). Keeps the activations that the
  *    backward of a node that needs a gradient reads; gradient buffers exist only for nodes that
  *    need one and share memory once consumed. Readable after backward: the gradients of nodes
  *    marked with nn_graph_want_grad, the outputs of the output node and kept nodes. Set
  *    want_grad and trainability before the forward: a forward re-plans when they changed (with
- *    the same batch capacity), and a backward that needs more than its forward planned for dies.
+ *    the same batch capacity), and a backward that needs more than its forward planned for fails.
  *  NN_MEM_TRAIN: NN_MEM_BACKWARD for training, where each forward is followed by at most one
  *    backward: activations and gradients share one arena, an activation's memory going to the
  *    gradients once its last backward reader has run (ShallowNet at 256x256, batch 32: 2.9 GB of
  *    activations and gradients under NN_MEM_BACKWARD, see tests/unit/test_graph_memory.c for
- *    what this saves). A second backward without a forward in between dies.
+ *    what this saves). A second backward without a forward in between fails.
  * Set before nn_graph_set_batch (a later change re-plans at the next forward). */
 enum { NN_MEM_ALL = 0, NN_MEM_FORWARD = 1, NN_MEM_BACKWARD = 2, NN_MEM_TRAIN = 3 };
 void nn_graph_set_memory(nn_graph *g, int plan);
@@ -267,13 +289,13 @@ int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
 /* Precise batchnorm (Wu & Johnson's "precise BN"): the population statistics of every
  * batchnorm node that is not frozen, over the batches given, replace its running statistics.
  * Each batch runs forward in training mode (earlier batchnorms normalise with the batch's own
- * statistics, as in training) with dropout and drop-connect off (g->no_dropout for the pass:
+ * statistics, as in training) with dropout and drop-connect off (g->run.no_dropout for the pass:
  * the inputs evaluation gives the batchnorms), and each node's input is summed per channel in
  * double, shifted by one of its values; _end stores mean = sum / count and the variance with the convention the
  * running variance has here, unbiased (count - 1), as nn_batchnorm_forward_train's update:
  * Keras 2.2's BatchNormalization.call (keras/layers/normalization.py) scales tf.nn.moments'
  * biased batch variance by m / (m - (1 + epsilon)) before K.moving_average_update.
- * The dropout generator (g->rng) is restored after each batch, so training that follows draws
+ * The dropout generator (g->run.rng) is restored after each batch, so training that follows draws
  * the same masks as without the pass. _begin: NULL with an error; _add/_end: 0, or -1 with an
  * error (_end frees p either way). */
 typedef struct nn_bn_pop nn_bn_pop;
@@ -283,18 +305,21 @@ int nn_bn_pop_end(nn_graph *g, nn_bn_pop *p);
 /* Rerun the nodes after `from` (a caller has changed node `from`'s output), same N as before.
  * Under NN_MEM_FORWARD and NN_MEM_BACKWARD `from` must be kept (nn_graph_keep). */
 int nn_graph_forward_from(nn_graph *g, int from, int mode);
-/* The output node's activation (N, C). */
+/* The output node's activation (N, C); NULL with an error when its download fails. */
 float *nn_graph_output(const nn_graph *g);
 int64_t nn_graph_output_size(const nn_graph *g);   /* C of the output */
 /* Backward from dL/d(output) (N, C of the output), in the mode of the last forward. Clears
  * all activation gradients first; ACCUMULATES into parameter gradients (zero them with
  * nn_graph_zero_grad). Computes what is needed for trainable parameters and for the nodes
- * marked with nn_graph_want_grad. */
-void nn_graph_backward(nn_graph *g, const float *dout);
+ * marked with nn_graph_want_grad. 0, or -1 with an error: a backward the memory plan does not
+ * allow (a forward-only plan; a second backward after one forward under NN_MEM_TRAIN; a
+ * gradient that the forward did not plan for) or the upload of dout failed. */
+int nn_graph_backward(nn_graph *g, const float *dout);
 void nn_graph_want_grad(nn_graph *g, int node, int on);
 void nn_graph_zero_grad(nn_graph *g);
-/* Add the L2 penalty gradients of trainable parameters; returns the penalty (sum lambda w^2). */
-double nn_graph_l2(nn_graph *g);
+/* Add the L2 penalty gradients of trainable parameters (when gradients are allocated) and set
+ * *penalty to the penalty (sum lambda w^2). 0, or -1 with an error (a backend failure). */
+int nn_graph_l2(nn_graph *g, double *penalty);
 /* One Adam step over the trainable parameters (increments a->t first). */
 void nn_graph_adam_step(nn_graph *g, nn_adam *a);
 
@@ -305,7 +330,8 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a);
  * (pointers such as nn_node.out and nn_tensor_data() keep naming the host mirror, and the op
  * pointers are translated to backend memory at call time). A mirror is current only when the
  * caller makes it so:
- *  - nn_graph_output() downloads the output node (N x C values) and returns its mirror;
+ *  - nn_graph_output() downloads the output node (N x C values) and returns its mirror (NULL
+ *    with an error when the download fails);
  *  - nn_graph_fetch(g, node, NN_FETCH_OUT | NN_FETCH_GRAD) downloads a node's output and/or
  *    gradient of the last forward/backward; nn_graph_put(g, node) uploads an output the host
  *    changed (then nn_graph_forward_from);

@@ -3,43 +3,14 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "nn/graph.h"
+#include "nn/graph_impl.h"
 
-/* Node i of g rebuilt in t by its builder, its inputs mapped by map[]; -1 with an error. Every
- * argument comes from what the node stores: the builders square kernels and strides, so R, S and
- * stride_h are the builder's kernel and stride, and `same` is kept on the node. */
+/* Node i of g rebuilt in t by its kind's copy (graph_kinds.c), its inputs mapped by map[]; -1
+ * with an error. */
 static int rebuild_node(nn_graph *t, const nn_graph *g, int i, const int *map)
 {
     const nn_node *n = &g->nodes[i];
-    int in = map[n->in[0]];
-    switch (n->kind) {
-    case NN_CONV: {
-        const nn_conv *c = &n->conv;
-        return nn_g_conv(t, n->name, in, c->K, c->R, c->stride_h, c->dil_h, c->groups, n->same, n->b >= 0);
-    }
-    case NN_DENSE: return nn_g_dense(t, n->name, in, n->C, n->b >= 0);
-    case NN_BATCHNORM: return nn_g_batchnorm(t, n->name, in, n->momentum, n->eps);
-    case NN_RELU:
-    case NN_SWISH:
-    case NN_SIGMOID:
-    case NN_SOFTMAX: return nn_g_act(t, n->kind, n->name, in);
-    case NN_LEAKY_RELU: return nn_g_leaky_relu(t, n->name, in, n->alpha);
-    case NN_MAXPOOL: return nn_g_maxpool(t, n->name, in, n->pool.kh, n->pool.stride_h, n->same);
-    case NN_AVGPOOL: return nn_g_avgpool(t, n->name, in, n->pool.kh, n->pool.stride_h, n->same);
-    case NN_GLOBAL_AVGPOOL: return nn_g_global_avgpool(t, n->name, in);
-    case NN_DROPOUT: return nn_g_dropout(t, n->name, in, n->rate);
-    case NN_DROP_CONNECT: return nn_g_drop_connect(t, n->name, in, n->rate);
-    case NN_CONCAT: {
-        int ins[NN_MAX_INPUTS];
-        for (int k = 0; k < n->nin; k++) ins[k] = map[n->in[k]];
-        return nn_g_concat(t, n->name, ins, n->nin);
-    }
-    case NN_ADD: return nn_g_add(t, n->name, in, map[n->in[1]]);
-    case NN_SCALE_CHANNELS: return nn_g_scale_channels(t, n->name, in, map[n->in[1]]);
-    case NN_FLATTEN: return nn_g_flatten(t, n->name, in);
-    case NN_INPUT:
-    case NN_KIND_COUNT: break;
-    }
+    if (n->kind >= 0 && n->kind < NN_KIND_COUNT && nn_kinds[n->kind].copy) return nn_kinds[n->kind].copy(t, n, map);
     return dfs_fail("graph tail: node %s: a %s node cannot follow the input", n->name, nn_kind_name(n->kind));
 }
 
@@ -92,9 +63,9 @@ nn_graph *nn_graph_tail(const nn_graph *g, int node)
         if (ok && nn_graph_check(t) < 0) ok = 0;
     }
     if (ok) {
-        t->fuse = g->fuse;
-        t->frozen_bn_moving = g->frozen_bn_moving;
-        t->guided_relu = g->guided_relu;
+        t->plan.fuse = g->plan.fuse;
+        t->run.frozen_bn_moving = g->run.frozen_bn_moving;
+        t->run.guided_relu = g->run.guided_relu;
         dfs_rng rng;
         dfs_rng_seed(&rng, 0);   /* every value is overwritten from g below */
         nn_graph_alloc_params(t, &rng);   /* on the host: moved to g's backend in one upload */

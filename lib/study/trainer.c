@@ -236,12 +236,15 @@ static int train_step(trainer *t, int b, int64_t n, const prefetch *next, int64_
     nn_graph *g = t->g;
     if (nn_graph_forward(g, t->x[b], n, NN_TRAIN) != 0) return -1;
     const float *logits = nn_graph_output(g);
+    if (!logits) return -1;
     double L = nn_loss_apply(t->loss, t->dlogits, logits, t->y[b], n);
     nn_graph_zero_grad(g);
-    nn_graph_backward(g, t->dlogits);
+    if (nn_graph_backward(g, t->dlogits) != 0) return -1;
     /* the batch of this step was uploaded before its output came back: its buffers are free */
     if (next && load(t, b ^ 1, next) != 0) return -1;
-    L += nn_graph_l2(g);
+    double pen;
+    if (nn_graph_l2(g, &pen) != 0) return -1;
+    L += pen;
     if (!isfinite(L)) {
         /* epochs before this one completed in this run or the one resumed, each saved to last */
         if (epoch > 1)
@@ -329,6 +332,10 @@ static int validate(trainer *t, double *loss, double *acc)
             }
         }
         const float *logits = nn_graph_output(t->g);
+        if (!logits) {
+            rc = -1;
+            break;
+        }
         L += nn_loss_apply(t->loss, NULL, logits, t->y[b], n) * (double)n;
         c += batch_correct(t->m, logits, t->y[b], n, t->pf);
         total += n;
@@ -337,7 +344,8 @@ static int validate(trainer *t, double *loss, double *acc)
     free(wb);
     free(nb);
     if (rc) return -1;
-    double pen = nn_graph_l2(t->g);   /* as Keras, the reported loss includes the L2 penalty */
+    double pen;   /* as Keras, the reported loss includes the L2 penalty */
+    if (nn_graph_l2(t->g, &pen) != 0) return -1;
     *loss = L / (double)total + pen;
     *acc = (double)c / (double)total;
     return 0;
@@ -463,9 +471,9 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     dfs_rng_derive(&init, o->seed, dfs_hash_str("init"));
     nn_graph_alloc_params(t->g, &init);
     nn_graph_alloc_train(t->g);
-    dfs_rng_derive(&t->g->rng, o->seed, dfs_hash_str("dropout"));
-    t->g->frozen_bn_moving = o->frozen_bn_moving;
-    t->g->no_dropout = o->no_dropout;
+    dfs_rng_derive(&t->g->run.rng, o->seed, dfs_hash_str("dropout"));
+    t->g->run.frozen_bn_moving = o->frozen_bn_moving;
+    t->g->run.no_dropout = o->no_dropout;
     t->adam.lr = (float)t->lr;
     t->adam.beta1 = 0.9f;
     t->adam.beta2 = 0.999f;
@@ -491,7 +499,7 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
             return dfs_fail("%s: no training state to resume from", o->last);
         }
         t->adam.t = st->adam_t;
-        t->g->rng = st->rng;
+        t->g->run.rng = st->rng;
     } else if (!mixed && o->init) {
         if (nn_checkpoint_load_into(t->g, t->arch, o->init, NULL, NULL) != 0) {
             nn_ckpt_info_free(&info);
@@ -606,7 +614,7 @@ int nn_train_run(const nn_train_opts *o)
         }
         st.adam_t = t.adam.t;
         st.epoch = e;
-        st.rng = t.g->rng;
+        st.rng = t.g->run.rng;
         snprintf(meta, sizeof meta, "stage=%d\nepoch=%lld\nval_acc=%.9g\nbest_epoch=%lld\nbest_val_acc=%.17g\nrun=%s\n",
                  o->stage, (long long)e, va, (long long)best_epoch, best, sig);
         if (nn_checkpoint_save(t.g, t.arch, t.size, meta, &st, o->last) != 0) {
@@ -680,7 +688,12 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
                 rc = -1;
                 break;
             }
-            nn_model_pfake(m, nn_graph_output(g), n, pf);
+            const float *logits = nn_graph_output(g);
+            if (!logits) {
+                rc = -1;
+                break;
+            }
+            nn_model_pfake(m, logits, n, pf);
             for (int64_t i = 0; i < n; i++) {
                 fprintf(out, "%s\t%s\t%d\t%.9g\n", keys[i], sets[i], (int)labels[i], (double)pf[i]);
                 free(keys[i]);

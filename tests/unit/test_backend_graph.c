@@ -100,18 +100,18 @@ static void one_run(int a, const nn_backend *be, int plan, const float *x, run *
     CHECK(N * C <= 64, "loss gradient of %lld values", (long long)(N * C));
     for (int i = 0; i < N * C; i++) dl[i] = 0.25f * (float)(i + 1) * (i & 1 ? -1.0f : 1.0f);
     nn_graph_zero_grad(g);
-    nn_graph_backward(g, dl);
+    CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
     r->nmid = N * nn_node_size(g, mid);
     r->dmid = malloc((size_t)r->nmid * sizeof(float));
     CHECK(nn_graph_fetch(g, mid, NN_FETCH_GRAD) == 0, "%s", dfs_error());
     memcpy(r->dmid, g->nodes[mid].dout, (size_t)r->nmid * sizeof(float));
-    r->l2 = nn_graph_l2(g);
+    CHECK(nn_graph_l2(g, &r->l2) == 0, "%s", dfs_error());
     nn_adam adam = {LR, 0.9f, 0.999f, 1e-7f, 0};
     nn_graph_adam_step(g, &adam);
-    g->reuse_masks = 1;
+    g->run.reuse_masks = 1;
     CHECK(nn_graph_forward(g, x, N, NN_TRAIN) == 0, "%s", dfs_error());
     memcpy(r->reuse_out, nn_graph_output(g), (size_t)(N * C) * sizeof(float));
-    g->reuse_masks = 0;
+    g->run.reuse_masks = 0;
     CHECK(nn_graph_forward(g, x, N, NN_EVAL) == 0, "%s", dfs_error());
     memcpy(r->eval_out, nn_graph_output(g), (size_t)(N * C) * sizeof(float));
     CHECK(nn_graph_sync_params(g, NN_TO_HOST | NN_SYNC_ADAM | NN_SYNC_GRADS) == 0, "%s", dfs_error());
@@ -121,11 +121,11 @@ static void one_run(int a, const nn_backend *be, int plan, const float *x, run *
     r->v = malloc((size_t)P * sizeof(float));
     r->stats = malloc((g->nstats ? g->nstats : 1) * sizeof(float));
     memcpy(r->params, g->params, (size_t)P * sizeof(float));
-    memcpy(r->grads, g->grads, (size_t)P * sizeof(float));
-    memcpy(r->m, g->adam_m, (size_t)P * sizeof(float));
-    memcpy(r->v, g->adam_v, (size_t)P * sizeof(float));
+    memcpy(r->grads, g->train.grads, (size_t)P * sizeof(float));
+    memcpy(r->m, g->train.adam_m, (size_t)P * sizeof(float));
+    memcpy(r->v, g->train.adam_v, (size_t)P * sizeof(float));
     memcpy(r->stats, g->stats, g->nstats * sizeof(float));
-    r->fused_ops = g->fused_ops;
+    r->fused_ops = g->plan.fused_ops;
     nn_graph_free(g);
 }
 
@@ -216,7 +216,7 @@ static void check_fused_inference(int a, const nn_backend *be, const float *x)
         CHECK(nn_graph_forward(g, x, N, NN_EVAL) == 0, "%s", dfs_error());
         out[f] = malloc((size_t)(N * C) * sizeof(float));
         memcpy(out[f], nn_graph_output(g), (size_t)(N * C) * sizeof(float));
-        ops[f] = g->fused_ops;
+        ops[f] = g->plan.fused_ops;
         nn_graph_free(g);
     }
     fuse_mode = -1;
@@ -282,9 +282,9 @@ static void test_fused_layout(void)
             fuse_mode = -1;
             int pairs = 0, no_pre = 0;
             for (int i = 0; i + 1 < g->nnodes; i++) {
-                if (!(g->fused[i] & NN_FUSED_ACT)) continue;
+                if (!(g->plan.fused[i] & NN_FUSED_ACT)) continue;
                 pairs++;
-                no_pre += (g->fused[i] & NN_FUSED_NO_PRE) != 0;
+                no_pre += (g->plan.fused[i] & NN_FUSED_NO_PRE) != 0;
                 int64_t n = N * nn_node_size(g, i);
                 const float *x = g->nodes[g->nodes[i].in[0]].out, *y = g->nodes[i].out, *z = g->nodes[i + 1].out;
                 CHECK(!overlap(x, z, n) && !overlap(y, z, n) && !overlap(x, y, n), "%s plan %d: %s and %s share memory",
@@ -399,7 +399,7 @@ static void test_split_backend_scratch(void)
         for (int i = 0; i < gr->nnodes; i++) {
             if (gr->nodes[i].kind != NN_CONV) continue;
             convs++;
-            if (gr->scratch_floats < roomy_scratch(&gr->nodes[i].conv)) short_of++;
+            if (gr->plan.scratch_floats < roomy_scratch(&gr->nodes[i].conv)) short_of++;
         }
         CHECK(convs > 0 && short_of == 0, "%s: %d of %d convolutions get less scratch than the backend asks for",
               archs[a].arch, short_of, convs);

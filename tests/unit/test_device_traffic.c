@@ -65,8 +65,9 @@ static void test_train_and_eval(void)
             const float *logits = nn_graph_output(g);
             for (int64_t i = 0; i < N * C; i++) dl[i] = logits[i] * 0.5f;   /* any loss gradient */
             nn_graph_zero_grad(g);
-            nn_graph_backward(g, dl);
-            (void)nn_graph_l2(g);
+            CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
+            double pen;
+            CHECK(nn_graph_l2(g, &pen) == 0, "%s", dfs_error());
             adam.t++;
             nn_graph_adam_step(g, &adam);
             CHECK(split->sync() == 0, "sync");

@@ -4,6 +4,7 @@
  * guided gradients, forward_from reruns; and the lean plans must use less memory. */
 #include "check.h"
 #include "core/common.h"
+#include "nn/backend.h"
 #include "nn/gradcam.h"
 #include "nn/graph.h"
 #include "nn/models.h"
@@ -97,12 +98,12 @@ static void test_backward_plan(void)
             for (int v = 0; v < 3; v++) {
                 CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
                 nn_graph_zero_grad(g[v]);
-                nn_graph_backward(g[v], dl);
+                CHECK(nn_graph_backward(g[v], dl) == 0, "%s", dfs_error());
             }
             for (int v = 1; v < 3; v++) {
                 CHECK(same(nn_graph_output(g[0]), nn_graph_output(g[v]), N * K), "%s step %d plan %d: outputs differ",
                       archs[a].arch, step, v);
-                CHECK(same(g[0]->grads, g[v]->grads, (int64_t)g[0]->nparams),
+                CHECK(same(g[0]->train.grads, g[v]->train.grads, (int64_t)g[0]->nparams),
                       "%s step %d plan %d: parameter gradients differ", archs[a].arch, step, v);
                 CHECK(same(g[0]->nodes[0].dout, g[v]->nodes[0].dout, N * nn_node_size(g[0], 0)),
                       "%s step %d plan %d: input gradients differ", archs[a].arch, step, v);
@@ -199,7 +200,7 @@ static void test_replan(void)
     for (int v = 0; v < 2; v++) {
         nn_graph_set_batch(g[v], N);
         CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
-        nn_graph_backward(g[v], dl);
+        CHECK(nn_graph_backward(g[v], dl) == 0, "%s", dfs_error());
     }
     size_t before = total_bytes(g[1]);
     int mid = g[0]->nnodes / 2;
@@ -208,16 +209,132 @@ static void test_replan(void)
         nn_graph_want_grad(g[v], 0, 1);
         nn_graph_zero_grad(g[v]);
         CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
-        nn_graph_backward(g[v], dl);
+        CHECK(nn_graph_backward(g[v], dl) == 0, "%s", dfs_error());
     }
     CHECK(total_bytes(g[1]) > before, "wanting gradients did not change the layout (%zu bytes)", before);
-    CHECK(same(g[0]->grads, g[1]->grads, (int64_t)g[0]->nparams), "parameter gradients differ after re-plan");
+    CHECK(same(g[0]->train.grads, g[1]->train.grads, (int64_t)g[0]->nparams), "parameter gradients differ after re-plan");
     CHECK(same(g[0]->nodes[mid].dout, g[1]->nodes[mid].dout, N * nn_node_size(g[0], mid)),
           "wanted gradient of %s differs", g[0]->nodes[mid].name);
     CHECK(same(g[0]->nodes[0].dout, g[1]->nodes[0].dout, N * nn_node_size(g[0], 0)), "input gradient differs");
     free(dl), free(x);
     nn_graph_free(g[0]);
     nn_graph_free(g[1]);
+}
+
+/* A small graph by hand (input 2x5x5, conv, relu, global pool, dense) under `plan`, batch 2;
+ * tiny_input's 3-channel samples are more than its input reads. */
+static nn_graph *small(int plan, int train)
+{
+    nn_graph *g = nn_graph_new();
+    int x = nn_g_input(g, "in", 2, 5, 5);
+    x = nn_g_conv(g, "conv", x, 3, 3, 1, 1, 1, 1, 1);
+    x = nn_g_act(g, NN_RELU, "relu", x);
+    x = nn_g_global_avgpool(g, "gap", x);
+    nn_g_dense(g, "dense", x, 2, 1);
+    CHECK(nn_graph_check(g) == 0, "%s", dfs_error());
+    dfs_rng rng;
+    dfs_rng_seed(&rng, 3);
+    nn_graph_alloc_params(g, &rng);
+    if (train) nn_graph_alloc_train(g);
+    nn_graph_set_memory(g, plan);
+    nn_graph_set_batch(g, 2);
+    return g;
+}
+
+static int failed_with(const char *part)
+{
+    return strstr(dfs_error(), part) != NULL;
+}
+
+/* A backward the plan does not allow returns -1 with the reason, and the graph stays usable. */
+static void test_backward_misuse(void)
+{
+    float *x = tiny_input(2, 5, 1), dl[4] = {0.5f, -0.25f, 1.0f, 0.125f};
+
+    nn_graph *g = small(NN_MEM_FORWARD, 0);
+    CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == 0, "%s", dfs_error());
+    CHECK(nn_graph_backward(g, dl) == -1 && failed_with("forward-only"), "forward-only plan: %s", dfs_error());
+    nn_graph_free(g);
+
+    g = small(NN_MEM_TRAIN, 1);
+    CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "%s", dfs_error());
+    CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
+    CHECK(nn_graph_backward(g, dl) == -1 && failed_with("second backward"), "second backward: %s", dfs_error());
+    CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "%s", dfs_error());
+    CHECK(nn_graph_backward(g, dl) == 0, "backward after a new forward: %s", dfs_error());
+    nn_graph_free(g);
+
+    /* want_grad marked after the forward: its gradient has no buffer in the forward's plan */
+    g = small(NN_MEM_BACKWARD, 0);
+    CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == 0, "%s", dfs_error());
+    nn_graph_want_grad(g, nn_graph_find(g, "relu"), 1);
+    CHECK(nn_graph_backward(g, dl) == -1 && failed_with("did not plan for"), "unplanned gradient: %s", dfs_error());
+    CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == 0, "%s", dfs_error());   /* re-plans */
+    CHECK(nn_graph_backward(g, dl) == 0 && nn_graph_fetch(g, nn_graph_find(g, "relu"), NN_FETCH_GRAD) == 0,
+          "backward after the re-planning forward: %s", dfs_error());
+    nn_graph_free(g);
+    free(x);
+}
+
+/* the test device with an upload, a download and a sync that fail when armed */
+static int upload_armed, sync_armed, download_armed;
+static int (*split_upload)(void *dst, const void *host_src, size_t bytes);
+static int (*split_sync)(void);
+static int (*split_download)(void *host_dst, const void *src, size_t bytes);
+static int failing_upload(void *dst, const void *src, size_t bytes)
+{
+    return upload_armed ? -1 : split_upload(dst, src, bytes);
+}
+static int failing_sync(void) { return sync_armed ? -1 : split_sync(); }
+static int failing_download(void *dst, const void *src, size_t bytes)
+{
+    return download_armed ? -1 : split_download(dst, src, bytes);
+}
+static const char *failing_error(void) { return "refused (test)"; }
+
+/* Backend failures in the output's download, backward and the L2 penalty return -1 with the op and the backend's
+ * message, and the graph works again once the backend does. */
+static void test_backend_failures(void)
+{
+    const nn_backend *split = nn_backend_open("cpu-split");
+    CHECK(split != NULL, "%s", dfs_error());
+    if (!split) return;
+    nn_backend be = *split;
+    split_upload = split->upload;
+    split_sync = split->sync;
+    split_download = split->download;
+    be.upload = failing_upload;
+    be.sync = failing_sync;
+    be.download = failing_download;
+    be.last_error = failing_error;
+    float *x = tiny_input(2, 5, 2), dl[4] = {1, 0, 0, 1};
+    for (int train = 0; train < 2; train++) {   /* the L2 penalty on the backend (grads) and on the host */
+        nn_graph *g = small(NN_MEM_BACKWARD, train);
+        g->tensors[nn_graph_find_tensor(g, "conv.weight")].l2 = 0.01f;
+        nn_graph_want_grad(g, nn_graph_find(g, "relu"), 1);   /* a gradient to seed without parameter ones */
+        CHECK(nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
+        CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "%s", dfs_error());
+        download_armed = 1;
+        CHECK(nn_graph_output(g) == NULL && failed_with("output: graph: download: refused (test)"),
+              "failed download: %s", dfs_error());
+        download_armed = 0;
+        CHECK(nn_graph_output(g) != NULL, "output once the download works: %s", dfs_error());
+        upload_armed = 1;
+        CHECK(nn_graph_backward(g, dl) == -1 && failed_with("upload of the output gradient on cpu-split") &&
+                  failed_with("refused (test)"),
+              "failed upload: %s", dfs_error());
+        upload_armed = 0;
+        CHECK(nn_graph_backward(g, dl) == 0, "backward once the upload works: %s", dfs_error());
+        double pen = -1, pen2 = -1;
+        sync_armed = 1;
+        CHECK(nn_graph_l2(g, &pen) == -1 && pen == -1 && failed_with("refused (test)") &&
+                  failed_with(train ? "l2 penalty on cpu-split" : "l2: graph: sync"),
+              "failed sync (train %d): %s", train, dfs_error());
+        sync_armed = 0;
+        CHECK(nn_graph_l2(g, &pen2) == 0 && pen2 > 0, "L2 once the sync works: %s", dfs_error());
+        nn_graph_free(g);
+    }
+    free(x);
 }
 
 int main(void)
@@ -227,5 +344,7 @@ int main(void)
     RUN(test_gradcam_plan);
     RUN(test_forward_from_kept);
     RUN(test_replan);
+    RUN(test_backward_misuse);
+    RUN(test_backend_failures);
     return CHECK_DONE();
 }

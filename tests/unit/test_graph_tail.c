@@ -168,7 +168,7 @@ static void test_settings_carried(void)
     int w = nn_graph_find_tensor(g, "head.logits.weight");
     g->tensors[w].l2 = 0.25f;
     nn_graph_set_fuse(g, 0);
-    g->frozen_bn_moving = 1;
+    g->run.frozen_bn_moving = 1;
     nn_graph *t = nn_graph_tail(g, nn_graph_find(g, "block3.relu2"));
     CHECK(t != NULL, "%s", dfs_error());
     if (t) {
@@ -177,7 +177,7 @@ static void test_settings_carried(void)
         CHECK(tw >= 0 && t->tensors[tw].trainable && t->tensors[tw].l2 == 0.25f, "logits weight settings");
         int d1 = nn_graph_find_tensor(t, "head.dense1.weight");
         CHECK(d1 >= 0 && !t->tensors[d1].trainable, "dense1 not trainable");
-        CHECK(t->fuse == 0 && t->frozen_bn_moving == 1, "graph settings");
+        CHECK(t->plan.fuse == 0 && t->run.frozen_bn_moving == 1, "graph settings");
         nn_graph_free(t);
     }
     nn_graph_free(g);

@@ -147,8 +147,8 @@ static void test_checkpoint_roundtrip(void)
     nn_graph_alloc_train(g);
     for (size_t i = 0; i < g->nstats; i++) g->stats[i] = 0.5f + (float)i;
     for (size_t i = 0; i < g->nparams; i++) {
-        g->adam_m[i] = (float)i;
-        g->adam_v[i] = 2.0f * (float)i;
+        g->train.adam_m[i] = (float)i;
+        g->train.adam_v[i] = 2.0f * (float)i;
     }
     const char *head[] = {"head.dense1", "head.logits"};
     nn_graph_train_only(g, head, 2);
@@ -173,7 +173,7 @@ static void test_checkpoint_roundtrip(void)
         int has = 0;
         CHECK(nn_checkpoint_load_into(h, "mesoinception4", path, &st2, &has) == 0, "%s", dfs_error());
         CHECK(has && st2.adam_t == 12 && st2.epoch == 3 && !memcmp(&st2.rng, &st.rng, sizeof st.rng), "state");
-        CHECK(!memcmp(h->adam_v, g->adam_v, g->nparams * sizeof(float)), "adam v equal");
+        CHECK(!memcmp(h->train.adam_v, g->train.adam_v, g->nparams * sizeof(float)), "adam v equal");
         nn_ckpt_info_free(&info);
         nn_graph_free(h);
     }

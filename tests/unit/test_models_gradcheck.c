@@ -217,7 +217,7 @@ static int check_tensor(model *m, int t, dfs_rng *rng, int *crossings)
     loss_of(m, dl);
     size_t nv, na;
     snapshot(g, m->vp, a0, &nv, &na);
-    nn_graph_backward(g, dl);
+    CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
     double ss = 0;
     for (int64_t i = 0; i < T->n; i++) ss += (double)w0[i] * w0[i];
     double rms = sqrt(ss / (double)T->n), noise = NOISE_Z * RICHARDSON_NOISE * m->sigma[m->mode];
@@ -278,7 +278,7 @@ static double measure_sigma(model *m, dfs_rng *rng)
     float dl[2 * BATCH];
     nn_graph_zero_grad(g);
     loss_of(m, dl);
-    nn_graph_backward(g, dl);
+    CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
     size_t total = 0;
     for (int t = 0; t < g->ntensors; t++)
         if (!g->tensors[t].is_stat) total += (size_t)g->tensors[t].n;
@@ -374,7 +374,7 @@ static int check_arch_on(const char *arch, int64_t size, const nn_backend *be, d
     if (be) CHECK(nn_graph_set_backend(g, be) == 0, "%s", dfs_error());
     nn_graph_set_batch(g, BATCH);
     for (int i = 0; i < g->nnodes; i++) nn_graph_want_grad(g, i, 1);   /* dL/dy at every kink */
-    g->no_dropout = 1;
+    g->run.no_dropout = 1;
     int64_t nx = BATCH * 3 * size * size;
     float *x = dfs_malloc((size_t)nx * sizeof(float));
     for (int64_t i = 0; i < nx; i++) x[i] = dfs_rng_uniformf(&rng);

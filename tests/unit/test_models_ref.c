@@ -183,7 +183,7 @@ static void check_mode(const char *arch, nn_graph *g, const dfs_record_list *fx,
     float dlogits[64];
     double L = loss_and_grad(loss, dlogits, logits, target, N);
     if (pins) printf("# %s %s: %d kink decisions taken from the reference\n", arch, mode, apply_pins(arch, g, pins, N));
-    nn_graph_backward(g, dlogits);
+    CHECK(nn_graph_backward(g, dlogits) == 0, "%s", dfs_error());
 
     snprintf(nm, sizeof nm, "%s.logits", mode);
     const dfs_record *r = find(fx, nm);
@@ -297,7 +297,7 @@ static void check_arch(const char *arch)
         nn_graph_alloc_train(g);
         nn_graph_set_batch(g, N);
         nn_graph_want_grad(g, 0, 1);
-        g->no_dropout = 1;
+        g->run.no_dropout = 1;
         if (set_weights(arch, g, &fx, NULL) == 0)
             check_mode(arch, g, &fx, "train", loss, x, target->data, N, have_pins ? &pins : NULL);
         if (set_weights(arch, g, &fx, "eval.stat") == 0) check_mode(arch, g, &fx, "eval", loss, x, target->data, N, NULL);

@@ -32,7 +32,7 @@ static nn_graph *build(int *bn1, int *bn2, int *bn3, int *dense)
     nn_graph_alloc_train(g);
     nn_graph_set_memory(g, NN_MEM_TRAIN);
     nn_graph_set_batch(g, B);
-    dfs_rng_seed(&g->rng, 11);
+    dfs_rng_seed(&g->run.rng, 11);
     return g;
 }
 
@@ -71,18 +71,18 @@ static void run(const nn_backend *be)
     /* the reference for bn2: its input, dense's output, over the same batches with dropout
      * off (evaluation's input; with the rate 0.5 dropout on, its mean and variance differ) */
     float *dout = malloc(sizeof(float) * TOTAL * 6);
-    dfs_rng keep = g->rng;
+    dfs_rng keep = g->run.rng;
     nn_graph_set_memory(g, NN_MEM_ALL);
-    g->no_dropout = 1;
+    g->run.no_dropout = 1;
     for (int at = 0; at < TOTAL; at += B) {
         int n = TOTAL - at < B ? TOTAL - at : B;
         memcpy(x, data + (size_t)at * C * H * W, sizeof(float) * n * C * H * W);
         CHECK(nn_graph_forward(g, x, n, NN_TRAIN) == 0, "%s", dfs_error());
-        g->rng = keep;
+        g->run.rng = keep;
         CHECK(nn_graph_fetch(g, dense, NN_FETCH_OUT) == 0, "%s", dfs_error());
         memcpy(dout + (size_t)at * 6, g->nodes[dense].out, sizeof(float) * n * 6);
     }
-    g->no_dropout = 0;
+    g->run.no_dropout = 0;
     nn_graph_set_memory(g, NN_MEM_TRAIN);
     CHECK(nn_graph_sync_params(g, NN_TO_HOST) == 0, "%s", dfs_error());
     float frozen_m[6], frozen_v[6];
@@ -96,9 +96,9 @@ static void run(const nn_backend *be)
         CHECK(nn_bn_pop_add(g, p, x, n) == 0, "%s", dfs_error());
     }
     CHECK(nn_bn_pop_end(g, p) == 0, "%s", dfs_error());
-    CHECK(memcmp(&keep, &g->rng, sizeof keep) == 0, "the dropout generator moved");
-    CHECK(g->no_dropout == 0, "dropout left off after the pass");
-    CHECK(g->mem_plan == NN_MEM_TRAIN, "memory plan not restored");
+    CHECK(memcmp(&keep, &g->run.rng, sizeof keep) == 0, "the dropout generator moved");
+    CHECK(g->run.no_dropout == 0, "dropout left off after the pass");
+    CHECK(g->plan.mode == NN_MEM_TRAIN, "memory plan not restored");
     CHECK(nn_graph_sync_params(g, NN_TO_HOST) == 0, "%s", dfs_error());
 
     long double m[6], v[6];

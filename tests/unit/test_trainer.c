@@ -281,7 +281,7 @@ static void adam_first_step(double lr)
     for (int t = 0; t < g->ntensors; t++) {
         const nn_tensor *T = &g->tensors[t];
         if (T->is_stat) continue;
-        const float *p0 = nn_tensor_data(g0, t), *p1 = nn_tensor_data(g, t), *m = g->adam_m + T->off;
+        const float *p0 = nn_tensor_data(g0, t), *p1 = nn_tensor_data(g, t), *m = g->train.adam_m + T->off;
         for (int64_t i = 0; i < T->n; i++) {
             double grad = m[i] / (1 - b1), d = (double)p0[i] - (double)p1[i];
             double want = grad == 0 ? 0 : lrf * sqrt(1 - b2) * grad / (sqrt(1 - b2) * fabs(grad) + eps);
@@ -409,7 +409,7 @@ static void test_frozen_batchnorm(void)
     }
     const char *train[] = {"block1.conv", "head.logits"};
     CHECK(nn_graph_train_only(g, train, 2) == 0, "%s", dfs_error());
-    g->no_dropout = 1;
+    g->run.no_dropout = 1;
     nn_graph_set_batch(g, N);
     static float x[N * 3 * S * S];
     float y[N], dl[N];
@@ -423,7 +423,7 @@ static void test_frozen_batchnorm(void)
     const float *rm = nn_tensor_data(g, B->rmean), *rv = nn_tensor_data(g, B->rvar);
     int wt = nn_graph_find_tensor(g, "block1.conv.weight");
     for (int moving = 0; moving <= 1; moving++) {
-        g->frozen_bn_moving = moving;
+        g->run.frozen_bn_moving = moving;
         memcpy(params0, g->params, g->nparams * sizeof(float));
         frozen_loss(g, x, y, N, dl);
         /* block2.bn against its definition, in double */
@@ -451,7 +451,7 @@ static void test_frozen_batchnorm(void)
         CHECK(worst < 1e-4, "frozen_bn_moving=%d: block2.bn output off its definition by %.3g", moving, worst);
         /* a whole step: backward, Adam */
         nn_graph_zero_grad(g);
-        nn_graph_backward(g, dl);
+        CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
         /* the gradient through the frozen layers against central differences */
         float *w = nn_tensor_data(g, wt), *gw = nn_tensor_grad(g, wt);
         int64_t nw = g->tensors[wt].n, pick[4] = {0, 0, 0, 0};
@@ -480,7 +480,7 @@ static void test_frozen_batchnorm(void)
         free(ga);
         frozen_loss(g, x, y, N, dl);
         nn_graph_zero_grad(g);
-        nn_graph_backward(g, dl);
+        CHECK(nn_graph_backward(g, dl) == 0, "%s", dfs_error());
         nn_adam adam = {1e-3f, 0.9f, 0.999f, 1e-7f, 0};
         nn_graph_adam_step(g, &adam);
         CHECK(!memcmp(g->stats, stats0, g->nstats * sizeof(float)), "frozen_bn_moving=%d: running statistics changed",

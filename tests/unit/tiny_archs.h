@@ -49,7 +49,7 @@ static inline nn_graph *tiny_graph(int a, int64_t size, const nn_backend *be, in
     dfs_rng_seed(&rng, 5);
     nn_graph_alloc_params(g, &rng);
     nn_graph_alloc_train(g);
-    dfs_rng_seed(&g->rng, 77);
+    dfs_rng_seed(&g->run.rng, 77);
     nn_graph_set_memory(g, plan);
     nn_graph_set_batch(g, n);
     return g;
