@@ -1,8 +1,6 @@
 /* tool.c: dying, warning, --help and option errors for tools (tool.h). */
 #include "tool/tool.h"
 
-#include <cblas.h>
-#include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,11 +84,4 @@ int dfs_args_done(int rc, const dfs_opt *opts, const char *usage)
         dfs_print_help(s);   /* prints and exits 0 */
     }
     return rc;
-}
-
-void dfs_tool_threads(long n)
-{
-    if (n <= 0) return;
-    omp_set_num_threads((int)n);
-    openblas_set_num_threads((int)n);
 }
