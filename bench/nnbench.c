@@ -79,13 +79,13 @@ int main(int argc, char **argv)
 
     dfs_rng rng;
     dfs_rng_seed(&rng, 1);
-    nn_graph_alloc_params(g, &rng);
-    if (train) nn_graph_alloc_train(g);
+    if (nn_graph_alloc_params(g, &rng) != 0 || (train && nn_graph_alloc_train(g) != 0)) dfs_die_error();
     /* the plans bin/train and bin/predict use */
     nn_graph_set_memory(g, train ? NN_MEM_TRAIN : NN_MEM_FORWARD);
-    nn_graph_set_batch(g, batch);
+    if (nn_graph_set_batch(g, batch) != 0) dfs_die_error();
     size_t nx = (size_t)batch * 3 * (size_t)size * (size_t)size;
     float *x = nn_graph_host_alloc(g, nx * sizeof *x);
+    if (!x) dfs_die_error();
     for (size_t i = 0; i < nx; i++) x[i] = (float)dfs_rng_uniform(&rng);
     float *y = dfs_malloc((size_t)batch * sizeof *y);
     for (long i = 0; i < batch; i++) y[i] = (float)(i & 1);

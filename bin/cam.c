@@ -322,9 +322,10 @@ int main(int argc, char **argv)
     c.h = g->nodes[layer].H;
     c.w = g->nodes[layer].W;
     nn_graph_set_memory(g, NN_MEM_BACKWARD);   /* nn_gradcam_batch marks what it reads */
-    nn_graph_set_batch(g, a.batch);
+    if (nn_graph_set_batch(g, a.batch) != 0) dfs_die_error();
     size_t P = (size_t)(c.S * c.S);
     c.x = nn_graph_host_alloc(g, (size_t)a.batch * 3 * P * sizeof(float));
+    if (!c.x) dfs_die_error();
     c.maps = dfs_malloc((size_t)(a.batch * c.h * c.w) * sizeof(float));
     if (a.guided) c.guided = dfs_malloc((size_t)a.batch * 3 * P * sizeof(float));
     c.rgb = dfs_malloc(3 * P);

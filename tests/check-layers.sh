@@ -26,10 +26,7 @@
 #    (core/common.h says why), and "layers: - is stdout", dfs_out_open writing the output a caller
 #    named "-" to stdout.
 #
-# Pending: lib/nn/graph*.c still ends backend failures with dfs_die (graph.h says so) while it is
-# being split up; its findings print as "pending:" lines and do not fail the check.
-#
-# Prints "FILE:LINE: problem" for each finding; exits 1 if any (pending ones aside).
+# Prints "FILE:LINE: problem" for each finding; exits 1 if any.
 set -uo pipefail
 ROOT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$ROOT" || exit 2
@@ -56,11 +53,11 @@ my %allowed = (
     tool => [qw(core media nn face synth study analysis tool)],
 );
 my $calls = qr/\b(?:exit|_exit|_Exit|quick_exit|abort|assert|dfs_die|dfs_die_error|dfs_warn|dfs_print_help|dfs_args_done|dfs_arg_long|dfs_arg_double|v?d?printf|puts|putchar|perror|psignal|psiginfo|v?err|v?errx|v?warn|v?warnx|error|error_at_line)\s*\(|\b(?:write|fdopen)\s*\(\s*[12]\s*,|\b(?:stderr|stdout|STDERR_FILENO|cerr|cout|clog)\b/;
-my ($bad, $pending) = (0, 0);
+my $bad = 0;
 sub report {
     my ($file, $line, $msg) = @_;
-    if ($file =~ m{^lib/nn/graph[^/]*\.c$}) { print "pending: $file:$line: $msg\n"; $pending++; }
-    else { print "$file:$line: $msg\n"; $bad++; }
+    print "$file:$line: $msg\n";
+    $bad++;
 }
 while (my $file = <STDIN>) {
     chomp $file;
@@ -106,6 +103,5 @@ while (my $file = <STDIN>) {
         }
     }
 }
-print "check-layers: $pending pending finding(s) in lib/nn/graph*.c\n" if $pending;
 exit($bad ? 1 : 0);
 '

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
     long S = atol(argv[4]), N = atol(argv[5]);
     nn_graph *g = nn_model_build("xception", S);
     dfs_rng rng; dfs_rng_seed(&rng, 1);
-    nn_graph_alloc_params(g, &rng); nn_graph_alloc_train(g); nn_graph_set_batch(g, N);
+    if (nn_graph_alloc_params(g, &rng) || nn_graph_alloc_train(g) || nn_graph_set_batch(g, N)) { fprintf(stderr, "%s\n", dfs_error()); return 1; }
     nn_graph_want_grad(g, 0, 1); g->run.no_dropout = 1;
     char nm[200];
     for (int t = 0; t < g->ntensors; t++) {

@@ -207,10 +207,10 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
     /* inference only: the layer's activations stay readable and can be rerun from */
     nn_graph_set_memory(g, NN_MEM_FORWARD);
     nn_graph_keep(g, layer, 1);
-    nn_graph_set_batch(g, B);
-    float *x = nn_graph_host_alloc(g, dfs_mul_size((size_t)B, (size_t)(3 * s->h * s->w) * sizeof(float)));
+    float *x = nn_graph_set_batch(g, B) != 0 ? NULL
+             : nn_graph_host_alloc(g, dfs_mul_size((size_t)B, (size_t)(3 * s->h * s->w) * sizeof(float)));
     float *mn = dfs_malloc((size_t)(2 * C) * sizeof(float)), *mx = mn + C, *val = NULL;
-    int ok = 1;
+    int ok = x != NULL;
     float *d_range = dev_alloc(be, (size_t)(2 * C) * sizeof(float), &ok), *d_val = NULL, *d_saved = NULL;
     double *d_e = NULL;
     nn_graph *t = NULL;
@@ -265,7 +265,7 @@ int ace_run(nn_graph *g, const nn_model_info *m, int layer, const ace_sample *s,
         if (G > C) G = C;
         nn_graph_set_memory(t, NN_MEM_FORWARD);
         nn_graph_keep(t, 0, 1);   /* the edited copies of the layer, rerun after each edit */
-        nn_graph_set_batch(t, B * G);
+        if (nn_graph_set_batch(t, B * G) != 0) goto out;
     } else {
         d_saved = dev_alloc(be, dfs_mul_size((size_t)B, (size_t)S * sizeof(float)), &ok);
         if (!ok) goto out;

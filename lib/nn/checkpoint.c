@@ -321,8 +321,7 @@ nn_graph *nn_checkpoint_load(const char *path, const char *expect_arch, nn_ckpt_
     /* every value is overwritten by the load, so no initialisation */
     g->params = dfs_malloc((g->nparams ? g->nparams : 1) * sizeof(float));
     g->stats = dfs_malloc((g->nstats ? g->nstats : 1) * sizeof(float));
-    nn_graph_params_allocated(g);
-    if (nn_checkpoint_load_into(g, in->arch, path, NULL, NULL) != 0) {
+    if (nn_graph_params_allocated(g) != 0 || nn_checkpoint_load_into(g, in->arch, path, NULL, NULL) != 0) {
         nn_graph_free(g);
         nn_ckpt_info_free(in);
         return NULL;

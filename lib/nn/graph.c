@@ -9,7 +9,6 @@
 
 #include "core/common.h"
 #include "nn/backend.h"
-#include "tool/tool.h"   /* dfs_die: pending, tests/check-layers.sh */
 
 const char *nn_kind_name(nn_kind k)
 {
@@ -106,7 +105,7 @@ void nn_graph_count(const nn_graph *g, int64_t *total, int64_t *trainable)
 
 /* ---- memory ---- */
 
-void nn_graph_init_params(nn_graph *g, dfs_rng *rng)
+int nn_graph_init_params(nn_graph *g, dfs_rng *rng)
 {
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];
@@ -122,38 +121,42 @@ void nn_graph_init_params(nn_graph *g, dfs_rng *rng)
             for (int64_t j = 0; j < t->n; j++) d[j] = t->init_value;
         }
     }
-    if (nn_graph_sync_params(g, NN_TO_DEVICE) != 0) dfs_die("%s", dfs_error());
+    return nn_graph_sync_params(g, NN_TO_DEVICE);
 }
 
-void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng)
+int nn_graph_alloc_params(nn_graph *g, dfs_rng *rng)
 {
     free(g->params);
     free(g->stats);
     g->params = dfs_malloc((g->nparams ? g->nparams : 1) * sizeof(float));
     g->stats = dfs_malloc((g->nstats ? g->nstats : 1) * sizeof(float));
-    nn_graph_params_allocated(g);
-    nn_graph_init_params(g, rng);
+    if (nn_graph_params_allocated(g) != 0) return -1;
+    return nn_graph_init_params(g, rng);
 }
 
-void nn_graph_params_allocated(nn_graph *g)
+int nn_graph_params_allocated(nn_graph *g)
 {
-    graph_region_set(g, R_PARAMS, g->params, g->nparams * sizeof(float), 0);
-    graph_region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 0);
+    if (graph_region_set(g, R_PARAMS, g->params, g->nparams * sizeof(float), 0) != 0) return -1;
+    return graph_region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 0);
 }
 
-void nn_graph_alloc_train(nn_graph *g)
+/* one training buffer: allocated zeroed once, with its backend copy */
+static int alloc_train_buf(nn_graph *g, float **buf, int r)
 {
-    size_t n = g->nparams ? g->nparams : 1;
-    if (!g->train.grads) {
-        g->train.grads = dfs_calloc(n, sizeof(float));
-        graph_region_set(g, R_GRADS, g->train.grads, g->nparams * sizeof(float), 1);
-    }
-    if (!g->train.adam_m) {
-        g->train.adam_m = dfs_calloc(n, sizeof(float));
-        graph_region_set(g, R_ADAM_M, g->train.adam_m, g->nparams * sizeof(float), 1);
-    }
-    if (!g->train.adam_v) {
-        g->train.adam_v = dfs_calloc(n, sizeof(float));
-        graph_region_set(g, R_ADAM_V, g->train.adam_v, g->nparams * sizeof(float), 1);
-    }
+    if (*buf) return 0;
+    *buf = dfs_calloc(g->nparams ? g->nparams : 1, sizeof(float));
+    if (graph_region_set(g, r, *buf, g->nparams * sizeof(float), 1) == 0) return 0;
+    /* without its backend copy: a later call allocates it again */
+    graph_region_set(g, r, NULL, 0, 0);
+    free(*buf);
+    *buf = NULL;
+    return -1;
+}
+
+int nn_graph_alloc_train(nn_graph *g)
+{
+    if (alloc_train_buf(g, &g->train.grads, R_GRADS) || alloc_train_buf(g, &g->train.adam_m, R_ADAM_M) ||
+        alloc_train_buf(g, &g->train.adam_v, R_ADAM_V))
+        return -1;
+    return 0;
 }

@@ -163,6 +163,8 @@ typedef struct nn_graph_mirror {
     size_t bytes[NN_DEV_REGIONS];
     void *scratch;                   /* conv scratch in backend memory (no host mirror) */
     int poison;                      /* stale host mirrors are NaN-filled (NN_BE_POISON_MIRRORS) */
+    const void *stray;               /* sticky internal error: a pointer that was in no buffer (the
+                                      * passes fail from then on; lib/nn/graph_mirror.c, graph_dv) */
 } nn_graph_mirror;
 
 typedef struct nn_graph {
@@ -234,20 +236,26 @@ int64_t nn_node_size(const nn_graph *g, int node);              /* C*H*W per sam
 int64_t nn_node_params(const nn_graph *g, int node);             /* parameters and stats of a node */
 void nn_graph_count(const nn_graph *g, int64_t *total, int64_t *trainable);
 
-/* ---- memory ---- */
+/* ---- memory ----
+ * Each returns 0, or -1 with an error naming the backend op that failed (an allocation or an
+ * upload of backend memory; the host's own allocations exit on out-of-memory, core/common.h).
+ * After a failure of alloc_params, params_allocated or init_params the parameters have no
+ * current backend copy: free the graph. */
 /* Allocate params and stats and initialise them (kernels from rng by their nn_tensor.init,
  * Glorot-uniform unless the model says otherwise; zero biases, gamma 1, beta 0, running mean 0,
  * var 1), tensor by tensor in graph order. */
-void nn_graph_alloc_params(nn_graph *g, dfs_rng *rng);
+int nn_graph_alloc_params(nn_graph *g, dfs_rng *rng);
 /* Re-initialise already allocated params and stats. */
-void nn_graph_init_params(nn_graph *g, dfs_rng *rng);
+int nn_graph_init_params(nn_graph *g, dfs_rng *rng);
 /* The caller allocated g->params and g->stats itself (a checkpoint load): give them their
  * backend copies (filled by a later nn_graph_sync_params(g, NN_TO_DEVICE)). */
-void nn_graph_params_allocated(nn_graph *g);
-/* Allocate zeroed gradients and Adam moments (needed for backward into parameters). */
-void nn_graph_alloc_train(nn_graph *g);
-/* Size the activation arena for batches of up to N samples (reallocates when N grows). */
-void nn_graph_set_batch(nn_graph *g, int64_t N);
+int nn_graph_params_allocated(nn_graph *g);
+/* Allocate zeroed gradients and Adam moments (needed for backward into parameters); after a
+ * failure the buffers not allocated are allocated by the next call. */
+int nn_graph_alloc_train(nn_graph *g);
+/* Size the activation arena for batches of up to N samples (reallocates when N grows). After a
+ * failure the graph has no arena (forward fails) until a later call succeeds. */
+int nn_graph_set_batch(nn_graph *g, int64_t N);
 /* Memory plans. Lifetimes are planned from the graph's shape and a buffer's memory is reused
  * once nothing will read it again; none changes any result.
  *  NN_MEM_ALL (default): every node's output stays readable after forward and every node's
@@ -284,7 +292,12 @@ int nn_graph_train_only(nn_graph *g, const char *const *names, int n);
 
 /* ---- running ---- */
 enum { NN_EVAL = 0, NN_TRAIN = 1 };
-/* Copy x (N,C,H,W) into the input node and run every node. N <= the arena's batch. */
+/* Copy x (N,C,H,W) into the input node and run every node. N <= the arena's batch. The passes
+ * (forward, forward_from, forward_dev, backward) and nn_graph_l2 return 0, or -1 with an error:
+ * besides their own, a backend failure (a re-layout's allocation, an upload) or the graph's
+ * sticky internal error (a pointer in no buffer of the graph, graph_mirror.c's graph_dv: it
+ * also stays after nn_graph_zero_grad or nn_graph_adam_step met it, and fails every later
+ * pass). */
 int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
 /* Precise batchnorm (Wu & Johnson's "precise BN"): the population statistics of every
  * batchnorm node that is not frozen, over the batches given, replace its running statistics.
@@ -320,7 +333,8 @@ void nn_graph_zero_grad(nn_graph *g);
 /* Add the L2 penalty gradients of trainable parameters (when gradients are allocated) and set
  * *penalty to the penalty (sum lambda w^2). 0, or -1 with an error (a backend failure). */
 int nn_graph_l2(nn_graph *g, double *penalty);
-/* One Adam step over the trainable parameters (increments a->t first). */
+/* One Adam step over the trainable parameters (increments a->t first). The sticky internal
+ * error (see nn_graph_forward) shows at the next pass. */
 void nn_graph_adam_step(nn_graph *g, nn_adam *a);
 
 /* ---- backends (backend.h) ----
@@ -342,8 +356,7 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a);
  * The input of nn_graph_forward is uploaded asynchronously: allocate it with
  * nn_graph_host_alloc (pinned on cuda) and do not change it before the next host read
  * (nn_graph_output, fetch, sync_params). On the cpu backend every one of these is free: the
- * mirrors are the buffers. Backend failures end in dfs_fail (functions returning int) or dfs_die
- * naming the op. */
+ * mirrors are the buffers. Backend failures return -1 (or NULL) with an error naming the op. */
 /* Fusion: a batchnorm node followed by the relu, leaky relu or swish node that reads it runs as
  * one backend op (batchnorm_act_forward), which changes no result (bit for bit the unfused
  * floats) and saves a pass over the tensor and a launch. on: -1 the backend's default, 0 off,
@@ -351,7 +364,7 @@ void nn_graph_adam_step(nn_graph *g, nn_adam *a);
 void nn_graph_set_fuse(nn_graph *g, int on);
 /* Use be for everything from now on; buffers already allocated move to it (their contents are
  * uploaded; leaving a device backend downloads params, stats, grads and Adam moments first).
- * 0, or -1 with an error. */
+ * 0, or -1 with an error (after a failed allocation or upload on be, free the graph). */
 int nn_graph_set_backend(nn_graph *g, const struct nn_backend *be);
 enum { NN_TO_DEVICE = 1, NN_TO_HOST = 2, NN_SYNC_ADAM = 4, NN_SYNC_GRADS = 8 };
 /* Params and stats, plus Adam moments with NN_SYNC_ADAM and gradients with NN_SYNC_GRADS, in
@@ -360,7 +373,8 @@ int nn_graph_sync_params(const nn_graph *g, int how);
 enum { NN_FETCH_OUT = 1, NN_FETCH_GRAD = 2 };
 int nn_graph_fetch(nn_graph *g, int node, int what);
 int nn_graph_put(nn_graph *g, int node);
-/* Host memory for the forward input: pinned on cuda (asynchronous uploads). */
+/* Host memory for the forward input: pinned on cuda (asynchronous uploads). NULL with an error
+ * when the backend has none to give. */
 void *nn_graph_host_alloc(const nn_graph *g, size_t bytes);
 void nn_graph_host_free(const nn_graph *g, void *p);
 /* Work on the backend without the host (analyses that call g->be's ops themselves, so that only

@@ -27,13 +27,17 @@ static inline int on_host(const nn_graph *g)
     return g->be->host_memory;
 }
 
-/* dfs_die naming op, the backend and its last error */
-void graph_be_die(const nn_graph *g, const char *op);
+/* -1 with an error naming op, the backend and its last error */
+int graph_be_fail(const nn_graph *g, const char *op);
 /* The backend copy of host buffer `host` (bytes long) as region r: allocated, and filled from
- * the host when `upload`. Nothing on a host-memory backend. */
-void graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload);
-/* Backend pointer of a host-mirror pointer (identity on a host-memory backend). */
+ * the host when `upload`. Nothing on a host-memory backend. 0, or -1 with an error (the region
+ * then has no backend copy). */
+int graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload);
+/* Backend pointer of a host-mirror pointer (identity on a host-memory backend). A pointer in
+ * no buffer becomes the graph's sticky error (g->mirror.stray, see graph_mirror.c). */
 void *graph_dv(const nn_graph *g, const void *h);
+/* 0, or -1 with the internal error once graph_dv met a pointer in no buffer. */
+int graph_stray(const nn_graph *g);
 #define DV(p) ((__typeof__(p))graph_dv(g, (p)))
 /* Test backend: NaN-fill a host mirror that has gone stale. */
 void graph_poison(const nn_graph *g, void *host, size_t bytes);
@@ -41,8 +45,9 @@ void graph_poison(const nn_graph *g, void *host, size_t bytes);
 int graph_region_copy(const nn_graph *g, int r, int to_host, size_t off, size_t bytes);
 /* Free every backend copy and the backend's conv scratch. */
 void graph_dev_free_all(nn_graph *g);
-/* (Re)allocate the conv scratch in backend memory (g->plan.scratch_floats). */
-void graph_scratch_set(nn_graph *g);
+/* (Re)allocate the conv scratch in backend memory (g->plan.scratch_floats): 0, or -1 with an
+ * error. */
+int graph_scratch_set(nn_graph *g);
 /* The arena region holding p and its offset there: 0, or -1 when p is in neither arena. */
 int graph_arena_off(const nn_graph *g, const void *p, int *r, size_t *off);
 
@@ -54,8 +59,9 @@ static inline int plans_backward(int plan) { return plan == NN_MEM_BACKWARD || p
 void graph_compute_need(nn_graph *g);
 /* Whether the layout must be redone before the next forward. */
 int graph_plan_changed(nn_graph *g);
-/* Lay out the arena for N samples under the current plan. */
-void graph_layout(nn_graph *g, int64_t N);
+/* Lay out the arena for N samples under the current plan: 0, or -1 with an error (a backend
+ * allocation; the graph then has no arena). */
+int graph_layout(nn_graph *g, int64_t N);
 /* Point every node's dout into the gradient buffers (NULL where it has none). */
 void graph_set_dout_pointers(nn_graph *g);
 

@@ -9,30 +9,44 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "tool/tool.h"   /* dfs_die: pending, tests/check-layers.sh */
 
-void graph_be_die(const nn_graph *g, const char *op)
+int graph_be_fail(const nn_graph *g, const char *op)
 {
-    dfs_die("%s on %s: %s", op, g->be->name, g->be->last_error());
+    return dfs_fail("%s on %s: %s", op, g->be->name, g->be->last_error());
 }
 
 /* The backend copy of host buffer `host` (bytes long) as region r: allocated, and filled from
- * the host when `upload`. Nothing on a host-memory backend. */
-void graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload)
+ * the host when `upload`. Nothing on a host-memory backend. On failure the region has no
+ * backend copy (graph_dv then finds none for its pointers). */
+int graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload)
 {
     const nn_backend *be = g->be;
-    if (be->host_memory) return;
+    if (be->host_memory) return 0;
     if (g->mirror.dev[r]) be->free(g->mirror.dev[r]);
     g->mirror.dev[r] = NULL;
     g->mirror.host[r] = host;
     g->mirror.bytes[r] = bytes;
-    if (!host) return;
-    g->mirror.dev[r] = be->alloc(bytes ? bytes : 1);
-    if (!g->mirror.dev[r]) graph_be_die(g, "graph: alloc");
-    if (upload && be->upload(g->mirror.dev[r], host, bytes) != 0) graph_be_die(g, "graph: upload");
+    if (!host) return 0;
+    void *d = be->alloc(bytes ? bytes : 1);
+    if (!d) return graph_be_fail(g, "graph: alloc");
+    if (upload && be->upload(d, host, bytes) != 0) {
+        int rc = graph_be_fail(g, "graph: upload");
+        be->free(d);
+        return rc;
+    }
+    g->mirror.dev[r] = d;
+    return 0;
 }
 
-/* Backend pointer of a host-mirror pointer (identity on a host-memory backend). */
+/* Backend pointer of a host-mirror pointer (identity on a host-memory backend).
+ * A pointer in no buffer is a programming error of the graph's own code (or a caller that went
+ * on after a failed allocation), met deep inside a pass where an op is about to be called with
+ * it, with no way to return. It is kept as the graph's sticky error (g->mirror.stray) and the
+ * host pointer itself comes back: memory of the right size that the host owns, so the one op
+ * that gets it works on a host mirror instead of on backend memory (harmless on a backend that
+ * can address host memory; on cuda the op fails and the backend reports it). The passes stop
+ * at the node that met it and, like every later pass (graph_stray), return -1 with this
+ * message. The graph is cast to writable: every graph comes from nn_graph_new's heap. */
 void *graph_dv(const nn_graph *g, const void *h)
 {
     if (!h || g->be->host_memory) return (void *)h;
@@ -42,7 +56,14 @@ void *graph_dv(const nn_graph *g, const void *h)
         if (b && g->mirror.dev[r] && p >= b && p < b + (g->mirror.bytes[r] ? g->mirror.bytes[r] : 1))
             return (uint8_t *)g->mirror.dev[r] + (p - b);
     }
-    dfs_die("graph: internal error: pointer %p is in no buffer of the graph", h);
+    if (!g->mirror.stray) ((nn_graph *)g)->mirror.stray = h;
+    return (void *)h;
+}
+
+int graph_stray(const nn_graph *g)
+{
+    if (!g->mirror.stray) return 0;
+    return dfs_fail("graph: internal error: pointer %p is in no buffer of the graph", g->mirror.stray);
 }
 /* Test backend: a host mirror that has gone stale is NaN-filled, so a missed download reads
  * NaN instead of an old value that might pass. */
@@ -89,12 +110,13 @@ void graph_dev_free_all(nn_graph *g)
     g->mirror.scratch = NULL;
 }
 
-void graph_scratch_set(nn_graph *g)
+int graph_scratch_set(nn_graph *g)
 {
-    if (on_host(g)) return;
+    if (on_host(g)) return 0;
     if (g->mirror.scratch) g->be->free(g->mirror.scratch);
     g->mirror.scratch = g->be->alloc((g->plan.scratch_floats ? g->plan.scratch_floats : 1) * sizeof(float));
-    if (!g->mirror.scratch) graph_be_die(g, "graph: alloc conv scratch");
+    if (!g->mirror.scratch) return graph_be_fail(g, "graph: alloc conv scratch");
+    return 0;
 }
 
 int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
@@ -108,21 +130,20 @@ int nn_graph_set_backend(nn_graph *g, const nn_backend *be)
     g->be = be;
     g->mirror.poison = !be->host_memory && (be->flags & NN_BE_POISON_MIRRORS);
     size_t pb = g->nparams * sizeof(float);
-    graph_region_set(g, R_PARAMS, g->params, pb, 1);
-    graph_region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 1);
-    graph_region_set(g, R_GRADS, g->train.grads, pb, 1);
-    graph_region_set(g, R_ADAM_M, g->train.adam_m, pb, 1);
-    graph_region_set(g, R_ADAM_V, g->train.adam_v, pb, 1);
     /* the arenas and the conv scratch are laid out again for this backend by the next forward
      * (the host scratch exists only on a host-memory backend); activations are recomputed */
     if (g->plan.arena) g->plan.dirty = 1;
+    if (graph_region_set(g, R_PARAMS, g->params, pb, 1) || graph_region_set(g, R_STATS, g->stats, g->nstats * sizeof(float), 1) ||
+        graph_region_set(g, R_GRADS, g->train.grads, pb, 1) || graph_region_set(g, R_ADAM_M, g->train.adam_m, pb, 1) ||
+        graph_region_set(g, R_ADAM_V, g->train.adam_v, pb, 1))
+        return -1;
     return 0;
 }
 
 void *nn_graph_host_alloc(const nn_graph *g, size_t bytes)
 {
     void *p = g->be->host_alloc(bytes ? bytes : 1);
-    if (!p) dfs_die("graph: pinned host memory (%zu bytes) on %s: %s", bytes, g->be->name, g->be->last_error());
+    if (!p) dfs_fail("graph: pinned host memory (%zu bytes) on %s: %s", bytes, g->be->name, g->be->last_error());
     return p;
 }
 

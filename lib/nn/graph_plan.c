@@ -169,8 +169,9 @@ void nn_graph_set_fuse(nn_graph *g, int on)
     g->plan.fuse = on;
 }
 
-/* Lay out the arena for N samples under the current plan. */
-void graph_layout(nn_graph *g, int64_t N)
+/* Lay out the arena for N samples under the current plan: 0, or -1 with an error (a backend
+ * allocation failed: the graph then has no arena, batch 0, until a later layout succeeds). */
+int graph_layout(nn_graph *g, int64_t N)
 {
     int nn = g->nnodes, plan = g->plan.mode;
     if (!g->run.want_grad) g->run.want_grad = dfs_calloc((size_t)nn, 1);
@@ -292,7 +293,7 @@ void graph_layout(nn_graph *g, int64_t N)
      * large malloc cost no memory */
     g->plan.arena = on_host(g) ? dfs_calloc(off ? off : 1, 1) : dfs_malloc(off ? off : 1);
     g->plan.arena_bytes = off;
-    graph_region_set(g, R_ARENA, g->plan.arena, off, 0);
+    int rc = graph_region_set(g, R_ARENA, g->plan.arena, off, 0);
     uint8_t *base = g->plan.arena;
     for (int i = 0; i < nn; i++) {
         nn_node *n = &g->nodes[i];
@@ -313,23 +314,25 @@ void graph_layout(nn_graph *g, int64_t N)
     free(g->plan.scratch);
     g->plan.scratch_floats = scratch;
     g->plan.scratch = dfs_malloc((on_host(g) && scratch ? scratch : 1) * sizeof(float));
-    graph_scratch_set(g);
+    if (rc == 0) rc = graph_scratch_set(g);
     free(g->plan.grad_arena);
     g->plan.grad_arena = NULL;
-    graph_region_set(g, R_GRAD_ARENA, NULL, 0, 0);
+    graph_region_set(g, R_GRAD_ARENA, NULL, 0, 0);   /* no host buffer: nothing to allocate */
     g->plan.backward_done = 0;
     graph_set_dout_pointers(g);
     free(gneed);
     free(gwant);
     free(act);
-    g->plan.batch = N;
-    g->plan.dirty = 0;
+    /* after a failure no forward runs (its batch exceeds 0) until a layout succeeds */
+    g->plan.batch = rc ? 0 : N;
+    g->plan.dirty = rc != 0;
+    return rc;
 }
 
-void nn_graph_set_batch(nn_graph *g, int64_t N)
+int nn_graph_set_batch(nn_graph *g, int64_t N)
 {
-    if (N <= g->plan.batch && g->plan.arena && !g->plan.dirty) return;
-    graph_layout(g, N > g->plan.batch ? N : g->plan.batch);
+    if (N <= g->plan.batch && g->plan.arena && !g->plan.dirty) return 0;
+    return graph_layout(g, N > g->plan.batch ? N : g->plan.batch);
 }
 
 void nn_graph_set_memory(nn_graph *g, int plan)

@@ -55,10 +55,11 @@ static void forward_fused(nn_graph *g, int i)
     g->plan.fused_ops++;
 }
 
-/* Nodes from..nnodes-1 in order, a fused pair as one op. */
+/* Nodes from..nnodes-1 in order, a fused pair as one op; stops after a node that met a
+ * pointer in no buffer (graph_dv). */
 static void forward_nodes(nn_graph *g, int from)
 {
-    for (int i = from; i < g->nnodes; i++) {
+    for (int i = from; i < g->nnodes && !g->mirror.stray; i++) {
         if (g->plan.fused && (g->plan.fused[i] & NN_FUSED_ACT)) {
             forward_fused(g, i);
             i++;
@@ -88,9 +89,10 @@ static void poison_forward(nn_graph *g, int from)
 /* What every full forward does before its input is placed: 0, or -1 with an error. */
 static int forward_begin(nn_graph *g, int64_t N, int mode)
 {
+    if (graph_stray(g)) return -1;
     if (!g->params) return dfs_fail("graph parameters are not allocated");
     if (N < 1 || N > g->plan.batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->plan.batch);
-    if (graph_plan_changed(g)) graph_layout(g, g->plan.batch);
+    if (graph_plan_changed(g) && graph_layout(g, g->plan.batch) != 0) return -1;
     g->run.cur_n = N;
     g->run.mode = mode;
     g->plan.backward_done = 0;
@@ -102,10 +104,12 @@ static int forward_begin(nn_graph *g, int64_t N, int mode)
 int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode)
 {
     if (forward_begin(g, N, mode) != 0) return -1;
-    if (g->be->upload(DV(g->nodes[0].out), x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
+    float *in = DV(g->nodes[0].out);
+    if (graph_stray(g)) return -1;
+    if (g->be->upload(in, x, (size_t)(N * nn_node_size(g, 0)) * sizeof(float)) != 0)
         return dfs_fail("forward: input upload on %s: %s", g->be->name, g->be->last_error());
     forward_nodes(g, 1);
-    return 0;
+    return graph_stray(g);
 }
 
 /* ---- work on the backend without the host (graph.h) ---- */
@@ -119,7 +123,8 @@ static float *node_dev(const nn_graph *g, int node, int grad)
     size_t off;
     if (!h || (!on_host(g) && graph_arena_off(g, h, &r, &off)))
         return dfs_fail("graph: node %s has no %s in this memory plan", n->name, grad ? "gradient" : "output"), NULL;
-    return DV((float *)h);
+    float *d = DV((float *)h);
+    return graph_stray(g) ? NULL : d;
 }
 
 float *nn_graph_out_dev(const nn_graph *g, int node) { return node_dev(g, node, 0); }
@@ -131,13 +136,15 @@ int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, i
     if (forward_begin(g, n * reps, mode) != 0) return -1;
     size_t bytes = (size_t)(n * nn_node_size(g, 0)) * sizeof(float);
     uint8_t *in = (uint8_t *)DV(g->nodes[0].out);
+    if (graph_stray(g)) return -1;
     for (int64_t k = 0; k < reps; k++) g->be->copy(in + (size_t)k * bytes, x, bytes);
-    for (int i = 1; i < g->nnodes; i++) forward_node(g, i);
-    return 0;
+    for (int i = 1; i < g->nnodes && !g->mirror.stray; i++) forward_node(g, i);
+    return graph_stray(g);
 }
 
 int nn_graph_forward_from(nn_graph *g, int from, int mode)
 {
+    if (graph_stray(g)) return -1;
     if (g->run.cur_n < 1) return dfs_fail("forward_from before any forward");
     if (from < 0 || from >= g->nnodes) return dfs_fail("forward_from: no node %d", from);
     if (g->plan.mode != NN_MEM_ALL && !(g->plan.keep && g->plan.keep[from]))
@@ -147,7 +154,7 @@ int nn_graph_forward_from(nn_graph *g, int from, int mode)
     next_drop_key(g);
     poison_forward(g, from);
     forward_nodes(g, from + 1);
-    return 0;
+    return graph_stray(g);
 }
 
 float *nn_graph_output(const nn_graph *g)
@@ -188,6 +195,7 @@ static void backward_node(nn_graph *g, int i)
 int nn_graph_backward(nn_graph *g, const float *dout)
 {
     const nn_backend *be = g->be;
+    if (graph_stray(g)) return -1;
     graph_compute_need(g);
     int nn = g->nnodes;
     /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */
@@ -204,13 +212,19 @@ int nn_graph_backward(nn_graph *g, const float *dout)
         g->plan.backward_done = 1;
     } else if (!g->plan.grad_arena) {
         g->plan.grad_arena = dfs_malloc(g->plan.grad_arena_bytes ? g->plan.grad_arena_bytes : 1);
-        graph_region_set(g, R_GRAD_ARENA, g->plan.grad_arena, g->plan.grad_arena_bytes, 0);
+        if (graph_region_set(g, R_GRAD_ARENA, g->plan.grad_arena, g->plan.grad_arena_bytes, 0) != 0) {
+            /* the next backward tries again */
+            free(g->plan.grad_arena);
+            g->plan.grad_arena = NULL;
+            graph_region_set(g, R_GRAD_ARENA, NULL, 0, 0);
+            return -1;
+        }
         graph_set_dout_pointers(g);
     }
     graph_poison(g, g->plan.grad_arena, g->plan.grad_arena_bytes);
     graph_poison(g, g->train.grads, g->train.grads ? g->nparams * sizeof(float) : 0);
     /* each gradient buffer is zeroed just before its first writer (ops accumulate) */
-    for (int64_t step = 0; step < nn; step++) {
+    for (int64_t step = 0; step < nn && !g->mirror.stray; step++) {
         for (int i = 0; i < nn; i++)
             if (g->plan.grad_birth[i] == step)
                 be->zero(DV(g->nodes[i].dout), (size_t)(g->run.cur_n * nn_node_size(g, i)) * sizeof(float));
@@ -223,5 +237,5 @@ int nn_graph_backward(nn_graph *g, const float *dout)
             backward_node(g, (int)(nn - step));
         }
     }
-    return 0;
+    return graph_stray(g);
 }

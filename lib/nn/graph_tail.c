@@ -68,7 +68,8 @@ nn_graph *nn_graph_tail(const nn_graph *g, int node)
         t->run.guided_relu = g->run.guided_relu;
         dfs_rng rng;
         dfs_rng_seed(&rng, 0);   /* every value is overwritten from g below */
-        nn_graph_alloc_params(t, &rng);   /* on the host: moved to g's backend in one upload */
+        /* on the host (t's backend is the cpu's until the end): moved to g's backend in one upload */
+        if (nn_graph_alloc_params(t, &rng) != 0) ok = 0;
         for (int k = 0; k < t->ntensors && ok; k++) {
             nn_tensor *d = &t->tensors[k];
             int src = nn_graph_find_tensor(g, d->name);

@@ -61,6 +61,7 @@ int nn_graph_l2(nn_graph *g, double *penalty)
         }
     }
     if (g->be->sync() != 0) return dfs_fail("l2 penalty on %s: %s", g->be->name, g->be->last_error());
+    if (graph_stray(g)) return -1;
     *penalty = pen;
     return 0;
 }

@@ -469,8 +469,10 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     }
     dfs_rng init;
     dfs_rng_derive(&init, o->seed, dfs_hash_str("init"));
-    nn_graph_alloc_params(t->g, &init);
-    nn_graph_alloc_train(t->g);
+    if (nn_graph_alloc_params(t->g, &init) != 0 || nn_graph_alloc_train(t->g) != 0) {
+        nn_ckpt_info_free(&info);
+        return -1;
+    }
     dfs_rng_derive(&t->g->run.rng, o->seed, dfs_hash_str("dropout"));
     t->g->run.frozen_bn_moving = o->frozen_bn_moving;
     t->g->run.no_dropout = o->no_dropout;
@@ -525,10 +527,11 @@ static int trainer_setup(trainer *t, const nn_train_opts *o, nn_ckpt_state *st, 
     nn_ckpt_info_free(&info);
     /* activations for the one backward of each step; their memory serves the gradients once read */
     nn_graph_set_memory(t->g, NN_MEM_TRAIN);
-    nn_graph_set_batch(t->g, t->batch);
+    if (nn_graph_set_batch(t->g, t->batch) != 0) return -1;
     size_t img = (size_t)(3 * t->size * t->size);
     for (int b = 0; b < 2; b++) {
         t->x[b] = nn_graph_host_alloc(t->g, dfs_mul_size(img * sizeof(float), (size_t)t->batch));
+        if (!t->x[b]) return -1;
         t->y[b] = dfs_malloc((size_t)t->batch * sizeof(float));
     }
     t->dlogits = dfs_malloc((size_t)t->batch * 2 * sizeof(float));
@@ -641,9 +644,12 @@ int nn_predict_stream(nn_graph *g, const nn_model_info *m, int64_t size, const c
     if (dfs_reader_open(&rd, in) != 0) return -1;
     const char *name = in && strcmp(in, "-") ? in : "<stdin>";
     nn_graph_set_memory(g, NN_MEM_FORWARD);   /* only the logits are read */
-    nn_graph_set_batch(g, batch);
     size_t img = (size_t)(3 * size * size);
-    float *x = nn_graph_host_alloc(g, dfs_mul_size(img * sizeof(float), (size_t)batch));
+    float *x = nn_graph_set_batch(g, batch) != 0 ? NULL : nn_graph_host_alloc(g, dfs_mul_size(img * sizeof(float), (size_t)batch));
+    if (!x) {
+        dfs_reader_close(&rd);
+        return -1;
+    }
     float *pf = dfs_malloc((size_t)batch * sizeof(float));
     char **keys = dfs_calloc((size_t)batch, sizeof *keys), **sets = dfs_calloc((size_t)batch, sizeof *sets);
     int32_t *labels = dfs_malloc((size_t)batch * sizeof *labels);

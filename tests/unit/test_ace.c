@@ -60,7 +60,7 @@ static nn_graph *dense_model(const int *perm)
     CHECK(nn_graph_check(g) == 0, "%s", dfs_error());
     dfs_rng r;
     dfs_rng_seed(&r, 1);
-    nn_graph_alloc_params(g, &r);
+    CHECK(nn_graph_alloc_params(g, &r) == 0, "alloc_params: %s", dfs_error());
     float w[12], b[4], o[4];
     for (int i = 0; i < 4; i++) {
         int u = perm ? perm[i] : i;
@@ -235,7 +235,7 @@ static void test_conv_channels(void)
     CHECK(nn_graph_check(g) == 0, "%s", dfs_error());
     dfs_rng rng;
     dfs_rng_seed(&rng, 5);
-    nn_graph_alloc_params(g, &rng);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
     const float ow[3] = {1.0f, 0.0f, -2.5f};
     set_tensor(g, "logits.weight", ow, 3);
     ace_sample s;
@@ -256,7 +256,7 @@ static void test_conv_channels(void)
     {
         int k = 3;   /* the largest value: hi */
         double v = r.hi[2], e = 0;
-        nn_graph_set_batch(g, 1);
+        CHECK(nn_graph_set_batch(g, 1) == 0, "set_batch: %s", dfs_error());
         float xin[48];
         for (int64_t i = 4; i < 8; i++) {   /* phase B: images 4..7 (8 = 2 * 2 batches * 2) */
             const uint8_t *p = s.px + i * 48;
@@ -286,7 +286,7 @@ static void test_no_tail_residual(void)
     (void)s2;
     dfs_rng rng;
     dfs_rng_seed(&rng, 2);
-    nn_graph_alloc_params(g, &rng);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
     /* act unit 0 reaches nothing: column 0 of b is zero */
     float *bw = nn_tensor_data(g, nn_graph_find_tensor(g, "b.weight"));
     for (int o = 0; o < 4; o++) bw[o * 4 + 0] = 0;

@@ -105,8 +105,8 @@ static void check_arch(const char *arch)
     }
     dfs_rng rng;
     dfs_rng_seed(&rng, 1);
-    nn_graph_alloc_params(g, &rng);
-    nn_graph_set_batch(g, N);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_set_batch(g, N) == 0, "set_batch: %s", dfs_error());
     int layer = nn_gradcam_layer(g, nn_model_find(arch)->cam_layer);
     CHECK(layer >= 0, "%s", dfs_error());
     if (layer >= 0 && set_weights(arch, g, &fx) == 0) {
@@ -172,7 +172,7 @@ static void test_known_region(void)
     CHECK(nn_graph_check(g) == 0, "%s", dfs_error());
     dfs_rng rng;
     dfs_rng_seed(&rng, 3);
-    nn_graph_alloc_params(g, &rng);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
     float *ws = nn_tensor_data(g, nn_graph_find_tensor(g, "shift.weight"));
     float *wb = nn_tensor_data(g, nn_graph_find_tensor(g, "back.weight"));
     memset(ws, 0, 3 * 3 * 81 * sizeof(float));
@@ -185,7 +185,7 @@ static void test_known_region(void)
     wd[0] = 0.5f;
     wd[1] = 1.0f;
     wd[2] = 2.0f;
-    nn_graph_set_batch(g, 2);
+    CHECK(nn_graph_set_batch(g, 2) == 0, "set_batch: %s", dfs_error());
     float img[2 * 3 * 64];
     for (int i = 0; i < 2 * 3 * 64; i++) img[i] = 0.05f + 0.9f * (float)dfs_rng_uniform(&rng);
     float maps[2 * 64], gb[2 * 3 * 64];
@@ -296,7 +296,7 @@ static int make_ckpt(const char *arch, const char *size_s, const char *path)
     if (!g) return fprintf(stderr, "%s\n", dfs_error()), 1;
     dfs_rng rng;
     dfs_rng_seed(&rng, 1);
-    nn_graph_alloc_params(g, &rng);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
     int rc = nn_checkpoint_save(g, arch, size, "note=test_cam fresh initialisation\n", NULL, path);
     if (rc != 0) fprintf(stderr, "%s\n", dfs_error());
     nn_graph_free(g);

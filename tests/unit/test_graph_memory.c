@@ -20,8 +20,8 @@ static nn_graph *build_at(int a, int64_t size, int plan, int train)
     CHECK(g && nn_graph_check(g) == 0, "%s: %s", archs[a].arch, dfs_error());
     dfs_rng rng;
     dfs_rng_seed(&rng, 5);
-    nn_graph_alloc_params(g, &rng);
-    if (train) nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+    CHECK(!train || nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     nn_graph_set_memory(g, plan);
     return g;
 }
@@ -57,8 +57,8 @@ static void test_forward_plan(void)
 {
     for (int a = 0; a < NARCH; a++) {
         nn_graph *ga = build(a, NN_MEM_ALL, 0), *gf = build(a, NN_MEM_FORWARD, 0);
-        nn_graph_set_batch(ga, N);
-        nn_graph_set_batch(gf, N);
+        CHECK(nn_graph_set_batch(ga, N) == 0, "set_batch: %s", dfs_error());
+        CHECK(nn_graph_set_batch(gf, N) == 0, "set_batch: %s", dfs_error());
         float *x = input(a, 1);
         for (int rep = 0; rep < 2; rep++) {   /* twice: reused buffers hold the first pass's values */
             CHECK(nn_graph_forward(ga, x, N, NN_EVAL) == 0, "%s", dfs_error());
@@ -88,7 +88,7 @@ static void test_backward_plan(void)
         int64_t K = 0;
         for (int v = 0; v < 3; v++) {
             nn_graph_want_grad(g[v], 0, 1);
-            nn_graph_set_batch(g[v], N);
+            CHECK(nn_graph_set_batch(g[v], N) == 0, "set_batch: %s", dfs_error());
             K = nn_graph_output_size(g[v]);
         }
         float *dl = malloc((size_t)(N * K) * sizeof *dl);
@@ -139,7 +139,7 @@ static void test_gradcam_plan(void)
         float *maps[2], *guided[2];
         float *x = input_at(size, 3);
         for (int v = 0; v < 2; v++) {
-            nn_graph_set_batch(g[v], N);
+            CHECK(nn_graph_set_batch(g[v], N) == 0, "set_batch: %s", dfs_error());
             maps[v] = malloc((size_t)(N * hw) * sizeof(float));
             guided[v] = malloc((size_t)(N * in) * sizeof(float));
             for (int rep = 0; rep < 2; rep++)
@@ -167,7 +167,7 @@ static void test_forward_from_kept(void)
         float *x = input(a, 4);
         int64_t S = nn_node_size(g[0], layer), K = nn_graph_output_size(g[0]);
         for (int v = 0; v < 2; v++) {
-            nn_graph_set_batch(g[v], N);
+            CHECK(nn_graph_set_batch(g[v], N) == 0, "set_batch: %s", dfs_error());
             CHECK(nn_graph_forward(g[v], x, N, NN_EVAL) == 0, "%s", dfs_error());
         }
         CHECK(same(g[0]->nodes[layer].out, g[1]->nodes[layer].out, N * S), "%s: kept layer differs", archs[a].arch);
@@ -198,7 +198,7 @@ static void test_replan(void)
     float *dl = malloc((size_t)(N * K) * sizeof *dl), *x = input(a, 6);
     for (int64_t i = 0; i < N * K; i++) dl[i] = i % 2 ? 1.0f : -0.5f;
     for (int v = 0; v < 2; v++) {
-        nn_graph_set_batch(g[v], N);
+        CHECK(nn_graph_set_batch(g[v], N) == 0, "set_batch: %s", dfs_error());
         CHECK(nn_graph_forward(g[v], x, N, NN_TRAIN) == 0, "%s", dfs_error());
         CHECK(nn_graph_backward(g[v], dl) == 0, "%s", dfs_error());
     }
@@ -234,10 +234,10 @@ static nn_graph *small(int plan, int train)
     CHECK(nn_graph_check(g) == 0, "%s", dfs_error());
     dfs_rng rng;
     dfs_rng_seed(&rng, 3);
-    nn_graph_alloc_params(g, &rng);
-    if (train) nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+    CHECK(!train || nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     nn_graph_set_memory(g, plan);
-    nn_graph_set_batch(g, 2);
+    CHECK(nn_graph_set_batch(g, 2) == 0, "set_batch: %s", dfs_error());
     return g;
 }
 
@@ -337,6 +337,149 @@ static void test_backend_failures(void)
     free(x);
 }
 
+/* the test device whose n-th backend allocation from now (alloc_fail_at = n, one-shot) and
+ * whose pinned host allocations (host_alloc_armed) fail, on top of the hooks above */
+static int alloc_fail_at, host_alloc_armed;
+static void *(*split_alloc)(size_t bytes);
+static void *(*split_host_alloc)(size_t bytes);
+static void *failing_alloc(size_t bytes)
+{
+    if (alloc_fail_at > 0 && --alloc_fail_at == 0) return NULL;
+    return split_alloc(bytes);
+}
+static void *failing_host_alloc(size_t bytes) { return host_alloc_armed ? NULL : split_host_alloc(bytes); }
+
+static int failing_backend(nn_backend *be)
+{
+    const nn_backend *split = nn_backend_open("cpu-split");
+    CHECK(split != NULL, "%s", dfs_error());
+    if (!split) return -1;
+    *be = *split;
+    split_upload = split->upload;
+    split_sync = split->sync;
+    split_download = split->download;
+    split_alloc = split->alloc;
+    split_host_alloc = split->host_alloc;
+    be->upload = failing_upload;
+    be->sync = failing_sync;
+    be->download = failing_download;
+    be->alloc = failing_alloc;
+    be->host_alloc = failing_host_alloc;
+    be->last_error = failing_error;
+    return 0;
+}
+
+/* Backend allocations and uploads that fail while the graph sets up its memory (the batch's
+ * arena and conv scratch, a re-layout at forward, the move to a backend, parameters, training
+ * buffers, the gradient arena, pinned input memory) return -1 or NULL with the op and the
+ * backend's message instead of exiting; the graph works again once the backend does, or
+ * (after a failure the caller went on from) its passes fail with the internal error. */
+static void test_backend_alloc_failures(void)
+{
+    nn_backend be;
+    if (failing_backend(&be) != 0) return;
+    float *x = tiny_input(2, 5, 4), dl[4] = {1, 0, 0, 1};
+    nn_graph *ref = small(NN_MEM_FORWARD, 0);
+    CHECK(nn_graph_forward(ref, x, 2, NN_EVAL) == 0, "%s", dfs_error());
+    const float *want = nn_graph_output(ref);
+
+    /* the batch's arena, then its conv scratch */
+    nn_graph *g = small(NN_MEM_FORWARD, 0);
+    CHECK(nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
+    alloc_fail_at = 1;
+    CHECK(nn_graph_set_batch(g, 2) == -1 && failed_with("graph: alloc on cpu-split: refused (test)"),
+          "arena: %s", dfs_error());
+    CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == -1 && failed_with("exceeds the arena's 0"),
+          "forward without an arena: %s", dfs_error());
+    alloc_fail_at = 2;
+    CHECK(nn_graph_set_batch(g, 2) == -1 && failed_with("graph: alloc conv scratch on cpu-split: refused (test)"),
+          "scratch: %s", dfs_error());
+    CHECK(nn_graph_set_batch(g, 2) == 0, "set_batch once the backend allocates: %s", dfs_error());
+    CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == 0, "%s", dfs_error());
+    const float *got = nn_graph_output(g);
+    CHECK(got && same(got, want, 4), "output after the failures differs from the cpu's");
+    /* a plan changed after set_batch is laid out by the next forward */
+    nn_graph_set_memory(g, NN_MEM_ALL);
+    alloc_fail_at = 1;
+    CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == -1 && failed_with("graph: alloc on cpu-split: refused (test)"),
+          "re-layout at forward: %s", dfs_error());
+    CHECK(nn_graph_set_batch(g, 2) == 0 && nn_graph_forward(g, x, 2, NN_EVAL) == 0, "%s", dfs_error());
+    got = nn_graph_output(g);
+    CHECK(got && same(got, want, 4), "output after the failed re-layout differs from the cpu's");
+    /* pinned input memory */
+    host_alloc_armed = 1;
+    CHECK(nn_graph_host_alloc(g, 12) == NULL && failed_with("graph: pinned host memory (12 bytes) on cpu-split: refused (test)"),
+          "host_alloc: %s", dfs_error());
+    host_alloc_armed = 0;
+    void *h = nn_graph_host_alloc(g, 12);
+    CHECK(h != NULL, "host_alloc once the backend gives: %s", dfs_error());
+    nn_graph_host_free(g, h);
+    nn_graph_free(g);
+
+    /* moving to the backend: an allocation (the gradients), an upload */
+    g = small(NN_MEM_TRAIN, 1);
+    alloc_fail_at = 3;
+    CHECK(nn_graph_set_backend(g, &be) == -1 && failed_with("graph: alloc on cpu-split: refused (test)"),
+          "set_backend alloc: %s", dfs_error());
+    nn_graph_free(g);
+    g = small(NN_MEM_TRAIN, 1);
+    upload_armed = 1;
+    CHECK(nn_graph_set_backend(g, &be) == -1 && failed_with("graph: upload on cpu-split: refused (test)"),
+          "set_backend upload: %s", dfs_error());
+    upload_armed = 0;
+    nn_graph_free(g);
+
+    /* parameters allocated and initialised on the backend */
+    g = nn_graph_new();
+    nn_g_dense(g, "dense", nn_g_input(g, "in", 3, 1, 1), 2, 1);
+    CHECK(nn_graph_check(g) == 0 && nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
+    dfs_rng rng;
+    dfs_rng_seed(&rng, 3);
+    alloc_fail_at = 1;
+    CHECK(nn_graph_alloc_params(g, &rng) == -1 && failed_with("graph: alloc on cpu-split: refused (test)"),
+          "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params once the backend allocates: %s", dfs_error());
+    upload_armed = 1;
+    CHECK(nn_graph_init_params(g, &rng) == -1 && failed_with("graph: upload: refused (test)"),
+          "init_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_params(g, &rng) == -1 && failed_with("graph: upload: refused (test)"),
+          "alloc_params upload: %s", dfs_error());
+    upload_armed = 0;
+    nn_graph_free(g);
+
+    /* training buffers (Adam's m fails), then the gradient arena of the first backward */
+    g = small(NN_MEM_BACKWARD, 0);
+    nn_graph_want_grad(g, nn_graph_find(g, "relu"), 1);
+    CHECK(nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
+    alloc_fail_at = 2;
+    CHECK(nn_graph_alloc_train(g) == -1 && failed_with("graph: alloc on cpu-split: refused (test)") && g->train.grads &&
+              !g->train.adam_m && !g->train.adam_v,
+          "alloc_train: %s", dfs_error());
+    CHECK(nn_graph_alloc_train(g) == 0 && g->train.adam_m && g->train.adam_v, "alloc_train again: %s", dfs_error());
+    CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "%s", dfs_error());
+    alloc_fail_at = 1;
+    CHECK(nn_graph_backward(g, dl) == -1 && failed_with("graph: alloc on cpu-split: refused (test)"),
+          "gradient arena: %s", dfs_error());
+    CHECK(nn_graph_backward(g, dl) == 0 && nn_graph_fetch(g, nn_graph_find(g, "relu"), NN_FETCH_GRAD) == 0,
+          "backward once the backend allocates: %s", dfs_error());
+    nn_graph_free(g);
+
+    /* a caller that goes on after a failed move: the parameters have no backend copy, and the
+     * pass that meets their pointer fails, as does every pass after it */
+    g = small(NN_MEM_FORWARD, 0);
+    alloc_fail_at = 1;
+    CHECK(nn_graph_set_backend(g, &be) == -1, "set_backend should fail");
+    CHECK(nn_graph_set_batch(g, 2) == 0, "%s", dfs_error());
+    for (int k = 0; k < 2; k++)
+        CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == -1 && failed_with("graph: internal error: pointer") &&
+                  failed_with("is in no buffer of the graph"),
+              "pass %d after a failed move: %s", k, dfs_error());
+    nn_graph_free(g);
+    alloc_fail_at = 0;
+    nn_graph_free(ref);
+    free(x);
+}
+
 int main(void)
 {
     RUN(test_forward_plan);
@@ -346,5 +489,6 @@ int main(void)
     RUN(test_replan);
     RUN(test_backward_misuse);
     RUN(test_backend_failures);
+    RUN(test_backend_alloc_failures);
     return CHECK_DONE();
 }

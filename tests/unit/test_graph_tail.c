@@ -80,10 +80,10 @@ static void check_tail(nn_graph *g, const nn_backend *be, int layer, const float
     check_padding(g, t, arch);
     nn_graph_set_memory(g, NN_MEM_FORWARD);
     nn_graph_keep(g, layer, 1);
-    nn_graph_set_batch(g, BATCH);
+    CHECK(nn_graph_set_batch(g, BATCH) == 0, "set_batch: %s", dfs_error());
     CHECK(nn_graph_forward(g, x, BATCH, NN_EVAL) == 0, "%s", dfs_error());
     nn_graph_set_memory(t, NN_MEM_FORWARD);
-    nn_graph_set_batch(t, BATCH);
+    CHECK(nn_graph_set_batch(t, BATCH) == 0, "set_batch: %s", dfs_error());
     const float *h = nn_graph_out_dev(g, layer);
     CHECK(h && nn_graph_forward_dev(t, h, BATCH, 1, NN_EVAL) == 0, "%s: %s: %s", arch, lname, dfs_error());
     const float *got = nn_graph_output(t);
@@ -111,13 +111,13 @@ static void test_every_architecture(void)
         if (!g) continue;
         dfs_rng init;
         dfs_rng_seed(&init, 1);
-        nn_graph_alloc_params(g, &init);
+        CHECK(nn_graph_alloc_params(g, &init) == 0, "alloc_params: %s", dfs_error());
         perturb_stats(g, 2);
         int layers[3] = {m->ace_layer ? nn_graph_find(g, m->ace_layer) : -1, nn_graph_find(g, m->cam_layer),
                          first_tail_node(g)};
         CHECK(layers[1] >= 0 && layers[2] > 0, "%s: layers", m->name);
         /* the reference: the whole graph on cpu */
-        nn_graph_set_batch(g, BATCH);
+        CHECK(nn_graph_set_batch(g, BATCH) == 0, "set_batch: %s", dfs_error());
         CHECK(nn_graph_forward(g, x, BATCH, NN_EVAL) == 0, "%s", dfs_error());
         int64_t n = BATCH * nn_graph_output_size(g);
         float *want = dfs_malloc((size_t)n * sizeof(float));
@@ -144,7 +144,7 @@ static void test_residual_refused(void)
     CHECK(nn_graph_tail(g, h) == NULL && strstr(dfs_error(), "no parameters"), "before alloc: %s", dfs_error());
     dfs_rng r;
     dfs_rng_seed(&r, 1);
-    nn_graph_alloc_params(g, &r);
+    CHECK(nn_graph_alloc_params(g, &r) == 0, "alloc_params: %s", dfs_error());
     CHECK(nn_graph_tail(g, h) == NULL && strstr(dfs_error(), "sum reads a, which comes before act"), "%s",
           dfs_error());
     CHECK(nn_graph_tail(g, g->output) == NULL, "the output has no tail");
@@ -162,7 +162,7 @@ static void test_settings_carried(void)
     if (!g) return;
     dfs_rng r;
     dfs_rng_seed(&r, 1);
-    nn_graph_alloc_params(g, &r);
+    CHECK(nn_graph_alloc_params(g, &r) == 0, "alloc_params: %s", dfs_error());
     const char *only[1] = {"head.logits"};
     CHECK(nn_graph_train_only(g, only, 1) == 0, "%s", dfs_error());
     int w = nn_graph_find_tensor(g, "head.logits.weight");

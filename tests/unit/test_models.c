@@ -143,8 +143,8 @@ static void test_checkpoint_roundtrip(void)
     nn_graph *g = nn_model_build("mesoinception4", 64);
     dfs_rng rng;
     dfs_rng_seed(&rng, 7);
-    nn_graph_alloc_params(g, &rng);
-    nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     for (size_t i = 0; i < g->nstats; i++) g->stats[i] = 0.5f + (float)i;
     for (size_t i = 0; i < g->nparams; i++) {
         g->train.adam_m[i] = (float)i;
@@ -168,7 +168,7 @@ static void test_checkpoint_roundtrip(void)
         nn_graph_count(h, &t2, &tr2);
         CHECK(t1 == t2 && tr1 == tr2 && tr1 == 16 * 16 * 4 + 16 + 17, "trainable flags restored (%lld)", (long long)tr2);
         CHECK(h->nodes[nn_graph_find(h, "block1.bn")].frozen, "frozen batchnorm restored");
-        nn_graph_alloc_train(h);
+        CHECK(nn_graph_alloc_train(h) == 0, "alloc_train: %s", dfs_error());
         nn_ckpt_state st2;
         int has = 0;
         CHECK(nn_checkpoint_load_into(h, "mesoinception4", path, &st2, &has) == 0, "%s", dfs_error());
@@ -181,7 +181,7 @@ static void test_checkpoint_roundtrip(void)
     CHECK(nn_checkpoint_load(path, "meso4", NULL) == NULL && strstr(dfs_error(), "is for architecture mesoinception4"),
           "%s", dfs_error());
     nn_graph *m4 = nn_model_build("meso4", 64);
-    nn_graph_alloc_params(m4, &rng);
+    CHECK(nn_graph_alloc_params(m4, &rng) == 0, "alloc_params: %s", dfs_error());
     CHECK(nn_checkpoint_load_into(m4, "meso4", path, NULL, NULL) != 0 && strstr(dfs_error(), path), "%s", dfs_error());
     nn_graph_free(m4);
     nn_graph_free(g);
@@ -218,7 +218,7 @@ static void test_checkpoint_errors(void)
     nn_graph *g = nn_model_build("meso4", 32);
     dfs_rng rng;
     dfs_rng_seed(&rng, 3);
-    nn_graph_alloc_params(g, &rng);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
     CHECK(nn_checkpoint_save(g, "meso4", 32, NULL, NULL, path) == 0, "%s", dfs_error());
 
     corrupt(path, bad, 1, put_nan);
@@ -233,7 +233,7 @@ static void test_checkpoint_errors(void)
           "%s", dfs_error());
     /* a checkpoint of another size has other dense shapes: refused by shape */
     nn_graph *g2 = nn_model_build("meso4", 64);
-    nn_graph_alloc_params(g2, &rng);
+    CHECK(nn_graph_alloc_params(g2, &rng) == 0, "alloc_params: %s", dfs_error());
     CHECK(nn_checkpoint_load_into(g2, "meso4", path, NULL, NULL) != 0 && strstr(dfs_error(), "head.dense1.weight"), "%s",
           dfs_error());
     nn_graph_free(g2);

@@ -369,10 +369,10 @@ static int check_arch_on(const char *arch, int64_t size, const nn_backend *be, d
      * random statistics blow its logits up to where float32 differences mean nothing; this test
      * checks backward, which does not depend on where the weights came from */
     for (int t = 0; t < g->ntensors; t++) g->tensors[t].init = NN_INIT_GLOROT_UNIFORM;
-    nn_graph_alloc_params(g, &rng);
-    nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     if (be) CHECK(nn_graph_set_backend(g, be) == 0, "%s", dfs_error());
-    nn_graph_set_batch(g, BATCH);
+    CHECK(nn_graph_set_batch(g, BATCH) == 0, "set_batch: %s", dfs_error());
     for (int i = 0; i < g->nnodes; i++) nn_graph_want_grad(g, i, 1);   /* dL/dy at every kink */
     g->run.no_dropout = 1;
     int64_t nx = BATCH * 3 * size * size;

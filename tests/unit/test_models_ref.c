@@ -293,9 +293,9 @@ static void check_arch(const char *arch)
         for (int64_t j = 0; j < nx; j++) x[j] = hash_value((uint64_t)spec[0], (uint64_t)j, spec[1], spec[2]);
         dfs_rng rng;
         dfs_rng_seed(&rng, 1);
-        nn_graph_alloc_params(g, &rng);
-        nn_graph_alloc_train(g);
-        nn_graph_set_batch(g, N);
+        CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+        CHECK(nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
+        CHECK(nn_graph_set_batch(g, N) == 0, "set_batch: %s", dfs_error());
         nn_graph_want_grad(g, 0, 1);
         g->run.no_dropout = 1;
         if (set_weights(arch, g, &fx, NULL) == 0)

@@ -28,10 +28,10 @@ static nn_graph *build(int *bn1, int *bn2, int *bn3, int *dense)
     g->nodes[*bn3].frozen = 1;
     dfs_rng rng;
     dfs_rng_seed(&rng, 7);
-    nn_graph_alloc_params(g, &rng);
-    nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     nn_graph_set_memory(g, NN_MEM_TRAIN);
-    nn_graph_set_batch(g, B);
+    CHECK(nn_graph_set_batch(g, B) == 0, "set_batch: %s", dfs_error());
     dfs_rng_seed(&g->run.rng, 11);
     return g;
 }
@@ -67,6 +67,7 @@ static void run(const nn_backend *be)
     for (int64_t i = 0; i < (int64_t)TOTAL * C * H * W; i++)
         data[i] = 1000.0f * (float)((i / (H * W)) % C) + (float)dfs_rng_uniform(&r);
     float *x = nn_graph_host_alloc(g, sizeof(float) * B * C * H * W);
+    CHECK(x != NULL, "host_alloc: %s", dfs_error());
 
     /* the reference for bn2: its input, dense's output, over the same batches with dropout
      * off (evaluation's input; with the rate 0.5 dropout on, its mean and variance differ) */

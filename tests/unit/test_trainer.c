@@ -241,8 +241,8 @@ static nn_graph *load_last(const char *stem, nn_ckpt_state *st)
     nn_graph *g = nn_model_build("meso4", 64);
     dfs_rng r;
     dfs_rng_seed(&r, 1);
-    nn_graph_alloc_params(g, &r);
-    nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &r) == 0, "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     int has = 0;
     if (nn_checkpoint_load_into(g, "meso4", p, st, &has) != 0 || !has) {
         nn_graph_free(g);
@@ -274,7 +274,7 @@ static void adam_first_step(double lr)
     nn_graph *g0 = nn_model_build("meso4", 64);   /* the run's initial weights */
     dfs_rng init;
     dfs_rng_derive(&init, 5, dfs_hash_str("init"));
-    nn_graph_alloc_params(g0, &init);
+    CHECK(nn_graph_alloc_params(g0, &init) == 0, "alloc_params: %s", dfs_error());
     const double b1 = 0.9f, b2 = 0.999f, eps = 1e-7f, lrf = (float)lr;
     int64_t moved = 0, at_lr = 0, bad = 0;
     double worst = 0;
@@ -394,8 +394,8 @@ static void test_frozen_batchnorm(void)
     nn_graph *g = nn_model_build("meso4", S);
     dfs_rng r;
     dfs_rng_seed(&r, 21);
-    nn_graph_alloc_params(g, &r);
-    nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &r) == 0, "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     for (int t = 0; t < g->ntensors; t++) {   /* statistics and affine maps far from 0 and 1 */
         const char *nm = g->tensors[t].name;
         float *d = nn_tensor_data(g, t);
@@ -410,7 +410,7 @@ static void test_frozen_batchnorm(void)
     const char *train[] = {"block1.conv", "head.logits"};
     CHECK(nn_graph_train_only(g, train, 2) == 0, "%s", dfs_error());
     g->run.no_dropout = 1;
-    nn_graph_set_batch(g, N);
+    CHECK(nn_graph_set_batch(g, N) == 0, "set_batch: %s", dfs_error());
     static float x[N * 3 * S * S];
     float y[N], dl[N];
     for (int i = 0; i < N * 3 * S * S; i++) x[i] = (float)dfs_rng_range(&r, 0, 1);
@@ -517,7 +517,7 @@ static void test_initialisers(void)
         if (!g) continue;
         dfs_rng r;
         dfs_rng_derive(&r, 9, 1);
-        nn_graph_alloc_params(g, &r);
+        CHECK(nn_graph_alloc_params(g, &r) == 0, "alloc_params: %s", dfs_error());
         int bad = 0, kernels = 0, tested = 0;
         for (int t = 0; t < g->ntensors; t++) {
             const nn_tensor *T = &g->tensors[t];
@@ -569,10 +569,10 @@ static void test_initialisers(void)
         float *p0 = dfs_malloc(g->nparams * sizeof(float));
         memcpy(p0, g->params, g->nparams * sizeof(float));
         dfs_rng_derive(&r, 9, 1);
-        nn_graph_init_params(g, &r);
+        CHECK(nn_graph_init_params(g, &r) == 0, "init_params: %s", dfs_error());
         CHECK(!memcmp(p0, g->params, g->nparams * sizeof(float)), "%s: same seed, other weights", arch);
         dfs_rng_derive(&r, 10, 1);
-        nn_graph_init_params(g, &r);
+        CHECK(nn_graph_init_params(g, &r) == 0, "init_params: %s", dfs_error());
         CHECK(memcmp(p0, g->params, g->nparams * sizeof(float)) != 0, "%s: another seed, same weights", arch);
         free(p0);
         nn_graph_free(g);
@@ -644,7 +644,7 @@ static void test_predict_writes_scores(void)
     if (!g) return;
     dfs_rng r;
     dfs_rng_derive(&r, 1, 1);
-    nn_graph_alloc_params(g, &r);
+    CHECK(nn_graph_alloc_params(g, &r) == 0, "alloc_params: %s", dfs_error());
     char in[128], out[128];
     path(in, sizeof in, "val.dft");
     path(out, sizeof out, "scores.tsv");

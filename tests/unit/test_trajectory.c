@@ -192,7 +192,7 @@ static void check_arch(const char *arch)
     if (g) {
         dfs_rng rng;
         dfs_rng_seed(&rng, 1);
-        nn_graph_alloc_params(g, &rng);
+        CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
     }
     char init[160];
     snprintf(init, sizeof init, "%s/%s.init.ckpt", dir, arch);

@@ -47,11 +47,11 @@ static inline nn_graph *tiny_graph(int a, int64_t size, const nn_backend *be, in
         for (int t = 0; t < g->ntensors; t++) g->tensors[t].init = NN_INIT_GLOROT_UNIFORM;
     dfs_rng rng;
     dfs_rng_seed(&rng, 5);
-    nn_graph_alloc_params(g, &rng);
-    nn_graph_alloc_train(g);
+    CHECK(nn_graph_alloc_params(g, &rng) == 0, "alloc_params: %s", dfs_error());
+    CHECK(nn_graph_alloc_train(g) == 0, "alloc_train: %s", dfs_error());
     dfs_rng_seed(&g->run.rng, 77);
     nn_graph_set_memory(g, plan);
-    nn_graph_set_batch(g, n);
+    CHECK(nn_graph_set_batch(g, n) == 0, "set_batch: %s", dfs_error());
     return g;
 }
 
