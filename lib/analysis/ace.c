@@ -153,7 +153,10 @@ static void *dev_alloc(const nn_backend *be, size_t bytes, int *ok)
 {
     if (!*ok) return NULL;
     void *p = be->alloc(bytes ? bytes : 1);
-    if (!p) *ok = dfs_fail("ace: %zu bytes on %s: %s", bytes, be->name, be->last_error());
+    if (!p) {
+        dfs_fail("ace: %zu bytes on %s: %s", bytes, be->name, be->last_error());
+        *ok = 0;   /* not dfs_fail's -1: callers test !ok */
+    }
     return p;
 }
 

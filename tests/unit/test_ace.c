@@ -9,6 +9,7 @@
 
 #include "analysis/ace.h"
 #include "check.h"
+#include "nn/backend.h"
 #include "nn/checkpoint.h"
 #include "nn/graph.h"
 #include "nn/models.h"
@@ -416,6 +417,50 @@ static void test_output_mismatch(void)
     ace_sample_free(&s);
 }
 
+/* A backend allocation of the analysis's own buffers that fails is an error from ace_run, not a
+ * NULL pointer handed on to the ops: the test device (cpu-split) refuses the first allocation
+ * after the pinned input buffer, which is ace_run's first buffer of its own (the ranges). */
+static const nn_backend *split_ops;
+static int refuse_next_alloc;
+static void *refusing_host_alloc(size_t bytes)
+{
+    refuse_next_alloc = 1;
+    return split_ops->host_alloc(bytes);
+}
+static void *refusing_alloc(size_t bytes)
+{
+    if (refuse_next_alloc) {
+        refuse_next_alloc = 0;
+        return NULL;
+    }
+    return split_ops->alloc(bytes);
+}
+
+static void test_backend_alloc_failure(void)
+{
+    split_ops = nn_backend_open("cpu-split");
+    CHECK(split_ops != NULL, "%s", dfs_error());
+    if (!split_ops) return;
+    nn_backend be = *split_ops;
+    be.alloc = refusing_alloc;
+    be.host_alloc = refusing_host_alloc;
+    ace_sample s;
+    make_sample(&s, 4, 1, 1, 7);
+    nn_graph *g = dense_model(NULL);
+    CHECK(nn_graph_set_backend(g, &be) == 0, "%s", dfs_error());
+    ace_opts o;
+    ace_opts_default(&o);
+    o.batches = 1;
+    o.batch = 2;
+    ace_result r;
+    CHECK(ace_run(g, sigmoid_info(), nn_graph_find(g, "act"), &s, &o, &r) < 0 &&
+              strstr(dfs_error(), "ace: 32 bytes on cpu-split"),
+          "a refused allocation of the ranges is ace_run's error: %s", dfs_error());
+    ace_result_free(&r);
+    nn_graph_free(g);
+    ace_sample_free(&s);
+}
+
 int main(void)
 {
     RUN(test_dense_known_answer);
@@ -427,5 +472,6 @@ int main(void)
     RUN(test_overlap);
     RUN(test_sample_read);
     RUN(test_output_mismatch);
+    RUN(test_backend_alloc_failure);
     return CHECK_DONE();
 }
