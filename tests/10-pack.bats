@@ -422,3 +422,15 @@ keys() { pack --list "$@" | cut -f2; }
     assert_failure
     assert_equal "$stderr" "pack: --meta goes with --list"
 }
+
+@test "-o naming a FIFO writes into it and leaves it a FIFO (a temporary renamed over it would replace it)" {
+    # the same rule keeps /dev/null a device when a tool runs as root with -o /dev/null
+    local n=${CONVERSIONS%% *}
+    mkfifo out.fifo
+    timeout 60 cat out.fifo > got.dft &   # without the rule the reader would wait for a writer forever
+    pack --label real --dataset fixture --root "$FIX" "$FIX/$n.png" -o out.fifo
+    wait $!
+    [ -p out.fifo ]
+    cmp got.dft "$FIX/$n.dft"
+    assert_no_temporaries
+}
