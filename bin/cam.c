@@ -8,6 +8,7 @@
 #include "core/args.h"
 #include "core/common.h"
 #include "tool/tool.h"
+#include "core/strmap.h"
 #include "study/dataset.h"
 #include "media/image.h"
 #include "core/stream.h"

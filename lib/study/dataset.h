@@ -9,6 +9,7 @@
 
 #include "core/common.h"
 #include "core/stream.h"
+#include "core/strmap.h"
 
 /* ---- labels: "real" 0, "fake" 1, "unknown" -1 (also accepted: 0, 1, -1) ---- */
 int dfs_label_parse(const char *s, int *label);   /* 0, or -1 with an error (no file prefix) */
@@ -34,18 +35,6 @@ size_t dfs_video_len(const char *key);
 /* That prefix, malloc'd; NULL with the error "key 'K' has no video part (expected VIDEO/FRAME,
  * e.g. fs/000_003/f05)". */
 char *dfs_video_id(const char *key);
-
-/* ---- a string -> index map (open addressing; strings are copied) ---- */
-typedef struct dfs_strmap {
-    char **keys;
-    size_t *vals;
-    size_t cap, n;
-} dfs_strmap;
-void dfs_strmap_init(dfs_strmap *m);
-void dfs_strmap_free(dfs_strmap *m);
-/* Value stored for s, or insert v for s and return v. *found (may be NULL) says which. */
-size_t dfs_strmap_put(dfs_strmap *m, const char *s, size_t v, int *found);
-int dfs_strmap_get(const dfs_strmap *m, const char *s, size_t *v);   /* 1 found, 0 not */
 
 /* ---- manifests (formats/manifest-tsv.md) ---- */
 typedef struct dfs_manifest_entry {
