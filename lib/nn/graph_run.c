@@ -18,14 +18,23 @@ static void next_drop_key(nn_graph *g)
     if (g->run.mode == NN_TRAIN && !g->run.no_dropout && !g->run.reuse_masks) g->run.drop_key = dfs_rng_u64(&g->run.rng);
 }
 
-/* Node i's forward through its kind's descriptor (graph_kinds.c). */
-static void forward_node(nn_graph *g, int i)
+/* What forward and backward both hand node i's descriptor: the node, its first input and that
+ * input's output on the backend, the batch and the node's element count. */
+static nn_step step_of(nn_graph *g, int i)
 {
     nn_node *n = &g->nodes[i];
     nn_step s = {.g = g, .be = g->be, .i = i, .n = n, .N = g->run.cur_n};
     s.sz = s.N * nn_node_size(g, i);
     s.a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
     s.x = s.a ? DV(s.a->out) : NULL;
+    return s;
+}
+
+/* Node i's forward through its kind's descriptor (graph_kinds.c). */
+static void forward_node(nn_graph *g, int i)
+{
+    nn_node *n = &g->nodes[i];
+    nn_step s = step_of(g, i);
     s.out = DV(n->out);
     if (nn_kinds[n->kind].forward) nn_kinds[n->kind].forward(&s);
 }
@@ -183,10 +192,7 @@ void nn_graph_want_grad(nn_graph *g, int node, int on)
 static void backward_node(nn_graph *g, int i)
 {
     nn_node *n = &g->nodes[i];
-    nn_step s = {.g = g, .be = g->be, .i = i, .n = n, .N = g->run.cur_n};
-    s.sz = s.N * nn_node_size(g, i);
-    s.a = n->nin > 0 ? &g->nodes[n->in[0]] : NULL;
-    s.x = s.a ? DV(s.a->out) : NULL;
+    nn_step s = step_of(g, i);
     s.dx = (s.a && g->run.need_grad[n->in[0]]) ? DV(s.a->dout) : NULL;
     s.dout = DV(n->dout);
     if (nn_kinds[n->kind].backward) nn_kinds[n->kind].backward(&s);
