@@ -154,6 +154,19 @@ $(BUILD)/tools/%: $(BUILD)/bin/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# synth without FFmpeg, for bench/gpu-pack.sh (FFmpeg's libraries with their codecs are far over
+# the device tool's carry limit): FFmpeg's symbols are weak and unbound in a copy of the library,
+# and the link leaves FFmpeg's libraries out, so it writes image streams (the same bytes as synth:
+# tests/88-bench-build.bats) and must not be asked for video.
+NOAV_LDLIBS := $(filter-out -lav% -lsw%,$(LDLIBS))
+$(BUILD)/libdfstudy-noav.a: $(LIB)
+	cp $< $@.tmp
+	objcopy --wildcard -W 'av_*' -W 'avformat_*' -W 'avcodec_*' -W 'avio_*' -W 'sws_*' $@.tmp
+	mv $@.tmp $@
+$(BUILD)/tools/synth-noav: $(BUILD)/bin/synth.o $(BUILD)/libdfstudy-noav.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdfstudy-noav.a $(NOAV_LDLIBS)
+
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:

@@ -8,14 +8,15 @@
 #      im2col path, then with DFS_CUDNN=1 where cuDNN was found, then DFS_CUDA_TF32=1, whose
 #      deviations are recorded, not held to float32's tolerances; then DFS_CUDA_FUSE=0, batchnorm and
 #      activation unfused, held to the same tolerances; every run also holds fused against
-#      unfused to equal bits; then both tests with DFS_CUDA_DW32=1, the depthwise kernels with 32-bit
-#      indices, held to the same tolerances). cuDNN: DFS_CUDNN_PATH as given,
+#      unfused to equal bits; then both tests with DFS_CUDA_IDX32=1, the depthwise, im2col, col2im
+#      and max pooling kernels with 32-bit indices, held to the same tolerances; every
+#      test_cuda_ops run also holds those kernels to the default ones' bits). cuDNN: DFS_CUDNN_PATH as given,
 #      else the folder of libcudnn.so.9 in the site-packages of the `python3` on PATH (PyTorch's
 #      nvidia wheels), and then test_cuda_ops must use it
 #   2. bench/gpu.sh: ours (nnbench) against PyTorch (bench/torchbench.py, the `python3` on PATH)
 #      at 256x256 batch 32, train and infer, five architectures, ours with DFS_CUDA_TF32=0 and 1,
-#      and with DFS_CUDNN=1 where cuDNN was found, with DFS_CUDA_FUSE=0 and with DFS_CUDA_DW32=1,
-#      and K trainings at once (--share)
+#      and with DFS_CUDNN=1 where cuDNN was found, with DFS_CUDA_FUSE=0 and with DFS_CUDA_IDX32=1,
+#      K trainings at once (--share), and PyTorch also with TF32 off (--torch-fp32)
 #   3. the train/predict/cam/ace tool tests (tests/60-train.bats, 62-device, 55-cam, 65-ace) with
 #      DFS_DEVICE=D, the tools' default device; with bats, or bats carried in DIR/bats; without
 #      either they are skipped with a line
@@ -148,6 +149,7 @@ note() {
     test_*|memcheck-*)
         grep -c '^ok ' "$log" | sed 's/$/ ok/'
         grep -c '^not ok ' "$log" | sed 's/$/ not ok/'
+        grep -o 'IDX32=1 against the default kernels: .*' "$log" | head -1
         grep -o 'ERROR SUMMARY: [0-9]* errors\?' "$log" | head -1
         grep '^# efficientnet-b0:' "$log" | head -1 ;;
     bats-*)
@@ -183,8 +185,8 @@ step test_backend_graph 120 build/tests/test_backend_graph
 # TF32's deviations are measured, not held to float32's tolerance: its row passes when the test ran
 DFS_CUDA_TF32=1 step test_backend_graph-tf32 120 sh -c 'build/tests/test_backend_graph; echo "# exit $? (TF32: deviations measured, not held to float32 tolerances)"'
 DFS_CUDA_FUSE=0 step test_backend_graph-unfused 120 build/tests/test_backend_graph
-DFS_CUDA_DW32=1 step test_cuda_ops-dw32 120 build/tests/test_cuda_ops
-DFS_CUDA_DW32=1 step test_backend_graph-dw32 120 build/tests/test_backend_graph
+DFS_CUDA_IDX32=1 step test_cuda_ops-idx32 120 build/tests/test_cuda_ops
+DFS_CUDA_IDX32=1 step test_backend_graph-idx32 120 build/tests/test_backend_graph
 unset DFS_REQUIRE_CUDA
 
 # ---- 2: the benchmark, ours with and without TF32 ----
@@ -192,7 +194,7 @@ if [ -z "$python" ]; then
     echo "gpu-bench|skipped|0|no python3 on PATH" >> "$rows"
 else
     if [ "$device" = cuda ] && [ "$quick" = 0 ]; then size=(--size 256 --batch 32 --steps-scale 0.2); else size=(--size 32 --batch 2 --steps-scale 0.00001); fi
-    PYTHON=$python step gpu-bench 300 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 "${GPU_CHECK_TF32:-0,1}" --fuse --dw32 \
+    PYTHON=$python step gpu-bench 300 bench/gpu.sh --prebuilt --device "$device" --reps 1 --tf32 "${GPU_CHECK_TF32:-0,1}" --fuse --idx32 --torch-fp32 \
         --share "${GPU_CHECK_SHARE:-4}" \
         $([ -n "${DFS_CUDNN_PATH:-}" ] && echo --cudnn) \
         "${size[@]}" --out "$logs/gpu-bench.md" --raw "$logs/gpu-bench.tsv"

@@ -36,12 +36,9 @@ targets="$targets $build/bench/nnbench"
 nice -n 10 make -s -j"$(nproc)" BUILD=$build CFLAGS="$flags" TOOLS= $targets
 
 # synth links FFmpeg only for its video output, whose libraries (with every codec they load) are
-# far over the carry limit: the packed synth has those references weak and unbound, so it writes
-# image streams, the same bytes as the full build (checked below), and must not be asked for video
-cp $build/libdfstudy.a $build/libdfstudy-noav.a
-objcopy --wildcard -W 'av_*' -W 'avformat_*' -W 'avcodec_*' -W 'avio_*' -W 'sws_*' $build/libdfstudy-noav.a
-# shellcheck disable=SC2086
-cc $flags -fopenmp -o $build/tools/synth-noav $build/bin/synth.o $build/libdfstudy-noav.a -lpng -lz -lm -fopenmp
+# far over the carry limit: the packed synth is the Makefile's synth-noav, which writes image
+# streams, the same bytes as the full build (checked below), and must not be asked for video
+nice -n 10 make -s BUILD=$build CFLAGS="$flags" TOOLS= $build/tools/synth-noav
 if readelf -d $build/tools/synth-noav | grep -q 'NEEDED.*libav'; then
     echo "gpu-pack.sh: synth without FFmpeg still needs it" >&2
     exit 1

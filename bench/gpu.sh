@@ -3,7 +3,8 @@
 # against PyTorch with cuDNN on the same GPU, in one run (issue 11).
 #
 #   bench/gpu.sh [--archs a,b,...] [--size S] [--batch N] [--reps R] [--steps-scale F] [--out FILE]
-#                [--tf32 0,1] [--cudnn] [--fuse] [--dw32] [--share K] [--prebuilt] [--device D] [--raw FILE]
+#                [--tf32 0,1] [--torch-fp32] [--cudnn] [--fuse] [--idx32] [--share K] [--prebuilt] [--device D]
+#                [--raw FILE]
 #
 # Ours: bench/nnbench.c with DEVICE cuda (the library's graph on the cuda backend, random data in
 # memory). Theirs: bench/torchbench.py --device cuda (the PyTorch definitions of
@@ -20,8 +21,12 @@
 #   plugin finds it, DFS_CUDNN_PATH), in float32, and a table of the two paths.
 # --fuse: ours also with batchnorm + activation fusion off (rows ours-unfused: DFS_CUDA_FUSE=0,
 #   the im2col path, float32; ours is fused, the default), and a table of the two.
-# --dw32: ours also with DFS_CUDA_DW32=1 (rows ours-dw32: the depthwise convolutions through the
-#   32-bit-index kernels of lib/nn/cuda/conv.cu), and a table of the two.
+# --idx32: ours also with DFS_CUDA_IDX32=1 (rows ours-idx32: depthwise convolutions, im2col,
+#   col2im and max pooling through the 32-bit-index kernels of lib/nn/cuda/conv.cu and pool.cu),
+#   and a table of the two.
+# --torch-fp32: PyTorch also with TF32 off (rows torch-fp32: bench/torchbench.py --tf32 0, float32
+#   convolutions as ours; the torch rows keep PyTorch's defaults, TF32 convolutions), and a table
+#   of ours against it.
 # --share K: also K trainings of ours at once on the one GPU (K nnbench processes started
 #   together; rows ours-shareK: the sum of their rates), and a table of that against one
 #   training, with the protocol's hours when its trainings run K at a time (study.mk GPU_SLOTS=K).
@@ -30,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmdline="bench/gpu.sh $*"
 archs=meso4,mesoinception4,shallownet,xception,efficientnet-b0
-size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 cudnn=0 fuse=0 dw32=0 share=0 prebuilt=0 device=cuda raw=""
+size=256 batch=32 reps=3 scale=1 out=bench/gpu-latest.md warmup=3 tf32=0 torch_fp32=0 cudnn=0 fuse=0 idx32=0 share=0 prebuilt=0 device=cuda raw=""
 python=${PYTHON:-python3}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -43,12 +48,13 @@ while [ $# -gt 0 ]; do
     --tf32) tf32=$2; shift 2 ;;
     --cudnn) cudnn=1; shift ;;
     --fuse) fuse=1; shift ;;
-    --dw32) dw32=1; shift ;;
+    --idx32) idx32=1; shift ;;
+    --torch-fp32) torch_fp32=1; shift ;;
     --share) share=$2; shift 2 ;;
     --prebuilt) prebuilt=1; shift ;;
     --device) device=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -103,8 +109,10 @@ measure() {   # who arch mode steps
     ours-cudnn) line=$(DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
     ours-tf32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
     ours-unfused) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 NNBENCH_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-dw32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 DFS_CUDA_DW32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    *) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device") ;;
+    ours-idx32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 DFS_CUDA_IDX32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
+    torch-fp32) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device" --tf32 0) ;;
+    torch) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device") ;;
+    *) echo "gpu.sh: no measurement named $who" >&2; exit 2 ;;
     esac
     read -r _ _ _ _ _ _ ips _ <<< "$line"
     printf '%s\t%s\t%s\t%s\n' "$who" "$arch" "$mode" "$ips" >> "$results"
@@ -116,16 +124,18 @@ ours_runs=(ours)
 case "$tf32" in 0) ;; 1) ours_runs=(ours-tf32) ;; 0,1|1,0) ours_runs=(ours ours-tf32) ;; *) echo "gpu.sh: --tf32: 0, 1 or 0,1" >&2; exit 2 ;; esac
 [ "$cudnn" = 0 ] || ours_runs+=(ours-cudnn)
 [ "$fuse" = 0 ] || ours_runs+=(ours-unfused)
-[ "$dw32" = 0 ] || ours_runs+=(ours-dw32)
+[ "$idx32" = 0 ] || ours_runs+=(ours-idx32)
+torch_runs=(torch)
+[ "$torch_fp32" = 0 ] || torch_runs+=(torch-fp32)
 IFS=, read -r -a arch_list <<< "$archs"
 for arch in "${arch_list[@]}"; do
     ts=$(steps_for "$arch" train) is=$(steps_for "$arch" infer)
     echo "$arch ${size}x${size} batch $batch: $reps reps, $ts train / $is infer steps per run" >&2
     for ((r = 0; r < reps; r++)); do
         for o in "${ours_runs[@]}"; do measure "$o" "$arch" train "$ts"; done
-        measure torch "$arch" train "$ts"
+        for o in "${torch_runs[@]}"; do measure "$o" "$arch" train "$ts"; done
         for o in "${ours_runs[@]}"; do measure "$o" "$arch" infer "$is"; done
-        measure torch "$arch" infer "$is"
+        for o in "${torch_runs[@]}"; do measure "$o" "$arch" infer "$is"; done
     done
 done
 
@@ -205,9 +215,21 @@ for who in shared:
         tot = [tot[0] + h[0], tot[1] + h[1]]
         print(f"| {a} | {t[0]:.1f} | {t[1]:.1f} | {t[1] / t[0]:.2f} | {h[0]:.1f} | {h[1]:.1f} |")
     print(f"\nAll {len(archs)} architectures: {tot[0]:.1f} h one at a time, {tot[1]:.1f} h {k} at a time.")
-if any(r[0] == "ours-dw32" for r in rows):
-    variant_table("DFS_CUDA_DW32=1 (depthwise kernels with 32-bit indices) against the default ones, im2col, float32",
-                  "ours-dw32", "default", "dw32")
+if any(r[0] == "ours-idx32" for r in rows):
+    variant_table("DFS_CUDA_IDX32=1 (depthwise, im2col, col2im and max pooling kernels with 32-bit indices) "
+                  "against the default ones, im2col, float32", "ours-idx32", "default", "idx32")
+if any(r[0] == "torch-fp32" for r in rows):
+    print(f"\nOurs ({ours}) against PyTorch with TF32 off (bench/torchbench.py --tf32 0: float32 convolutions and "
+          "matrix products, as ours), and PyTorch's own TF32 default against its float32:\n")
+    print("| arch | train img/s ours | PyTorch float32 | ours / PyTorch float32 | PyTorch TF32 / float32 "
+          "| infer img/s ours | PyTorch float32 | ours / PyTorch float32 | PyTorch TF32 / float32 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for a in archs:
+        cells = []
+        for mode in ("train", "infer"):
+            o, f, t = (med(w, a, mode) for w in (ours, "torch-fp32", "torch"))
+            cells.append(f"{o:.1f} | {f:.1f} | {o / f:.2f} | {t / f:.2f}")
+        print(f"| {a} | {cells[0]} | {cells[1]} |")
 EOF
 
 {
@@ -216,7 +238,7 @@ EOF
     echo "- command: \`$cmdline\` ($reps runs each, medians; ours and PyTorch interleaved)"
     echo "- date: $started"
     echo "- device: ${gpu_name:-$device}"
-    echo "- PyTorch ($python) $("$python" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())'), float32, cudnn.benchmark"
+    echo "- PyTorch ($python) $("$python" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())'), float32 tensors, cudnn.benchmark; PyTorch rows with its default math (TF32 convolutions on Ampere and later)$([ "$torch_fp32" = 0 ] || echo ", torch-fp32 rows with TF32 off")"
     echo "- input ${size}x${size}x3, batch $batch, random data in device memory; train = forward + loss +" \
          "backward + Adam step; infer = eval-mode forward; $warmup warm-up steps per run"
     echo "- protocol hours: training only, per architecture 2 x 100 epochs x 16,000 images (stage 1) +" \

@@ -2,6 +2,7 @@
 """PyTorch side of bench/cpu.sh: time inference or training steps of one study architecture.
 
     /usr/bin/python3 bench/torchbench.py ARCH SIZE BATCH train|infer STEPS WARMUP THREADS [--device cpu|cuda]
+                                         [--tf32 0|1]
 
 The architectures are the PyTorch definitions of tests/make-fixtures-models.py (imported, not
 rewritten), run in float32: its Params class makes float64 leaves for the reference fixtures, so
@@ -14,6 +15,10 @@ how the study's models must be written in PyTorch to match Keras, so it is kept.
 --device cuda (bench/gpu.sh): parameters, batch and optimizer state on the GPU, cuDNN with
 torch.backends.cudnn.benchmark (it picks the fastest algorithm per layer shape during the warm-up
 steps); the clock starts and stops after torch.cuda.synchronize().
+--tf32 0|1: TF32 tensor-core math off (float32 as ours by default) or on, for cuDNN's
+convolutions and cuBLAS's matrix products (torch.backends.cudnn.allow_tf32,
+torch.backends.cuda.matmul.allow_tf32); without it PyTorch's defaults hold: on for convolutions,
+off for matrix products (PyTorch's "TensorFloat-32 (TF32) on Ampere (and later) devices" notes).
 Prints one line like bench/nnbench.c: `arch size batch mode steps seconds img_per_s`.
 """
 import os
@@ -46,6 +51,15 @@ def main():
             sys.exit("torchbench: --device needs cpu or cuda")
         device = args[i + 1]
         del args[i:i + 2]
+    tf32 = None
+    if "--tf32" in args:
+        i = args.index("--tf32")
+        if i + 1 >= len(args) or args[i + 1] not in ("0", "1"):
+            sys.exit("torchbench: --tf32 needs 0 or 1")
+        tf32 = args[i + 1] == "1"
+        del args[i:i + 2]
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
     if device == "cuda":
         if not torch.cuda.is_available():
             sys.exit("torchbench: no usable CUDA device (torch.cuda.is_available() is false)")

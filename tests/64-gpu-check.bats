@@ -46,3 +46,32 @@ no_gpu() {
     [[ "$stderr" == "gpu-check.sh: missing: bin/synth bin/pack "*" build/bench/nnbench (build with make"* ]]
     assert_no_files out co/out
 }
+
+@test "gpu.sh --device cpu: ours with DFS_CUDA_IDX32=1 and PyTorch with TF32 off get their rows and tables" {
+    requires python-torch
+    # the suite's library as it is (-o): only nnbench is built
+    run make -s -C "$ROOT" -o build/libdfstudy.a build/bench/nnbench
+    assert_success
+    run env PYTHON="$TORCH_PYTHON" "$ROOT/bench/gpu.sh" --prebuilt --device cpu --archs meso4 --size 32 --batch 2 \
+        --reps 1 --steps-scale 0.00001 --idx32 --torch-fp32 --out "$TMP/g.md" --raw "$TMP/g.tsv"
+    assert_success
+    run cut -f1-3 "$TMP/g.tsv"
+    assert_output "$(printf '%s\tmeso4\t%s\n' ours train ours-idx32 train torch train torch-fp32 train \
+        ours infer ours-idx32 infer torch infer torch-fp32 infer)"
+    run awk -F'\t' '!($4 > 0) { print "no rate: " $0 }' "$TMP/g.tsv"
+    assert_output ""
+    run grep -c '^| meso4 |' "$TMP/g.md"
+    assert_output 3
+    run grep -e '^Ours with DFS_CUDA_IDX32=1' -e '^Ours (ours) against PyTorch with TF32 off' "$TMP/g.md"
+    assert_equal "${#lines[@]}" 2
+}
+
+@test "torchbench --tf32: 0 or 1, else one line and a non-zero exit" {
+    requires python-torch
+    run "$TORCH_PYTHON" "$ROOT/bench/torchbench.py" meso4 32 2 infer 1 0 1 --tf32 2
+    assert_failure
+    assert_output "torchbench: --tf32 needs 0 or 1"
+    run "$TORCH_PYTHON" "$ROOT/bench/torchbench.py" meso4 32 2 infer 1 0 1 --tf32 0
+    assert_success
+    assert_output --regexp '^meso4 32 2 infer 1 [0-9.]+ [0-9.]+$'
+}

@@ -62,3 +62,19 @@ compile_lines() {
     [ ! -e "$TMP/none" ]
     [ ! -e "$TMP/cpu.md" ]
 }
+
+@test "synth-noav (the synth bench/gpu-pack.sh carries): loads no FFmpeg library and writes synth's image stream" {
+    # the library and synth.o are the suite's own build, taken as they are (-o): this builds only
+    # the FFmpeg-free copy of the library and the link
+    local b="$ROOT/${BUILD:-build}"
+    run make -s -C "$ROOT" BUILD="$b" -o "$b/libdfstudy.a" -o "$b/bin/synth.o" "$b/tools/synth-noav"
+    assert_success
+    run readelf -d "$b/tools/synth-noav"
+    assert_success
+    assert_output --partial "libpng"
+    refute_output --regexp "NEEDED.*lib(av|sw)"
+    local want got
+    want=$(synth --role celeb --videos 2 --frames 2 --size 32 --seed 3 | cksum)
+    got=$("$b/tools/synth-noav" --role celeb --videos 2 --frames 2 --size 32 --seed 3 | cksum)
+    assert_equal "$got" "$want"
+}

@@ -36,7 +36,15 @@ requires() {
     local r
     for r in "$@"; do
         case "$r" in
-            python-torch) python3 -c 'import torch' 2>/dev/null || skip "test requires python3-torch" ;;
+            # TORCH_PYTHON: the first of $PYTHON, python3 on PATH and Debian's /usr/bin/python3
+            # that imports torch and numpy (a pyenv python3 on PATH may have neither)
+            python-torch)
+                TORCH_PYTHON=""
+                local py
+                for py in ${PYTHON:-} python3 /usr/bin/python3; do
+                    if "$py" -c 'import torch, numpy' 2>/dev/null; then TORCH_PYTHON=$py; break; fi
+                done
+                [ -n "$TORCH_PYTHON" ] || skip "test requires python3-torch" ;;
             opencv-data) [ -d /usr/share/opencv4/haarcascades ] || skip "test requires opencv-data" ;;
             *) fail "requires: unknown requirement '$r'" ;;
         esac

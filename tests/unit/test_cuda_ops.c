@@ -1040,71 +1040,135 @@ static void test_conv_im2col(void)
     CHECK(ran == (DEV == CPU ? 1 : 3), "the child did not run test_conv on the im2col path");
 }
 
-/* The depthwise cases' forward (with bias) and input gradient on DEV, from inputs drawn after
- * reseeding RNG (so two processes draw the same), written to f as raw floats. */
-static void dw_outputs(FILE *f)
+/* conv case k's forward (with bias), input gradient and, unless depthwise, weight gradient on
+ * DEV (the depthwise weight gradient of DFS_CUDA_IDX32=1 sums its doubles in other shares: equal
+ * floats but for rare last-bit roundings, held to tolerances by test_conv), written to f as raw
+ * floats */
+static void conv_outputs(FILE *f, const conv_case *k)
 {
-    dfs_rng_seed(&RNG, 424242);
-    for (size_t t = 0; t < sizeof CONVS / sizeof CONVS[0]; t++) {
-        const conv_case *k = &CONVS[t];
-        nn_conv c;
-        if (k->groups != k->C || k->groups < 2 || conv_setup(k, &c) != 0) continue;
-        int64_t nin = c.N * c.C * c.H * c.W, nw = c.K * c.R * c.S, nout = c.N * c.K * c.P * c.Q;
-        float *x = rnd(nin, -1, 1), *w = rnd(nw, -1, 1), *b = rnd(c.K, -1, 1), *dy = rnd(nout, -1, 1);
-        float *dx0 = rnd(nin, -1, 1);
-        size_t dev_scratch = DEV->conv_scratch(&c);
-        float *ds_ = dev_scratch ? dmem(dev_scratch * sizeof(float)) : NULL;
-        float *gx = up(x, nin), *gw = up(w, nw), *gy = dmem((size_t)nout * sizeof(float)), *gdx = up(dx0, nin);
-        DEV->conv2d_forward(gy, gx, gw, up(b, c.K), &c, ds_);
-        DEV->conv2d_backward(gdx, NULL, NULL, up(dy, nout), gx, gw, &c, ds_);
-        CHECK(fwrite(down(gy, nout), sizeof(float), (size_t)nout, f) == (size_t)nout, "write failed");
-        CHECK(fwrite(down(gdx, nin), sizeof(float), (size_t)nin, f) == (size_t)nin, "write failed");
-        release_all();
-    }
-}
-
-/* DFS_CUDA_DW32=1's depthwise forward and input gradient add in the default kernels' order, so
- * their bits must be the default's: a child with DFS_CUDA_DW32=1 writes them (the plugin reads
- * the switch once, at start), this process computes them with its own kernels, and the bytes
- * are compared. Nothing to compare when this process runs DW32 itself. */
-static void test_dw32_bits(void)
-{
-    const char *env = getenv("DFS_CUDA_DW32");
-    if (env && !strcmp(env, "1")) {
-        printf("# DFS_CUDA_DW32=1 here too: nothing to compare\n");
+    nn_conv c;
+    if (conv_setup(k, &c) != 0) {
+        CHECK(0, "%s: nn_conv_init: %s", k->name, dfs_error());
         return;
     }
-    char exe[PATH_MAX] = "", path[] = "/tmp/test_cuda_ops_dw32.XXXXXX";
+    int64_t nin = c.N * c.C * c.H * c.W, nw = c.K * (c.C / c.groups) * c.R * c.S, nout = c.N * c.K * c.P * c.Q;
+    int dwise = c.groups == c.C && c.groups > 1;
+    float *x = rnd(nin, -1, 1), *w = rnd(nw, -1, 1), *b = rnd(c.K, -1, 1), *dy = rnd(nout, -1, 1);
+    float *dx0 = rnd(nin, -1, 1), *dw0 = rnd(nw, -1, 1);
+    size_t dev_scratch = DEV->conv_scratch(&c);
+    float *ds_ = dev_scratch ? dmem(dev_scratch * sizeof(float)) : NULL;
+    float *gx = up(x, nin), *gw = up(w, nw), *gy = dmem((size_t)nout * sizeof(float)), *gdx = up(dx0, nin);
+    float *gdw = up(dw0, nw);
+    DEV->conv2d_forward(gy, gx, gw, up(b, c.K), &c, ds_);
+    DEV->conv2d_backward(gdx, dwise ? NULL : gdw, NULL, up(dy, nout), gx, gw, &c, ds_);
+    CHECK(fwrite(down(gy, nout), sizeof(float), (size_t)nout, f) == (size_t)nout, "write failed");
+    CHECK(fwrite(down(gdx, nin), sizeof(float), (size_t)nin, f) == (size_t)nin, "write failed");
+    if (!dwise) CHECK(fwrite(down(gdw, nw), sizeof(float), (size_t)nw, f) == (size_t)nw, "write failed");
+    release_all();
+}
+
+/* pool case k's max pooling forward, argmax and backward on DEV, to f */
+static void pool_outputs(FILE *f, const pool_case *k)
+{
+    nn_pool p;
+    if (pool_setup(k, &p) != 0) {
+        CHECK(0, "%s: nn_pool_init: %s", k->name, dfs_error());
+        return;
+    }
+    int64_t nin = p.N * p.C * p.H * p.W, nout = p.N * p.C * p.P * p.Q;
+    float *x = rnd(nin, -1, 1), *dy = rnd(nout, -1, 1), *dx0 = rnd(nin, -1, 1);
+    float *gy = dmem((size_t)nout * sizeof(float)), *gdx = up(dx0, nin);
+    int32_t *gam = dmem((size_t)nout * sizeof(int32_t)), *am = hmem((size_t)nout * sizeof(int32_t));
+    DEV->maxpool_forward(gy, gam, up(x, nin), &p);
+    DEV->maxpool_backward(gdx, up(dy, nout), gam, &p);
+    CHECK(DEV->download(am, gam, (size_t)nout * sizeof(int32_t)) == 0, "download");
+    CHECK(fwrite(down(gy, nout), sizeof(float), (size_t)nout, f) == (size_t)nout, "write failed");
+    CHECK(fwrite(am, sizeof(int32_t), (size_t)nout, f) == (size_t)nout, "write failed");
+    CHECK(fwrite(down(gdx, nin), sizeof(float), (size_t)nin, f) == (size_t)nin, "write failed");
+    release_all();
+}
+
+/* planes wider than a grid's x extent (sm_count * 32 blocks of 256 threads, 1.08 million
+ * positions on an H200), so the kernels' loops over positions take a second lap */
+static const conv_case WIDE_CONV = {"3x3 s1 same 1100x1100", 1, 1, 1100, 1100, 2, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0};
+static const pool_case WIDE_POOL = {"3x3 s1 same 1100x1100", 1, 1, 1100, 1100, 3, 3, 1, 1};
+
+/* What test_idx32_bits compares: every conv and pool case's outputs (conv_outputs,
+ * pool_outputs), from inputs drawn after reseeding RNG (so two processes draw the same). */
+static void idx32_outputs(FILE *f)
+{
+    dfs_rng_seed(&RNG, 424242);
+    for (size_t t = 0; t < sizeof CONVS / sizeof CONVS[0]; t++) conv_outputs(f, &CONVS[t]);
+    conv_outputs(f, &WIDE_CONV);
+    for (size_t t = 0; t < sizeof POOLS / sizeof POOLS[0]; t++) pool_outputs(f, &POOLS[t]);
+    pool_outputs(f, &WIDE_POOL);
+}
+
+/* child_dump(env, path): run this program as a child with the environment assignments env and
+ * DFS_TEST_CUDA_IDX32_DUMP=path; it writes idx32_outputs to path, its output lines become our
+ * comments. 0, or -1 (checked). */
+static int child_dump(const char *env, const char *path)
+{
+    char exe[PATH_MAX] = "";
     CHECK(realpath("/proc/self/exe", exe) != NULL && !strchr(exe, '\''), "cannot name the running program");
-    int fd = mkstemp(path);
-    CHECK(fd >= 0, "mkstemp failed");
-    if (!exe[0] || strchr(exe, '\'') || fd < 0) return;
-    FILE *made = fdopen(fd, "wb");   /* the child writes it by name: only closed here */
-    if (made) fclose(made);
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "DFS_CUDA_DW32=1 DFS_TEST_CUDA_DW_DUMP='%s' '%s' 2>&1", path, exe);
-    int st = system(cmd);
-    CHECK(st == 0, "the child with DFS_CUDA_DW32=1 failed (status %d)", st);
-    char *mine = NULL;
-    size_t n_mine = 0;
-    FILE *m = open_memstream(&mine, &n_mine);
-    CHECK(m != NULL, "open_memstream failed");
-    if (!m) return;
-    dw_outputs(m);
-    fclose(m);
-    FILE *f = fopen(path, "rb");
-    char *theirs = malloc(n_mine + 1);
-    size_t n_theirs = f && theirs ? fread(theirs, 1, n_mine + 1, f) : 0;
+    if (!exe[0] || strchr(exe, '\'')) return -1;
+    char cmd[4400], line[1024];
+    snprintf(cmd, sizeof cmd, "%s DFS_TEST_CUDA_IDX32_DUMP='%s' '%s' 2>&1", env, path, exe);
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL, "popen %s failed", exe);
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) printf("#   child (%s): %s", env, line);   /* comments in our TAP */
+    int st = pclose(f);
+    CHECK(st == 0, "the child with %s failed (status %d)", env, st);
+    return st == 0 ? 0 : -1;
+}
+
+/* the whole of file path into *n bytes (NULL when unreadable) */
+static char *slurp(const char *path, size_t *n)
+{
+    char *buf = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb"), *m = open_memstream(&buf, n);
+    if (f && m) {
+        char chunk[65536];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, got, m);
+    }
     if (f) fclose(f);
-    remove(path);
-    CHECK(n_mine > 0 && n_theirs == n_mine, "DW32 child wrote %zu bytes, this process %zu", n_theirs, n_mine);
-    size_t i = 0;
-    while (i < n_mine && i < n_theirs && mine[i] == theirs[i]) i++;
-    CHECK(i == n_mine, "DW32 and the default kernels differ from float %zu on", i / sizeof(float));
-    printf("# depthwise forward + input gradient, DW32 against default: %zu floats, %s\n", n_mine / sizeof(float),
-           i == n_mine ? "the same bits" : "DIFFERENT");
-    free(mine);
-    free(theirs);
+    if (m) fclose(m);
+    return buf;
+}
+
+/* DFS_CUDA_IDX32=1's im2col, col2im, max pooling, depthwise forward and depthwise input gradient
+ * compute what the default kernels compute, in the same order, so their bits must be the
+ * default's: two children, both on the plugin's own kernels (DFS_CUDNN=0; the plugin reads its
+ * switches once, at start), one with DFS_CUDA_IDX32=0 and one with 1, write every case's
+ * outputs, and the bytes are compared. */
+static void test_idx32_bits(void)
+{
+    char a[] = "/tmp/test_cuda_ops_idx32.XXXXXX", b[] = "/tmp/test_cuda_ops_idx32.XXXXXX";
+    int fa = mkstemp(a), fb = mkstemp(b);
+    CHECK(fa >= 0 && fb >= 0, "mkstemp failed");
+    FILE *ma = fa >= 0 ? fdopen(fa, "wb") : NULL, *mb = fb >= 0 ? fdopen(fb, "wb") : NULL;
+    if (ma) fclose(ma);   /* the children write them by name */
+    if (mb) fclose(mb);
+    size_t n0 = 0, n1 = 0;
+    char *d0 = NULL, *d1 = NULL;
+    if (fa >= 0 && fb >= 0 && child_dump("DFS_CUDNN=0 DFS_CUDA_IDX32=0", a) == 0 &&
+        child_dump("DFS_CUDNN=0 DFS_CUDA_IDX32=1", b) == 0) {
+        d0 = slurp(a, &n0);
+        d1 = slurp(b, &n1);
+        CHECK(n0 > 0 && n1 == n0, "the IDX32 child wrote %zu bytes, the default one %zu", n1, n0);
+        size_t i = 0;
+        while (i < n0 && i < n1 && d0[i] == d1[i]) i++;
+        CHECK(i == n0, "DFS_CUDA_IDX32=1 and the default kernels differ from word %zu on", i / sizeof(float));
+        printf("# conv and max pool outputs, DFS_CUDA_IDX32=1 against the default kernels: %zu words, %s\n",
+               n0 / sizeof(float), i == n0 ? "the same bits" : "DIFFERENT");
+    }
+    if (fa >= 0) remove(a);
+    if (fb >= 0) remove(b);
+    free(d0);
+    free(d1);
 }
 
 int main(void)
@@ -1137,11 +1201,11 @@ int main(void)
         T(test_conv);
         return CHECK_DONE();
     }
-    const char *dw_dump = getenv("DFS_TEST_CUDA_DW_DUMP");
-    if (dw_dump && *dw_dump) {   /* test_dw32_bits's child */
-        FILE *f = DEV ? fopen(dw_dump, "wb") : NULL;
+    const char *idx32_dump = getenv("DFS_TEST_CUDA_IDX32_DUMP");
+    if (idx32_dump && *idx32_dump) {   /* test_idx32_bits's child */
+        FILE *f = DEV ? fopen(idx32_dump, "wb") : NULL;
         if (!f) return 2;
-        dw_outputs(f);
+        idx32_outputs(f);
         return fclose(f) == 0 ? CHECK_DONE() : 2;
     }
     T(test_memory);
@@ -1155,7 +1219,7 @@ int main(void)
         RUN(fail_no_cudnn);
     else
         SKIP(test_conv_cudnn, "convolutions run as %s", conv_path());
-    T(test_dw32_bits);
+    T(test_idx32_bits);
     T(test_dense);
     T(test_batchnorm);
     T(test_batchnorm_act);

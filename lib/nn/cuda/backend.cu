@@ -19,7 +19,7 @@ int sm_count = 1;
 int64_t scratch_cap = (int64_t)64 << 20;   /* 64M floats = 256 MiB of im2col at most */
 bool tf32;
 bool fuse;
-bool dw32;
+bool idx32;
 
 static bool debug_sync;                 /* DFS_CUDA_SYNC=1 */
 static char pending[512];               /* first error since the last sync ("" = none) */
@@ -234,10 +234,10 @@ static int start(char *err, size_t errlen)
     if (fuse_env && *fuse_env && strcmp(fuse_env, "0") && strcmp(fuse_env, "1"))
         return snprintf(err, errlen, "DFS_CUDA_FUSE=%s: not 0 or 1", fuse_env), -1;
     fuse = !(fuse_env && !strcmp(fuse_env, "0"));
-    const char *dw32_env = getenv("DFS_CUDA_DW32");
-    if (dw32_env && *dw32_env && strcmp(dw32_env, "0") && strcmp(dw32_env, "1"))
-        return snprintf(err, errlen, "DFS_CUDA_DW32=%s: not 0 or 1", dw32_env), -1;
-    dw32 = dw32_env && !strcmp(dw32_env, "1");
+    const char *idx32_env = getenv("DFS_CUDA_IDX32");
+    if (idx32_env && *idx32_env && strcmp(idx32_env, "0") && strcmp(idx32_env, "1"))
+        return snprintf(err, errlen, "DFS_CUDA_IDX32=%s: not 0 or 1", idx32_env), -1;
+    idx32 = idx32_env && !strcmp(idx32_env, "1");
     /* cuDNN is optional: without it (or with DFS_CUDNN=0) the convolutions run as im2col + GEMM */
     cudnn_start();
     snprintf(table.device_name, sizeof table.device_name, "%.40s (sm_%d%d, %llu GiB), conv %.70s", prop.name,

@@ -78,6 +78,17 @@ inline unsigned plane_grid(int64_t planes)
 {
     return (unsigned)(planes < 1 ? 1 : planes > 0x7fffffff ? 0x7fffffff : planes);
 }
+/* Kernels over nb images of C planes with a block's threads (plane_threads) over each plane's
+ * positions: x over the positions (at most flat_grid's blocks), y over channels, z over images,
+ * each stride-looped in the kernel, so any size fits; the kernel needs no division to find its
+ * plane. */
+inline dim3 plane_grid3(int64_t positions, int64_t C, int64_t nb, int threads)
+{
+    int64_t x = (positions + threads - 1) / threads, most = (int64_t)sm_count * 32;
+    x = x < 1 ? 1 : x > most ? most : x;
+    int64_t y = C < 1 ? 1 : C > 65535 ? 65535 : C, z = nb < 1 ? 1 : nb > 65535 ? 65535 : nb;
+    return dim3((unsigned)x, (unsigned)y, (unsigned)z);
+}
 
 /* Block-wide sum of one double per thread (blockDim.x a multiple of 32, at most 1024), in a
  * fixed order: deterministic. The result is valid in thread 0. */
@@ -106,8 +117,9 @@ __device__ inline float sigmoidf_dev(float x)
 
 /* the graph fuses batchnorm + activation by default unless DFS_CUDA_FUSE=0 (backend.cu, read once) */
 extern bool fuse;
-/* DFS_CUDA_DW32=1: depthwise convolutions through the 32-bit-index kernels (conv.cu) */
-extern bool dw32;
+/* DFS_CUDA_IDX32=1: depthwise convolutions, im2col, col2im and max pooling through the kernels
+ * with 32-bit in-plane indices (conv.cu, pool.cu) */
+extern bool idx32;
 
 /* ---- the table's entries (contracts: ops.h / backend.h) ---- */
 size_t conv_scratch(const nn_conv *c);

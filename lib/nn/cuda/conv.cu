@@ -5,11 +5,12 @@
  *  - depthwise (groups == C > 1): direct kernels, one thread per output value (forward), per
  *    input value (input gradient, a gather: no atomics), and blocks per (weight, share of the
  *    products) for the weight gradient (block reductions in double, then the shares in order);
- *    with DFS_CUDA_DW32=1 the same with 32-bit in-plane indices and all taps of a channel in one
+ *    with DFS_CUDA_IDX32=1 the same with 32-bit in-plane indices and all taps of a channel in one
  *    block of the weight gradient (the "32-bit indices" kernels below);
  *  - pointwise (1x1, stride 1, no padding): the input planes are the GEMM operand; the forward
  *    and the input gradient are one strided-batched SGEMM over all images per group;
- *  - everything else: im2col of a chunk of images, then SGEMM.
+ *  - everything else: im2col of a chunk of images, then SGEMM (with DFS_CUDA_IDX32=1, im2col and
+ *    col2im with 32-bit in-plane indices).
  *
  * Layouts of the im2col buffer (col), rows = (channel, r, s), ld = columns:
  *  - forward, per image: image i's (C*R*S, P*Q) block at i * C*R*S*P*Q, so the products of a
@@ -136,6 +137,79 @@ __global__ void add_bias_kernel(float *out, const float *b, int64_t planes, int6
     }
 }
 
+/* ---- im2col and col2im with 32-bit in-plane indices (DFS_CUDA_IDX32=1; opt-in until a GPU run
+ * has checked them) ----
+ * On an H200 the two kernels above were a third of meso4's training step and a fifth of
+ * shallownet's (bench/gpu.md, third run), at about three times the time their bytes need: each
+ * thread does six 64-bit divisions and modulos to place itself, and col2im four more per tap.
+ * These take the image and the channel from the grid (blockIdx.z, blockIdx.y: no division),
+ * the position within the plane in 32-bit arithmetic (a plane is far below 2^31 values; the
+ * offsets of planes and of col's rows stay 64-bit), and col2im's stride-1 taps without any
+ * division. They copy the same values, and col2im adds each value's taps in the same order as
+ * col2im_add_kernel: the same bits (test_cuda_ops test_idx32_bits). */
+
+__global__ void im2col32_kernel(float *col, const float *in, int64_t nb, nn_conv c, int64_t img_stride,
+                                int64_t row_stride)
+{
+    const int P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R, S = (int)c.S,
+              sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w, pt = (int)c.pad_t,
+              pl = (int)c.pad_l, PQ = P * Q;
+    for (int64_t i = blockIdx.z; i < nb; i += gridDim.z)
+        for (int64_t ch = blockIdx.y; ch < c.C; ch += gridDim.y) {
+            const float *x = in + (i * c.C + ch) * (int64_t)(H * W);
+            float *rows = col + i * img_stride + ch * (int64_t)(R * S) * row_stride;
+            for (int pq = blockIdx.x * blockDim.x + threadIdx.x; pq < PQ; pq += gridDim.x * blockDim.x) {
+                int p = pq / Q, q = pq - p * Q;
+                float *dst = rows + pq;
+                for (int r = 0; r < R; r++) {
+                    int ih = p * sh - pt + r * dh;
+                    bool row_in = ih >= 0 && ih < H;
+                    for (int s = 0; s < S; s++, dst += row_stride) {
+                        int iw = q * sw - pl + s * dw;
+                        *dst = row_in && iw >= 0 && iw < W ? x[ih * W + iw] : 0.0f;
+                    }
+                }
+            }
+        }
+}
+
+__global__ void col2im32_add_kernel(float *din, const float *dcol, int64_t nb, nn_conv c, int64_t img_stride,
+                                    int64_t row_stride)
+{
+    const int P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R, S = (int)c.S,
+              sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w, pt = (int)c.pad_t,
+              pl = (int)c.pad_l, HW = H * W;
+    for (int64_t i = blockIdx.z; i < nb; i += gridDim.z)
+        for (int64_t ch = blockIdx.y; ch < c.C; ch += gridDim.y) {
+            float *d = din + (i * c.C + ch) * (int64_t)HW;
+            const float *src = dcol + i * img_stride + ch * (int64_t)(R * S) * row_stride;
+            for (int hw = blockIdx.x * blockDim.x + threadIdx.x; hw < HW; hw += gridDim.x * blockDim.x) {
+                int h = hw / W, w = hw - h * W;
+                float acc = 0.0f;
+                for (int r = 0; r < R; r++) {
+                    int ph = h + pt - r * dh, p = ph;   /* = p * stride_h for the output row p that reads h */
+                    if (ph < 0) continue;
+                    if (sh != 1) {
+                        if (ph % sh) continue;
+                        p = ph / sh;
+                    }
+                    if (p >= P) continue;
+                    for (int s = 0; s < S; s++) {
+                        int pw = w + pl - s * dw, q = pw;
+                        if (pw < 0) continue;
+                        if (sw != 1) {
+                            if (pw % sw) continue;
+                            q = pw / sw;
+                        }
+                        if (q >= Q) continue;
+                        acc += src[(int64_t)(r * S + s) * row_stride + p * Q + q];
+                    }
+                }
+                d[hw] += acc;
+            }
+        }
+}
+
 /* ---- depthwise: groups == C, K = C * mult, w (K, 1, R, S) ---- */
 
 /* One block per output plane (n, k), threads over its positions. */
@@ -236,7 +310,7 @@ __global__ void dw_weights_finish_kernel(float *dw, const double *part, int spli
     }
 }
 
-/* ---- depthwise with 32-bit indices (DFS_CUDA_DW32=1; opt-in until a GPU run has checked it) ----
+/* ---- depthwise with 32-bit indices (DFS_CUDA_IDX32=1; opt-in until a GPU run has checked it) ----
  * On an H200 the three kernels above took about half of xception's and efficientnet-b0's
  * training step (bench/gpu.md, third run), the two backward ones 5-7 times the forward's time
  * for the same products: they do 64-bit divisions and modulos per value and, for the input
@@ -362,15 +436,43 @@ __global__ void dw32_weights_partial_kernel(double *part, const float *dout, con
     }
 }
 
-/* the 32-bit kernels apply: DFS_CUDA_DW32=1 and every in-plane index, with the loops' steps of
- * up to a block and the padded extents, far below 2^31 */
-static bool dw32_fits(const nn_conv *c)
+/* the 32-bit kernels (im2col32, col2im32, dw32) apply: DFS_CUDA_IDX32=1 and every in-plane
+ * index, with the loops' steps of up to a grid's width and the padded extents, far below 2^31 */
+static bool idx32_fits(const nn_conv *c)
 {
     const int64_t most = (int64_t)1 << 30;
-    return dw32 && c->H * c->W <= most && c->P * c->Q <= most && c->K * c->R * c->S <= most &&
+    return idx32 && c->H * c->W <= most && c->P * c->Q <= most && c->K * c->R * c->S <= most &&
            c->H + c->pad_t + c->pad_b <= most && c->W + c->pad_l + c->pad_r <= most &&
            (c->R - 1) * c->dil_h <= most && (c->S - 1) * c->dil_w <= most && c->stride_h * c->P <= most &&
            c->stride_w * c->Q <= most;
+}
+
+/* im2col / col2im of nb images (layouts: the header comment) through the 32-bit kernels where
+ * they apply, else the 64-bit ones; false after a failed launch (recorded) */
+static bool im2col(const char *op, float *col, const float *in, int64_t nb, const nn_conv &c, int64_t img_stride,
+                   int64_t row_stride)
+{
+    if (idx32_fits(&c)) {
+        int t = plane_threads(c.P * c.Q);
+        im2col32_kernel<<<plane_grid3(c.P * c.Q, c.C, nb, t), t, 0, stream>>>(col, in, nb, c, img_stride, row_stride);
+        return LAUNCHED("im2col32_kernel");
+    }
+    im2col_kernel<<<flat_grid(nb * c.C * c.P * c.Q), THREADS, 0, stream>>>(col, in, nb, c, img_stride, row_stride);
+    return LAUNCHED("im2col_kernel");
+}
+
+static bool col2im_add(const char *op, float *din, const float *dcol, int64_t nb, const nn_conv &c,
+                       int64_t img_stride, int64_t row_stride)
+{
+    if (idx32_fits(&c)) {
+        int t = plane_threads(c.H * c.W);
+        col2im32_add_kernel<<<plane_grid3(c.H * c.W, c.C, nb, t), t, 0, stream>>>(din, dcol, nb, c, img_stride,
+                                                                                  row_stride);
+        return LAUNCHED("col2im32_add_kernel");
+    }
+    col2im_add_kernel<<<flat_grid(nb * c.C * c.H * c.W), THREADS, 0, stream>>>(din, dcol, nb, c, img_stride,
+                                                                               row_stride);
+    return LAUNCHED("col2im_add_kernel");
 }
 
 /* ---- GEMM helpers (row-major products, see the header comment) ---- */
@@ -405,7 +507,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     if (via_cudnn == 1) {
         /* cuDNN leaves the bias to the kernel below */
     } else if (is_depthwise(&c)) {
-        if (dw32_fits(&c)) {
+        if (idx32_fits(&c)) {
             dw32_forward_kernel<<<plane_grid(c.N * c.K), plane_threads(PQ), 0, stream>>>(out, in, w, b, c);
             LAUNCHED("dw32_forward_kernel");
             return;
@@ -423,9 +525,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
         int64_t nb = chunk_images(&c), img = c.C * c.R * c.S * PQ;
         for (int64_t n0 = 0; n0 < c.N; n0 += nb) {
             int64_t cnt = c.N - n0 < nb ? c.N - n0 : nb;
-            im2col_kernel<<<flat_grid(cnt * c.C * PQ), THREADS, 0, stream>>>(scratch, in + n0 * c.C * HW, cnt, c, img,
-                                                                             PQ);
-            if (!LAUNCHED("im2col_kernel")) return;
+            if (!im2col(op, scratch, in + n0 * c.C * HW, cnt, c, img, PQ)) return;
             /* per image and group: Y (Kg, PQ) = W_g (Kg, CRSg) col_g (CRSg, PQ) */
             for (int64_t g = 0; g < G; g++)
                 if (!gemm_rm(op, false, false, Kg, PQ, CRSg, w + g * Kg * CRSg, CRSg, 0, scratch + g * CRSg * PQ, PQ,
@@ -459,7 +559,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         if (!din && !dw) return;
     }
     if (is_depthwise(&c)) {
-        bool narrow = dw32_fits(&c);
+        bool narrow = idx32_fits(&c);
         if (din && narrow) {
             dw32_backward_data_kernel<<<plane_grid(c.N * c.C), plane_threads(HW), 0, stream>>>(din, dout, w, c);
             if (!LAUNCHED("dw32_backward_data_kernel")) return;
@@ -520,8 +620,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         if (!LAUNCHED("stack_planes_kernel")) return;
         if (dw) {
             /* im2col with R = S = 1 and no stride or padding is the plain restacking of the input */
-            im2col_kernel<<<flat_grid(cnt * c.C * PQ), THREADS, 0, stream>>>(col, in + n0 * c.C * HW, cnt, c, PQ, L);
-            if (!LAUNCHED("im2col_kernel")) return;
+            if (!im2col(op, col, in + n0 * c.C * HW, cnt, c, PQ, L)) return;
             /* per group: dW_g (Kg, rowsg) += dY_g (Kg, L) col_g^T (L, rowsg) */
             for (int64_t g = 0; g < G; g++)
                 if (!gemm_rm(op, false, true, Kg, rowsg, L, dys + g * Kg * L, L, 0, col + g * rowsg * L, L, 0, 1.0f,
@@ -534,9 +633,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
                 if (!gemm_rm(op, true, false, rowsg, L, Kg, w + g * Kg * rowsg, rowsg, 0, dys + g * Kg * L, L, 0, 0.0f,
                              col + g * rowsg * L, L, 0, 1))
                     return;
-            col2im_add_kernel<<<flat_grid(cnt * c.C * HW), THREADS, 0, stream>>>(din + n0 * c.C * HW, col, cnt, c, PQ,
-                                                                                 L);
-            if (!LAUNCHED("col2im_add_kernel")) return;
+            if (!col2im_add(op, din + n0 * c.C * HW, col, cnt, c, PQ, L)) return;
         }
     }
 }

@@ -75,6 +75,79 @@ __global__ void maxpool_backward_kernel(float *din, const float *dout, const int
     }
 }
 
+/* ---- max pooling with 32-bit in-plane indices (DFS_CUDA_IDX32=1; opt-in until a GPU run has
+ * checked them) ----
+ * As the two kernels above, but the image and the channel come from the grid (blockIdx.z,
+ * blockIdx.y) and the position within the plane is 32-bit: no 64-bit division per value (the
+ * backward above does eight). They visit the same values in the same order: the same bits
+ * (test_cuda_ops test_idx32_bits). */
+
+__global__ void maxpool32_forward_kernel(float *out, int32_t *argmax, const float *in, nn_pool p)
+{
+    const int P = (int)p.P, Q = (int)p.Q, H = (int)p.H, W = (int)p.W, kh = (int)p.kh, kw = (int)p.kw,
+              sh = (int)p.stride_h, sw = (int)p.stride_w, pt = (int)p.pad_t, pl = (int)p.pad_l, PQ = P * Q;
+    for (int64_t n = blockIdx.z; n < p.N; n += gridDim.z)
+        for (int64_t c = blockIdx.y; c < p.C; c += gridDim.y) {
+            int64_t plane = n * p.C + c;
+            const float *x = in + plane * (int64_t)(H * W);
+            for (int pq = blockIdx.x * blockDim.x + threadIdx.x; pq < PQ; pq += gridDim.x * blockDim.x) {
+                int i = pq / Q, j = pq - i * Q;
+                int h0 = i * sh - pt, w0 = j * sw - pl;
+                int h1 = h0 + kh < H ? h0 + kh : H, w1 = w0 + kw < W ? w0 + kw : W;
+                h0 = h0 < 0 ? 0 : h0;
+                w0 = w0 < 0 ? 0 : w0;
+                int best = h0 * W + w0;
+                float bv = x[best];
+                for (int h = h0; h < h1; h++)
+                    for (int v = w0; v < w1; v++)
+                        if (x[h * W + v] > bv) bv = x[best = h * W + v];
+                out[plane * PQ + pq] = bv;
+                if (argmax) argmax[plane * PQ + pq] = best;
+            }
+        }
+}
+
+/* the outputs whose window covers input row h: [*i0, *i1) (covering() in 32 bits) */
+__device__ inline void covering32(int h, int k, int stride, int pad, int P, int *i0, int *i1)
+{
+    int hp = h + pad;
+    int lo = hp - k + 1 <= 0 ? 0 : (hp - k + 1 + stride - 1) / stride;
+    int hi = hp / stride + 1;
+    *i0 = lo;
+    *i1 = hi < P ? hi : P;
+}
+
+__global__ void maxpool32_backward_kernel(float *din, const float *dout, const int32_t *argmax, nn_pool p)
+{
+    const int P = (int)p.P, Q = (int)p.Q, H = (int)p.H, W = (int)p.W, HW = H * W, PQ = P * Q;
+    for (int64_t n = blockIdx.z; n < p.N; n += gridDim.z)
+        for (int64_t c = blockIdx.y; c < p.C; c += gridDim.y) {
+            int64_t plane = n * p.C + c;
+            const int32_t *a = argmax + plane * PQ;
+            const float *g = dout + plane * PQ;
+            float *d = din + plane * HW;
+            for (int hw = blockIdx.x * blockDim.x + threadIdx.x; hw < HW; hw += gridDim.x * blockDim.x) {
+                int h = hw / W, v = hw - h * W, i0, i1, j0, j1;
+                covering32(h, (int)p.kh, (int)p.stride_h, (int)p.pad_t, P, &i0, &i1);
+                covering32(v, (int)p.kw, (int)p.stride_w, (int)p.pad_l, Q, &j0, &j1);
+                float acc = d[hw];
+                for (int i = i0; i < i1; i++)
+                    for (int j = j0; j < j1; j++)
+                        if (a[i * Q + j] == hw) acc += g[i * Q + j];
+                d[hw] = acc;
+            }
+        }
+}
+
+/* the 32-bit kernels apply: DFS_CUDA_IDX32=1 and every in-plane index, with the loops' steps of
+ * up to a grid's width and the padded extents, far below 2^31 */
+static bool idx32_fits(const nn_pool *p)
+{
+    const int64_t most = (int64_t)1 << 30;
+    return idx32 && p->H * p->W <= most && p->P * p->Q <= most && p->H + p->pad_t + p->kh <= most &&
+           p->W + p->pad_l + p->kw <= most && p->stride_h * p->P <= most && p->stride_w * p->Q <= most;
+}
+
 __global__ void avgpool_forward_kernel(float *out, const float *in, nn_pool p)
 {
     int64_t PQ = p.P * p.Q, HW = p.H * p.W, total = p.N * p.C * PQ;
@@ -130,6 +203,12 @@ __global__ void global_avgpool_backward_kernel(float *din, const float *dout, in
 void maxpool_forward(float *out, int32_t *argmax, const float *in, const nn_pool *p)
 {
     const char *op = "maxpool_forward";
+    if (idx32_fits(p)) {
+        int t = plane_threads(p->P * p->Q);
+        maxpool32_forward_kernel<<<plane_grid3(p->P * p->Q, p->C, p->N, t), t, 0, stream>>>(out, argmax, in, *p);
+        LAUNCHED("maxpool32_forward_kernel");
+        return;
+    }
     maxpool_forward_kernel<<<flat_grid(p->N * p->C * p->P * p->Q), THREADS, 0, stream>>>(out, argmax, in, *p);
     LAUNCHED("maxpool_forward_kernel");
 }
@@ -138,6 +217,12 @@ void maxpool_backward(float *din, const float *dout, const int32_t *argmax, cons
 {
     const char *op = "maxpool_backward";
     if (!din) return;
+    if (idx32_fits(p)) {
+        int t = plane_threads(p->H * p->W);
+        maxpool32_backward_kernel<<<plane_grid3(p->H * p->W, p->C, p->N, t), t, 0, stream>>>(din, dout, argmax, *p);
+        LAUNCHED("maxpool32_backward_kernel");
+        return;
+    }
     maxpool_backward_kernel<<<flat_grid(p->N * p->C * p->H * p->W), THREADS, 0, stream>>>(din, dout, argmax, *p);
     LAUNCHED("maxpool_backward_kernel");
 }
