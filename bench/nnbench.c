@@ -9,8 +9,10 @@
  * Built by `make build/bench/nnbench` (bench/build-nnbench.sh): it links build/libdfstudy.a and
  * uses the same graph, model builders, losses and Adam as bin/train and bin/predict, without their
  * data loading, so the numbers compare the network code alone with PyTorch's (which also runs on
- * tensors in memory).
- *   infer: nn_graph_forward in NN_EVAL mode (batchnorm with running statistics).
+ * tensors in memory). The batch is in the backend's memory, as bench/torchbench.py's is on its
+ * device: each step copies it into the graph's input within that memory (nn_graph_forward_dev),
+ * so on a GPU no step moves the batch from the host.
+ *   infer: forward in NN_EVAL mode (batchnorm with running statistics).
  *   train: NN_TRAIN forward, the architecture's stage-1 loss, zero_grad, backward, L2, Adam step,
  *          all parameters trainable (as stage 1 of the study).
  * Prints one line on stdout: `arch size batch mode steps seconds img_per_s fwd_gflop_per_img`,
@@ -84,9 +86,10 @@ int main(int argc, char **argv)
     nn_graph_set_memory(g, train ? NN_MEM_TRAIN : NN_MEM_FORWARD);
     if (nn_graph_set_batch(g, batch) != 0) dfs_die_error();
     size_t nx = (size_t)batch * 3 * (size_t)size * (size_t)size;
-    float *x = nn_graph_host_alloc(g, nx * sizeof *x);
-    if (!x) dfs_die_error();
+    float *x = dfs_malloc(nx * sizeof *x);
     for (size_t i = 0; i < nx; i++) x[i] = (float)dfs_rng_uniform(&rng);
+    float *x_dev = be->alloc(nx * sizeof *x);
+    if (!x_dev || be->upload(x_dev, x, nx * sizeof *x) != 0) dfs_die("batch on %s: %s", be->name, be->last_error());
     float *y = dfs_malloc((size_t)batch * sizeof *y);
     for (long i = 0; i < batch; i++) y[i] = (float)(i & 1);
     float *dlogits = dfs_malloc((size_t)batch * (size_t)m->classes * sizeof *dlogits);
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
     double t0 = 0, sink = 0;
     for (long s = 0; s < warmup + steps; s++) {
         if (s == warmup) t0 = now();
-        if (nn_graph_forward(g, x, batch, train ? NN_TRAIN : NN_EVAL) != 0) dfs_die_error();
+        if (nn_graph_forward_dev(g, x_dev, batch, 1, train ? NN_TRAIN : NN_EVAL) != 0) dfs_die_error();
         const float *logits = nn_graph_output(g);
         if (!logits) dfs_die_error();
         if (train) {
@@ -119,7 +122,8 @@ int main(int argc, char **argv)
     if (sink != sink) dfs_die("%s: non-finite loss or output", arch);
     printf("%s %ld %ld %s %ld %.6f %.3f %.6f\n", arch, size, batch, train ? "train" : "infer", steps, secs,
            (double)(batch * steps) / secs, 2.0 * forward_macs(g) / 1e9);
-    nn_graph_host_free(g, x);
+    be->free(x_dev);
+    free(x);
     free(y);
     free(dlogits);
     nn_graph_free(g);

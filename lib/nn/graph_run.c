@@ -147,7 +147,7 @@ int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, i
     uint8_t *in = (uint8_t *)DV(g->nodes[0].out);
     if (graph_stray(g)) return -1;
     for (int64_t k = 0; k < reps; k++) g->be->copy(in + (size_t)k * bytes, x, bytes);
-    for (int i = 1; i < g->nnodes && !g->mirror.stray; i++) forward_node(g, i);
+    forward_nodes(g, 1);
     return graph_stray(g);
 }
 

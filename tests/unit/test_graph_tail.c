@@ -85,7 +85,13 @@ static void check_tail(nn_graph *g, const nn_backend *be, int layer, const float
     nn_graph_set_memory(t, NN_MEM_FORWARD);
     CHECK(nn_graph_set_batch(t, BATCH) == 0, "set_batch: %s", dfs_error());
     const float *h = nn_graph_out_dev(g, layer);
+    int64_t ran = t->plan.fused_ops;
     CHECK(h && nn_graph_forward_dev(t, h, BATCH, 1, NN_EVAL) == 0, "%s: %s: %s", arch, lname, dfs_error());
+    /* forward_dev runs the fused pairs of its plan as nn_graph_forward does */
+    int64_t pairs = 0;
+    for (int i = 0; i < t->nnodes && t->plan.fused; i++) pairs += (t->plan.fused[i] & NN_FUSED_ACT) != 0;
+    CHECK(t->plan.fused_ops - ran == pairs, "%s: %s: the tail ran %lld fused ops, its plan has %lld pairs", arch, lname,
+          (long long)(t->plan.fused_ops - ran), (long long)pairs);
     const float *got = nn_graph_output(t);
     int64_t n = BATCH * nn_graph_output_size(g);
     CHECK(got && nn_graph_output_size(t) == nn_graph_output_size(g), "%s: %s: output", arch, lname);
