@@ -148,12 +148,36 @@ __global__ void add_bias_kernel(float *out, const float *b, int64_t planes, int6
  * division. They copy the same values, and col2im adds each value's taps in the same order as
  * col2im_add_kernel: the same bits (test_cuda_ops test_idx32_bits). */
 
+/* An nn_conv's in-plane extents and steps as ints (idx32_fits bounds them), for the kernels with
+ * 32-bit indices: `const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);` */
+struct conv32 {
+    int P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl;
+};
+__device__ inline conv32 narrow(const nn_conv &c)
+{
+    return {(int)c.P,        (int)c.Q,        (int)c.H,     (int)c.W,     (int)c.R,     (int)c.S,
+            (int)c.stride_h, (int)c.stride_w, (int)c.dil_h, (int)c.dil_w, (int)c.pad_t, (int)c.pad_l};
+}
+
+/* The output index p whose tap at offset r*dil reads input index h (a row, or a column), along
+ * one axis of extent P with stride and leading pad: false when there is none. */
+__device__ inline bool tap_reader(int h, int pad, int r, int dil, int stride, int P, int *p)
+{
+    int ph = h + pad - r * dil;   /* = p * stride */
+    if (ph < 0) return false;
+    if (stride != 1) {
+        if (ph % stride) return false;
+        ph /= stride;
+    }
+    *p = ph;
+    return ph < P;
+}
+
 __global__ void im2col32_kernel(float *col, const float *in, int64_t nb, nn_conv c, int64_t img_stride,
                                 int64_t row_stride)
 {
-    const int P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R, S = (int)c.S,
-              sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w, pt = (int)c.pad_t,
-              pl = (int)c.pad_l, PQ = P * Q;
+    const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
+    const int PQ = P * Q;
     for (int64_t i = blockIdx.z; i < nb; i += gridDim.z)
         for (int64_t ch = blockIdx.y; ch < c.C; ch += gridDim.y) {
             const float *x = in + (i * c.C + ch) * (int64_t)(H * W);
@@ -176,9 +200,8 @@ __global__ void im2col32_kernel(float *col, const float *in, int64_t nb, nn_conv
 __global__ void col2im32_add_kernel(float *din, const float *dcol, int64_t nb, nn_conv c, int64_t img_stride,
                                     int64_t row_stride)
 {
-    const int P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R, S = (int)c.S,
-              sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w, pt = (int)c.pad_t,
-              pl = (int)c.pad_l, HW = H * W;
+    const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
+    const int HW = H * W;
     for (int64_t i = blockIdx.z; i < nb; i += gridDim.z)
         for (int64_t ch = blockIdx.y; ch < c.C; ch += gridDim.y) {
             float *d = din + (i * c.C + ch) * (int64_t)HW;
@@ -186,24 +209,10 @@ __global__ void col2im32_add_kernel(float *din, const float *dcol, int64_t nb, n
             for (int hw = blockIdx.x * blockDim.x + threadIdx.x; hw < HW; hw += gridDim.x * blockDim.x) {
                 int h = hw / W, w = hw - h * W;
                 float acc = 0.0f;
-                for (int r = 0; r < R; r++) {
-                    int ph = h + pt - r * dh, p = ph;   /* = p * stride_h for the output row p that reads h */
-                    if (ph < 0) continue;
-                    if (sh != 1) {
-                        if (ph % sh) continue;
-                        p = ph / sh;
-                    }
-                    if (p >= P) continue;
-                    for (int s = 0; s < S; s++) {
-                        int pw = w + pl - s * dw, q = pw;
-                        if (pw < 0) continue;
-                        if (sw != 1) {
-                            if (pw % sw) continue;
-                            q = pw / sw;
-                        }
-                        if (q >= Q) continue;
-                        acc += src[(int64_t)(r * S + s) * row_stride + p * Q + q];
-                    }
+                for (int r = 0, p; r < R; r++) {
+                    if (!tap_reader(h, pt, r, dh, sh, P, &p)) continue;
+                    for (int s = 0, q; s < S; s++)
+                        if (tap_reader(w, pl, s, dw, sw, Q, &q)) acc += src[(int64_t)(r * S + s) * row_stride + p * Q + q];
                 }
                 d[hw] += acc;
             }
@@ -324,9 +333,8 @@ __global__ void dw_weights_finish_kernel(float *dw, const double *part, int spli
 
 __global__ void dw32_forward_kernel(float *out, const float *in, const float *w, const float *b, nn_conv c)
 {
-    const int mult = (int)(c.K / c.C), P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R,
-              S = (int)c.S, sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w,
-              pt = (int)c.pad_t, pl = (int)c.pad_l, PQ = P * Q;
+    const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
+    const int mult = (int)(c.K / c.C), PQ = P * Q;
     for (int64_t plane = blockIdx.x; plane < c.N * c.K; plane += gridDim.x) {
         int64_t n = plane / c.K;
         int k = (int)(plane - n * c.K);
@@ -353,9 +361,8 @@ __global__ void dw32_forward_kernel(float *out, const float *in, const float *w,
 /* din plane (n, ch) += its taps' products, in dw_backward_data_kernel's order */
 __global__ void dw32_backward_data_kernel(float *din, const float *dout, const float *w, nn_conv c)
 {
-    const int mult = (int)(c.K / c.C), P = (int)c.P, Q = (int)c.Q, H = (int)c.H, W = (int)c.W, R = (int)c.R,
-              S = (int)c.S, sh = (int)c.stride_h, sw = (int)c.stride_w, dh = (int)c.dil_h, dw = (int)c.dil_w,
-              pt = (int)c.pad_t, pl = (int)c.pad_l, PQ = P * Q, HW = H * W;
+    const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
+    const int mult = (int)(c.K / c.C), PQ = P * Q, HW = H * W;
     for (int64_t plane = blockIdx.x; plane < c.N * c.C; plane += gridDim.x) {
         int64_t n = plane / c.C;
         int ch = (int)(plane - n * c.C);
@@ -366,24 +373,10 @@ __global__ void dw32_backward_data_kernel(float *din, const float *dout, const f
                 int k = ch * mult + m;
                 const float *g = dout + (n * c.K + k) * (int64_t)PQ;
                 const float *wk = w + (int64_t)k * R * S;
-                for (int r = 0; r < R; r++) {
-                    int ph = h + pt - r * dh, p = ph;
-                    if (ph < 0) continue;
-                    if (sh != 1) {
-                        if (ph % sh) continue;
-                        p = ph / sh;
-                    }
-                    if (p >= P) continue;
-                    for (int s = 0; s < S; s++) {
-                        int pw = x + pl - s * dw, q = pw;
-                        if (pw < 0) continue;
-                        if (sw != 1) {
-                            if (pw % sw) continue;
-                            q = pw / sw;
-                        }
-                        if (q >= Q) continue;
-                        acc += g[p * Q + q] * wk[r * S + s];
-                    }
+                for (int r = 0, p; r < R; r++) {
+                    if (!tap_reader(h, pt, r, dh, sh, P, &p)) continue;
+                    for (int s = 0, q; s < S; s++)
+                        if (tap_reader(x, pl, s, dw, sw, Q, &q)) acc += g[p * Q + q] * wk[r * S + s];
                 }
             }
             din[plane * HW + hw] += acc;
