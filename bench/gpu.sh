@@ -7,7 +7,7 @@
 #                [--raw FILE]
 #
 # Ours: bench/nnbench.c with DEVICE cuda (the library's graph on the cuda backend, random data in
-# memory). Theirs: bench/torchbench.py --device cuda (the PyTorch definitions of
+# device memory, as PyTorch's). Theirs: bench/torchbench.py --device cuda (the PyTorch definitions of
 # tests/make-fixtures-models.py in float32, cudnn.benchmark on). Each measurement is its own
 # process: warm-up steps, then STEPS timed steps ended by a device synchronisation; ours and
 # PyTorch's alternate (ours train, torch train, ours infer, torch infer, R times); medians.
