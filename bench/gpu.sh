@@ -102,18 +102,31 @@ steps_for() {   # timed steps per run at 256x256, batch 32, scaled by --steps-sc
         'BEGIN { x = int(b * f * (256 * 256 * 32) / (s * s * n) + 0.5); print (x < 1 ? 1 : x) }'
 }
 
+run_one() {   # who arch mode steps: the measurement's line (bench/nnbench.c's or torchbench.py's)
+    local who=$1 arch=$2 mode=$3 steps=$4
+    case "$who" in
+    ours) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
+    ours-cudnn) DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
+    ours-tf32) DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
+    ours-unfused) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 NNBENCH_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
+    ours-idx32) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 DFS_CUDA_IDX32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
+    torch-fp32) "$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device" --tf32 0 ;;
+    torch) "$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device" ;;
+    *) echo "gpu.sh: no measurement named $who" >&2; return 2 ;;
+    esac
+}
+
+# One measurement into the results. ours and torch must run: without them there is no table. A
+# variant that fails (a switch not yet checked on this GPU, an API this PyTorch lacks) is a row
+# of nan and a line on stderr, and the rest of the benchmark goes on.
 measure() {   # who arch mode steps
     local who=$1 arch=$2 mode=$3 steps=$4 line ips
-    case "$who" in
-    ours) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-cudnn) line=$(DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-tf32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-unfused) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 NNBENCH_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    ours-idx32) line=$(DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 DFS_CUDA_IDX32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null) ;;
-    torch-fp32) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device" --tf32 0) ;;
-    torch) line=$("$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device") ;;
-    *) echo "gpu.sh: no measurement named $who" >&2; exit 2 ;;
-    esac
+    if ! line=$(run_one "$who" "$arch" "$mode" "$steps"); then
+        case "$who" in ours|torch) echo "gpu.sh: $who $arch $mode failed" >&2; exit 1 ;; esac
+        echo "  $who $arch $mode: FAILED (a row of nan)" >&2
+        printf '%s\t%s\t%s\tnan\n' "$who" "$arch" "$mode" >> "$results"
+        return 0
+    fi
     read -r _ _ _ _ _ _ ips _ <<< "$line"
     printf '%s\t%s\t%s\t%s\n' "$who" "$arch" "$mode" "$ips" >> "$results"
     echo "  $who $arch $mode: $ips img/s" >&2

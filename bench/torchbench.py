@@ -16,9 +16,10 @@ how the study's models must be written in PyTorch to match Keras, so it is kept.
 torch.backends.cudnn.benchmark (it picks the fastest algorithm per layer shape during the warm-up
 steps); the clock starts and stops after torch.cuda.synchronize().
 --tf32 0|1: TF32 tensor-core math off (float32 as ours by default) or on, for cuDNN's
-convolutions and cuBLAS's matrix products (torch.backends.cudnn.allow_tf32,
-torch.backends.cuda.matmul.allow_tf32); without it PyTorch's defaults hold: on for convolutions,
-off for matrix products (PyTorch's "TensorFloat-32 (TF32) on Ampere (and later) devices" notes).
+convolutions and cuBLAS's matrix products (torch.backends.cudnn.conv.fp32_precision and
+torch.backends.cuda.matmul.fp32_precision from PyTorch 2.9, the allow_tf32 flags before); without
+it PyTorch's defaults hold: on for convolutions, off for matrix products (PyTorch's CUDA notes,
+"TensorFloat-32 (TF32) on Ampere (and later) devices").
 Prints one line like bench/nnbench.c: `arch size batch mode steps seconds img_per_s`.
 """
 import os
@@ -58,8 +59,15 @@ def main():
             sys.exit("torchbench: --tf32 needs 0 or 1")
         tf32 = args[i + 1] == "1"
         del args[i:i + 2]
-        torch.backends.cudnn.allow_tf32 = tf32
-        torch.backends.cuda.matmul.allow_tf32 = tf32
+        conv = getattr(torch.backends.cudnn, "conv", None)
+        if conv is not None and hasattr(conv, "fp32_precision"):
+            # PyTorch 2.9 and later: the per-backend precision settings, which replace the
+            # allow_tf32 flags (deprecated there, and not to be mixed with the new ones)
+            conv.fp32_precision = "tf32" if tf32 else "ieee"
+            torch.backends.cuda.matmul.fp32_precision = "tf32" if tf32 else "ieee"
+        else:
+            torch.backends.cudnn.allow_tf32 = tf32
+            torch.backends.cuda.matmul.allow_tf32 = tf32
     if device == "cuda":
         if not torch.cuda.is_available():
             sys.exit("torchbench: no usable CUDA device (torch.cuda.is_available() is false)")

@@ -75,3 +75,26 @@ no_gpu() {
     assert_success
     assert_output --regexp '^meso4 32 2 infer 1 [0-9.]+ [0-9.]+$'
 }
+
+@test "gpu.sh: a variant that fails is a row of nan and a line; the benchmark goes on; ours or torch failing stops it" {
+    requires python-torch
+    run make -s -C "$ROOT" -o build/libdfstudy.a build/bench/nnbench
+    assert_success
+    # a PyTorch without --tf32 (as an API it lacks would be), then one that fails every run
+    printf '#!/bin/sh\ncase "$*" in *--tf32*) exit 1 ;; esac\nexec %s "$@"\n' "$TORCH_PYTHON" > "$TMP/py-notf32"
+    printf '#!/bin/sh\ncase "$*" in *torchbench*) exit 1 ;; esac\nexec %s "$@"\n' "$TORCH_PYTHON" > "$TMP/py-broken"
+    chmod +x "$TMP/py-notf32" "$TMP/py-broken"
+    run env PYTHON="$TMP/py-notf32" "$ROOT/bench/gpu.sh" --prebuilt --device cpu --archs meso4 --size 32 --batch 2 \
+        --reps 1 --steps-scale 0.00001 --torch-fp32 --out "$TMP/g.md" --raw "$TMP/g.tsv"
+    assert_success
+    assert_line "  torch-fp32 meso4 train: FAILED (a row of nan)"
+    run awk -F'\t' '$1 == "torch-fp32" { print $4 } $1 != "torch-fp32" && !($4 > 0) { print "no rate: " $0 }' "$TMP/g.tsv"
+    assert_output "$(printf 'nan\nnan')"
+    run grep -c '^| meso4 |' "$TMP/g.md"
+    assert_output 2
+    run env PYTHON="$TMP/py-broken" "$ROOT/bench/gpu.sh" --prebuilt --device cpu --archs meso4 --size 32 --batch 2 \
+        --reps 1 --steps-scale 0.00001 --out "$TMP/h.md"
+    assert_failure 1
+    assert_line "gpu.sh: torch meso4 train failed"
+    assert_no_files "$TMP/h.md"
+}
