@@ -30,7 +30,8 @@
 # --share K: also K trainings of ours at once on the one GPU (K nnbench processes started
 #   together; rows ours-shareK: the sum of their rates), and a table of that against one
 #   training, with the protocol's hours when its trainings run K at a time (study.mk GPU_SLOTS=K).
-# --raw FILE: the raw measurements (who, arch, mode, img/s) as TSV too.
+# --raw FILE: the raw measurements (who, arch, mode, img/s) as TSV too, written as they are made
+#   (a run stopped by a time limit leaves what it measured there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmdline="bench/gpu.sh $*"
@@ -54,7 +55,7 @@ while [ $# -gt 0 ]; do
     --prebuilt) prebuilt=1; shift ;;
     --device) device=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -88,7 +89,8 @@ torch_device=$([ "$device" = cuda ] && echo cuda || echo cpu)
 export OMP_WAIT_POLICY=passive
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-results=$tmp/results.tsv
+results=${raw:-$tmp/results.tsv}
+: > "$results"
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 steps_for() {   # timed steps per run at 256x256, batch 32, scaled by --steps-scale and the image area
@@ -267,5 +269,4 @@ EOF
     echo '```'
 } > "$out.tmp"
 mv "$out.tmp" "$out"
-[ -z "$raw" ] || cp "$results" "$raw"
 echo "gpu.sh: wrote $out" >&2
