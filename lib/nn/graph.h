@@ -294,10 +294,11 @@ int nn_graph_train_only(nn_graph *g, const char *const *names, int n);
 enum { NN_EVAL = 0, NN_TRAIN = 1 };
 /* Copy x (N,C,H,W) into the input node and run every node. N <= the arena's batch. The passes
  * (forward, forward_from, forward_dev, backward) and nn_graph_l2 return 0, or -1 with an error:
- * besides their own, a backend failure (a re-layout's allocation, an upload) or the graph's
- * sticky internal error (a pointer in no buffer of the graph, graph_mirror.c's graph_dv: it
- * also stays after nn_graph_zero_grad or nn_graph_adam_step met it, and fails every later
- * pass). */
+ * besides their own, a backend failure (a re-layout's allocation, an upload), a buffer they use
+ * without its backend copy (a caller went on after a failed set_backend or allocation: refused
+ * before any op runs), or the graph's sticky internal error (a pointer in no buffer of the
+ * graph, graph_mirror.c's graph_dv: it also stays after nn_graph_zero_grad or
+ * nn_graph_adam_step met it, and fails every later pass). */
 int nn_graph_forward(nn_graph *g, const float *x, int64_t N, int mode);
 /* Precise batchnorm (Wu & Johnson's "precise BN"): the population statistics of every
  * batchnorm node that is not frozen, over the batches given, replace its running statistics.

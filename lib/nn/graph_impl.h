@@ -38,6 +38,11 @@ int graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload);
 void *graph_dv(const nn_graph *g, const void *h);
 /* 0, or -1 with the internal error once graph_dv met a pointer in no buffer. */
 int graph_stray(const nn_graph *g);
+/* 0 when the buffers a pass uses have their backend copies (parameters and statistics; with
+ * `train` the gradients and Adam's moments too, where allocated), else -1 with an error naming
+ * the first that has none: a caller went on after a failed allocation or move. Checked before a
+ * pass, so no op is handed a host pointer for them. */
+int graph_ready(const nn_graph *g, int train);
 #define DV(p) ((__typeof__(p))graph_dv(g, (p)))
 /* Test backend: NaN-fill a host mirror that has gone stale. */
 void graph_poison(const nn_graph *g, void *host, size_t bytes);

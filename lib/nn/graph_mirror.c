@@ -39,9 +39,9 @@ int graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload)
 }
 
 /* Backend pointer of a host-mirror pointer (identity on a host-memory backend).
- * A pointer in no buffer is a programming error of the graph's own code (or a caller that went
- * on after a failed allocation), met deep inside a pass where an op is about to be called with
- * it, with no way to return. It is kept as the graph's sticky error (g->mirror.stray) and the
+ * A pointer in no buffer is a programming error of the graph's own code (a caller that went on
+ * after a failed allocation is stopped before the pass, by graph_ready), met deep inside a pass
+ * where an op is about to be called with it, with no way to return. It is kept as the graph's sticky error (g->mirror.stray) and the
  * host pointer itself comes back: memory of the right size that the host owns, so the one op
  * that gets it works on a host mirror instead of on backend memory (harmless on a backend that
  * can address host memory; on cuda the op fails and the backend reports it). The passes stop
@@ -65,6 +65,19 @@ int graph_stray(const nn_graph *g)
     if (!g->mirror.stray) return 0;
     return dfs_fail("graph: internal error: pointer %p is in no buffer of the graph", g->mirror.stray);
 }
+int graph_ready(const nn_graph *g, int train)
+{
+    if (on_host(g)) return 0;
+    static const char *const what[] = {"parameters", "batchnorm statistics", "gradients", "Adam first moments",
+                                       "Adam second moments"};
+    const void *host[] = {g->params, g->stats, g->train.grads, g->train.adam_m, g->train.adam_v};
+    for (int r = R_PARAMS; r <= (train ? R_ADAM_V : R_STATS); r++)
+        if (host[r] && (g->mirror.host[r] != host[r] || !g->mirror.dev[r]))
+            return dfs_fail("graph: the %s have no copy on %s (an allocation or move failed: free the graph)", what[r],
+                            g->be->name);
+    return 0;
+}
+
 /* Test backend: a host mirror that has gone stale is NaN-filled, so a missed download reads
  * NaN instead of an old value that might pass. */
 void graph_poison(const nn_graph *g, void *host, size_t bytes)

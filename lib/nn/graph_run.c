@@ -98,7 +98,7 @@ static void poison_forward(nn_graph *g, int from)
 /* What every full forward does before its input is placed: 0, or -1 with an error. */
 static int forward_begin(nn_graph *g, int64_t N, int mode)
 {
-    if (graph_stray(g)) return -1;
+    if (graph_stray(g) || graph_ready(g, 0)) return -1;
     if (!g->params) return dfs_fail("graph parameters are not allocated");
     if (N < 1 || N > g->plan.batch) return dfs_fail("batch of %lld exceeds the arena's %lld", (long long)N, (long long)g->plan.batch);
     if (graph_plan_changed(g) && graph_layout(g, g->plan.batch) != 0) return -1;
@@ -153,7 +153,7 @@ int nn_graph_forward_dev(nn_graph *g, const float *x, int64_t n, int64_t reps, i
 
 int nn_graph_forward_from(nn_graph *g, int from, int mode)
 {
-    if (graph_stray(g)) return -1;
+    if (graph_stray(g) || graph_ready(g, 0)) return -1;
     if (g->run.cur_n < 1) return dfs_fail("forward_from before any forward");
     if (from < 0 || from >= g->nnodes) return dfs_fail("forward_from: no node %d", from);
     if (g->plan.mode != NN_MEM_ALL && !(g->plan.keep && g->plan.keep[from]))
@@ -201,7 +201,7 @@ static void backward_node(nn_graph *g, int i)
 int nn_graph_backward(nn_graph *g, const float *dout)
 {
     const nn_backend *be = g->be;
-    if (graph_stray(g)) return -1;
+    if (graph_stray(g) || graph_ready(g, 1)) return -1;
     graph_compute_need(g);
     int nn = g->nnodes;
     /* a misuse of the plan would read reused memory: stop rather than return wrong gradients */

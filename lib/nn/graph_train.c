@@ -44,6 +44,7 @@ void nn_graph_zero_grad(nn_graph *g)
 
 int nn_graph_l2(nn_graph *g, double *penalty)
 {
+    if (graph_ready(g, 1)) return -1;
     double pen = 0.0;
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];

@@ -348,6 +348,15 @@ static void *failing_alloc(size_t bytes)
     return split_alloc(bytes);
 }
 static void *failing_host_alloc(size_t bytes) { return host_alloc_armed ? NULL : split_host_alloc(bytes); }
+/* and that counts its convolution forwards (ops handed pointers) */
+static int conv_ops;
+static void (*split_conv2d_forward)(float *, const float *, const float *, const float *, const nn_conv *, float *);
+static void counting_conv2d_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c,
+                                    float *scratch)
+{
+    conv_ops++;
+    split_conv2d_forward(out, in, w, b, c, scratch);
+}
 
 static int failing_backend(nn_backend *be)
 {
@@ -360,7 +369,9 @@ static int failing_backend(nn_backend *be)
     split_download = split->download;
     split_alloc = split->alloc;
     split_host_alloc = split->host_alloc;
+    split_conv2d_forward = split->conv2d_forward;
     be->upload = failing_upload;
+    be->conv2d_forward = counting_conv2d_forward;
     be->sync = failing_sync;
     be->download = failing_download;
     be->alloc = failing_alloc;
@@ -464,17 +475,51 @@ static void test_backend_alloc_failures(void)
           "backward once the backend allocates: %s", dfs_error());
     nn_graph_free(g);
 
-    /* a caller that goes on after a failed move: the parameters have no backend copy, and the
-     * pass that meets their pointer fails, as does every pass after it */
+    /* a caller that goes on after a failed move: the parameters have no backend copy, and
+     * every pass fails before any op is handed their host pointer */
     g = small(NN_MEM_FORWARD, 0);
     alloc_fail_at = 1;
     CHECK(nn_graph_set_backend(g, &be) == -1, "set_backend should fail");
     CHECK(nn_graph_set_batch(g, 2) == 0, "%s", dfs_error());
+    conv_ops = 0;
+    for (int k = 0; k < 2; k++)
+        CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == -1 &&
+                  failed_with("graph: the parameters have no copy on cpu-split (an allocation or move failed: free the "
+                              "graph)"),
+              "pass %d after a failed move: %s", k, dfs_error());
+    CHECK(conv_ops == 0, "%d convolutions ran after the failed move", conv_ops);
+    nn_graph_free(g);
+
+    /* the same for the training buffers: a move that failed at the gradients' copy (after the
+     * parameters' and the statistics'), then backward and the L2 penalty refuse */
+    g = small(NN_MEM_TRAIN, 1);
+    alloc_fail_at = 3;
+    CHECK(nn_graph_set_backend(g, &be) == -1, "set_backend should fail at the gradients");
+    CHECK(nn_graph_set_batch(g, 2) == 0, "%s", dfs_error());
+    CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "a forward needs no training buffer: %s", dfs_error());
+    double pen;
+    CHECK(nn_graph_backward(g, dl) == -1 && failed_with("graph: the gradients have no copy on cpu-split"),
+          "backward after a failed alloc_train: %s", dfs_error());
+    CHECK(nn_graph_l2(g, &pen) == -1 && failed_with("graph: the gradients have no copy on cpu-split"),
+          "l2 after a failed alloc_train: %s", dfs_error());
+    nn_graph_free(g);
+
+    /* a pointer in no buffer (an internal error, planted here): the pass stops at that node and
+     * says so, as every pass after it */
+    g = small(NN_MEM_FORWARD, 0);
+    CHECK(nn_graph_set_backend(g, &be) == 0 && nn_graph_set_batch(g, 2) == 0 &&
+              nn_graph_forward(g, x, 2, NN_EVAL) == 0,
+          "%s", dfs_error());
+    float *junk = dfs_malloc(64 * 1024);
+    float *kept = g->nodes[g->output].out;
+    g->nodes[g->output].out = junk;
     for (int k = 0; k < 2; k++)
         CHECK(nn_graph_forward(g, x, 2, NN_EVAL) == -1 && failed_with("graph: internal error: pointer") &&
                   failed_with("is in no buffer of the graph"),
-              "pass %d after a failed move: %s", k, dfs_error());
+              "pass %d with a stray pointer: %s", k, dfs_error());
+    g->nodes[g->output].out = kept;
     nn_graph_free(g);
+    free(junk);
     alloc_fail_at = 0;
     nn_graph_free(ref);
     free(x);
