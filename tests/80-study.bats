@@ -9,7 +9,7 @@ load helper
 setup_file() {
     export RUNS="$BATS_FILE_TMPDIR/runs"
     make -C "$ROOT" --no-print-directory study PROFILE=test RUNS="$RUNS" BIN="$BIN" \
-        > "$BATS_FILE_TMPDIR/first.log" 2>&1
+        > "$BATS_FILE_TMPDIR/first.out" 2> "$BATS_FILE_TMPDIR/first.err"
 }
 
 # Tests that change the run work on their own copy (timestamps kept): bats may run tests in
@@ -75,6 +75,25 @@ study() {
     assert_success
     assert_output --partial "Nothing to be done for 'study'"
     [ "$(wc -l < "$RUNS/test/timings.tsv")" -eq "$before" ]
+}
+
+@test "progress: make study (make -j2) counts every target to the total, on stderr only" {
+    check_progress_counter "$BATS_FILE_TMPDIR/first.err"
+    run grep -c '^study: \[' "$BATS_FILE_TMPDIR/first.out"
+    assert_output 0
+    # the first finished target carries no estimate: no basis yet
+    run grep '^study: \[1/' "$BATS_FILE_TMPDIR/first.err"
+    assert_success
+    refute_output --partial left
+    # a second run makes nothing and counts nothing; a dry run writes no counter
+    own_copy
+    study > out2.log 2> err2.log
+    run cat err2.log
+    assert_output --partial "study: nothing to make in $RUNS/test"
+    refute_output --partial 'study: ['
+    rm -rf "$RUNS/test/progress"
+    study -n > /dev/null 2>&1
+    [ ! -e "$RUNS/test/progress" ]
 }
 
 @test "study: touching one checkpoint reruns only what depends on it" {
@@ -219,9 +238,13 @@ would_build() {
     local F="$BATS_TEST_TMPDIR/fan" f
     echo ':' > hosts
     # with two (made-up) GPUs: each job holds one (DFS_DEVICE=cpu keeps the tools on the cpu)
-    DFS_GPU_LOG="$PWD/gpus.log" TMPDIR="$BATS_TEST_TMPDIR" run make -C "$ROOT" --no-print-directory study \
-        PROFILE=test JOBS=2 HOSTS="$PWD/hosts" GPUS=0,1 RUNS="$F" BIN="$BIN"
+    DFS_GPU_LOG="$PWD/gpus.log" TMPDIR="$BATS_TEST_TMPDIR" run --separate-stderr make -C "$ROOT" --no-print-directory \
+        study PROFILE=test JOBS=2 HOSTS="$PWD/hosts" GPUS=0,1 RUNS="$F" BIN="$BIN"
     assert_success
+    # the fan-out's progress: every target counted to the total, on stderr only
+    printf '%s\n' "$stderr" > err.log
+    check_progress_counter err.log
+    refute_output --partial 'study: ['
     grep -q 'jobs: GNU parallel -j 2 --sshloginfile .*/hosts one GPU per job of 0,1 in waves, then make\.$' "$F/test/report.md"
     assert_equal "$(cut -f1 gpus.log | sort -u | tr '\n' ' ')" "0 1 "
     grep -q '^[01]	make -s --no-print-directory .* [^ ]*/models/MesoNet1\.ckpt$' gpus.log

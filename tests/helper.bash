@@ -90,3 +90,23 @@ batch_invariant() {
     echo "# $DFS_DEVICE: $kind of $a and $b differ by $d (tolerance $tol)" >&3
     awk -v d="$d" -v t="$tol" 'BEGIN { exit !(d <= t) }' || { echo "$kind differ by $d (> $tol)" >&2; return 1; }
 }
+
+# check_progress_counter LOG: make study's progress lines (pipelines/progress.sh) in LOG are
+# "study: [k/N] TARGET SECONDS[, about T left]", k running 1..N in order, each target once, N the
+# count announced first, an estimate on at least half of them, report.md last
+check_progress_counter() {
+    local log=$1 n
+    n=$(sed -n 's/^study: \([0-9][0-9]*\) targets to make in .*/\1/p' "$log")
+    [ -n "$n" ] && [ "$n" -gt 50 ]
+    run awk -v n="$n" 'match($0, /^study: \[[0-9]+\/[0-9]+\] /) {
+            split(substr($0, 9, RLENGTH - 10), a, "/")
+            if (a[1] != ++k || a[2] != n) { print "bad line " NR ": " $0; exit 1 }
+            t = $3; if (t in seen) { print "twice: " t; exit 1 } seen[t] = 1
+            if ($4 !~ /^[0-9]+\.[0-9]s,?$/) { print "no seconds: " $0; exit 1 }
+            if ($0 ~ /left$/) eta++
+        }
+        END { if (k != n) { print "reached " k " of " n; exit 1 }
+              if (eta < n / 2) { print "an estimate on only " eta " lines"; exit 1 }
+              if (t != "report.md") { print "last: " t; exit 1 } }' "$log"
+    assert_success
+}
