@@ -89,6 +89,16 @@ inline dim3 plane_grid3(int64_t positions, int64_t C, int64_t nb, int threads)
     int64_t y = C < 1 ? 1 : C > 65535 ? 65535 : C, z = nb < 1 ? 1 : nb > 65535 ? 65535 : nb;
     return dim3((unsigned)x, (unsigned)y, (unsigned)z);
 }
+/* A plane_grid3 kernel's loops: f(image, channel, position) for each position (below
+ * `positions`, at most 2^30) of each (image, channel) plane this thread serves. */
+template <typename F>
+__device__ inline void for_plane_positions(int64_t nb, int64_t C, int positions, F f)
+{
+    for (int64_t i = blockIdx.z; i < nb; i += gridDim.z)
+        for (int64_t ch = blockIdx.y; ch < C; ch += gridDim.y)
+            for (int pos = blockIdx.x * blockDim.x + threadIdx.x; pos < positions; pos += gridDim.x * blockDim.x)
+                f(i, ch, pos);
+}
 
 /* Block-wide sum of one double per thread (blockDim.x a multiple of 32, at most 1024), in a
  * fixed order: deterministic. The result is valid in thread 0. */

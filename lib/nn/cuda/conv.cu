@@ -176,47 +176,37 @@ __device__ inline bool tap_reader(int h, int pad, int r, int dil, int stride, in
 __global__ void im2col32_kernel(float *col, const float *in, int64_t nb, nn_conv c, int64_t img_stride,
                                 int64_t row_stride)
 {
-    const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
-    const int PQ = P * Q;
-    for (int64_t i = blockIdx.z; i < nb; i += gridDim.z)
-        for (int64_t ch = blockIdx.y; ch < c.C; ch += gridDim.y) {
-            const float *x = in + (i * c.C + ch) * (int64_t)(H * W);
-            float *rows = col + i * img_stride + ch * (int64_t)(R * S) * row_stride;
-            for (int pq = blockIdx.x * blockDim.x + threadIdx.x; pq < PQ; pq += gridDim.x * blockDim.x) {
-                int p = pq / Q, q = pq - p * Q;
-                float *dst = rows + pq;
-                for (int r = 0; r < R; r++) {
-                    int ih = p * sh - pt + r * dh;
-                    bool row_in = ih >= 0 && ih < H;
-                    for (int s = 0; s < S; s++, dst += row_stride) {
-                        int iw = q * sw - pl + s * dw;
-                        *dst = row_in && iw >= 0 && iw < W ? x[ih * W + iw] : 0.0f;
-                    }
-                }
+    for_plane_positions(nb, c.C, (int)(c.P * c.Q), [&](int64_t i, int64_t ch, int pq) {
+        const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
+        const float *x = in + (i * c.C + ch) * (int64_t)(H * W);
+        float *dst = col + i * img_stride + ch * (int64_t)(R * S) * row_stride + pq;
+        int p = pq / Q, q = pq - p * Q;
+        for (int r = 0; r < R; r++) {
+            int ih = p * sh - pt + r * dh;
+            bool row_in = ih >= 0 && ih < H;
+            for (int s = 0; s < S; s++, dst += row_stride) {
+                int iw = q * sw - pl + s * dw;
+                *dst = row_in && iw >= 0 && iw < W ? x[ih * W + iw] : 0.0f;
             }
         }
+    });
 }
 
 __global__ void col2im32_add_kernel(float *din, const float *dcol, int64_t nb, nn_conv c, int64_t img_stride,
                                     int64_t row_stride)
 {
-    const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
-    const int HW = H * W;
-    for (int64_t i = blockIdx.z; i < nb; i += gridDim.z)
-        for (int64_t ch = blockIdx.y; ch < c.C; ch += gridDim.y) {
-            float *d = din + (i * c.C + ch) * (int64_t)HW;
-            const float *src = dcol + i * img_stride + ch * (int64_t)(R * S) * row_stride;
-            for (int hw = blockIdx.x * blockDim.x + threadIdx.x; hw < HW; hw += gridDim.x * blockDim.x) {
-                int h = hw / W, w = hw - h * W;
-                float acc = 0.0f;
-                for (int r = 0, p; r < R; r++) {
-                    if (!tap_reader(h, pt, r, dh, sh, P, &p)) continue;
-                    for (int s = 0, q; s < S; s++)
-                        if (tap_reader(w, pl, s, dw, sw, Q, &q)) acc += src[(int64_t)(r * S + s) * row_stride + p * Q + q];
-                }
-                d[hw] += acc;
-            }
+    for_plane_positions(nb, c.C, (int)(c.H * c.W), [&](int64_t i, int64_t ch, int hw) {
+        const auto [P, Q, H, W, R, S, sh, sw, dh, dw, pt, pl] = narrow(c);
+        const float *src = dcol + i * img_stride + ch * (int64_t)(R * S) * row_stride;
+        int h = hw / W, w = hw - h * W;
+        float acc = 0.0f;
+        for (int r = 0, p; r < R; r++) {
+            if (!tap_reader(h, pt, r, dh, sh, P, &p)) continue;
+            for (int s = 0, q; s < S; s++)
+                if (tap_reader(w, pl, s, dw, sw, Q, &q)) acc += src[(int64_t)(r * S + s) * row_stride + p * Q + q];
         }
+        din[(i * c.C + ch) * (int64_t)(H * W) + hw] += acc;
+    });
 }
 
 /* ---- depthwise: groups == C, K = C * mult, w (K, 1, R, S) ---- */

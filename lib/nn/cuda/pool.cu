@@ -85,26 +85,23 @@ __global__ void maxpool_backward_kernel(float *din, const float *dout, const int
 __global__ void maxpool32_forward_kernel(float *out, int32_t *argmax, const float *in, nn_pool p)
 {
     const int P = (int)p.P, Q = (int)p.Q, H = (int)p.H, W = (int)p.W, kh = (int)p.kh, kw = (int)p.kw,
-              sh = (int)p.stride_h, sw = (int)p.stride_w, pt = (int)p.pad_t, pl = (int)p.pad_l, PQ = P * Q;
-    for (int64_t n = blockIdx.z; n < p.N; n += gridDim.z)
-        for (int64_t c = blockIdx.y; c < p.C; c += gridDim.y) {
-            int64_t plane = n * p.C + c;
-            const float *x = in + plane * (int64_t)(H * W);
-            for (int pq = blockIdx.x * blockDim.x + threadIdx.x; pq < PQ; pq += gridDim.x * blockDim.x) {
-                int i = pq / Q, j = pq - i * Q;
-                int h0 = i * sh - pt, w0 = j * sw - pl;
-                int h1 = h0 + kh < H ? h0 + kh : H, w1 = w0 + kw < W ? w0 + kw : W;
-                h0 = h0 < 0 ? 0 : h0;
-                w0 = w0 < 0 ? 0 : w0;
-                int best = h0 * W + w0;
-                float bv = x[best];
-                for (int h = h0; h < h1; h++)
-                    for (int v = w0; v < w1; v++)
-                        if (x[h * W + v] > bv) bv = x[best = h * W + v];
-                out[plane * PQ + pq] = bv;
-                if (argmax) argmax[plane * PQ + pq] = best;
-            }
-        }
+              sh = (int)p.stride_h, sw = (int)p.stride_w, pt = (int)p.pad_t, pl = (int)p.pad_l;
+    for_plane_positions(p.N, p.C, P * Q, [&](int64_t n, int64_t c, int pq) {
+        int64_t plane = n * p.C + c;
+        const float *x = in + plane * (int64_t)(H * W);
+        int i = pq / Q, j = pq - i * Q;
+        int h0 = i * sh - pt, w0 = j * sw - pl;
+        int h1 = h0 + kh < H ? h0 + kh : H, w1 = w0 + kw < W ? w0 + kw : W;
+        h0 = h0 < 0 ? 0 : h0;
+        w0 = w0 < 0 ? 0 : w0;
+        int best = h0 * W + w0;
+        float bv = x[best];
+        for (int h = h0; h < h1; h++)
+            for (int v = w0; v < w1; v++)
+                if (x[h * W + v] > bv) bv = x[best = h * W + v];
+        out[plane * (P * Q) + pq] = bv;
+        if (argmax) argmax[plane * (P * Q) + pq] = best;
+    });
 }
 
 /* the outputs whose window covers input row h: [*i0, *i1) (covering() in 32 bits) */
@@ -119,24 +116,21 @@ __device__ inline void covering32(int h, int k, int stride, int pad, int P, int 
 
 __global__ void maxpool32_backward_kernel(float *din, const float *dout, const int32_t *argmax, nn_pool p)
 {
-    const int P = (int)p.P, Q = (int)p.Q, H = (int)p.H, W = (int)p.W, HW = H * W, PQ = P * Q;
-    for (int64_t n = blockIdx.z; n < p.N; n += gridDim.z)
-        for (int64_t c = blockIdx.y; c < p.C; c += gridDim.y) {
-            int64_t plane = n * p.C + c;
-            const int32_t *a = argmax + plane * PQ;
-            const float *g = dout + plane * PQ;
-            float *d = din + plane * HW;
-            for (int hw = blockIdx.x * blockDim.x + threadIdx.x; hw < HW; hw += gridDim.x * blockDim.x) {
-                int h = hw / W, v = hw - h * W, i0, i1, j0, j1;
-                covering32(h, (int)p.kh, (int)p.stride_h, (int)p.pad_t, P, &i0, &i1);
-                covering32(v, (int)p.kw, (int)p.stride_w, (int)p.pad_l, Q, &j0, &j1);
-                float acc = d[hw];
-                for (int i = i0; i < i1; i++)
-                    for (int j = j0; j < j1; j++)
-                        if (a[i * Q + j] == hw) acc += g[i * Q + j];
-                d[hw] = acc;
-            }
-        }
+    const int P = (int)p.P, Q = (int)p.Q, H = (int)p.H, W = (int)p.W;
+    for_plane_positions(p.N, p.C, H * W, [&](int64_t n, int64_t c, int hw) {
+        int64_t plane = n * p.C + c;
+        const int32_t *a = argmax + plane * (P * Q);
+        const float *g = dout + plane * (P * Q);
+        float *d = din + plane * (H * W);
+        int h = hw / W, v = hw - h * W, i0, i1, j0, j1;
+        covering32(h, (int)p.kh, (int)p.stride_h, (int)p.pad_t, P, &i0, &i1);
+        covering32(v, (int)p.kw, (int)p.stride_w, (int)p.pad_l, Q, &j0, &j1);
+        float acc = d[hw];
+        for (int i = i0; i < i1; i++)
+            for (int j = j0; j < j1; j++)
+                if (a[i * Q + j] == hw) acc += g[i * Q + j];
+        d[hw] = acc;
+    });
 }
 
 /* the 32-bit kernels apply: DFS_CUDA_IDX32=1 and every in-plane index, with the loops' steps of
