@@ -41,12 +41,13 @@ int graph_region_set(nn_graph *g, int r, void *host, size_t bytes, int upload)
 /* Backend pointer of a host-mirror pointer (identity on a host-memory backend).
  * A pointer in no buffer is a programming error of the graph's own code (a caller that went on
  * after a failed allocation is stopped before the pass, by graph_ready), met deep inside a pass
- * where an op is about to be called with it, with no way to return. It is kept as the graph's sticky error (g->mirror.stray) and the
- * host pointer itself comes back: memory of the right size that the host owns, so the one op
- * that gets it works on a host mirror instead of on backend memory (harmless on a backend that
- * can address host memory; on cuda the op fails and the backend reports it). The passes stop
- * at the node that met it and, like every later pass (graph_stray), return -1 with this
- * message. The graph is cast to writable: every graph comes from nn_graph_new's heap. */
+ * where an op is about to be called with it, with no way to return. It is kept as the graph's
+ * sticky error (g->mirror.stray) and the host pointer itself comes back: memory of the right
+ * size that the host owns, so the one op that gets it works on a host mirror instead of on
+ * backend memory (harmless on a backend that can address host memory; on cuda the op fails and
+ * the backend reports it). The passes stop at the node that met it and, like every later pass
+ * (graph_stray), return -1 with this message. The graph is cast to writable: every graph comes
+ * from nn_graph_new's heap. */
 void *graph_dv(const nn_graph *g, const void *h)
 {
     if (!h || g->be->host_memory) return (void *)h;
@@ -65,6 +66,7 @@ int graph_stray(const nn_graph *g)
     if (!g->mirror.stray) return 0;
     return dfs_fail("graph: internal error: pointer %p is in no buffer of the graph", g->mirror.stray);
 }
+
 int graph_ready(const nn_graph *g, int train)
 {
     if (on_host(g)) return 0;
