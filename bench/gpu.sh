@@ -107,25 +107,30 @@ steps_for() {   # timed steps per run at 256x256, batch 32, scaled by --steps-sc
 run_one() {   # who arch mode steps: the measurement's line (bench/nnbench.c's or torchbench.py's)
     local who=$1 arch=$2 mode=$3 steps=$4
     case "$who" in
-    ours) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
-    ours-cudnn) DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
-    ours-tf32) DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
-    ours-unfused) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 NNBENCH_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
-    ours-idx32) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 DFS_CUDA_IDX32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" 2>/dev/null ;;
+    ours) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" ;;
+    ours-cudnn) DFS_CUDNN=1 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" ;;
+    ours-tf32) DFS_CUDNN=0 DFS_CUDA_TF32=1 DFS_CUDA_FUSE=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" ;;
+    ours-unfused) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=0 NNBENCH_FUSE=0 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" ;;
+    ours-idx32) DFS_CUDNN=0 DFS_CUDA_TF32=0 DFS_CUDA_FUSE=1 DFS_CUDA_IDX32=1 build/bench/nnbench "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" "$device" ;;
     torch-fp32) "$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device" --tf32 0 ;;
     torch) "$python" bench/torchbench.py "$arch" "$size" "$batch" "$mode" "$steps" "$warmup" 4 --device "$torch_device" ;;
     *) echo "gpu.sh: no measurement named $who" >&2; return 2 ;;
     esac
 }
 
-# One measurement into the results. ours and torch must run: without them there is no table. A
-# variant that fails (a switch not yet checked on this GPU, an API this PyTorch lacks) is a row
-# of nan and a line on stderr, and the rest of the benchmark goes on.
+# One measurement into the results. The main table's rows (the first of ours_runs, and torch)
+# must run: without them there is no table. A variant that fails (a switch not yet checked on
+# this GPU, an API this PyTorch lacks) is a row of nan and a line on stderr with the last line
+# the run wrote there, and the rest of the benchmark goes on.
 measure() {   # who arch mode steps
     local who=$1 arch=$2 mode=$3 steps=$4 line ips
-    if ! line=$(run_one "$who" "$arch" "$mode" "$steps"); then
-        case "$who" in ours|torch) echo "gpu.sh: $who $arch $mode failed" >&2; exit 1 ;; esac
-        echo "  $who $arch $mode: FAILED (a row of nan)" >&2
+    if ! line=$(run_one "$who" "$arch" "$mode" "$steps" 2> "$tmp/stderr"); then
+        local why; why=$(tail -n 1 "$tmp/stderr")
+        if [ "$who" = "${ours_runs[0]}" ] || [ "$who" = torch ]; then
+            echo "gpu.sh: $who $arch $mode failed: ${why:-no message}" >&2
+            exit 1
+        fi
+        echo "  $who $arch $mode: FAILED (a row of nan): ${why:-no message}" >&2
         printf '%s\t%s\t%s\tnan\n' "$who" "$arch" "$mode" >> "$results"
         return 0
     fi
@@ -175,12 +180,15 @@ if [ "$share" != 0 ]; then
 fi
 
 "$python" - "$results" "${ours_runs[0]}" > "$tmp/table.md" <<'EOF'
-import statistics, sys
+import math, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 archs = list(dict.fromkeys(r[1] for r in rows))
 ours = sys.argv[2]   # the rows the main table compares: ours, or ours-tf32 alone
 def med(who, arch, mode):
-    return statistics.median(float(r[3]) for r in rows if r[:3] == [who, arch, mode])
+    """the median of the runs that measured (a failed run is nan: left out), nan when none did"""
+    x = [float(r[3]) for r in rows if r[:3] == [who, arch, mode]]
+    x = [v for v in x if math.isfinite(v)]
+    return statistics.median(x) if x else math.nan
 # the paper protocol per architecture: 6 detectors; 2 trained from scratch for 100 epochs over
 # 16,000 images, 4 (transfer, merge) for 50 epochs of 62 batches of 64
 imgs = 2 * 100 * 16000 + 4 * 50 * 62 * 64
@@ -199,6 +207,9 @@ print(f"\nProtocol training time, all {len(archs)} architectures ({6 * len(archs
       f"ours {tot[0]:.1f} h, PyTorch {tot[1]:.1f} h.")
 def variant_table(what, variant, base_name, variant_name):
     """ours with one switch against ours without it: the variant's rows over the base rows"""
+    if not any(r[0] == "ours" for r in rows):
+        print(f"\nOurs with {what}: no table (no float32 ours rows to compare with: --tf32 1)")
+        return
     print(f"\nOurs with {what}:\n")
     print(f"| arch | train img/s {base_name} | {variant_name} | {variant_name} / {base_name} "
           f"| infer img/s {base_name} | {variant_name} | {variant_name} / {base_name} |")

@@ -35,9 +35,11 @@ int nn_graph_train_only(nn_graph *g, const char *const *names, int n)
     return 0;
 }
 
+/* zero_grad and adam_step return nothing: on a buffer without its backend copy (graph_ready)
+ * they do nothing, and the next pass or nn_graph_l2 reports it */
 void nn_graph_zero_grad(nn_graph *g)
 {
-    if (!g->train.grads) return;
+    if (!g->train.grads || graph_ready(g, 1)) return;
     g->be->zero(DV(g->train.grads), g->nparams * sizeof(float));
     graph_poison(g, g->train.grads, g->nparams * sizeof(float));
 }
@@ -69,6 +71,7 @@ int nn_graph_l2(nn_graph *g, double *penalty)
 
 void nn_graph_adam_step(nn_graph *g, nn_adam *a)
 {
+    if (graph_ready(g, 1)) return;
     a->t++;
     for (int i = 0; i < g->ntensors; i++) {
         const nn_tensor *t = &g->tensors[i];

@@ -1117,7 +1117,10 @@ static int child_dump(const char *env, const char *path)
     FILE *f = popen(cmd, "r");
     CHECK(f != NULL, "popen %s failed", exe);
     if (!f) return -1;
-    while (fgets(line, sizeof line, f)) printf("#   child (%s): %s", env, line);   /* comments in our TAP */
+    /* the child's lines become comments of our TAP (a prefix at each line's start only, so a
+     * line longer than the buffer stays one comment) */
+    for (int at_start = 1; fgets(line, sizeof line, f); at_start = strchr(line, '\n') != NULL)
+        printf("%s%s", at_start ? "#   child: " : "", line);
     int st = pclose(f);
     CHECK(st == 0, "the child with %s failed (status %d)", env, st);
     return st == 0 ? 0 : -1;

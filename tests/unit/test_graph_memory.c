@@ -348,14 +348,26 @@ static void *failing_alloc(size_t bytes)
     return split_alloc(bytes);
 }
 static void *failing_host_alloc(size_t bytes) { return host_alloc_armed ? NULL : split_host_alloc(bytes); }
-/* and that counts its convolution forwards (ops handed pointers) */
-static int conv_ops;
+/* and that counts the ops handed pointers of its convolution forwards, zeroing and Adam */
+static int conv_ops, zero_ops, adam_ops;
 static void (*split_conv2d_forward)(float *, const float *, const float *, const float *, const nn_conv *, float *);
+static void (*split_zero)(void *, size_t);
+static void (*split_adam_update)(float *, const float *, float *, float *, const nn_adam *, int64_t);
 static void counting_conv2d_forward(float *out, const float *in, const float *w, const float *b, const nn_conv *c,
                                     float *scratch)
 {
     conv_ops++;
     split_conv2d_forward(out, in, w, b, c, scratch);
+}
+static void counting_zero(void *dst, size_t bytes)
+{
+    zero_ops++;
+    split_zero(dst, bytes);
+}
+static void counting_adam_update(float *p, const float *g, float *m, float *v, const nn_adam *a, int64_t n)
+{
+    adam_ops++;
+    split_adam_update(p, g, m, v, a, n);
 }
 
 static int failing_backend(nn_backend *be)
@@ -370,8 +382,12 @@ static int failing_backend(nn_backend *be)
     split_alloc = split->alloc;
     split_host_alloc = split->host_alloc;
     split_conv2d_forward = split->conv2d_forward;
+    split_zero = split->zero;
+    split_adam_update = split->adam_update;
     be->upload = failing_upload;
     be->conv2d_forward = counting_conv2d_forward;
+    be->zero = counting_zero;
+    be->adam_update = counting_adam_update;
     be->sync = failing_sync;
     be->download = failing_download;
     be->alloc = failing_alloc;
@@ -497,6 +513,13 @@ static void test_backend_alloc_failures(void)
     CHECK(nn_graph_set_backend(g, &be) == -1, "set_backend should fail at the gradients");
     CHECK(nn_graph_set_batch(g, 2) == 0, "%s", dfs_error());
     CHECK(nn_graph_forward(g, x, 2, NN_TRAIN) == 0, "a forward needs no training buffer: %s", dfs_error());
+    /* zero_grad and adam_step return nothing: they leave the buffers alone (the passes report) */
+    zero_ops = adam_ops = 0;
+    nn_adam adam = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f, .t = 0};
+    nn_graph_zero_grad(g);
+    nn_graph_adam_step(g, &adam);
+    CHECK(zero_ops == 0 && adam_ops == 0 && adam.t == 0, "zero_grad and adam_step ran %d and %d ops (t %lld)",
+          zero_ops, adam_ops, (long long)adam.t);
     double pen;
     CHECK(nn_graph_backward(g, dl) == -1 && failed_with("graph: the gradients have no copy on cpu-split"),
           "backward after a failed alloc_train: %s", dfs_error());
