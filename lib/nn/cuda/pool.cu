@@ -28,12 +28,13 @@ __device__ inline window clip_window(const nn_pool &p, int64_t i, int64_t j)
 }
 
 /* The outputs whose (unclipped) window covers input row h: [*i0, *i1). Window i covers rows
- * [i*stride - pad, i*stride - pad + k). */
-__device__ inline void covering(int64_t h, int64_t k, int64_t stride, int64_t pad, int64_t P, int64_t *i0, int64_t *i1)
+ * [i*stride - pad, i*stride - pad + k). I: int64_t, or int for the 32-bit kernels. */
+template <typename I>
+__device__ inline void covering(I h, I k, I stride, I pad, I P, I *i0, I *i1)
 {
-    int64_t hp = h + pad;                        /* i*stride <= hp and hp < i*stride + k */
-    int64_t lo = hp - k + 1 <= 0 ? 0 : (hp - k + 1 + stride - 1) / stride;
-    int64_t hi = hp / stride + 1;
+    I hp = h + pad;                        /* i*stride <= hp and hp < i*stride + k */
+    I lo = hp - k + 1 <= 0 ? 0 : (hp - k + 1 + stride - 1) / stride;
+    I hi = hp / stride + 1;
     *i0 = lo;
     *i1 = hi < P ? hi : P;
 }
@@ -104,16 +105,6 @@ __global__ void maxpool32_forward_kernel(float *out, int32_t *argmax, const floa
     });
 }
 
-/* the outputs whose window covers input row h: [*i0, *i1) (covering() in 32 bits) */
-__device__ inline void covering32(int h, int k, int stride, int pad, int P, int *i0, int *i1)
-{
-    int hp = h + pad;
-    int lo = hp - k + 1 <= 0 ? 0 : (hp - k + 1 + stride - 1) / stride;
-    int hi = hp / stride + 1;
-    *i0 = lo;
-    *i1 = hi < P ? hi : P;
-}
-
 __global__ void maxpool32_backward_kernel(float *din, const float *dout, const int32_t *argmax, nn_pool p)
 {
     const int P = (int)p.P, Q = (int)p.Q, H = (int)p.H, W = (int)p.W;
@@ -123,8 +114,8 @@ __global__ void maxpool32_backward_kernel(float *din, const float *dout, const i
         const float *g = dout + plane * (P * Q);
         float *d = din + plane * (H * W);
         int h = hw / W, v = hw - h * W, i0, i1, j0, j1;
-        covering32(h, (int)p.kh, (int)p.stride_h, (int)p.pad_t, P, &i0, &i1);
-        covering32(v, (int)p.kw, (int)p.stride_w, (int)p.pad_l, Q, &j0, &j1);
+        covering<int>(h, (int)p.kh, (int)p.stride_h, (int)p.pad_t, P, &i0, &i1);
+        covering<int>(v, (int)p.kw, (int)p.stride_w, (int)p.pad_l, Q, &j0, &j1);
         float acc = d[hw];
         for (int i = i0; i < i1; i++)
             for (int j = j0; j < j1; j++)
